@@ -1,0 +1,78 @@
+/**
+ * One module for every FHIR error answer. Handlers throw `OperationOutcomeError`; the HTTP
+ * error middleware turns it into the status and body. Unknown errors become a generic 500
+ * whose details go to the log, never to the client.
+ */
+import type { OperationOutcome, OperationOutcomeIssue } from 'fhir/r4';
+
+export type IssueCode = OperationOutcomeIssue['code'];
+
+export class OperationOutcomeError extends Error {
+  constructor(
+    readonly status: number,
+    readonly outcome: OperationOutcome,
+  ) {
+    super(outcome.issue[0]?.diagnostics ?? outcome.issue[0]?.details?.text ?? 'OperationOutcome');
+    this.name = 'OperationOutcomeError';
+  }
+}
+
+export function outcome(issues: OperationOutcomeIssue[]): OperationOutcome {
+  return { resourceType: 'OperationOutcome', issue: issues };
+}
+
+export function issue(
+  severity: OperationOutcomeIssue['severity'],
+  code: IssueCode,
+  text: string,
+  expression?: string | string[],
+): OperationOutcomeIssue {
+  const result: OperationOutcomeIssue = { severity, code, diagnostics: text };
+  if (expression !== undefined) result.expression = Array.isArray(expression) ? expression : [expression];
+  return result;
+}
+
+export function warning(code: IssueCode, text: string, expression?: string | string[]): OperationOutcomeIssue {
+  return issue('warning', code, text, expression);
+}
+
+/** 400: the request is malformed or breaks a profile rule. `expression` names the element. */
+export function badRequest(text: string, expression?: string | string[], code: IssueCode = 'invalid'): OperationOutcomeError {
+  return new OperationOutcomeError(400, outcome([issue('error', code, text, expression)]));
+}
+
+export function notFound(text: string): OperationOutcomeError {
+  return new OperationOutcomeError(404, outcome([issue('error', 'not-found', text)]));
+}
+
+export function unprocessable(text: string, expression?: string | string[]): OperationOutcomeError {
+  return new OperationOutcomeError(422, outcome([issue('error', 'business-rule', text, expression)]));
+}
+
+export function unauthorized(text: string): OperationOutcomeError {
+  return new OperationOutcomeError(401, outcome([issue('error', 'login', text)]));
+}
+
+export function preconditionFailed(text: string): OperationOutcomeError {
+  return new OperationOutcomeError(412, outcome([issue('error', 'incomplete', text)]));
+}
+
+export function unsupportedMediaType(text: string): OperationOutcomeError {
+  return new OperationOutcomeError(415, outcome([issue('error', 'not-supported', text)]));
+}
+
+export function tooLarge(text: string): OperationOutcomeError {
+  return new OperationOutcomeError(413, outcome([issue('error', 'too-costly', text)]));
+}
+
+/** 500 with a generic text and a request id the operator can find in the log. */
+export function serverError(requestId: string): OperationOutcomeError {
+  return new OperationOutcomeError(
+    500,
+    outcome([issue('error', 'exception', `Internal error; reference ${requestId} when reporting it.`)]),
+  );
+}
+
+export function isOperationOutcomeError(error: unknown): error is OperationOutcomeError {
+  return error instanceof OperationOutcomeError;
+}

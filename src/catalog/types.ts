@@ -60,8 +60,8 @@ export interface CriterionDefinition {
    */
   onUnmet?: 'pend' | 'deny';
   /**
-   * CQL Boolean definition: when it is true the criterion does not apply (status `not-applicable`),
-   * e.g. a dose-increase limit when the request is not a dose increase.
+   * CQL Boolean definition: the criterion applies only when this is not false; false makes it
+   * `not-applicable` (e.g. a dose-increase limit when the request is not a dose increase).
    */
   applicableWhen?: string;
   /** Questionnaire item linkIds that collect or attest this criterion. */

@@ -1,0 +1,192 @@
+/**
+ * Loads the policy catalog (`catalog/policies/*.json`), checks each entry against the
+ * contract in ./types.ts, and selects the policy for a request by payer, line of business and drug.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import type { Coding } from 'fhir/r4';
+import type { LineOfBusiness, PolicyDefinition } from './types';
+import type { ValueSetIndex } from './terminology';
+import type { DrugRequest, PayerContext } from '../engine/request';
+
+export const NAIC_SYSTEM = 'urn:oid:2.16.840.1.113883.6.300';
+export const PAYER_TYPE_SYSTEM = 'urn:oid:2.16.840.1.113883.3.221.5';
+export const HCPCS_SYSTEMS = ['https://bluebutton.cms.gov/resources/codesystem/hcpcs', 'http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets'];
+/** HCPCS codes for "unclassified" drugs: they never identify a drug on their own. */
+const UNCLASSIFIED_HCPCS = new Set(['J3490', 'J3590', 'J9999', 'C9399', 'J7599', 'J7699', 'J7799', 'J8499', 'J8999']);
+
+const route = z.enum(['auto', 'physician-reviewer', 'medical-director', 'committee']);
+const criterion = z.object({
+  id: z.string().min(1),
+  text: z.string().min(1),
+  expression: z.string().min(1),
+  evidence: z.string().optional(),
+  onUnmet: z.enum(['pend', 'deny']).optional(),
+  applicableWhen: z.string().optional(),
+  questionnaireItems: z.array(z.string()).optional(),
+  alternatives: z.array(z.object({ valueSet: z.string(), display: z.string() })).optional(),
+});
+const phase = z.object({
+  section: z.string().min(1),
+  approvalMonths: z.number().int().positive().optional(),
+  quantityNote: z.string().optional(),
+  criteria: z.array(criterion),
+  reviewRoute: route.optional(),
+  disposition: z.enum(['evaluate', 'deny', 'review']).optional(),
+  dispositionReason: z.string().optional(),
+});
+const policySchema = z.object({
+  id: z.string().regex(/^[a-z0-9-]+$/),
+  title: z.string().min(1),
+  citationPrefix: z.string().min(1),
+  version: z.string().min(1),
+  effectiveDate: z.string().min(1),
+  lastReviewDate: z.string().optional(),
+  payers: z.array(z.object({ name: z.string(), identifiers: z.array(z.object({ system: z.string(), value: z.string() })).min(1) })).min(1),
+  linesOfBusiness: z
+    .array(
+      z.object({
+        code: z.string(),
+        display: z.string(),
+        planValues: z.array(z.string()).optional(),
+        states: z.array(z.string()).optional(),
+      }),
+    )
+    .min(1),
+  drug: z.object({ name: z.string(), valueSet: z.string(), hcpcs: z.array(z.string()) }),
+  library: z.object({ name: z.string(), version: z.string() }),
+  questionnaire: z.string().min(1),
+  reviewRoute: route,
+  continuationExpression: z.string().optional(),
+  globalCriteria: z.array(criterion).optional(),
+  indications: z
+    .array(
+      z.object({
+        id: z.string().min(1),
+        title: z.string().min(1),
+        diagnosisValueSet: z.string().optional(),
+        initial: phase,
+        continuation: phase.optional(),
+        reviewRoute: route.optional(),
+      }),
+    )
+    .min(1),
+  otherIndication: z.string().optional(),
+});
+
+export interface PolicyCatalog {
+  readonly policies: readonly PolicyDefinition[];
+  get(id: string): PolicyDefinition | undefined;
+  byQuestionnaire(canonical: string): PolicyDefinition | undefined;
+  select(payer: PayerContext, drug: DrugRequest): PolicySelection;
+  /** The payer's display name for a set of payer identifiers, if the catalog serves it. */
+  payerName(identifiers: PayerContext['identifiers']): string | undefined;
+}
+
+export type PolicySelection =
+  | { policy: PolicyDefinition }
+  | { policy: null; reason: 'payer' | 'line-of-business' | 'drug'; text: string };
+
+/** Reads and validates every policy file; throws with the file and element on the first problem. */
+export function loadPolicies(folder: string, valueSets: ValueSetIndex): PolicyDefinition[] {
+  const files = fs.existsSync(folder) ? fs.readdirSync(folder).filter((f) => f.endsWith('.json')).sort() : [];
+  const policies = files.map((file) => {
+    const raw: unknown = JSON.parse(fs.readFileSync(path.join(folder, file), 'utf8'));
+    const parsed = policySchema.safeParse(raw);
+    if (!parsed.success) {
+      const first = parsed.error.issues[0];
+      throw new Error(`catalog/policies/${file}: ${first?.path.join('.') ?? ''}: ${first?.message ?? 'invalid'}`);
+    }
+    const policy = parsed.data as PolicyDefinition;
+    const missing = referencedValueSets(policy).filter((url) => !valueSets.has(url));
+    if (missing.length > 0) throw new Error(`catalog/policies/${file}: unknown value set(s) ${missing.join(', ')}`);
+    if (policy.otherIndication && !policy.indications.some((i) => i.id === policy.otherIndication)) {
+      throw new Error(`catalog/policies/${file}: otherIndication ${policy.otherIndication} is not an indication`);
+    }
+    return policy;
+  });
+  const ids = new Set<string>();
+  for (const policy of policies) {
+    if (ids.has(policy.id)) throw new Error(`catalog: policy id ${policy.id} is used twice`);
+    ids.add(policy.id);
+  }
+  return policies;
+}
+
+function referencedValueSets(policy: PolicyDefinition): string[] {
+  const urls = [policy.drug.valueSet];
+  for (const indication of policy.indications) {
+    if (indication.diagnosisValueSet) urls.push(indication.diagnosisValueSet);
+    for (const c of [...indication.initial.criteria, ...(indication.continuation?.criteria ?? [])]) {
+      for (const alt of c.alternatives ?? []) urls.push(alt.valueSet);
+    }
+  }
+  return urls;
+}
+
+function identifierMatches(payer: PayerContext['identifiers'], policy: PolicyDefinition): boolean {
+  return policy.payers.some((p) =>
+    p.identifiers.some((id) => payer.some((given) => given.value === id.value && (given.system ?? id.system) === id.system)),
+  );
+}
+
+/** Source of Payment Typology codes are hierarchical: `21` (Medicaid HMO) is a kind of `2` (Medicaid). */
+function lineMatches(line: LineOfBusiness, payer: PayerContext): 'specific' | 'general' | null {
+  const typeMatches = payer.lineOfBusiness.some(
+    (c) => (c.system === undefined || c.system === PAYER_TYPE_SYSTEM) && typeof c.code === 'string' && c.code.startsWith(line.code),
+  );
+  if (!typeMatches) return null;
+  if (!line.planValues && !line.states) return 'general';
+  const plan = line.planValues?.some((v) => payer.planValues.includes(v)) ?? false;
+  const state = line.states?.some((s) => s === payer.state) ?? false;
+  return plan || state ? 'specific' : null;
+}
+
+export function drugMatches(policy: PolicyDefinition, codes: Coding[], valueSets: ValueSetIndex): boolean {
+  return codes.some(
+    (c) =>
+      valueSets.contains(policy.drug.valueSet, c) ||
+      (c.code !== undefined &&
+        !UNCLASSIFIED_HCPCS.has(c.code) &&
+        (c.system === undefined || HCPCS_SYSTEMS.includes(c.system)) &&
+        policy.drug.hcpcs.includes(c.code)),
+  );
+}
+
+export function createCatalog(policies: PolicyDefinition[], valueSets: ValueSetIndex): PolicyCatalog {
+  return {
+    policies,
+    get: (id) => policies.find((p) => p.id === id),
+    byQuestionnaire: (canonical) => {
+      const url = canonical.split('|')[0];
+      return policies.find((p) => p.questionnaire === url);
+    },
+    payerName: (identifiers) => policies.flatMap((p) => p.payers).find((p) => p.identifiers.some((id) => identifiers.some((g) => g.value === id.value && (g.system ?? id.system) === id.system)))?.name,
+    select(payer, drug) {
+      const forPayer = policies.filter((p) => identifierMatches(payer.identifiers, p));
+      if (forPayer.length === 0) {
+        return { policy: null, reason: 'payer', text: 'The payer named by the coverage is not served by this catalog.' };
+      }
+      const forDrug = forPayer.filter((p) => drugMatches(p, drug.codes, valueSets));
+      if (forDrug.length === 0) {
+        return { policy: null, reason: 'drug', text: 'The catalog has no policy of this payer for the requested drug.' };
+      }
+      // A plan-specific line (e.g. a Texas Marketplace appendix) wins over the general one.
+      const ranked = forDrug
+        .map((p) => ({ p, match: p.linesOfBusiness.map((l) => lineMatches(l, payer)) }))
+        .map(({ p, match }) => ({ p, rank: match.includes('specific') ? 2 : match.includes('general') ? 1 : 0 }))
+        .filter((r) => r.rank > 0)
+        .sort((a, b) => b.rank - a.rank);
+      const best = ranked[0];
+      if (!best) {
+        return {
+          policy: null,
+          reason: 'line-of-business',
+          text: "The catalog has no policy for the requested drug in this member's line of business.",
+        };
+      }
+      return { policy: best.p };
+    },
+  };
+}

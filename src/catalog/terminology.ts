@@ -1,0 +1,58 @@
+/**
+ * The value sets in `catalog/valuesets/`: FHIR ValueSets with expansions, loaded once.
+ * No terminology server at run time: every membership test reads these expansions.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Coding, ValueSet } from 'fhir/r4';
+
+export interface ValueSetIndex {
+  /** Every ValueSet, keyed by canonical url (without version). */
+  readonly valueSets: ReadonlyMap<string, ValueSet>;
+  has(url: string): boolean;
+  /** True when the coding (system + code) is in the value set's expansion. */
+  contains(url: string, coding: Pick<Coding, 'system' | 'code'>): boolean;
+  /** The expansion's codes, for the CQL engine's code service. */
+  codes(url: string): Coding[];
+}
+
+function stripVersion(url: string): string {
+  const bar = url.indexOf('|');
+  return bar < 0 ? url : url.slice(0, bar);
+}
+
+export function buildValueSetIndex(valueSets: ValueSet[]): ValueSetIndex {
+  const byUrl = new Map<string, ValueSet>();
+  const members = new Map<string, Set<string>>();
+  for (const vs of valueSets) {
+    if (!vs.url) throw new Error(`ValueSet ${vs.id ?? '(no id)'} has no url`);
+    if (byUrl.has(vs.url)) throw new Error(`ValueSet url ${vs.url} is defined twice`);
+    if (!vs.expansion?.contains?.length) throw new Error(`ValueSet ${vs.url} has no expansion`);
+    byUrl.set(vs.url, vs);
+    members.set(vs.url, new Set(vs.expansion.contains.map((c) => `${c.system}|${c.code}`)));
+  }
+  return {
+    valueSets: byUrl,
+    has: (url) => byUrl.has(stripVersion(url)),
+    contains: (url, coding) => members.get(stripVersion(url))?.has(`${coding.system}|${coding.code}`) ?? false,
+    codes: (url) =>
+      (byUrl.get(stripVersion(url))?.expansion?.contains ?? []).map((c) => ({
+        ...(c.system ? { system: c.system } : {}),
+        ...(c.code ? { code: c.code } : {}),
+        ...(c.display ? { display: c.display } : {}),
+      })),
+  };
+}
+
+export function loadValueSets(folder: string): ValueSet[] {
+  if (!fs.existsSync(folder)) return [];
+  return fs
+    .readdirSync(folder)
+    .filter((name) => name.endsWith('.json'))
+    .sort()
+    .map((name) => {
+      const resource = JSON.parse(fs.readFileSync(path.join(folder, name), 'utf8')) as ValueSet;
+      if (resource.resourceType !== 'ValueSet') throw new Error(`${name} is not a ValueSet`);
+      return resource;
+    });
+}

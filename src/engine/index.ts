@@ -1,0 +1,122 @@
+/**
+ * The policy engine: catalog + value sets + compiled CQL, loaded once; `evaluate` decides one
+ * drug request and returns the shared Decision contract. No HTTP, no storage: callers pass
+ * the data (including prior authorizations on file) and persist the result.
+ */
+import type { Coding, Condition } from 'fhir/r4';
+import type { Config } from '../config';
+import { buildValueSetIndex, loadValueSets, type ValueSetIndex } from '../catalog/terminology';
+import { createCatalog, loadPolicies, type PolicyCatalog } from '../catalog/catalog';
+import type { PolicyDefinition, TherapyPhase } from '../catalog/types';
+import type { Decision } from './decision';
+import type { EvaluationRequest } from './request';
+import { loadLibraries, type LibrarySet } from './libraries';
+import { codeServiceFor, evaluateExpressions, type CqlInputs } from './evaluate';
+import { decide, expressionsFor, selectIndication } from './decide';
+import { preparePatientData } from './patient-data';
+import { warning } from '../fhir/outcomes';
+import type { CodeService } from 'cql-execution';
+
+export interface PolicyEngine {
+  readonly catalog: PolicyCatalog;
+  readonly valueSets: ValueSetIndex;
+  readonly libraries: LibrarySet;
+  /** Decides one request: selects the policy by payer, line of business and drug, then evaluates it. */
+  evaluate(request: EvaluationRequest): Promise<Decision>;
+  /** Evaluates a given policy (e.g. chosen by a DTR questionnaire canonical). */
+  evaluatePolicy(policy: PolicyDefinition, request: EvaluationRequest): Promise<Decision>;
+}
+
+export function createPolicyEngine(paths: Config['paths']): PolicyEngine {
+  const valueSets = buildValueSetIndex(loadValueSets(paths.valueSets));
+  const catalog = createCatalog(loadPolicies(paths.catalog, valueSets), valueSets);
+  const libraries = loadLibraries(paths.elm);
+  for (const policy of catalog.policies) {
+    const lib = libraries.libraries.get(policy.library.name);
+    if (!lib) throw new Error(`Policy ${policy.id}: CQL library ${policy.library.name} is not compiled`);
+    if (lib.version !== policy.library.version) {
+      throw new Error(`Policy ${policy.id}: catalog wants ${policy.library.name} ${policy.library.version}, compiled is ${lib.version}`);
+    }
+    const missing = policyExpressions(policy).filter((e) => !libraries.has(policy.library.name, e));
+    if (missing.length > 0) {
+      throw new Error(`Policy ${policy.id}: ${policy.library.name} has no definition(s) ${missing.map((m) => `"${m}"`).join(', ')}`);
+    }
+  }
+  const codeService = codeServiceFor(valueSets);
+  const engine: PolicyEngine = {
+    catalog,
+    valueSets,
+    libraries,
+    async evaluate(request) {
+      const selection = catalog.select(request.payer, request.drug);
+      if (!selection.policy) return noPolicyDecision(selection.text, request.evaluationDate);
+      return evaluatePolicy(selection.policy, request, libraries, valueSets, codeService);
+    },
+    evaluatePolicy: (policy, request) => evaluatePolicy(policy, request, libraries, valueSets, codeService),
+  };
+  return engine;
+}
+
+function policyExpressions(policy: PolicyDefinition): string[] {
+  const phases = policy.indications.flatMap((i) => [i.initial, ...(i.continuation ? [i.continuation] : [])]);
+  return [...new Set([...(policy.continuationExpression ? [policy.continuationExpression] : []), ...phases.flatMap((p) => expressionsFor(policy, p))])];
+}
+
+export function noPolicyDecision(text: string, evaluationDate: Date): Decision {
+  return {
+    policy: null,
+    indication: null,
+    phase: 'initial',
+    outcome: 'pend',
+    reviewRoute: 'physician-reviewer',
+    criteria: [],
+    reasons: [{ code: 'no-policy', text: `${text} The request goes to clinical review.` }],
+    warnings: [],
+    evaluatedAt: evaluationDate.toISOString(),
+  };
+}
+
+function chartDiagnoses(conditions: Condition[]): Coding[] {
+  return conditions
+    .filter(
+      (c) =>
+        c.clinicalStatus?.coding?.some((x) => ['active', 'recurrence', 'relapse'].includes(x.code ?? '')) &&
+        !c.verificationStatus?.coding?.some((x) => ['refuted', 'entered-in-error'].includes(x.code ?? '')),
+    )
+    .flatMap((c) => c.code?.coding ?? []);
+}
+
+async function evaluatePolicy(
+  policy: PolicyDefinition,
+  request: EvaluationRequest,
+  libraries: LibrarySet,
+  valueSets: ValueSetIndex,
+  codeService: CodeService,
+): Promise<Decision> {
+  const data = preparePatientData(request.bundle, request.patientId);
+  const warnings = [];
+  const inputs: CqlInputs = {
+    ...(request.drug.orderId ? { orderId: request.drug.orderId } : {}),
+    ...(request.phaseHint ? { phaseHint: request.phaseHint } : {}),
+    ...(request.placeOfService ? { placeOfService: request.placeOfService } : {}),
+    diagnoses: request.diagnoses,
+    priorAuthorizations: request.priorAuthorizations,
+    evaluationDate: request.evaluationDate,
+  };
+  const conditions = (data.bundle.entry ?? []).map((e) => e.resource).filter((r): r is Condition => r?.resourceType === 'Condition');
+  const indication = selectIndication(policy, request.diagnoses, chartDiagnoses(conditions), (vs, c) => valueSets.contains(vs, c));
+
+  let phase: TherapyPhase = request.phaseHint ?? 'initial';
+  if (!request.phaseHint && policy.continuationExpression) {
+    const result = (await evaluateExpressions(libraries, policy.library.name, [policy.continuationExpression], data.bundle, inputs, codeService)).get(
+      policy.continuationExpression,
+    );
+    if (result && 'value' in result && result.value === true) phase = 'continuation';
+    if (result && 'error' in result) warnings.push(warning('exception', `Continued-therapy check: ${result.error.message}`));
+  }
+  const phaseDefinition = indication ? (phase === 'continuation' ? (indication.continuation ?? indication.initial) : indication.initial) : undefined;
+  const results = phaseDefinition
+    ? await evaluateExpressions(libraries, policy.library.name, expressionsFor(policy, phaseDefinition), data.bundle, inputs, codeService)
+    : new Map();
+  return decide({ policy, indication, phase, results, warnings, evaluationDate: request.evaluationDate });
+}

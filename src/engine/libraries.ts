@@ -1,0 +1,65 @@
+/**
+ * The compiled CQL (ELM JSON in dist/elm/, produced by `npm run build:cql`), loaded once at
+ * start. Requests never read or compile CQL.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Library, Repository } from 'cql-execution';
+
+export interface ElmLibrary {
+  name: string;
+  version: string | undefined;
+  /** Raw ELM JSON, as the translator wrote it. */
+  elm: ElmJson;
+}
+
+export interface ElmJson {
+  library: {
+    identifier: { id: string; version?: string };
+    includes?: { def?: { localIdentifier: string; path: string; version?: string }[] };
+    parameters?: { def?: { name: string }[] };
+    valueSets?: { def?: { name: string; id: string }[] };
+    statements?: { def?: { name: string; locator?: string; context?: string }[] };
+  };
+}
+
+export interface LibrarySet {
+  readonly libraries: ReadonlyMap<string, ElmLibrary>;
+  /** The executable cql-execution Library for a policy library, built once. */
+  executable(name: string): Library;
+  /** `line:col` where a definition starts, for error messages. */
+  locator(name: string, expression: string): string | undefined;
+  has(name: string, expression: string): boolean;
+}
+
+export function loadLibraries(elmFolder: string): LibrarySet {
+  if (!fs.existsSync(elmFolder)) {
+    throw new Error(`No compiled CQL in ${elmFolder}: run \`npm run build:cql\` first.`);
+  }
+  const libraries = new Map<string, ElmLibrary>();
+  for (const file of fs.readdirSync(elmFolder).filter((f) => f.endsWith('.json'))) {
+    const elm = JSON.parse(fs.readFileSync(path.join(elmFolder, file), 'utf8')) as ElmJson;
+    const { id, version } = elm.library.identifier;
+    libraries.set(id, { name: id, version, elm });
+  }
+  const repository = new Repository(Object.fromEntries([...libraries].map(([name, lib]) => [name, lib.elm])));
+  const executables = new Map<string, Library>();
+  const statement = (name: string, expression: string) =>
+    libraries.get(name)?.elm.library.statements?.def?.find((d) => d.name === expression);
+
+  return {
+    libraries,
+    executable(name) {
+      let lib = executables.get(name);
+      if (!lib) {
+        const source = libraries.get(name);
+        if (!source) throw new Error(`CQL library ${name} is not compiled (no ${name}.json in ${elmFolder})`);
+        lib = new Library(source.elm, repository);
+        executables.set(name, lib);
+      }
+      return lib;
+    },
+    locator: (name, expression) => statement(name, expression)?.locator,
+    has: (name, expression) => statement(name, expression) !== undefined,
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * Prepares the data a policy library reads: one patient's resources as a collection Bundle,
+ * with every resource carrying an id and every intra-bundle reference written `Type/id`.
+ *
+ * PAS and CDS Hooks bundles often use `urn:uuid:` fullUrls and references; the CQL matches
+ * references by id, so they are normalized here once. The caller's bundle is never modified.
+ */
+import type { Bundle, FhirResource, Resource } from 'fhir/r4';
+
+const PATIENT_LINKS = ['subject', 'patient', 'beneficiary'] as const;
+
+function lastSegment(url: string): string {
+  const cut = Math.max(url.lastIndexOf('/'), url.lastIndexOf(':'));
+  return url.slice(cut + 1);
+}
+
+/** Rewrites `reference` strings that point at a bundle entry's fullUrl to `Type/id`. */
+function rewriteReferences(node: unknown, targets: ReadonlyMap<string, string>): void {
+  if (Array.isArray(node)) {
+    for (const item of node) rewriteReferences(item, targets);
+    return;
+  }
+  if (node === null || typeof node !== 'object') return;
+  const record = node as Record<string, unknown>;
+  for (const [key, value] of Object.entries(record)) {
+    if (key === 'reference' && typeof value === 'string') {
+      const target = targets.get(value);
+      if (target) record[key] = target;
+    } else if (typeof value === 'object') {
+      rewriteReferences(value, targets);
+    }
+  }
+}
+
+function linkedPatient(resource: Resource): string | undefined | null {
+  const record = resource as unknown as Record<string, { reference?: string } | undefined>;
+  for (const link of PATIENT_LINKS) {
+    const ref = record[link]?.reference;
+    if (typeof ref === 'string') return ref.startsWith('Patient/') ? ref.slice('Patient/'.length) : null;
+  }
+  return undefined;
+}
+
+export interface PatientData {
+  bundle: Bundle;
+  patientId: string;
+}
+
+/**
+ * @param source any Bundle (PAS request, CDS Hooks prefetch collection, a Synthea transaction)
+ * @param patientId the patient the request is about; when absent, the first Patient in the bundle
+ */
+export function preparePatientData(source: Bundle, patientId?: string): PatientData {
+  const entries = (source.entry ?? []).filter((e) => e.resource && typeof e.resource.resourceType === 'string');
+  const resources: FhirResource[] = entries.map((e) => structuredClone(e.resource as FhirResource));
+  const targets = new Map<string, string>();
+  let generated = 0;
+  resources.forEach((resource, index) => {
+    const fullUrl = entries[index]?.fullUrl;
+    if (!resource.id) resource.id = fullUrl ? lastSegment(fullUrl) : `generated-${++generated}`;
+    const local = `${resource.resourceType}/${resource.id}`;
+    if (fullUrl) targets.set(fullUrl, local);
+  });
+  for (const resource of resources) rewriteReferences(resource, targets);
+
+  const patient =
+    resources.find((r) => r.resourceType === 'Patient' && (patientId === undefined || r.id === patientId)) ??
+    resources.find((r) => r.resourceType === 'Patient');
+  const id = patient?.id ?? patientId ?? 'unknown-patient';
+  const kept = resources.filter((r) => {
+    if (r.resourceType === 'Patient') return r === patient;
+    const link = linkedPatient(r);
+    return link === undefined || link === id;
+  });
+  // cql-exec-fhir takes the first Patient entry as the subject of the evaluation.
+  const ordered: FhirResource[] = patient ? [patient, ...kept.filter((r) => r !== patient)] : [{ resourceType: 'Patient', id }, ...kept];
+  return {
+    patientId: id,
+    bundle: { resourceType: 'Bundle', type: 'collection', entry: ordered.map((resource) => ({ resource })) },
+  };
+}

@@ -41,6 +41,11 @@ export function badRequest(text: string, expression?: string | string[], code: I
   return new OperationOutcomeError(400, outcome([issue('error', code, text, expression)]));
 }
 
+/** 400 listing several problems at once (e.g. every structural error in a request Bundle). */
+export function badRequestMany(issues: OperationOutcomeIssue[]): OperationOutcomeError {
+  return new OperationOutcomeError(400, outcome(issues));
+}
+
 export function notFound(text: string): OperationOutcomeError {
   return new OperationOutcomeError(404, outcome([issue('error', 'not-found', text)]));
 }

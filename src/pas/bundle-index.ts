@@ -1,0 +1,125 @@
+/**
+ * Reference resolution inside one Bundle, following the FHIR R4 rules for resolving references in
+ * Bundles (https://hl7.org/fhir/R4/bundle.html#references): an absolute reference matches an entry's
+ * fullUrl; a relative `Type/id` is resolved against the base of the referring entry's RESTful
+ * fullUrl. Senders often mix styles (relative references beside `urn:uuid:` fullUrls), so a
+ * relative reference that the strict rule cannot place also matches an entry by `Type/id`.
+ */
+import type { Bundle, BundleEntry, FhirResource, Reference } from 'fhir/r4';
+
+export interface ResolvedEntry {
+  /** Position in `Bundle.entry`. */
+  index: number;
+  fullUrl: string | undefined;
+  resource: FhirResource;
+}
+
+/** A reference value found while walking a resource, with its FHIRPath relative to the resource. */
+export interface FoundReference {
+  path: string;
+  reference: Reference;
+}
+
+const RESTFUL = /^(.*\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+
+function stripHistory(url: string): string {
+  return url.replace(/\/_history\/[^/]+$/, '');
+}
+
+function isAbsolute(reference: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:/i.test(reference);
+}
+
+export class BundleIndex {
+  private readonly byFullUrl = new Map<string, number>();
+  private readonly byTypeId = new Map<string, number>();
+
+  constructor(readonly bundle: Bundle) {
+    (bundle.entry ?? []).forEach((entry, index) => {
+      const url = entry.fullUrl ? stripHistory(entry.fullUrl) : undefined;
+      if (url && !this.byFullUrl.has(url)) this.byFullUrl.set(url, index);
+      const resource = entry.resource;
+      if (resource?.resourceType && resource.id) {
+        const key = `${resource.resourceType}/${resource.id}`;
+        if (!this.byTypeId.has(key)) this.byTypeId.set(key, index);
+      }
+    });
+  }
+
+  get entries(): BundleEntry[] {
+    return this.bundle.entry ?? [];
+  }
+
+  entry(index: number): ResolvedEntry | undefined {
+    const entry = this.entries[index];
+    if (!entry?.resource) return undefined;
+    return { index, fullUrl: entry.fullUrl, resource: entry.resource };
+  }
+
+  /** Resolve a reference string made inside the entry whose fullUrl is `fromFullUrl`. */
+  resolve(reference: string | undefined, fromFullUrl?: string): ResolvedEntry | undefined {
+    if (!reference || reference.startsWith('#')) return undefined;
+    const target = stripHistory(reference);
+    if (isAbsolute(target)) {
+      const index = this.byFullUrl.get(target);
+      return index === undefined ? undefined : this.entry(index);
+    }
+    const restful = fromFullUrl ? RESTFUL.exec(fromFullUrl) : null;
+    if (restful?.[1]) {
+      const index = this.byFullUrl.get(`${restful[1]}${target}`);
+      if (index !== undefined) return this.entry(index);
+    }
+    const index = this.byTypeId.get(target);
+    return index === undefined ? undefined : this.entry(index);
+  }
+
+  resolveReference(reference: Reference | undefined, fromFullUrl?: string): ResolvedEntry | undefined {
+    return this.resolve(reference?.reference, fromFullUrl);
+  }
+
+  /** Resolve and check the target's type; undefined when it does not resolve or has another type. */
+  resolveAs<T extends FhirResource['resourceType']>(
+    reference: Reference | undefined,
+    fromFullUrl: string | undefined,
+    ...types: T[]
+  ): (ResolvedEntry & { resource: Extract<FhirResource, { resourceType: T }> }) | undefined {
+    const found = this.resolveReference(reference, fromFullUrl);
+    if (!found || !(types as string[]).includes(found.resource.resourceType)) return undefined;
+    return found as ResolvedEntry & { resource: Extract<FhirResource, { resourceType: T }> };
+  }
+
+  /** `Type/id` (from the resource id, or from a RESTful fullUrl), or the fullUrl itself. */
+  static localId(entry: ResolvedEntry): string | undefined {
+    if (entry.resource.id) return entry.resource.id;
+    if (!entry.fullUrl) return undefined;
+    const restful = RESTFUL.exec(entry.fullUrl);
+    if (restful?.[3]) return restful[3];
+    const uuid = /^urn:uuid:(.+)$/i.exec(entry.fullUrl);
+    return uuid?.[1] ?? undefined;
+  }
+}
+
+/**
+ * Every literal reference inside `value` (a resource or part of one), with its FHIRPath. Contained
+ * resources and narrative are skipped; `#id` references point inside the resource and are skipped too.
+ */
+export function findReferences(value: unknown, path = ''): FoundReference[] {
+  const found: FoundReference[] = [];
+  const walk = (node: unknown, at: string): void => {
+    if (Array.isArray(node)) {
+      node.forEach((item, i) => walk(item, `${at}[${i}]`));
+      return;
+    }
+    if (node === null || typeof node !== 'object') return;
+    const record = node as Record<string, unknown>;
+    if (typeof record.reference === 'string' && !record.reference.startsWith('#')) {
+      found.push({ path: at, reference: record as Reference });
+    }
+    for (const [key, child] of Object.entries(record)) {
+      if (key === 'contained' || key === 'text' || key === 'reference' || key.startsWith('_')) continue;
+      walk(child, at ? `${at}.${key}` : key);
+    }
+  };
+  walk(value, path);
+  return found;
+}

@@ -1,0 +1,383 @@
+/**
+ * The PAS response Bundle for `Claim/$submit`: a ClaimResponse per profile-claimresponse (PAS 2.2.1,
+ * https://hl7.org/fhir/us/davinci-pas/STU2/StructureDefinition-profile-claimresponse.html), then the
+ * Patient, the insurer, the requester and any CommunicationRequest it points to.
+ *
+ * Supports: one decision per Claim item, each answered on `ClaimResponse.item.adjudication`
+ * (category `submitted`) with extension-reviewAction: A1 certified (authorization number in the
+ * `number` sub-extension, `preAuthRef`, `preAuthPeriod`, item `itemPreAuthPeriod`), A3 not certified
+ * (X12 886 reason, the policy sections in `processNote`), A4 pended (X12 886 reasons, each unmet or
+ * unknown criterion with its citation in `processNote`, and a CommunicationRequest asking for
+ * documentation when criteria are unknown). `outcome` is always `complete`: the ClaimResponseOutcome
+ * value set PAS binds has no `queued`, and a pend is a completed first-pass review.
+ * Does not support: partial certification (A2), modified (A6), `addItem`, error responses (those
+ * are 400 OperationOutcomes from validation).
+ */
+import type {
+  Bundle,
+  BundleEntry,
+  ClaimResponse,
+  ClaimResponseItem,
+  ClaimResponseItemAdjudication,
+  Coding,
+  CommunicationRequest,
+  Extension,
+  Reference,
+} from 'fhir/r4';
+import { CANONICAL_BASE } from '../config';
+import type { CriterionResult, Decision } from '../engine/decision';
+import type { PasContext, PasItem } from './context';
+import {
+  ACTION,
+  DECISION_REASON,
+  DOCUMENTATION_REQUEST,
+  OUR_IDENTIFIER,
+  PAS_EXT,
+  PAS_PROFILE,
+  REVIEW_ACTION_SUB,
+  SYSTEM,
+} from './codes';
+
+export interface PasAuthorization {
+  /** Authorization number (preAuthRef); minted by the caller when an item is approved. */
+  number: string;
+  /** ISO dates, inclusive. */
+  start: string;
+  end: string;
+}
+
+export interface PasResponseInput {
+  request: PasContext;
+  /** One Decision per Claim item, in `request.items` order. */
+  decisions: Decision[];
+  authorization?: PasAuthorization;
+  /** Id of the ClaimResponse; also the response Bundle identifier value. */
+  responseId: string;
+  now: Date;
+  /** Base of the fullUrls of resources created here (default: CANONICAL_BASE). */
+  baseUrl?: string;
+  /** Id under which the Claim is stored, for `ClaimResponse.request.reference`. */
+  claimId?: string;
+}
+
+export type ReviewActionCode = (typeof ACTION)[keyof typeof ACTION]['code'];
+
+const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
+type Verdict =
+  | { kind: 'certified'; authorization: PasAuthorization; period: { start: string; end: string } }
+  | { kind: 'not-certified' }
+  | { kind: 'pended' }
+  | { kind: 'no-policy' }
+  | { kind: 'withheld'; why: string };
+
+/** Safety net: an approval is only issued with a policy, an approval period, an authorization
+ * number, and no criterion left unmet or unknown. Anything else goes to review. */
+function verdictOf(decision: Decision, authorization: PasAuthorization | undefined): Verdict {
+  if (decision.policy === null) return { kind: 'no-policy' };
+  if (decision.outcome === 'deny') return { kind: 'not-certified' };
+  if (decision.outcome === 'pend') return { kind: 'pended' };
+  const open = decision.criteria.filter((c) => c.status === 'unmet' || c.status === 'unknown');
+  if (open.length > 0) return { kind: 'withheld', why: `${open.length} criteria are unmet or unknown` };
+  if (!decision.approvalPeriod) return { kind: 'withheld', why: 'the decision has no approval period' };
+  if (!authorization) return { kind: 'withheld', why: 'no authorization number was issued' };
+  return { kind: 'certified', authorization, period: decision.approvalPeriod };
+}
+
+function actionOf(verdict: Verdict): (typeof ACTION)[keyof typeof ACTION] {
+  if (verdict.kind === 'certified') return ACTION.certified;
+  if (verdict.kind === 'not-certified') return ACTION.notCertified;
+  return ACTION.pended;
+}
+
+function reasonsOf(verdict: Verdict, decision: Decision): { coding: Coding; text?: string }[] {
+  const coding = (r: (typeof DECISION_REASON)[keyof typeof DECISION_REASON]): Coding => ({
+    system: SYSTEM.x12DecisionReason,
+    code: r.code,
+    display: r.display,
+  });
+  switch (verdict.kind) {
+    case 'certified':
+      return [];
+    case 'not-certified': {
+      const reason = decision.reasons.find((r) => r.code === 'not-authorized') ?? decision.reasons[0];
+      return [{ coding: coding(DECISION_REASON.nonCovered), ...(reason ? { text: reason.text } : {}) }];
+    }
+    case 'pended': {
+      const result: { coding: Coding; text?: string }[] = [];
+      if (decision.criteria.some((c) => c.status === 'unknown')) result.push({ coding: coding(DECISION_REASON.additionalInformation) });
+      if (decision.criteria.some((c) => c.status === 'unmet') || result.length === 0) {
+        result.push({ coding: coding(DECISION_REASON.medicalReview) });
+      }
+      return result;
+    }
+    case 'no-policy':
+      return [{ coding: coding(DECISION_REASON.medicalReview), text: 'No prior authorization policy on file for this request' }];
+    case 'withheld':
+      return [{ coding: coding(DECISION_REASON.medicalReview) }];
+  }
+}
+
+function reviewActionExtension(verdict: Verdict, decision: Decision): Extension {
+  const action = actionOf(verdict);
+  const extension: Extension[] = [
+    {
+      url: PAS_EXT.reviewActionCode,
+      valueCodeableConcept: { coding: [{ system: SYSTEM.x12ActionCode, code: action.code, display: action.display }] },
+    },
+  ];
+  if (verdict.kind === 'certified') extension.push({ url: REVIEW_ACTION_SUB.number, valueString: verdict.authorization.number });
+  for (const reason of reasonsOf(verdict, decision)) {
+    extension.push({
+      url: REVIEW_ACTION_SUB.reasonCode,
+      valueCodeableConcept: { coding: [reason.coding], ...(reason.text ? { text: reason.text } : {}) },
+    });
+  }
+  return { url: PAS_EXT.reviewAction, extension };
+}
+
+function criterionLine(c: CriterionResult): string {
+  const what = c.status === 'unknown' ? 'not shown by the request' : 'not met';
+  const evidence = c.evidence.length > 0 ? ` Evidence: ${c.evidence.join(', ')}.` : '';
+  const note = c.note ? ` (${c.note})` : '';
+  return `${c.citation} — ${what}: ${c.text}${note}.${evidence}`;
+}
+
+function policyName(decision: Decision): string {
+  return decision.policy ? `${decision.policy.citationPrefix} (${decision.policy.title})` : 'no policy';
+}
+
+/** processNote lines for one item; the first line is also the item's disposition. */
+function itemNotes(item: PasItem, verdict: Verdict, decision: Decision): string[] {
+  const label = `Item ${item.sequence}`;
+  const indication = decision.indication ? `, ${decision.indication.title}, ${decision.phase} therapy` : '';
+  switch (verdict.kind) {
+    case 'certified': {
+      const lines = [
+        `${label}: certified under ${policyName(decision)}${indication}; authorization ${verdict.authorization.number}, ` +
+          `valid ${verdict.period.start} to ${verdict.period.end}.`,
+      ];
+      if (decision.quantityNote) lines.push(`${label}: ${decision.quantityNote}`);
+      return lines;
+    }
+    case 'not-certified': {
+      const lines = [`${label}: not certified under ${policyName(decision)}${indication}.`];
+      for (const r of decision.reasons.filter((r) => r.code === 'not-authorized')) {
+        lines.push(`${label}: ${r.citation ? `${r.citation} — ` : ''}${r.text}`);
+      }
+      for (const c of decision.criteria.filter((c) => c.status === 'unmet' && c.onUnmet === 'deny')) {
+        lines.push(`${label}: ${criterionLine(c)}`);
+      }
+      return lines;
+    }
+    case 'pended': {
+      const open = decision.criteria.filter((c) => c.status === 'unmet' || c.status === 'unknown');
+      const lines = [
+        `${label}: pended for clinical review (${decision.reviewRoute}) under ${policyName(decision)}${indication}` +
+          (open.length > 0 ? `; ${open.length} criteria need review.` : '.'),
+      ];
+      for (const r of decision.reasons.filter((r) => r.code === 'review-required' || r.code === 'no-indication')) {
+        lines.push(`${label}: ${r.citation ? `${r.citation} — ` : ''}${r.text}`);
+      }
+      for (const c of open) lines.push(`${label}: ${criterionLine(c)}`);
+      return lines;
+    }
+    case 'no-policy': {
+      const why = decision.reasons.find((r) => r.code === 'no-policy')?.text;
+      return [
+        `${label}: pended for clinical review: no prior authorization policy on file covers this payer, line of business ` +
+          `and product, so it cannot be decided automatically.${why ? ` ${why}` : ''}`,
+      ];
+    }
+    case 'withheld':
+      return [`${label}: pended for clinical review under ${policyName(decision)}: automatic approval withheld because ${verdict.why}.`];
+  }
+}
+
+function referenceTo(entry: { fullUrl: string | undefined; resource: { resourceType: string; id?: string } }): Reference {
+  const { fullUrl, resource } = entry;
+  return { reference: fullUrl ?? `${resource.resourceType}/${resource.id ?? ''}` };
+}
+
+function requestorOrganization(ctx: PasContext): Reference | undefined {
+  const provider = ctx.provider.resource;
+  if (provider.resourceType === 'Organization') return referenceTo(ctx.provider);
+  if (provider.resourceType === 'PractitionerRole') {
+    const org = ctx.request.index.resolveAs(provider.organization, ctx.provider.fullUrl, 'Organization');
+    if (org) return referenceTo(org);
+  }
+  return undefined;
+}
+
+function documentationRequest(
+  ctx: PasContext,
+  item: PasItem,
+  decision: Decision,
+  id: string,
+  claimResponseUrl: string,
+  now: Date,
+): CommunicationRequest {
+  const unknown = decision.criteria.filter((c) => c.status === 'unknown');
+  const diagnoses = item.diagnoses.filter((c) => c.system === SYSTEM.icd10cm);
+  const sender = requestorOrganization(ctx);
+  const insurer = referenceTo(ctx.insurer);
+  return {
+    resourceType: 'CommunicationRequest',
+    id,
+    meta: { profile: [PAS_PROFILE.communicationRequest] },
+    extension: [{ url: PAS_EXT.serviceLineNumber, valuePositiveInt: item.sequence }],
+    identifier: [{ system: OUR_IDENTIFIER.communicationRequest, value: id }],
+    status: 'active',
+    category: [{ coding: [{ ...DOCUMENTATION_REQUEST.category }] }],
+    medium: [{ coding: [{ ...DOCUMENTATION_REQUEST.medium }] }],
+    subject: referenceTo(ctx.patient),
+    about: [{ reference: claimResponseUrl }],
+    payload: [
+      {
+        ...(diagnoses.length > 0
+          ? { extension: diagnoses.map((d) => ({ url: PAS_EXT.communicatedDiagnosis, valueCodeableConcept: { coding: [d] } })) }
+          : {}),
+        contentString: DOCUMENTATION_REQUEST.loincDocument.code,
+      },
+    ],
+    authoredOn: now.toISOString(),
+    requester: insurer,
+    recipient: [insurer],
+    ...(sender ? { sender } : {}),
+    reasonCode: [
+      {
+        text:
+          `Send clinical documentation (${DOCUMENTATION_REQUEST.loincDocument.display}) for claim item ${item.sequence}: ` +
+          `${policyName(decision)} criteria the request did not show.`,
+      },
+    ],
+    note: unknown.map((c) => ({ text: `${c.citation}: ${c.text}` })),
+  };
+}
+
+/** Builds the PAS response Bundle. Throws (a programming error) when the inputs do not line up. */
+export function buildPasResponse(input: PasResponseInput): Bundle {
+  const { request: ctx, decisions, authorization, responseId, now } = input;
+  if (decisions.length !== ctx.items.length) {
+    throw new Error(`buildPasResponse: ${decisions.length} decisions for ${ctx.items.length} Claim items`);
+  }
+  if (!FHIR_ID.test(responseId) || responseId.length > 50) {
+    throw new Error(`buildPasResponse: responseId "${responseId}" is not a FHIR id of at most 50 characters`);
+  }
+  const base = (input.baseUrl ?? CANONICAL_BASE).replace(/\/$/, '');
+  const claimResponseUrl = `${base}/ClaimResponse/${responseId}`;
+  const issued = now.toISOString().slice(0, 10);
+
+  const notes: NonNullable<ClaimResponse['processNote']> = [];
+  const communicationRequests: CommunicationRequest[] = [];
+  const dispositions: string[] = [];
+  let certified: PasAuthorization | undefined;
+
+  const items: ClaimResponseItem[] = ctx.items.map((item, i) => {
+    const decision = decisions[i] as Decision;
+    const verdict = verdictOf(decision, authorization);
+    const lines = itemNotes(item, verdict, decision);
+    dispositions.push(lines[0] ?? '');
+    const noteNumbers = lines.map((text) => {
+      notes.push({ number: notes.length + 1, type: 'display', text });
+      return notes.length;
+    });
+
+    const extension: Extension[] = item.traceNumbers.map((id) => ({ url: PAS_EXT.itemTraceNumber, valueIdentifier: id }));
+    if (verdict.kind === 'certified') {
+      certified = verdict.authorization;
+      extension.push({ url: PAS_EXT.itemPreAuthIssueDate, valueDate: issued });
+      extension.push({ url: PAS_EXT.itemPreAuthPeriod, valuePeriod: { start: verdict.period.start, end: verdict.period.end } });
+    }
+    if (verdict.kind === 'pended' && decision.criteria.some((c) => c.status === 'unknown')) {
+      communicationRequests.push(
+        documentationRequest(ctx, item, decision, `${responseId}-docs-${item.sequence}`, claimResponseUrl, now),
+      );
+    }
+    const adjudication: ClaimResponseItemAdjudication = {
+      extension: [reviewActionExtension(verdict, decision)],
+      category: { coding: [{ system: SYSTEM.adjudication, code: 'submitted' }] },
+    };
+    return {
+      ...(extension.length > 0 ? { extension } : {}),
+      itemSequence: item.sequence,
+      noteNumber: noteNumbers,
+      adjudication: [adjudication],
+    };
+  });
+
+  const claimIdentifier = ctx.claim.identifier?.[0];
+  const claimResponse: ClaimResponse = {
+    resourceType: 'ClaimResponse',
+    id: responseId,
+    meta: { profile: [PAS_PROFILE.claimResponse] },
+    identifier: [{ system: OUR_IDENTIFIER.claimResponse, value: responseId }],
+    status: 'active',
+    type: ctx.claim.type,
+    use: 'preauthorization',
+    patient: referenceTo(ctx.patient),
+    created: now.toISOString(),
+    insurer: referenceTo(ctx.insurer),
+    requestor: referenceTo(ctx.provider),
+    request: {
+      ...(input.claimId ? { reference: `Claim/${input.claimId}` } : {}),
+      ...(claimIdentifier ? { identifier: claimIdentifier } : {}),
+    },
+    outcome: 'complete',
+    disposition: dispositions.join(' '),
+    ...(certified
+      ? { preAuthRef: certified.number, preAuthPeriod: { start: certified.start, end: certified.end } }
+      : {}),
+    item: items,
+    processNote: notes,
+    ...(communicationRequests.length > 0
+      ? { communicationRequest: communicationRequests.map((cr) => ({ reference: `${base}/CommunicationRequest/${cr.id}` })) }
+      : {}),
+  };
+
+  const entries: BundleEntry[] = [{ fullUrl: claimResponseUrl, resource: claimResponse }];
+  const included = new Set<number>();
+  const include = (entry: { index: number; fullUrl: string | undefined; resource: BundleEntry['resource'] } | undefined) => {
+    if (!entry || included.has(entry.index)) return;
+    included.add(entry.index);
+    entries.push({ ...(entry.fullUrl ? { fullUrl: entry.fullUrl } : {}), resource: entry.resource });
+  };
+  include(ctx.patient);
+  include(ctx.insurer);
+  include(ctx.provider);
+  const provider = ctx.provider.resource;
+  if (provider.resourceType === 'PractitionerRole') {
+    include(ctx.request.index.resolveAs(provider.practitioner, ctx.provider.fullUrl, 'Practitioner'));
+    include(ctx.request.index.resolveAs(provider.organization, ctx.provider.fullUrl, 'Organization'));
+  }
+  for (const cr of communicationRequests) entries.push({ fullUrl: `${base}/CommunicationRequest/${cr.id}`, resource: cr });
+
+  return {
+    resourceType: 'Bundle',
+    meta: { profile: [PAS_PROFILE.responseBundle] },
+    identifier: { system: OUR_IDENTIFIER.responseBundle, value: responseId },
+    type: 'collection',
+    timestamp: now.toISOString(),
+    entry: entries,
+  };
+}
+
+export interface ReviewAction {
+  code: string | undefined;
+  number: string | undefined;
+  reasons: Coding[];
+}
+
+/** Reads the reviewAction of a ClaimResponse item's first `submitted` adjudication. */
+export function readReviewAction(item: ClaimResponseItem): ReviewAction | undefined {
+  const adjudication = item.adjudication.find((a) => a.category.coding?.some((c) => c.code === 'submitted'));
+  const ext = adjudication?.extension?.find((e) => e.url === PAS_EXT.reviewAction);
+  if (!ext) return undefined;
+  const sub = ext.extension ?? [];
+  return {
+    code: sub.find((e) => e.url === PAS_EXT.reviewActionCode)?.valueCodeableConcept?.coding?.find((c) => c.system === SYSTEM.x12ActionCode)
+      ?.code,
+    number: sub.find((e) => e.url === REVIEW_ACTION_SUB.number)?.valueString,
+    reasons: sub.filter((e) => e.url === REVIEW_ACTION_SUB.reasonCode).flatMap((e) => e.valueCodeableConcept?.coding ?? []),
+  };
+}

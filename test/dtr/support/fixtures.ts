@@ -1,0 +1,93 @@
+/** Test support: the DTR fixture artifacts (test/dtr/fixtures) with their ELM compiled on the fly. */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Coverage, MedicationRequest, Parameters } from 'fhir/r4';
+import { loadArtifacts, type ArtifactPaths, type ArtifactRepository } from '../../../src/dtr/artifacts';
+
+export const FIXTURES = path.join(__dirname, '..', 'fixtures');
+export const BASE = 'http://pa.example.org/fhir';
+
+/** Translates the .cql files under `cqlDir` into a fresh temporary ELM folder. */
+export function compileElm(cqlDir: string, outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dtr-elm-'))): string {
+  execFileSync(process.execPath, [path.join(__dirname, 'translate-cql.mjs'), cqlDir, outDir], { stdio: 'pipe' });
+  return outDir;
+}
+
+/** A writable copy of the fixture folders (for tests that break them on purpose), ELM compiled. */
+export function copyFixtures(): ArtifactPaths {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'dtr-fixtures-'));
+  fs.cpSync(FIXTURES, root, { recursive: true });
+  const paths = {
+    cql: path.join(root, 'cql'),
+    elm: path.join(root, 'elm'),
+    valueSets: path.join(root, 'valuesets'),
+    questionnaires: path.join(root, 'questionnaires'),
+  };
+  // Reuse the compiled fixture ELM; stamp it newer than the copied sources.
+  fs.cpSync(fixtureArtifacts().paths.elm, paths.elm, { recursive: true });
+  const later = new Date(Date.now() + 1000);
+  for (const file of fs.readdirSync(paths.elm)) fs.utimesSync(path.join(paths.elm, file), later, later);
+  return paths;
+}
+
+let cached: { paths: ArtifactPaths; artifacts: ArtifactRepository } | undefined;
+
+export function fixtureArtifacts(): { paths: ArtifactPaths; artifacts: ArtifactRepository } {
+  if (!cached) {
+    const paths = {
+      cql: path.join(FIXTURES, 'cql'),
+      elm: compileElm(path.join(FIXTURES, 'cql')),
+      valueSets: path.join(FIXTURES, 'valuesets'),
+      questionnaires: path.join(FIXTURES, 'questionnaires'),
+    };
+    cached = { paths, artifacts: loadArtifacts(paths) };
+  }
+  return cached;
+}
+
+export function coverage(overrides: Partial<Coverage> = {}): Coverage {
+  return {
+    resourceType: 'Coverage',
+    id: 'cov-1',
+    status: 'active',
+    beneficiary: { reference: 'Patient/pat-1' },
+    payor: [{ identifier: { system: 'http://example.org/naic', value: '68069' } }],
+    ...overrides,
+  };
+}
+
+export function medicationOrder(overrides: Partial<MedicationRequest> = {}): MedicationRequest {
+  return {
+    resourceType: 'MedicationRequest',
+    id: 'mr-1',
+    status: 'draft',
+    intent: 'order',
+    subject: { reference: 'Patient/pat-1' },
+    medicationCodeableConcept: {
+      coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '727711', display: 'Kineret 0.67 ML Prefilled Syringe' }],
+    },
+    ...overrides,
+  };
+}
+
+/** A $questionnaire-package input Parameters. */
+export function packageInput(parts: {
+  coverage?: Coverage[];
+  order?: MedicationRequest[];
+  questionnaire?: string[];
+  context?: string;
+  changedsince?: string;
+}): Parameters {
+  return {
+    resourceType: 'Parameters',
+    parameter: [
+      ...(parts.coverage ?? [coverage()]).map((resource) => ({ name: 'coverage', resource })),
+      ...(parts.order ?? []).map((resource) => ({ name: 'order', resource })),
+      ...(parts.questionnaire ?? []).map((valueCanonical) => ({ name: 'questionnaire', valueCanonical })),
+      ...(parts.context ? [{ name: 'context', valueString: parts.context }] : []),
+      ...(parts.changedsince ? [{ name: 'changedsince', valueInstant: parts.changedsince }] : []),
+    ],
+  };
+}

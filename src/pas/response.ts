@@ -136,12 +136,24 @@ function reviewActionExtension(verdict: Verdict, decision: Decision): Extension 
   return { url: PAS_EXT.reviewAction, extension };
 }
 
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
+}
+
 function criterionLine(c: CriterionResult): string {
   const what = c.status === 'unknown' ? 'not shown by the request' : 'not met';
   const evidence = c.evidence.length > 0 ? ` Evidence: ${c.evidence.join(', ')}.` : '';
-  const note = c.note ? ` (${c.note})` : '';
-  return `${c.citation} — ${what}: ${c.text}${note}.${evidence}`;
+  const note = c.note ? ` ${sentence(c.note)}` : '';
+  return `${c.citation} — ${what}: ${sentence(c.text)}${note}${evidence}`;
 }
+
+const REVIEWER: Record<Decision['reviewRoute'], string> = {
+  auto: '',
+  'physician-reviewer': ' by a physician reviewer',
+  'medical-director': ' by the medical director',
+  committee: ' by the pharmacy and therapeutics committee',
+};
 
 function policyName(decision: Decision): string {
   return decision.policy ? `${decision.policy.citationPrefix} (${decision.policy.title})` : 'no policy';
@@ -157,13 +169,13 @@ function itemNotes(item: PasItem, verdict: Verdict, decision: Decision): string[
         `${label}: certified under ${policyName(decision)}${indication}; authorization ${verdict.authorization.number}, ` +
           `valid ${verdict.period.start} to ${verdict.period.end}.`,
       ];
-      if (decision.quantityNote) lines.push(`${label}: ${decision.quantityNote}`);
+      if (decision.quantityNote) lines.push(`${label}: ${sentence(decision.quantityNote)}`);
       return lines;
     }
     case 'not-certified': {
       const lines = [`${label}: not certified under ${policyName(decision)}${indication}.`];
       for (const r of decision.reasons.filter((r) => r.code === 'not-authorized')) {
-        lines.push(`${label}: ${r.citation ? `${r.citation} — ` : ''}${r.text}`);
+        lines.push(`${label}: ${r.citation ? `${r.citation} — ` : ''}${sentence(r.text)}`);
       }
       for (const c of decision.criteria.filter((c) => c.status === 'unmet' && c.onUnmet === 'deny')) {
         lines.push(`${label}: ${criterionLine(c)}`);
@@ -172,12 +184,13 @@ function itemNotes(item: PasItem, verdict: Verdict, decision: Decision): string[
     }
     case 'pended': {
       const open = decision.criteria.filter((c) => c.status === 'unmet' || c.status === 'unknown');
+      const count = open.length === 1 ? '1 criterion needs' : `${open.length} criteria need`;
       const lines = [
-        `${label}: pended for clinical review (${decision.reviewRoute}) under ${policyName(decision)}${indication}` +
-          (open.length > 0 ? `; ${open.length} criteria need review.` : '.'),
+        `${label}: pended for clinical review${REVIEWER[decision.reviewRoute]} under ${policyName(decision)}${indication}` +
+          (open.length > 0 ? `; ${count} review.` : '.'),
       ];
       for (const r of decision.reasons.filter((r) => r.code === 'review-required' || r.code === 'no-indication')) {
-        lines.push(`${label}: ${r.citation ? `${r.citation} — ` : ''}${r.text}`);
+        lines.push(`${label}: ${r.citation ? `${r.citation} — ` : ''}${sentence(r.text)}`);
       }
       for (const c of open) lines.push(`${label}: ${criterionLine(c)}`);
       return lines;
@@ -186,7 +199,7 @@ function itemNotes(item: PasItem, verdict: Verdict, decision: Decision): string[
       const why = decision.reasons.find((r) => r.code === 'no-policy')?.text;
       return [
         `${label}: pended for clinical review: no prior authorization policy on file covers this payer, line of business ` +
-          `and product, so it cannot be decided automatically.${why ? ` ${why}` : ''}`,
+          `and product, so it cannot be decided automatically.${why ? ` ${sentence(why)}` : ''}`,
       ];
     }
     case 'withheld':
@@ -251,7 +264,7 @@ function documentationRequest(
           `${policyName(decision)} criteria the request did not show.`,
       },
     ],
-    note: unknown.map((c) => ({ text: `${c.citation}: ${c.text}` })),
+    note: unknown.map((c) => ({ text: `${c.citation}: ${sentence(c.text)}` })),
   };
 }
 

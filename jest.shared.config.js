@@ -2,10 +2,11 @@
  * Suites that read ../shared (HL7 IG example instances, Synthea records). Run from .ci/run,
  * where that folder sits beside the clone; never part of `npm test`.
  */
+const base = require('./jest.config.js');
+
 module.exports = {
-  preset: 'ts-jest',
-  testEnvironment: 'node',
+  ...base,
   roots: ['<rootDir>/test/shared'],
-  testMatch: ['**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/'],
   testTimeout: 120000,
 };

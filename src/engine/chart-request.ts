@@ -1,0 +1,81 @@
+/**
+ * Builds the engine's input from a patient's chart (a Bundle holding the Coverage, the order
+ * and the clinical data), as CRD, DTR and the evaluate CLI have it. PAS builds its own from the
+ * Claim (src/pas/context.ts) because the Claim names payer, drug and diagnoses itself.
+ */
+import type { Bundle, Coding, Coverage, FhirResource, Medication, MedicationRequest, Organization, Patient } from 'fhir/r4';
+import type { EvaluationRequest, PayerContext, PriorAuthorization } from './request';
+
+function resources(bundle: Bundle): FhirResource[] {
+  return (bundle.entry ?? []).map((e) => e.resource).filter((r): r is FhirResource => r !== undefined);
+}
+
+/** Finds `Type/id`, `urn:uuid:x` or an absolute URL ending in `Type/id` among the bundle's resources. */
+export function resolve<T extends FhirResource>(bundle: Bundle, reference: string | undefined, type: T['resourceType']): T | undefined {
+  if (!reference) return undefined;
+  for (const entry of bundle.entry ?? []) {
+    const r = entry.resource;
+    if (!r || r.resourceType !== type) continue;
+    if (entry.fullUrl === reference) return r as T;
+    if (r.id && (reference === `${type}/${r.id}` || reference.endsWith(`/${type}/${r.id}`))) return r as T;
+  }
+  return undefined;
+}
+
+export function payerContextOf(bundle: Bundle, coverage: Coverage | undefined, patient: Patient | undefined): PayerContext {
+  const identifiers: PayerContext['identifiers'] = [];
+  for (const payor of coverage?.payor ?? []) {
+    if (payor.identifier) identifiers.push(payor.identifier);
+    const org = resolve<Organization>(bundle, payor.reference, 'Organization');
+    for (const id of org?.identifier ?? []) identifiers.push(id);
+  }
+  const planValues = (coverage?.class ?? [])
+    .filter((c) => c.type?.coding?.some((t) => t.code === 'plan'))
+    .map((c) => c.value)
+    .filter((v): v is string => typeof v === 'string');
+  const state = (patient?.address ?? []).find((a) => a.state && (a.use === 'home' || a.use === undefined))?.state ?? patient?.address?.[0]?.state;
+  return {
+    identifiers,
+    lineOfBusiness: coverage?.type?.coding ?? [],
+    planValues,
+    ...(state ? { state } : {}),
+  };
+}
+
+export function medicationCodes(bundle: Bundle, order: MedicationRequest): Coding[] {
+  const direct = order.medicationCodeableConcept?.coding ?? [];
+  const medication = resolve<Medication>(bundle, order.medicationReference?.reference, 'Medication');
+  return [...direct, ...(medication?.code?.coding ?? [])];
+}
+
+export interface ChartRequestInput {
+  bundle: Bundle;
+  order: MedicationRequest;
+  coverage?: Coverage;
+  patientId?: string;
+  priorAuthorizations?: PriorAuthorization[];
+  evaluationDate: Date;
+  /** Extra diagnoses the caller knows of (e.g. Claim.diagnosis); the order's reasonCode is always used. */
+  diagnoses?: Coding[];
+}
+
+export function chartRequest(input: ChartRequestInput): EvaluationRequest {
+  const { bundle, order } = input;
+  const all = resources(bundle);
+  const patientRef = order.subject?.reference;
+  const patient =
+    resolve<Patient>(bundle, patientRef, 'Patient') ??
+    (all.find((r) => r.resourceType === 'Patient' && (!input.patientId || r.id === input.patientId)) as Patient | undefined);
+  const coverage = input.coverage ?? (all.find((r) => r.resourceType === 'Coverage' && r.status === 'active') as Coverage | undefined);
+  const patientId = input.patientId ?? patient?.id ?? patientRef?.split('/').pop() ?? 'unknown-patient';
+  const reasons = (order.reasonCode ?? []).flatMap((c) => c.coding ?? []);
+  return {
+    bundle,
+    patientId,
+    payer: payerContextOf(bundle, coverage, patient),
+    drug: { codes: medicationCodes(bundle, order), ...(order.id ? { orderId: order.id } : {}) },
+    diagnoses: [...(input.diagnoses ?? []), ...reasons],
+    priorAuthorizations: input.priorAuthorizations ?? [],
+    evaluationDate: input.evaluationDate,
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * The Express application: parses, authenticates and writes; every route calls a domain
+ * handler that returns `{ status, body }` and knows nothing of Express.
+ */
+import crypto from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Config } from '../config';
+import type { PolicyEngine } from '../engine';
+import type { Store } from '../store';
+import type { Logger } from '../logger';
+import { errorHandler, notFoundHandler } from './errors';
+import { unsupportedMediaType } from '../fhir/outcomes';
+
+export interface HandlerResult {
+  status: number;
+  body: unknown;
+  /** Default `application/fhir+json`. */
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+export interface HandlerInput {
+  params: Record<string, string>;
+  query: Record<string, unknown>;
+  body: unknown;
+  headers: Record<string, string | string[] | undefined>;
+  requestId: string;
+  /** The URL the client called (public base + path), for CDS Hooks `aud` checks. */
+  url: string;
+}
+
+export type Handler = (input: HandlerInput) => Promise<HandlerResult>;
+
+/** What every route may use; built once at start and shared. */
+export interface AppContext {
+  config: Config;
+  engine: PolicyEngine;
+  store: Store;
+  logger: Logger;
+  /** "Now", injectable so tests pin dates. */
+  clock: () => Date;
+}
+
+export type RouteModule = (router: express.Router, ctx: AppContext) => void;
+
+/** Adapts a domain handler to Express. */
+export function route(handler: Handler, ctx: AppContext) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const requestId = String(res.locals.requestId);
+    handler({
+      params: req.params as Record<string, string>,
+      query: req.query as Record<string, unknown>,
+      body: req.body,
+      headers: req.headers,
+      requestId,
+      url: `${ctx.config.publicBaseUrl}${req.originalUrl.split('?')[0] ?? ''}`,
+    })
+      .then((result) => {
+        if (result.headers) res.set(result.headers);
+        const type = result.contentType ?? 'application/fhir+json';
+        res.status(result.status).type(type);
+        if (typeof result.body === 'string') res.send(result.body);
+        else res.send(JSON.stringify(result.body));
+      })
+      .catch(next);
+  };
+}
+
+const JSON_TYPES = ['application/json', 'application/fhir+json', 'application/*+json'];
+
+/** POST/PUT bodies must be JSON: anything else is a 415 OperationOutcome, not an empty body. */
+function requireJson(req: Request, _res: Response, next: NextFunction): void {
+  if ((req.method === 'POST' || req.method === 'PUT') && req.headers['content-length'] !== '0' && !req.is(JSON_TYPES)) {
+    next(unsupportedMediaType('Send the request body as application/fhir+json or application/json.'));
+    return;
+  }
+  next();
+}
+
+export function createApp(ctx: AppContext, modules: RouteModule[]): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use((req, res, next) => {
+    const requestId = crypto.randomUUID();
+    res.locals.requestId = requestId;
+    res.setHeader('X-Request-Id', requestId);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      ctx.logger.info('request', {
+        requestId,
+        method: req.method,
+        path: req.path,
+        status: res.statusCode,
+        ms: Number(process.hrtime.bigint() - started) / 1e6,
+      });
+    });
+    next();
+  });
+  // CDS Hooks clients call from browsers too (SMART apps, sandboxes).
+  app.use((req, res, next) => {
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
+    res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+    if (req.method === 'OPTIONS') {
+      res.status(204).end();
+      return;
+    }
+    next();
+  });
+  app.use(requireJson);
+  app.use(express.json({ type: JSON_TYPES, limit: ctx.config.maxBodyBytes, strict: false }));
+
+  const router = express.Router();
+  for (const module of modules) module(router, ctx);
+  app.use(router);
+  app.use(notFoundHandler);
+  app.use(errorHandler(ctx.logger));
+  return app;
+}

@@ -1,0 +1,49 @@
+/**
+ * Starts the server: loads the policies and compiled CQL once, opens the store (PGlite by
+ * default, PostgreSQL when DATABASE_URL is set), and serves CRD, DTR and PAS on PORT.
+ */
+import type { Server } from 'node:http';
+import { loadConfig, type Config } from './config';
+import { createPolicyEngine } from './engine';
+import { openStore } from './store';
+import { createLogger, type Logger } from './logger';
+import { createApp, type AppContext } from './http/app';
+import { allRoutes } from './http/routes';
+
+export async function buildContext(config: Config, logger: Logger, clock: () => Date = () => new Date()): Promise<AppContext> {
+  const engine = createPolicyEngine(config.paths);
+  const store = await openStore(config);
+  return { config, engine, store, logger, clock };
+}
+
+export async function start(config: Config = loadConfig()): Promise<{ server: Server; ctx: AppContext }> {
+  const logger = createLogger();
+  const ctx = await buildContext(config, logger);
+  const app = createApp(ctx, allRoutes);
+  const server = app.listen(config.port);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  logger.info('listening', {
+    url: config.publicBaseUrl,
+    store: ctx.store.backend,
+    policies: ctx.engine.catalog.policies.map((p) => p.id),
+  });
+  const stop = (signal: string) => {
+    logger.info('stopping', { signal });
+    server.close(() => {
+      void ctx.store.close().finally(() => process.exit(0));
+    });
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  return { server, ctx };
+}
+
+if (require.main === module) {
+  start().catch((error: unknown) => {
+    process.stderr.write(`Failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}

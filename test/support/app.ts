@@ -1,0 +1,26 @@
+/**
+ * The real application for HTTP tests: the repository's catalog, CQL and value sets, an
+ * in-memory PGlite store and a pinned clock. One per test file (opening PGlite takes seconds).
+ */
+import type { Express } from 'express';
+import { loadConfig, type Config } from '../../src/config';
+import { createApp, type AppContext } from '../../src/http/app';
+import { allRoutes } from '../../src/http/routes';
+import { silentLogger } from '../../src/logger';
+import { buildContext } from '../../src/server';
+
+export const EVALUATION_DATE = new Date('2026-11-20T15:00:00Z');
+
+export interface TestApp {
+  app: Express;
+  ctx: AppContext;
+  close(): Promise<void>;
+}
+
+export async function createTestApp(overrides: Partial<Config> = {}, clock: () => Date = () => EVALUATION_DATE): Promise<TestApp> {
+  const base = loadConfig({ ...process.env, DATABASE_URL: '' });
+  const config: Config = { ...base, dataDir: 'memory://', publicBaseUrl: 'http://pa.test', ...overrides };
+  delete (config as { databaseUrl?: string }).databaseUrl;
+  const ctx = await buildContext(config, silentLogger, clock);
+  return { app: createApp(ctx, allRoutes), ctx, close: () => ctx.store.close() };
+}

@@ -3,6 +3,7 @@
 // drugs-rxnorm.mjs plus the few NDC/HCPCS codes below. Each ValueSet carries a compose and an
 // expansion with exactly the same codes, so the server needs no terminology service at run time.
 // Usage: node scripts/valuesets/drugs.mjs [--check]   (--check: fail if a committed file differs)
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -230,6 +231,15 @@ const VALUE_SETS = [
   },
 ];
 
+// Name-based (v5-style) UUID from the value set id, version and members: stable while the content is.
+function expansionUuid(id, contains) {
+  const h = createHash('sha1').update(`${id}|${VERSION}|${JSON.stringify(contains)}`).digest();
+  h[6] = (h[6] & 0x0f) | 0x50;
+  h[8] = (h[8] & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `urn:uuid:${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
 function pascal(id) {
   return id.split('-').map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('');
 }
@@ -280,7 +290,7 @@ function buildValueSet(def) {
     description,
     compose: { include: includes },
     expansion: {
-      identifier: `urn:pa-server:expansion:${def.id}:${VERSION}`,
+      identifier: expansionUuid(def.id, contains),
       timestamp: EXPANSION_TIMESTAMP,
       total: contains.length,
       contains,

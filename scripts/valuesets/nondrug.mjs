@@ -6,7 +6,8 @@
 //   node scripts/valuesets/nondrug.mjs          rewrite expansions
 //   node scripts/valuesets/nondrug.mjs --check  exit 1 if any committed expansion is stale
 //
-// Drug value sets (drug-*.json) have their own generator (scripts/valuesets/drugs.mjs) and are skipped.
+// Only the value sets listed in scripts/valuesets/nondrug-ids.json are touched: drug-*.json have their own
+// generator (scripts/valuesets/drugs.mjs) and other files (e.g. questionnaire answer sets) belong to their authors.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -43,7 +44,10 @@ function expansionOf(vs) {
 }
 
 let stale = 0;
-const files = readdirSync(DIR).filter((f) => f.endsWith('.json') && !f.startsWith('drug-')).sort();
+const { ids } = JSON.parse(readFileSync(join(ROOT, 'scripts', 'valuesets', 'nondrug-ids.json'), 'utf8'));
+const present = new Set(readdirSync(DIR));
+const files = ids.map((id) => `${id}.json`);
+for (const f of files) if (!present.has(f)) throw new Error(`listed in nondrug-ids.json but missing: catalog/valuesets/${f}`);
 for (const f of files) {
   const path = join(DIR, f);
   const before = readFileSync(path, 'utf8');

@@ -173,6 +173,17 @@ export function reviewPackageBundle(input: unknown): ConformanceReport {
   return { errors, warnings };
 }
 
+/**
+ * The Library checks alone (content, names, depends-on closure, ELM identity and value sets), for
+ * libraries that no Questionnaire uses yet.
+ */
+export function reviewLibraries(libraries: Library[], valueSets: ValueSet[]): ConformanceReport {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  checkLibraries(libraries, valueSets, errors, warnings);
+  return { errors, warnings };
+}
+
 // ---------------------------------------------------------------------------------------------
 
 function valueSetIn(valueSets: ValueSet[], canonical: string): ValueSet | undefined {

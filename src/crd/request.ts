@@ -1,0 +1,241 @@
+/**
+ * Edge validation of a CDS Hooks service request for our order hooks.
+ *
+ * https://cds-hooks.hl7.org/2.0/#http-request_1
+ * Hook contexts: https://cds-hooks.org/hooks/order-sign/, /order-select/, /order-dispatch/
+ *
+ * Supports: `hook` (must be the service's hook), `hookInstance` (UUID), `fhirServer` (http(s) URL;
+ * https when `requireHttpsFhirServer`), `fhirAuthorization` (Bearer; requires `fhirServer`, cds-r-1),
+ * `context` per hook (order-sign: userId, patientId, encounterId?, draftOrders as a collection
+ * Bundle; order-select: plus `selections` that name draft orders; order-dispatch: patientId,
+ * `dispatchedOrders` (or the older single `order`), `performer`, `fulfillmentTasks`?), `prefetch`
+ * (each value a FHIR resource or null), `extension`. Unknown fields are kept and ignored.
+ *
+ * Malformed input becomes a 400 OperationOutcome with one issue per problem, each naming the
+ * element (`context.draftOrders`, `context.selections[0]`...).
+ */
+import type { Bundle, FhirResource, Task } from 'fhir/r4';
+import { z } from 'zod';
+import type { OperationOutcomeIssue } from 'fhir/r4';
+import { badRequestMany, issue } from '../fhir/outcomes';
+import { parseReference } from './prefetch';
+import type { HookName } from './types';
+
+export interface FhirAuthorization {
+  access_token: string;
+  token_type: string;
+  expires_in: number;
+  scope: string;
+  subject: string;
+  patient?: string;
+}
+
+export interface OrderContext {
+  /** `Practitioner/123` or `PractitionerRole/123`; absent only for order-dispatch. */
+  userId?: string;
+  patientId: string;
+  encounterId?: string;
+  /** order-sign and order-select. */
+  draftOrders?: Bundle;
+  /** order-select: `MedicationRequest/103`-style references into draftOrders. */
+  selections?: string[];
+  /** order-dispatch: references of the orders being dispatched (the older `order` is folded in). */
+  dispatchedOrders?: string[];
+  performer?: string;
+  fulfillmentTasks?: Task[];
+}
+
+export interface CdsHooksRequest {
+  hook: HookName;
+  hookInstance: string;
+  fhirServer?: string;
+  fhirAuthorization?: FhirAuthorization;
+  context: OrderContext;
+  /** Absent keys were not prefetched; `null` means the client has no data for the key. */
+  prefetch: Record<string, FhirResource | null>;
+  extension: Record<string, unknown>;
+}
+
+export interface ParseOptions {
+  /** CDS Hooks: the fhirServer scheme MUST be https when production data is exchanged. */
+  requireHttpsFhirServer?: boolean;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+const RELATIVE_REFERENCE = /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/;
+
+const fhirId = z.string({ error: 'must be a FHIR resource id' }).regex(FHIR_ID, { error: 'must be a FHIR resource id' });
+const reference = z
+  .string({ error: 'must be a relative reference such as "Practitioner/123"' })
+  .regex(RELATIVE_REFERENCE, { error: 'must be a relative reference such as "Practitioner/123"' });
+const resource = z.looseObject({ resourceType: z.string({ error: 'must name a FHIR resourceType' }).min(1) });
+const collectionBundle = z.looseObject({
+  resourceType: z.literal('Bundle', { error: 'must be a FHIR Bundle' }),
+  type: z.literal('collection', { error: 'must be a Bundle of type "collection"' }),
+  entry: z.array(z.looseObject({ resource })).optional(),
+});
+
+const signContext = z.looseObject({
+  userId: reference,
+  patientId: fhirId,
+  encounterId: fhirId.optional(),
+  draftOrders: collectionBundle,
+});
+const selectContext = signContext.extend({
+  selections: z.array(reference, { error: 'must be an array of references into draftOrders' }).min(1, { error: 'must name at least one order' }),
+});
+const dispatchContext = z
+  .looseObject({
+    userId: reference.optional(),
+    patientId: fhirId,
+    encounterId: fhirId.optional(),
+    dispatchedOrders: z.array(reference, { error: 'must be an array of order references' }).min(1, { error: 'must name at least one order' }).optional(),
+    order: reference.optional(),
+    performer: reference,
+    fulfillmentTasks: z.array(resource).optional(),
+  })
+  .refine((c) => c.dispatchedOrders !== undefined || c.order !== undefined, {
+    error: 'is required (the references of the orders being dispatched)',
+    path: ['dispatchedOrders'],
+  });
+
+const CONTEXTS: Record<HookName, z.ZodType> = {
+  'order-sign': signContext,
+  'order-select': selectContext,
+  'order-dispatch': dispatchContext,
+};
+
+function requestSchema(hook: HookName, options: ParseOptions) {
+  const scheme = options.requireHttpsFhirServer ? /^https:\/\//i : /^https?:\/\//i;
+  return z
+    .looseObject({
+      hook: z.string({ error: 'is required' }),
+      hookInstance: z.string({ error: 'must be a UUID' }).regex(UUID, { error: 'must be a UUID' }),
+      fhirServer: z
+        .string({ error: 'must be a URL' })
+        .regex(scheme, { error: options.requireHttpsFhirServer ? 'must be an https URL' : 'must be an http(s) URL' })
+        .refine((v) => URL.canParse(v), { error: 'must be a URL' })
+        .optional(),
+      fhirAuthorization: z
+        .looseObject({
+          access_token: z.string({ error: 'is required' }).min(1, { error: 'is required' }),
+          token_type: z.string({ error: 'is required' }).regex(/^bearer$/i, { error: 'must be "Bearer"' }),
+          expires_in: z.number({ error: 'must be an integer' }).int({ error: 'must be an integer' }).nonnegative(),
+          scope: z.string({ error: 'is required' }),
+          subject: z.string({ error: 'is required' }),
+          patient: z.string().optional(),
+        })
+        .optional(),
+      context: CONTEXTS[hook],
+      prefetch: z.record(z.string(), z.union([resource, z.null()], { error: 'must be a FHIR resource or null' })).optional(),
+      extension: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
+    })
+    .refine((r) => r.fhirAuthorization === undefined || r.fhirServer !== undefined, {
+      error: 'is required when fhirAuthorization is given',
+      path: ['fhirServer'],
+    });
+}
+
+/** `["context","draftOrders","entry",0,"resource"]` → `context.draftOrders.entry[0].resource`. */
+export function expressionFor(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out || '(request)';
+}
+
+function valueAt(body: unknown, path: readonly PropertyKey[]): unknown {
+  let node: unknown = body;
+  for (const part of path) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<PropertyKey, unknown>)[part];
+  }
+  return node;
+}
+
+function zodIssues(error: z.ZodError, body: unknown): OperationOutcomeIssue[] {
+  return error.issues.slice(0, 20).map((i) => {
+    const expression = expressionFor(i.path);
+    const missing = i.code === 'invalid_type' && valueAt(body, i.path) === undefined;
+    const text = missing ? `${expression} is required` : `${expression} ${i.message.replace(/^Invalid input: /, '')}`;
+    return issue('error', missing ? 'required' : 'invalid', text, expression);
+  });
+}
+
+function subjectOf(resource: Record<string, unknown>): string | undefined {
+  for (const field of ['subject', 'patient', 'beneficiary']) {
+    const ref = resource[field];
+    if (typeof ref === 'object' && ref !== null && typeof (ref as { reference?: unknown }).reference === 'string') {
+      return (ref as { reference: string }).reference;
+    }
+  }
+  return undefined;
+}
+
+/** Checks that need the parsed request: orders belong to the patient, selections exist. */
+function crossChecks(request: CdsHooksRequest): OperationOutcomeIssue[] {
+  const issues: OperationOutcomeIssue[] = [];
+  const { context } = request;
+  const entries = context.draftOrders?.entry ?? [];
+  entries.forEach((entry, index) => {
+    const res = entry.resource as unknown as Record<string, unknown> | undefined;
+    if (!res) return;
+    const subject = parseReference(subjectOf(res));
+    if (subject && (subject.resourceType !== 'Patient' || subject.id !== context.patientId)) {
+      const field = 'subject' in res ? 'subject' : 'patient' in res ? 'patient' : 'beneficiary';
+      const expression = `context.draftOrders.entry[${index}].resource.${field}`;
+      issues.push(issue('error', 'invalid', `${expression} refers to another patient than context.patientId`, expression));
+    }
+  });
+  context.selections?.forEach((selection, index) => {
+    const found = entries.some((e) => e.resource && `${e.resource.resourceType}/${e.resource.id ?? ''}` === selection);
+    if (!found) {
+      const expression = `context.selections[${index}]`;
+      issues.push(issue('error', 'invalid', `${expression} names an order that is not in context.draftOrders`, expression));
+    }
+  });
+  return issues;
+}
+
+/**
+ * Validates a hook request body for the service of `hook` and returns its narrowed form.
+ * Throws a 400 `OperationOutcomeError` naming each malformed element.
+ */
+export function parseCdsHooksRequest(body: unknown, hook: HookName, options: ParseOptions = {}): CdsHooksRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw badRequestMany([issue('error', 'structure', 'The request body must be a JSON object', '(request)')]);
+  }
+  const declared = (body as { hook?: unknown }).hook;
+  if (declared !== undefined && declared !== hook) {
+    throw badRequestMany([issue('error', 'invalid', `hook must be "${hook}" for this service`, 'hook')]);
+  }
+  const parsed = requestSchema(hook, options).safeParse(body);
+  if (!parsed.success) throw badRequestMany(zodIssues(parsed.error, body));
+  const data = parsed.data as Record<string, unknown> & {
+    hookInstance: string;
+    fhirServer?: string;
+    fhirAuthorization?: FhirAuthorization;
+    context: OrderContext & { order?: string };
+    prefetch?: Record<string, FhirResource | null>;
+    extension?: Record<string, unknown>;
+  };
+  const { order, ...rest } = data.context;
+  const context: OrderContext = { ...rest };
+  if (hook === 'order-dispatch' && !context.dispatchedOrders && order) context.dispatchedOrders = [order];
+
+  const request: CdsHooksRequest = {
+    hook,
+    hookInstance: data.hookInstance,
+    context,
+    prefetch: data.prefetch ?? {},
+    extension: data.extension ?? {},
+  };
+  if (data.fhirServer !== undefined) request.fhirServer = data.fhirServer.replace(/\/+$/, '');
+  if (data.fhirAuthorization !== undefined) request.fhirAuthorization = data.fhirAuthorization;
+  const problems = crossChecks(request);
+  if (problems.length > 0) throw badRequestMany(problems);
+  return request;
+}

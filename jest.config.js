@@ -9,7 +9,7 @@ module.exports = {
   // fhir-kit-client (whose exports map has only an "import" condition) at its entry file.
   transform: {
     '^.+\\.ts$': 'ts-jest',
-    '^.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022' }, isolatedModules: true }],
+    '^.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022', isolatedModules: true } }],
   },
   transformIgnorePatterns: ['/node_modules/(?!(jose|fhir-kit-client)/)'],
   moduleNameMapper: { '^fhir-kit-client$': '<rootDir>/node_modules/fhir-kit-client/dist/index.js' },

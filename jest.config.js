@@ -1,7 +1,8 @@
 /** The product's test suite: needs nothing outside this repository. */
 module.exports = {
   preset: 'ts-jest',
-  testEnvironment: 'node',
+  // PGlite must load outside jest's sandbox (see test/store/jest-environment.js).
+  testEnvironment: '<rootDir>/test/store/jest-environment.js',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/shared/'],
@@ -12,6 +13,9 @@ module.exports = {
     '^.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022', isolatedModules: true } }],
   },
   transformIgnorePatterns: ['/node_modules/(?!(jose|fhir-kit-client)/)'],
-  moduleNameMapper: { '^fhir-kit-client$': '<rootDir>/node_modules/fhir-kit-client/dist/index.js' },
+  moduleNameMapper: {
+    '^fhir-kit-client$': '<rootDir>/node_modules/fhir-kit-client/dist/index.js',
+    '^@electric-sql/pglite$': '<rootDir>/test/store/pglite-host.js',
+  },
   testTimeout: 30000,
 };

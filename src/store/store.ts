@@ -1,0 +1,263 @@
+/**
+ * What the payer keeps: decisions with their criteria trace, PAS claim submissions, authorizations
+ * (issued by `$submit` or at CRD order-sign), CRD coverage assertions, CDS Hooks feedback and an
+ * audit trail without PHI.
+ *
+ * One SQL dialect (PostgreSQL): PGlite in a data folder by default, real PostgreSQL when
+ * `databaseUrl` is set; the same migrations for both.
+ */
+import type { Bundle, Claim, ClaimResponse } from 'fhir/r4';
+import type { Config } from '../config';
+import type { Decision, Outcome } from '../engine/decision';
+import type { PriorAuthorization } from '../engine/request';
+import { newAuthorizationNumber } from './keys';
+import { migrate } from './migrate';
+import { openPglite, openPostgres, type SqlClient } from './sql';
+import { SqlStore } from './sql-store';
+
+export type DecisionSource = 'pas' | 'crd' | 'dtr' | 'cli';
+export type AuthorizationStatus = PriorAuthorization['status'];
+
+export interface DecisionRecord {
+  id: string;
+  source: DecisionSource;
+  policyId: string | null;
+  outcome: Outcome;
+  decision: Decision;
+  createdAt: string;
+}
+
+export interface NewAuthorization {
+  /** Leave out to have the store draw a random number (retried on the rare collision). */
+  number?: string;
+  /** `memberKey(payerId, memberId)`. */
+  memberKey: string;
+  policyId: string | null;
+  /** The drug the authorization is for, e.g. the RxNorm ingredient code. */
+  drugKey: string;
+  /** `orderKeyOf(order)`, when the authorization answers a known order. */
+  orderKey?: string | null;
+  status: AuthorizationStatus;
+  /** ISO dates (YYYY-MM-DD), inclusive; required when `status` is `approved`. */
+  start?: string | null;
+  end?: string | null;
+  decisionId?: string | null;
+}
+
+export interface Authorization {
+  number: string;
+  memberKey: string;
+  policyId: string | null;
+  drugKey: string;
+  orderKey: string | null;
+  status: AuthorizationStatus;
+  start: string | null;
+  end: string | null;
+  decisionId: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface AuthorizationFilter {
+  memberKey: string;
+  drugKey?: string;
+  policyId?: string;
+  status?: AuthorizationStatus[];
+}
+
+/** The response as built, or built inside the transaction once the claim id and authorization are known. */
+export type ClaimResponseParts = { responseBundle: Bundle; claimResponse: ClaimResponse };
+
+export interface ClaimSubmission {
+  claim: Claim;
+  requestBundle: Bundle;
+  decision: Decision;
+  /** Default `pas`. */
+  decisionSource?: DecisionSource;
+  /** A new authorization to issue with this claim (its `decisionId` is this claim's decision). */
+  authorization?: Omit<NewAuthorization, 'decisionId'>;
+  /** Link an authorization already on file (e.g. granted at CRD order-sign) instead. */
+  authorizationNumber?: string;
+  /** Opaque patient key; default `Claim.patient.reference`. */
+  patientKey?: string | null;
+  /** Default: the first `Claim.insurer.identifier.value`. */
+  payerId?: string | null;
+  responseBundle?: Bundle;
+  claimResponse?: ClaimResponse;
+  /** Alternative to `responseBundle` + `claimResponse` when the response must quote the new authorization number. */
+  respond?: (saved: { claimId: string; authorization: Authorization | null; decisionId: string }) => ClaimResponseParts;
+}
+
+export interface ClaimRecord {
+  /** `Claim.id` as received, or a generated id when it had none or it was already taken. */
+  id: string;
+  identifierSystem: string | null;
+  identifierValue: string | null;
+  patientKey: string | null;
+  payerId: string | null;
+  policyId: string | null;
+  /** `Claim.status` as received. */
+  status: string;
+  outcome: Outcome | null;
+  /** The Claim with `id` set to the stored id. */
+  claim: Claim;
+  requestBundle: Bundle;
+  claimResponseId: string;
+  claimResponse: ClaimResponse;
+  responseBundle: Bundle;
+  decisionId: string | null;
+  authorizationNumber: string | null;
+  createdAt: string;
+}
+
+export interface NewCoverageAssertion {
+  /** CDS Hooks `hookInstance` of the call that made the assertion. */
+  hookInstance: string;
+  /** Default: `decision.policy.id`. */
+  policyId?: string | null;
+  orderKey: string | null;
+  patientKey: string | null;
+  /** The decision to save with the assertion (source `crd`), or the id of one already saved. */
+  decision?: Decision;
+  decisionId?: string;
+  /** Canonical of the DTR Questionnaire the EHR should launch. */
+  questionnaire?: string | null;
+  /** An authorization granted on the spot (`pa-needed = satisfied`), saved in the same transaction. */
+  authorization?: Omit<NewAuthorization, 'decisionId'>;
+}
+
+export interface CoverageAssertion {
+  id: string;
+  hookInstance: string;
+  policyId: string | null;
+  orderKey: string | null;
+  patientKey: string | null;
+  decisionId: string | null;
+  questionnaire: string | null;
+  authorizationNumber: string | null;
+  /** The authorization this call created, when it created one. */
+  authorization?: Authorization;
+  createdAt: string;
+}
+
+export interface FeedbackRecord {
+  id: string;
+  serviceId: string;
+  feedback: unknown;
+  createdAt: string;
+}
+
+export type AuditAction =
+  | 'crd.order-sign'
+  | 'crd.order-select'
+  | 'crd.order-dispatch'
+  | 'crd.feedback'
+  | 'pas.submit'
+  | 'pas.read'
+  | 'dtr.questionnaire-package'
+  | 'dtr.next-question'
+  | (string & {});
+
+/** Operational facts only. No names, birth dates or other PHI; ids are opaque. */
+export interface AuditEvent {
+  requestId: string;
+  action: AuditAction;
+  /** Who called: client id or JWT `iss`/`sub`, never a patient. */
+  actor?: string | null;
+  hookInstance?: string | null;
+  payerId?: string | null;
+  policyId?: string | null;
+  outcome?: string | null;
+  latencyMs?: number | null;
+  /** HTTP status returned. */
+  status?: number | null;
+}
+
+export interface AuditRecord {
+  id: string;
+  requestId: string;
+  action: string;
+  actor: string | null;
+  hookInstance: string | null;
+  payerId: string | null;
+  policyId: string | null;
+  outcome: string | null;
+  latencyMs: number | null;
+  status: number | null;
+  createdAt: string;
+}
+
+export interface Store {
+  readonly backend: 'pglite' | 'postgres';
+
+  /** Runs `fn` in one transaction; calls on `tx` inside a transaction join it. */
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+
+  saveDecision(source: DecisionSource, decision: Decision): Promise<string>;
+  getDecision(id: string): Promise<DecisionRecord | null>;
+
+  /** Decision, authorization (if any), claim and response in one transaction. */
+  saveClaimSubmission(submission: ClaimSubmission): Promise<ClaimRecord>;
+  getClaim(id: string): Promise<ClaimRecord | null>;
+  /** By `ClaimResponse.id`. */
+  getClaimResponse(id: string): Promise<ClaimResponse | null>;
+  /** Newest claim carrying this identifier (any of its identifiers); `system` null matches any system. */
+  findClaimByIdentifier(system: string | null, value: string): Promise<ClaimRecord | null>;
+
+  createAuthorization(input: NewAuthorization): Promise<Authorization>;
+  getAuthorization(number: string): Promise<Authorization | null>;
+  /** The newest authorization for the order that is not cancelled. */
+  findAuthorizationByOrder(orderKey: string): Promise<Authorization | null>;
+  /** Authorizations on file for a member, newest first (the "prior authorizations on file" input). */
+  listAuthorizations(filter: AuthorizationFilter): Promise<Authorization[]>;
+  /** Changes the status (and period, when given) of an authorization; null when it does not exist. */
+  updateAuthorizationStatus(
+    number: string,
+    status: AuthorizationStatus,
+    period?: { start: string; end: string },
+  ): Promise<Authorization | null>;
+
+  saveCoverageAssertion(input: NewCoverageAssertion): Promise<CoverageAssertion>;
+  getCoverageAssertion(id: string): Promise<CoverageAssertion | null>;
+  /** The newest coverage assertion made for an order. */
+  findCoverageAssertionByOrder(orderKey: string): Promise<CoverageAssertion | null>;
+
+  saveFeedback(serviceId: string, feedback: unknown): Promise<string>;
+  listFeedback(serviceId: string, limit?: number): Promise<FeedbackRecord[]>;
+
+  audit(event: AuditEvent): Promise<void>;
+  /** Newest first. */
+  listAudit(limit: number): Promise<AuditRecord[]>;
+
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  /** Authorization number generator (tests use it to force a collision). */
+  authorizationNumber?: () => string;
+}
+
+/**
+ * Opens the store and brings its schema up to date: PostgreSQL when `databaseUrl` is set,
+ * otherwise PGlite in `dataDir` (`memory://` for an in-memory database).
+ */
+export async function openStore(config: Pick<Config, 'databaseUrl' | 'dataDir'>, options: StoreOptions = {}): Promise<Store> {
+  const client: SqlClient = config.databaseUrl ? await openPostgres(config.databaseUrl) : await openPglite(config.dataDir);
+  try {
+    await migrate(client);
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+  return new SqlStore(client, client, options.authorizationNumber ?? (() => newAuthorizationNumber()));
+}
+
+/** The engine's view of authorizations on file: only those with a period (approvals, past or present). */
+export function asPriorAuthorizations(authorizations: Authorization[]): PriorAuthorization[] {
+  const result: PriorAuthorization[] = [];
+  for (const a of authorizations) {
+    if (a.start === null || a.end === null || a.policyId === null) continue;
+    result.push({ number: a.number, policyId: a.policyId, start: a.start, end: a.end, status: a.status });
+  }
+  return result;
+}

@@ -59,6 +59,7 @@ const policySchema = z.object({
   questionnaire: z.string().min(1),
   reviewRoute: route,
   continuationExpression: z.string().optional(),
+  approveWithoutReview: z.object({ id: z.string(), text: z.string(), expression: z.string(), evidence: z.string().optional() }).optional(),
   globalCriteria: z.array(criterion).optional(),
   indications: z
     .array(

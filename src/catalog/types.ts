@@ -124,6 +124,13 @@ export interface PolicyDefinition {
   reviewRoute: ReviewRoute;
   /** Expression in the policy library that is true when the request is for continued therapy. */
   continuationExpression?: string;
+  /**
+   * A rule under which the request is approved without a new review, evaluated before the criteria
+   * (e.g. Molina's Texas Marketplace appendix: one prior authorization a year for an autoimmune drug,
+   * so a second request within 12 months of an approval is approved). The criteria are still
+   * evaluated and recorded; a criterion whose `onUnmet` is `deny` still denies.
+   */
+  approveWithoutReview?: { id: string; text: string; expression: string; evidence?: string };
   /** Criteria that apply to every indication and phase (e.g. no combination use). */
   globalCriteria?: CriterionDefinition[];
   indications: IndicationDefinition[];

@@ -18,7 +18,11 @@ import { warning } from '../fhir/outcomes';
 /** Definitions of a policy library that the decision needs for one indication and phase. */
 export function expressionsFor(policy: PolicyDefinition, phase: PhaseDefinition): string[] {
   const criteria = [...(policy.globalCriteria ?? []), ...phase.criteria];
-  return criteria.flatMap((c) => [c.expression, ...(c.evidence ? [c.evidence] : []), ...(c.applicableWhen ? [c.applicableWhen] : [])]);
+  const rule = policy.approveWithoutReview;
+  return [
+    ...criteria.flatMap((c) => [c.expression, ...(c.evidence ? [c.evidence] : []), ...(c.applicableWhen ? [c.applicableWhen] : [])]),
+    ...(rule ? [rule.expression, ...(rule.evidence ? [rule.evidence] : [])] : []),
+  ];
 }
 
 /** Resource references out of whatever an evidence definition returned (resources, strings, lists, tuples). */
@@ -180,6 +184,28 @@ export function decide(input: DecideInput): Decision {
       outcome: 'deny',
       reviewRoute: route,
       reasons: denied.map((c) => ({ code: 'not-authorized', text: `Not authorized: ${c.text}`, citation: c.citation })),
+    };
+  }
+
+  const rule = policy.approveWithoutReview;
+  const ruleResult = rule ? results.get(rule.expression) : undefined;
+  if (rule && ruleResult && 'error' in ruleResult) warnings.push(warning('exception', `${policy.citationPrefix} ${rule.id}: ${ruleResult.error.message}`));
+  if (rule && ruleResult && 'value' in ruleResult && ruleResult.value === true && phase.approvalMonths !== undefined) {
+    const start = new Date(Date.UTC(evaluationDate.getUTCFullYear(), evaluationDate.getUTCMonth(), evaluationDate.getUTCDate()));
+    const evidence = rule.evidence ? results.get(rule.evidence) : undefined;
+    const refs = evidence && 'value' in evidence ? [...evidenceReferences(evidence.value)] : [];
+    return {
+      ...common,
+      outcome: 'approve',
+      reviewRoute: 'auto',
+      reasons: [
+        {
+          code: 'prior-authorization-on-file',
+          text: `${rule.text}${refs.length > 0 ? ` (${refs.join(', ')})` : ''}`,
+          citation: `${policy.citationPrefix} ${rule.id}`,
+        },
+      ],
+      approvalPeriod: { start: isoDate(start), end: isoDate(addMonths(start, phase.approvalMonths)) },
     };
   }
 

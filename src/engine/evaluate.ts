@@ -29,6 +29,8 @@ export interface CqlInputs {
   orderId?: string;
   phaseHint?: string;
   placeOfService?: Coding;
+  /** Coverage.type codings (Source of Payment Typology). */
+  lineOfBusiness: Coding[];
   diagnoses: Coding[];
   priorAuthorizations: PriorAuthorization[];
   evaluationDate: Date;
@@ -149,6 +151,7 @@ function parameters(inputs: CqlInputs): Record<string, unknown> {
     'Order Id': inputs.orderId ?? null,
     'Request Phase': inputs.phaseHint ?? null,
     'Place Of Service': toCqlCode(inputs.placeOfService),
+    'Line Of Business': inputs.lineOfBusiness.map(toCqlCode).filter((c): c is Code => c !== null),
     'Requested Diagnoses': inputs.diagnoses.map(toCqlCode).filter((c): c is Code => c !== null),
     'Prior Authorizations': inputs.priorAuthorizations.map((a) => ({
       number: a.number,

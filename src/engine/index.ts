@@ -99,6 +99,7 @@ async function evaluatePolicy(
     ...(request.drug.orderId ? { orderId: request.drug.orderId } : {}),
     ...(request.phaseHint ? { phaseHint: request.phaseHint } : {}),
     ...(request.placeOfService ? { placeOfService: request.placeOfService } : {}),
+    lineOfBusiness: request.payer.lineOfBusiness,
     diagnoses: request.diagnoses,
     priorAuthorizations: request.priorAuthorizations,
     evaluationDate: request.evaluationDate,

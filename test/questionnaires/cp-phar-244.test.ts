@@ -12,6 +12,7 @@ import { CANONICAL_BASE, REPO_ROOT } from '../../src/config';
 import { buildValueSetIndex, loadValueSets } from '../../src/catalog/terminology';
 import { loadLibraries } from '../../src/engine/libraries';
 import { codeServiceFor, evaluateExpressions } from '../../src/engine/evaluate';
+import { preparePatientData } from '../../src/engine/patient-data';
 
 const LIBRARY = 'CPPHAR244Kineret';
 const QUESTIONNAIRE_ID = 'cp-phar-244-kineret';
@@ -587,13 +588,14 @@ describe('CP.PHAR.244 questionnaire: pre-population on the fixtures', () => {
   const definitions = [...new Set(prePopulated.values())];
 
   async function prePopulate(fixture: string): Promise<Map<string, unknown>> {
-    const bundle = readJson<Bundle>('fixtures', 'cp-phar-244', `${fixture}.json`);
+    // As the engine does: the chart normalized (ids, references) before CQL sees it.
+    const { bundle } = preparePatientData(readJson<Bundle>('fixtures', 'cp-phar-244', `${fixture}.json`));
     const results = await evaluateExpressions(
       libraries,
       LIBRARY,
       definitions,
       bundle,
-      { orderId: 'medreq-kineret', diagnoses: [], priorAuthorizations: [], evaluationDate: new Date('2026-11-20T15:00:00Z') },
+      { orderId: 'medreq-kineret', lineOfBusiness: [], diagnoses: [], priorAuthorizations: [], evaluationDate: new Date('2026-11-20T15:00:00Z') },
       codeServiceFor(valueSetIndex),
     );
     const values = new Map<string, unknown>();

@@ -115,7 +115,9 @@ function indexRetrieves(patient: FhirPatient, data: Bundle): void {
         });
       }
       // The library's own scan, over the narrowed entries (it reads only these three fields).
-      records = original.call({ ...internals, _bundle: { entry: entries } } as unknown as FhirPatient, profile, details);
+      // The two fields are non-enumerable on a cql-exec-fhir Patient: a spread would drop them.
+      const scope = { _modelInfo: internals._modelInfo, _patientSourceOptions: internals._patientSourceOptions, _bundle: { entry: entries } };
+      records = original.call(scope as unknown as FhirPatient, profile, details);
       cache.set(key, records);
     }
     return records;

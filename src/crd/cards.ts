@@ -1,0 +1,393 @@
+/**
+ * The CDS Hooks answer for the draft orders the payer has policies for: a coverage-information
+ * system action per order and the cards around it.
+ *
+ * CDS Hooks 2.0 response: https://cds-hooks.hl7.org/2.0/#cds-service-response
+ * CRD 2.0.1 cards: http://hl7.org/fhir/us/davinci-crd/STU2/cards.html
+ * CRD 2.2 response types: http://hl7.org/fhir/us/davinci-crd/cards.html
+ *
+ * Supports, each switched by a configuration option (discovery.ts):
+ * - Coverage Information (`coverage-info`): a systemAction `update` carrying the whole order,
+ *   unchanged except for its coverage-information extension.
+ * - Instructions (`instructions`, topic `coverage-info`): one card per order listing the unmet and
+ *   undocumented criteria with their citations; no links, no suggestions.
+ * - External Reference (`guideline`): a card linking to the policy page this server serves.
+ * - Propose Alternate Request (`therapy-alternatives-req`): when a criterion that lists preferred
+ *   alternatives is unmet or unknown, one suggestion per alternative, each a single `update` of the
+ *   draft order to the alternative product (CRD 2.2 crd-respar-1).
+ * `max-cards` keeps the most important cards: warnings first, then alternatives, instructions,
+ * references. Card topics use CRD temp codes for 2.0/2.1 and cdshooks-card-type for 2.2; the
+ * `davinci-crd.associated-resource` extension links each card to its order (strings in 2.0/2.1,
+ * References in 2.2).
+ *
+ * Does not support: Request Form Completion cards (DTR covers forms), Launch SMART cards.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Coding, Extension, MedicationRequest } from 'fhir/r4';
+import type { CriterionDefinition, PolicyDefinition, ReviewRoute } from '../catalog/types';
+import type { CriterionResult, Decision } from '../engine/decision';
+import {
+  buildCoverageInformation,
+  checkCoverageInformation,
+  withCoverageInformation,
+  type SatisfiedAuthorization,
+} from './coverage-information';
+import type { CrdConfiguration } from './discovery';
+import {
+  CDS_HOOKS_CARD_TYPE_SYSTEM,
+  COVERAGE_INFORMATION_URL,
+  CRD_TEMP_SYSTEM,
+  topicCoding,
+  type CardTopic,
+  type CdsAction,
+  type CdsCard,
+  type CdsServiceResponse,
+  type CdsSuggestion,
+  type CrdVersion,
+  type HookName,
+} from './types';
+
+export interface OrderAnswerInput {
+  order: MedicationRequest;
+  decision: Decision;
+  /** The catalog policy the decision applied (alternatives, questionnaire, HCPCS); null: none. */
+  policy: PolicyDefinition | null;
+  /** Trace id, persisted by the caller with the criteria trace. */
+  assertionId: string;
+  /** The approved authorization the caller persisted, when `mayGrantUnsolicitedDetermination` allowed it. */
+  satisfiedAuthorization?: SatisfiedAuthorization;
+}
+
+export interface AnswerContext {
+  hook: HookName;
+  version: CrdVersion;
+  config: CrdConfiguration;
+  /** Card source label: the payer's name as the patient's insurance card shows it. */
+  payerName: string;
+  /** Public URL of this server (policy pages). */
+  publicBaseUrl: string;
+  /** Reference to the client's Coverage, e.g. `Coverage/cov-1`. */
+  coverage: string;
+  /** Assertion date (YYYY-MM-DD); default: each decision's evaluation date. */
+  date?: string;
+  /** A code for a preferred alternative (e.g. the first RxNorm code of its ValueSet), when known. */
+  resolveAlternative?: (alternative: { valueSet: string; display: string }) => Coding | undefined;
+  /** Card and suggestion ids; default random UUIDs. */
+  newId?: () => string;
+}
+
+export type CardKind = 'instructions' | 'alternatives' | 'reference';
+export interface RankedCard {
+  card: CdsCard;
+  kind: CardKind;
+  orderIndex: number;
+}
+
+const KIND_RANK: Record<CardKind, number> = { alternatives: 1, instructions: 2, reference: 3 };
+const INDICATOR_RANK: Record<CdsCard['indicator'], number> = { critical: 0, warning: 1, info: 2 };
+const ROUTE_TEXT: Record<ReviewRoute, string> = {
+  auto: 'clinical',
+  'physician-reviewer': 'physician',
+  'medical-director': 'medical director',
+  committee: 'committee',
+};
+
+/** CDS Hooks: summary is one sentence of fewer than 140 characters. */
+function summary(text: string): string {
+  return text.length < 140 ? text : `${text.slice(0, 138).trimEnd()}…`;
+}
+
+/** Escapes GitHub-flavoured Markdown so catalog text renders as text. */
+export function escapeMarkdown(text: string): string {
+  return text.replace(/([\\`*_{}[\]()#+!|<>~])/g, '\\$1');
+}
+
+export function drugName(order: MedicationRequest, policy: PolicyDefinition | null): string {
+  const concept = order.medicationCodeableConcept;
+  return concept?.text ?? concept?.coding?.find((c) => c.display)?.display ?? policy?.drug.name ?? order.medicationReference?.display ?? 'the ordered drug';
+}
+
+function associatedResource(order: MedicationRequest, version: CrdVersion): Record<string, unknown> | undefined {
+  if (!order.id) return undefined;
+  const ref = `MedicationRequest/${order.id}`;
+  return { 'davinci-crd.associated-resource': version === '2.2' ? [{ reference: ref }] : [ref] };
+}
+
+function baseCard(topic: CardTopic, indicator: CdsCard['indicator'], text: string, input: OrderAnswerInput, ctx: AnswerContext): CdsCard {
+  const card: CdsCard = {
+    uuid: (ctx.newId ?? randomUUID)(),
+    summary: summary(text),
+    indicator,
+    source: { label: ctx.payerName, topic: topicCoding(topic, ctx.version) },
+  };
+  const extension = associatedResource(input.order, ctx.version);
+  if (extension) card.extension = extension;
+  return card;
+}
+
+function criterionLine(c: CriterionResult): string {
+  const note = c.note ? ` _(${escapeMarkdown(c.note)})_` : '';
+  return `- **${escapeMarkdown(c.citation)}** ${escapeMarkdown(c.text)}${note}`;
+}
+
+function instructionsCard(input: OrderAnswerInput, ctx: AnswerContext): CdsCard {
+  const { decision, order, policy } = input;
+  const drug = drugName(order, policy);
+  const unmet = decision.criteria.filter((c) => c.status === 'unmet');
+  const unknown = decision.criteria.filter((c) => c.status === 'unknown');
+  const lines: string[] = [];
+  let text: string;
+  let indicator: CdsCard['indicator'] = 'info';
+
+  if (!decision.policy) {
+    text = `${drug}: no ${ctx.payerName} policy applies; prior authorization goes to clinical review`;
+    lines.push(...decision.reasons.map((r) => escapeMarkdown(r.text)));
+  } else {
+    const prefix = decision.policy.citationPrefix;
+    lines.push(`**${escapeMarkdown(decision.policy.title)}** (${escapeMarkdown(prefix)}, version ${escapeMarkdown(decision.policy.version)})`);
+    if (decision.outcome === 'deny') {
+      indicator = 'warning';
+      text = `${drug}: not covered under ${prefix}`;
+      lines.push('', ...decision.reasons.map((r) => escapeMarkdown(r.citation ? `${r.text} (${r.citation})` : r.text)));
+    } else if (input.satisfiedAuthorization) {
+      const a = input.satisfiedAuthorization;
+      text = `${drug}: prior authorization ${a.number} approved through ${a.end}`;
+      lines.push('', `Every criterion is met by the chart. Quote authorization **${escapeMarkdown(a.number)}** on the claim.`);
+      if (decision.quantityNote) lines.push('', `Authorized: ${escapeMarkdown(decision.quantityNote)}`);
+    } else if (decision.outcome === 'approve') {
+      text = `${drug}: prior authorization required; the chart meets every ${prefix} criterion`;
+      lines.push('', 'Submit the prior authorization request; the chart already documents every criterion.');
+    } else if (unmet.length + unknown.length > 0) {
+      indicator = 'warning';
+      const counts = [unmet.length ? `${unmet.length} not met` : '', unknown.length ? `${unknown.length} not documented` : ''].filter(Boolean).join(', ');
+      text = `${drug}: prior authorization required; ${prefix} criteria ${counts}`;
+    } else {
+      text = `${drug}: prior authorization required; ${prefix} requests go to ${ROUTE_TEXT[decision.reviewRoute]} review`;
+      lines.push('', ...decision.reasons.map((r) => escapeMarkdown(r.text)));
+    }
+    if (decision.outcome !== 'deny' && !input.satisfiedAuthorization) {
+      if (unmet.length > 0) lines.push('', 'Not met:', ...unmet.map(criterionLine));
+      if (unknown.length > 0) lines.push('', 'Not documented in the chart:', ...unknown.map(criterionLine));
+      if (unmet.length + unknown.length > 0) {
+        lines.push(
+          '',
+          ctx.hook === 'order-select'
+            ? 'The criteria are checked again when the order is signed.'
+            : "Document them with the payer's questionnaire for this order, then submit the prior authorization request.",
+        );
+      }
+    }
+  }
+  const card = baseCard('coverage-info', indicator, text, input, ctx);
+  card.detail = [`For the ${escapeMarkdown(drug)} order.`, '', ...lines].join('\n').trim();
+  return card;
+}
+
+function referenceCard(input: OrderAnswerInput, ctx: AnswerContext): CdsCard | undefined {
+  const { decision, policy, order } = input;
+  if (!decision.policy || !policy) return undefined;
+  const drug = drugName(order, policy);
+  const open = decision.criteria.filter((c) => c.status === 'unmet' || c.status === 'unknown').length;
+  const card = baseCard('guideline', 'info', `${ctx.payerName} policy ${policy.citationPrefix}: ${policy.title}`, input, ctx);
+  card.detail = [
+    `Coverage criteria, approval duration and required documentation for ${escapeMarkdown(drug)}.`,
+    open > 0 ? `${open} of its criteria are not met or not documented for this order.` : 'This order meets the criteria the chart can show.',
+  ].join(' ');
+  card.links = [
+    {
+      label: `${policy.citationPrefix} ${policy.title}`,
+      url: `${ctx.publicBaseUrl.replace(/\/+$/, '')}/policies/${encodeURIComponent(policy.id)}`,
+      type: 'absolute',
+    },
+  ];
+  return card;
+}
+
+function criterionDefinitions(policy: PolicyDefinition): CriterionDefinition[] {
+  return [
+    ...(policy.globalCriteria ?? []),
+    ...policy.indications.flatMap((i) => [...i.initial.criteria, ...(i.continuation?.criteria ?? [])]),
+  ];
+}
+
+/** The draft order changed to the alternative product; dose fields are cleared for the prescriber. */
+function alternativeOrder(order: MedicationRequest, alternative: { valueSet: string; display: string }, coding: Coding | undefined, note: string): MedicationRequest {
+  const copy = structuredClone(order);
+  delete copy.medicationReference;
+  delete copy.dosageInstruction;
+  delete copy.dispenseRequest;
+  delete copy.substitution;
+  copy.medicationCodeableConcept = coding ? { coding: [coding], text: alternative.display } : { text: alternative.display };
+  const extensions = (copy.extension ?? []).filter((e: Extension) => e.url !== COVERAGE_INFORMATION_URL);
+  if (extensions.length > 0) copy.extension = extensions;
+  else delete copy.extension;
+  copy.note = [...(copy.note ?? []), { text: note }];
+  return copy;
+}
+
+function alternativesCard(input: OrderAnswerInput, ctx: AnswerContext): CdsCard | undefined {
+  const { decision, policy, order } = input;
+  if (!decision.policy || !policy || !order.id) return undefined;
+  const definitions = criterionDefinitions(policy);
+  const trials = decision.criteria
+    .filter((c) => c.status === 'unmet' || c.status === 'unknown')
+    .map((c) => ({ result: c, definition: definitions.find((d) => d.id === c.id) }))
+    .filter((t) => (t.definition?.alternatives?.length ?? 0) > 0);
+  if (trials.length === 0) return undefined;
+
+  const drug = drugName(order, policy);
+  const seen = new Set<string>();
+  const suggestions: CdsSuggestion[] = [];
+  for (const { result, definition } of trials) {
+    for (const alternative of definition?.alternatives ?? []) {
+      if (seen.has(alternative.valueSet) || suggestions.length >= 5) continue;
+      seen.add(alternative.valueSet);
+      const action: CdsAction = {
+        type: 'update',
+        description: `Change the draft order from ${drug} to ${alternative.display}`,
+        resource: alternativeOrder(
+          order,
+          alternative,
+          ctx.resolveAlternative?.(alternative),
+          `Preferred alternative proposed by ${ctx.payerName} (${result.citation}); set the dose before signing.`,
+        ),
+      };
+      suggestions.push({ label: `Order ${alternative.display} instead`, uuid: (ctx.newId ?? randomUUID)(), actions: [action] });
+    }
+  }
+  const card = baseCard('therapy-alternatives-req', 'info', `${policy.citationPrefix} requires a trial of preferred products before ${drug}`, input, ctx);
+  card.detail = [
+    `For the ${escapeMarkdown(drug)} order, the policy asks for a trial of:`,
+    ...trials.map((t) => criterionLine(t.result)),
+    '',
+    'The chart does not show that trial. Choose an alternative, or document the trial and keep the order.',
+  ].join('\n');
+  card.suggestions = suggestions;
+  card.selectionBehavior = 'at-most-one';
+  return card;
+}
+
+/** The coverage-information system action for one order (undefined when `coverage-info` is off). */
+export function coverageSystemAction(input: OrderAnswerInput, ctx: AnswerContext): CdsAction | undefined {
+  if (!ctx.config.coverageInfo) return undefined;
+  const policyUrl = input.policy ? `${ctx.publicBaseUrl.replace(/\/+$/, '')}/policies/${encodeURIComponent(input.policy.id)}` : undefined;
+  const info = buildCoverageInformation(input.decision, {
+    version: ctx.version,
+    hook: ctx.hook,
+    coverage: ctx.coverage,
+    assertionId: input.assertionId,
+    ...(ctx.date ? { date: ctx.date } : {}),
+    ...(input.policy ? { questionnaire: input.policy.questionnaire, billingCodes: input.policy.drug.hcpcs } : {}),
+    ...(policyUrl ? { policyUrl } : {}),
+    ...(input.satisfiedAuthorization ? { satisfiedAuthorization: input.satisfiedAuthorization } : {}),
+  });
+  const problems = checkCoverageInformation(info, { version: ctx.version, hook: ctx.hook });
+  if (problems.length > 0) throw new Error(`coverage-information for ${input.order.id ?? 'an order'} breaks the IG: ${problems.join('; ')}`);
+  return {
+    type: 'update',
+    description: `Record ${ctx.payerName} coverage information on the ${drugName(input.order, input.policy)} order`,
+    resource: withCoverageInformation(input.order, info),
+  };
+}
+
+/** Cards for one order, as the configuration allows, before `max-cards`. */
+export function orderCards(input: OrderAnswerInput, ctx: AnswerContext, orderIndex = 0): RankedCard[] {
+  const cards: RankedCard[] = [];
+  if (ctx.config.instructions && ctx.config.coverageInfo) cards.push({ card: instructionsCard(input, ctx), kind: 'instructions', orderIndex });
+  if (ctx.config.therapyAlternativesReq) {
+    const card = alternativesCard(input, ctx);
+    if (card) cards.push({ card, kind: 'alternatives', orderIndex });
+  }
+  if (ctx.config.guideline) {
+    const card = referenceCard(input, ctx);
+    if (card) cards.push({ card, kind: 'reference', orderIndex });
+  }
+  return cards;
+}
+
+/**
+ * The whole hook answer. Throws (a plain Error, a server bug) if an authorization is passed while
+ * the client switched coverage information off, or if a coverage-information would break the IG.
+ */
+export function answerOrders(orders: OrderAnswerInput[], ctx: AnswerContext): CdsServiceResponse {
+  const ranked: RankedCard[] = [];
+  const systemActions: CdsAction[] = [];
+  orders.forEach((input, index) => {
+    if (input.satisfiedAuthorization && (!ctx.config.coverageInfo || !ctx.config.unsolicitedDeterm)) {
+      throw new Error('An authorization was granted although the client switched coverage-info or unsolicited-determ off');
+    }
+    const action = coverageSystemAction(input, ctx);
+    if (action) systemActions.push(action);
+    ranked.push(...orderCards(input, ctx, index));
+  });
+  ranked.sort(
+    (a, b) =>
+      INDICATOR_RANK[a.card.indicator] - INDICATOR_RANK[b.card.indicator] || KIND_RANK[a.kind] - KIND_RANK[b.kind] || a.orderIndex - b.orderIndex,
+  );
+  const response: CdsServiceResponse = { cards: ranked.slice(0, ctx.config.maxCards).map((r) => r.card) };
+  if (systemActions.length > 0) response.systemActions = systemActions;
+  return response;
+}
+
+// ---- response checker ----
+
+export interface ResponseCheckOptions {
+  hook?: HookName;
+  version?: CrdVersion;
+}
+
+/**
+ * Checks a CDS Hooks response against CDS Hooks 2.0 card rules and the CRD card and system-action
+ * rules we rely on; returns the violations (empty = valid). Runs checkCoverageInformation on every
+ * coverage-information of every system action.
+ */
+export function checkCdsServiceResponse(response: CdsServiceResponse, options: ResponseCheckOptions = {}): string[] {
+  const problems: string[] = [];
+  if (!Array.isArray(response.cards)) return ['cards must be an array'];
+  const topicSystems = options.version === undefined ? [CRD_TEMP_SYSTEM, CDS_HOOKS_CARD_TYPE_SYSTEM] : [options.version === '2.2' ? CDS_HOOKS_CARD_TYPE_SYSTEM : CRD_TEMP_SYSTEM];
+  response.cards.forEach((card, i) => {
+    const at = `cards[${i}]`;
+    if (!card.uuid) problems.push(`${at}.uuid is required (CRD)`);
+    if (!card.summary || card.summary.length >= 140) problems.push(`${at}.summary must be 1..139 characters`);
+    if (!['info', 'warning', 'critical'].includes(card.indicator)) problems.push(`${at}.indicator is invalid`);
+    if (!card.source?.label) problems.push(`${at}.source.label is required`);
+    if (!card.source?.topic?.code || !topicSystems.includes(card.source.topic.system ?? '')) problems.push(`${at}.source.topic must be a CRD card type`);
+    if (card.suggestions?.length) {
+      if (!card.selectionBehavior) problems.push(`${at}.selectionBehavior is required with suggestions`);
+      card.suggestions.forEach((s, j) => {
+        const actions = s.actions ?? [];
+        if (!s.label) problems.push(`${at}.suggestions[${j}].label is required`);
+        actions.forEach((a, k) => {
+          if (!a.description) problems.push(`${at}.suggestions[${j}].actions[${k}].description is required`);
+          if ((a.type === 'create' || a.type === 'update') && !a.resource) problems.push(`${at}.suggestions[${j}].actions[${k}] needs a resource`);
+          if (a.type === 'delete' && !a.resourceId) problems.push(`${at}.suggestions[${j}].actions[${k}] needs a resourceId`);
+        });
+        const types = actions.map((a) => a.type).sort().join(',');
+        if (types !== 'update' && types !== 'create,delete') problems.push(`${at}.suggestions[${j}] must be one update, or one delete and one create (crd-respar-1)`);
+      });
+    }
+    card.links?.forEach((l, j) => {
+      if (!l.label || !/^https?:\/\//.test(l.url)) problems.push(`${at}.links[${j}] needs a label and an absolute URL`);
+      if (l.type !== 'absolute' && l.type !== 'smart') problems.push(`${at}.links[${j}].type is invalid`);
+      if (l.appContext !== undefined && l.type !== 'smart') problems.push(`${at}.links[${j}].appContext is only for smart links`);
+    });
+  });
+  (response.systemActions ?? []).forEach((action, i) => {
+    const at = `systemActions[${i}]`;
+    if (action.type !== 'update') problems.push(`${at}.type must be update for coverage information`);
+    const resource = action.resource as { extension?: Extension[] } | undefined;
+    const infos = (resource?.extension ?? []).filter((e) => e.url === COVERAGE_INFORMATION_URL);
+    if (infos.length === 0) problems.push(`${at}.resource has no coverage-information (crd-respci1)`);
+    const idsByCoverage = new Map<string, Set<string>>();
+    for (const info of infos) {
+      for (const p of checkCoverageInformation(info, options)) problems.push(`${at}: ${p}`);
+      const coverage = info.extension?.find((e) => e.url === 'coverage')?.valueReference?.reference ?? '';
+      const id = info.extension?.find((e) => e.url === 'coverage-assertion-id')?.valueString ?? '';
+      idsByCoverage.set(coverage, (idsByCoverage.get(coverage) ?? new Set()).add(id));
+    }
+    for (const [coverage, ids] of idsByCoverage) if (ids.size > 1) problems.push(`${at}: assertions about ${coverage} must share one coverage-assertion-id`);
+    const all = [...idsByCoverage.values()].flatMap((s) => [...s]);
+    if (new Set(all).size !== all.length) problems.push(`${at}: different coverages must have distinct coverage-assertion-ids`);
+  });
+  return problems;
+}

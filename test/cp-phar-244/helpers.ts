@@ -217,3 +217,96 @@ export const KINERET_APPROVAL_ON_FILE = {
   end: '2026-11-19',
   status: 'approved' as const,
 };
+
+// ---------------------------------------------------------------- resource builders for variants
+
+const rxConcept = (code: string, display: string) => ({ coding: [{ system: RXNORM, code, display }], text: display });
+const mg = (value: number) => ({ value, unit: 'mg', system: UCUM, code: 'mg' });
+
+/** A MedicationStatement of a past (end given) or ongoing (no end, status active) course. */
+export function statement(
+  bundle: Bundle,
+  id: string,
+  [code, display]: [string, string],
+  start: string,
+  end?: string,
+  extra: Partial<import('fhir/r4').MedicationStatement> = {},
+): import('fhir/r4').MedicationStatement {
+  return {
+    resourceType: 'MedicationStatement',
+    id,
+    status: end ? 'completed' : 'active',
+    medicationCodeableConcept: rxConcept(code, display),
+    subject: { reference: `Patient/${patientOf(bundle).id}` },
+    effectivePeriod: { start, ...(end ? { end } : {}) },
+    dateAsserted: '2026-11-10',
+    ...extra,
+  };
+}
+
+/** A MedicationRequest with a supply (days x fills) from authoredOn. */
+export function prescription(
+  bundle: Bundle,
+  id: string,
+  [code, display]: [string, string],
+  authoredOn: string,
+  { status = 'stopped', supplyDays = 30, repeats = 0, doseMg }: { status?: MedicationRequest['status']; supplyDays?: number; repeats?: number; doseMg?: number } = {},
+): MedicationRequest {
+  return {
+    resourceType: 'MedicationRequest',
+    id,
+    status,
+    intent: 'order',
+    medicationCodeableConcept: rxConcept(code, display),
+    subject: { reference: `Patient/${patientOf(bundle).id}` },
+    authoredOn,
+    ...(doseMg ? { dosageInstruction: [{ doseAndRate: [{ doseQuantity: mg(doseMg) }] }] } : {}),
+    dispenseRequest: { numberOfRepeatsAllowed: repeats, expectedSupplyDuration: { value: supplyDays, unit: 'days', system: UCUM, code: 'd' } },
+  };
+}
+
+/** A confirmed, active drug intolerance coded with RxNorm. */
+export function intolerance(bundle: Bundle, id: string, [code, display]: [string, string], reaction: string): import('fhir/r4').AllergyIntolerance {
+  return {
+    resourceType: 'AllergyIntolerance',
+    id,
+    clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical', code: 'active' }] },
+    verificationStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-verification', code: 'confirmed' }] },
+    type: 'intolerance',
+    category: ['medication'],
+    code: rxConcept(code, display),
+    patient: { reference: `Patient/${patientOf(bundle).id}` },
+    recordedDate: '2025-01-15',
+    reaction: [{ manifestation: [{ text: reaction }], severity: 'moderate' }],
+  };
+}
+
+/** Replaces the requested order's dosage (dose in mg or in syringes, times a day). */
+export function setDose(bundle: Bundle, dose: { mg?: number; syringes?: number; perDay?: number; everyDays?: number } | null, orderId = 'medreq-kineret'): Bundle {
+  return patch<MedicationRequest>(bundle, `MedicationRequest/${orderId}`, (order) => {
+    const instruction = order.dosageInstruction?.[0] ?? {};
+    if (dose === null) {
+      delete instruction.doseAndRate;
+    } else {
+      instruction.timing = { repeat: { frequency: dose.perDay ?? 1, period: dose.everyDays ?? 1, periodUnit: 'd' } };
+      instruction.doseAndRate = [
+        {
+          doseQuantity:
+            dose.syringes !== undefined
+              ? { value: dose.syringes, unit: 'syringe', system: UCUM, code: '{syringe}' }
+              : { value: dose.mg ?? 0, unit: 'mg', system: UCUM, code: 'mg' },
+        },
+      ];
+    }
+    order.dosageInstruction = [instruction];
+  });
+}
+
+/** Every criterion status an expected decision has; the outcome the decision rules give for them. */
+export function expectedOutcome(decision: Decision, expected: Record<string, string>): 'approve' | 'pend' | 'deny' {
+  const onUnmet = Object.fromEntries(decision.criteria.map((c) => [c.id, c.onUnmet]));
+  const values = Object.entries(expected);
+  if (values.some(([id, s]) => s === 'unmet' && onUnmet[id] === 'deny')) return 'deny';
+  if (values.every(([, s]) => s === 'met' || s === 'not-applicable')) return 'approve';
+  return 'pend';
+}

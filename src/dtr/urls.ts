@@ -12,6 +12,9 @@ export const DTR_PROFILE = {
   packageOutput: 'http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-qpackage-output-parameters',
 } as const;
 
+/** The operation this server implements (for the CapabilityStatement's `operation.definition`). */
+export const QUESTIONNAIRE_PACKAGE_OPERATION = 'http://hl7.org/fhir/us/davinci-dtr/OperationDefinition/questionnaire-package';
+
 export const SDC_LIBRARY_PROFILE = 'http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-library';
 
 export const EXT = {

@@ -9,15 +9,26 @@ import { loadArtifacts, type ArtifactPaths, type ArtifactRepository } from '../.
 export const FIXTURES = path.join(__dirname, '..', 'fixtures');
 export const BASE = 'http://pa.example.org/fhir';
 
+/** Temporary folders made here, removed after the test file that imported this module. */
+const temporary: string[] = [];
+afterAll(() => {
+  for (const dir of temporary.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+function tempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  temporary.push(dir);
+  return dir;
+}
+
 /** Translates the .cql files under `cqlDir` into a fresh temporary ELM folder. */
-export function compileElm(cqlDir: string, outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dtr-elm-'))): string {
+export function compileElm(cqlDir: string, outDir = tempDir('dtr-elm-')): string {
   execFileSync(process.execPath, [path.join(__dirname, 'translate-cql.mjs'), cqlDir, outDir], { stdio: 'pipe' });
   return outDir;
 }
 
 /** A writable copy of the fixture folders (for tests that break them on purpose), ELM compiled. */
 export function copyFixtures(): ArtifactPaths {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'dtr-fixtures-'));
+  const root = tempDir('dtr-fixtures-');
   fs.cpSync(FIXTURES, root, { recursive: true });
   const paths = {
     cql: path.join(root, 'cql'),

@@ -2,5 +2,6 @@
 import type { RouteModule } from '../app';
 import { metadataRoutes } from './metadata';
 import { pasRoutes } from './pas';
+import { policyRoutes } from './policies';
 
-export const allRoutes: RouteModule[] = [metadataRoutes, pasRoutes];
+export const allRoutes: RouteModule[] = [metadataRoutes, pasRoutes, policyRoutes];

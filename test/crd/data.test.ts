@@ -2,6 +2,7 @@ import type { Bundle, Coverage, FhirResource, MedicationRequest } from 'fhir/r4'
 import { prefetchTemplates, PREFETCH_KEYS } from '../../src/crd/discovery';
 import { gatherPatientData, pickCoverage, resolvePayer, resolveRequester, type PatientData } from '../../src/crd/data';
 import { parseCdsHooksRequest, type CdsHooksRequest } from '../../src/crd/request';
+import { drugCodes, toEvaluationRequest } from '../../src/crd/evaluation';
 import { OperationOutcomeError } from '../../src/fhir/outcomes';
 import {
   allergies,
@@ -321,5 +322,31 @@ describe('resolvePayer and resolveRequester', () => {
     expect(Object.keys(SIGN_TEMPLATES)).toEqual(
       expect.arrayContaining([PREFETCH_KEYS.patient, PREFETCH_KEYS.coverage, PREFETCH_KEYS.practitionerRoles, PREFETCH_KEYS.observations]),
     );
+  });
+});
+
+describe('toEvaluationRequest', () => {
+  test('the engine input for an order: whole bundle, drug codes, reason diagnoses, payer', async () => {
+    const data = await gather(fullPrefetch());
+    const payer = await resolvePayer(pickCoverage(data), data);
+    const order = draftOrder({ reasonReference: [{ reference: 'Condition/cond-htn' }] });
+    const when = new Date('2026-03-01T12:00:00Z');
+    const request = toEvaluationRequest({ order, data, patientId: PATIENT_ID, payer, evaluationDate: when });
+    expect(request.bundle).toBe(data.bundle);
+    expect(request.drug).toEqual({ codes: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '349325', display: 'anakinra 100 MG/0.67ML Prefilled Syringe' }], orderId: 'draft-kineret' });
+    expect(request.diagnoses).toEqual([
+      { system: 'http://hl7.org/fhir/sid/icd-10-cm', code: 'M05.79' },
+      { system: 'http://snomed.info/sct', code: '38341003' },
+    ]);
+    expect(request).toMatchObject({ patientId: PATIENT_ID, payer, priorAuthorizations: [], evaluationDate: when });
+  });
+
+  test('a contained Medication supplies the drug codes', async () => {
+    const order = draftOrder({
+      medicationCodeableConcept: undefined,
+      medicationReference: { reference: '#med' },
+      contained: [{ resourceType: 'Medication', id: 'med', code: { coding: [{ system: 'http://hl7.org/fhir/sid/ndc', code: '66658-0234-07' }] } }],
+    });
+    expect(drugCodes(order, { resourceType: 'Bundle', type: 'collection' })).toEqual([{ system: 'http://hl7.org/fhir/sid/ndc', code: '66658-0234-07' }]);
   });
 });

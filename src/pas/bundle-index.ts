@@ -33,32 +33,33 @@ function isAbsolute(reference: string): boolean {
 export class BundleIndex {
   private readonly byFullUrl = new Map<string, number>();
   private readonly byTypeId = new Map<string, number>();
+  /** `Bundle.entry` as sent (positions matter: they name elements in OperationOutcome expressions). */
+  readonly entries: BundleEntry[];
 
   constructor(readonly bundle: Bundle) {
-    (bundle.entry ?? []).forEach((entry, index) => {
-      const url = entry.fullUrl ? stripHistory(entry.fullUrl) : undefined;
+    this.entries = Array.isArray(bundle.entry) ? bundle.entry : [];
+    this.entries.forEach((entry, index) => {
+      if (typeof entry !== 'object' || entry === null) return;
+      const url = typeof entry.fullUrl === 'string' ? stripHistory(entry.fullUrl) : undefined;
       if (url && !this.byFullUrl.has(url)) this.byFullUrl.set(url, index);
       const resource = entry.resource;
-      if (resource?.resourceType && resource.id) {
+      if (resource?.resourceType && (typeof resource.id === 'string' || typeof resource.id === 'number')) {
         const key = `${resource.resourceType}/${resource.id}`;
         if (!this.byTypeId.has(key)) this.byTypeId.set(key, index);
       }
     });
   }
 
-  get entries(): BundleEntry[] {
-    return this.bundle.entry ?? [];
-  }
-
   entry(index: number): ResolvedEntry | undefined {
     const entry = this.entries[index];
-    if (!entry?.resource) return undefined;
+    if (typeof entry?.resource !== 'object' || entry.resource === null) return undefined;
     return { index, fullUrl: entry.fullUrl, resource: entry.resource };
   }
 
   /** Resolve a reference string made inside the entry whose fullUrl is `fromFullUrl`. */
   resolve(reference: string | undefined, fromFullUrl?: string): ResolvedEntry | undefined {
-    if (!reference || reference.startsWith('#')) return undefined;
+    if (typeof reference !== 'string' || reference === '' || reference.startsWith('#')) return undefined;
+    if (typeof fromFullUrl !== 'string') fromFullUrl = undefined;
     const target = stripHistory(reference);
     if (isAbsolute(target)) {
       const index = this.byFullUrl.get(target);
@@ -74,7 +75,8 @@ export class BundleIndex {
   }
 
   resolveReference(reference: Reference | undefined, fromFullUrl?: string): ResolvedEntry | undefined {
-    return this.resolve(reference?.reference, fromFullUrl);
+    if (typeof reference !== 'object' || reference === null) return undefined;
+    return this.resolve(reference.reference, fromFullUrl);
   }
 
   /** Resolve and check the target's type; undefined when it does not resolve or has another type. */

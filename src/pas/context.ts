@@ -15,6 +15,7 @@ import type {
   Bundle,
   BundleEntry,
   Claim,
+  CodeableConcept,
   ClaimItem,
   Coding,
   Coverage,
@@ -102,14 +103,23 @@ export interface PasContext {
 
 const PATIENT_LINKS = ['subject', 'patient', 'beneficiary'] as const;
 
+/** Senders' JSON does not always match the FHIR types: read arrays and codings defensively. */
+function list<T>(value: T[] | undefined | null): T[] {
+  return Array.isArray(value) ? value.filter((v): v is T => typeof v === 'object' && v !== null) : [];
+}
+
+function codings(concept: CodeableConcept | undefined | null): Coding[] {
+  return typeof concept === 'object' && concept !== null ? list(concept.coding) : [];
+}
+
 function codingKey(c: Coding): string {
   return `${c.system ?? ''}|${c.code ?? ''}`;
 }
 
-function uniqueCodings(codings: Coding[]): Coding[] {
+function uniqueCodings(all: Coding[]): Coding[] {
   const seen = new Set<string>();
-  return codings.filter((c) => {
-    if (!c.code) return false;
+  return all.filter((c) => {
+    if (typeof c !== 'object' || c === null || typeof c.code !== 'string' || c.code === '') return false;
     const key = codingKey(c);
     if (seen.has(key)) return false;
     seen.add(key);
@@ -140,7 +150,7 @@ export function extractPasContext(req: PasRequest): PasContext {
   const patient = required(index, claim.patient, claimFullUrl, 'Claim.patient', 'Patient');
   const insurer = required(index, claim.insurer, claimFullUrl, 'Claim.insurer', 'Organization');
   const provider = required(index, claim.provider, claimFullUrl, 'Claim.provider', 'Practitioner', 'PractitionerRole', 'Organization');
-  const insurance = claim.insurance ?? [];
+  const insurance = list(claim.insurance);
   const chosen = insurance.find((i) => i.focal) ?? insurance[0];
   const coverage = required(index, chosen?.coverage, claimFullUrl, 'Claim.insurance.coverage', 'Coverage');
   const patientId = BundleIndex.localId(patient) ?? 'patient';
@@ -148,7 +158,7 @@ export function extractPasContext(req: PasRequest): PasContext {
   const claimDiagnoses = diagnosesBySequence(claim, claimFullUrl, index);
   const diagnoses = uniqueCodings([...claimDiagnoses.values()].flat());
   const nested = nestedBundles(claim, claimFullUrl, index);
-  const items = (claim.item ?? []).map((item, i) => extractItem(claim, item, i, claimFullUrl, index, claimDiagnoses, diagnoses));
+  const items = list(claim.item).map((item, i) => extractItem(claim, item, i, claimFullUrl, index, claimDiagnoses, diagnoses));
 
   return {
     request: req,
@@ -190,18 +200,18 @@ export function toEvaluationRequest(
 
 function diagnosesBySequence(claim: Claim, from: string | undefined, index: BundleIndex): Map<number, Coding[]> {
   const result = new Map<number, Coding[]>();
-  const sorted = [...(claim.diagnosis ?? [])].sort((a, b) => a.sequence - b.sequence);
+  const sorted = list(claim.diagnosis).sort((a, b) => a.sequence - b.sequence);
   for (const dx of sorted) {
-    const codings = [...(dx.diagnosisCodeableConcept?.coding ?? [])];
+    const found = codings(dx.diagnosisCodeableConcept);
     const condition = index.resolveAs(dx.diagnosisReference, from, 'Condition');
-    if (condition) codings.push(...(condition.resource.code?.coding ?? []));
-    result.set(dx.sequence, codings);
+    if (condition) found.push(...codings(condition.resource.code));
+    result.set(dx.sequence, found);
   }
   return result;
 }
 
 function extensionValue(extensions: ClaimItem['extension'], url: string) {
-  return extensions?.find((e) => e.url === url);
+  return list(extensions).find((e) => e.url === url);
 }
 
 function extractItem(
@@ -213,7 +223,7 @@ function extractItem(
   claimDiagnoses: Map<number, Coding[]>,
   allDiagnoses: Coding[],
 ): PasItem {
-  const productOrService = item.productOrService?.coding ?? [];
+  const productOrService = codings(item.productOrService);
   const requestRef = extensionValue(item.extension, PAS_EXT.requestedService)?.valueReference;
   const requested = requestRef ? index.resolveReference(requestRef, from) : undefined;
   const request = requested ? asEntry<FhirResource>(requested) : undefined;
@@ -222,20 +232,20 @@ function extractItem(
   const medicationCodes = medicationRequest ? medicationCodings(medicationRequest, index) : [];
 
   const certification =
-    extensionValue(item.extension, PAS_EXT.certificationType) ?? claim.extension?.find((e) => e.url === PAS_EXT.certificationType);
-  const certCodings = certification?.valueCodeableConcept?.coding ?? [];
+    extensionValue(item.extension, PAS_EXT.certificationType) ?? extensionValue(claim.extension, PAS_EXT.certificationType);
+  const certCodings = codings(certification?.valueCodeableConcept);
   const certificationType = certCodings.find((c) => c.system === SYSTEM.x12CertificationType) ?? certCodings[0];
 
-  const sequences = item.diagnosisSequence ?? [];
+  const sequences = Array.isArray(item.diagnosisSequence) ? item.diagnosisSequence : [];
   const itemDiagnoses =
     sequences.length > 0 ? sequences.flatMap((s) => claimDiagnoses.get(s) ?? []) : allDiagnoses;
   const reasons = medicationRequest ? orderReasons(medicationRequest, index) : [];
 
-  const locations = item.locationCodeableConcept?.coding ?? [];
+  const locations = codings(item.locationCodeableConcept);
   const placeOfService = locations.find((c) => c.system === SYSTEM.placeOfService) ?? locations[0];
   const servicedPeriod = item.servicedPeriod ?? (item.servicedDate ? { start: item.servicedDate, end: item.servicedDate } : undefined);
-  const traceNumbers = (item.extension ?? [])
-    .filter((e) => e.url === PAS_EXT.itemTraceNumber && e.valueIdentifier)
+  const traceNumbers = list(item.extension)
+    .filter((e) => e.url === PAS_EXT.itemTraceNumber && typeof e.valueIdentifier === 'object' && e.valueIdentifier !== null)
     .map((e) => e.valueIdentifier as Identifier);
 
   const phaseHint = phaseOf(certificationType);
@@ -271,22 +281,22 @@ function phaseOf(coding: Coding | undefined): TherapyPhase | undefined {
 
 function medicationCodings(order: Entry<MedicationRequest>, index: BundleIndex): Coding[] {
   const mr = order.resource;
-  if (mr.medicationCodeableConcept) return mr.medicationCodeableConcept.coding ?? [];
+  if (mr.medicationCodeableConcept) return codings(mr.medicationCodeableConcept);
   const ref = mr.medicationReference?.reference;
-  if (!ref) return [];
+  if (typeof ref !== 'string' || ref === '') return [];
   if (ref.startsWith('#')) {
-    const contained = mr.contained?.find((c) => c.id === ref.slice(1));
-    return contained?.resourceType === 'Medication' ? (contained.code?.coding ?? []) : [];
+    const contained = list(mr.contained).find((c) => c.id === ref.slice(1));
+    return contained?.resourceType === 'Medication' ? codings(contained.code) : [];
   }
   const medication = index.resolveAs(mr.medicationReference, order.fullUrl, 'Medication');
-  return medication?.resource.code?.coding ?? [];
+  return codings(medication?.resource.code);
 }
 
 function orderReasons(order: Entry<MedicationRequest>, index: BundleIndex): Coding[] {
-  const codes = (order.resource.reasonCode ?? []).flatMap((cc) => cc.coding ?? []);
-  for (const ref of order.resource.reasonReference ?? []) {
+  const codes = list(order.resource.reasonCode).flatMap(codings);
+  for (const ref of list(order.resource.reasonReference)) {
     const condition = index.resolveAs(ref, order.fullUrl, 'Condition');
-    if (condition) codes.push(...(condition.resource.code?.coding ?? []));
+    if (condition) codes.push(...codings(condition.resource.code));
   }
   return codes;
 }
@@ -301,29 +311,30 @@ function payerContext(
 ): PayerContext {
   const identifiers: { system?: string; value?: string }[] = [];
   const add = (id: Identifier | undefined) => {
-    if (!id?.value) return;
+    if (typeof id !== 'object' || id === null || typeof id.value !== 'string' || id.value === '') return;
+    if (id.system !== undefined && typeof id.system !== 'string') return;
     if (identifiers.some((x) => x.system === id.system && x.value === id.value)) return;
     identifiers.push({ ...(id.system ? { system: id.system } : {}), value: id.value });
   };
-  insurer.resource.identifier?.forEach(add);
+  list(insurer.resource.identifier).forEach(add);
   add(claim.insurer?.identifier);
-  for (const payor of coverage.resource.payor ?? []) {
+  for (const payor of list(coverage.resource.payor)) {
     add(payor.identifier);
     const org = index.resolveAs(payor, coverage.fullUrl, 'Organization');
-    org?.resource.identifier?.forEach(add);
+    list(org?.resource.identifier).forEach(add);
   }
   if (identifiers.length === 0) {
     warnings.push(warning('incomplete', 'Neither Claim.insurer nor Coverage.payor carries an identifier; the payer cannot be matched to a policy.', 'Bundle.entry[0].resource.insurer'));
   }
-  const planValues = (coverage.resource.class ?? [])
-    .filter((c) => c.type?.coding?.some((t) => t.code === 'plan' && (!t.system || t.system === SYSTEM.coverageClass)))
+  const planValues = list(coverage.resource.class)
+    .filter((c) => codings(c.type).some((t) => t.code === 'plan' && (!t.system || t.system === SYSTEM.coverageClass)))
     .map((c) => c.value)
     .filter((v): v is string => typeof v === 'string' && v !== '');
   const subscriber = index.resolveAs(coverage.resource.subscriber, coverage.fullUrl, 'Patient', 'RelatedPerson');
   const state = stateOf(subscriber?.resource) ?? stateOf(patient.resource);
   return {
     identifiers,
-    lineOfBusiness: coverage.resource.type?.coding ?? [],
+    lineOfBusiness: codings(coverage.resource.type),
     planValues,
     ...(state ? { state } : {}),
   };
@@ -343,7 +354,7 @@ const STATE_NAMES: Record<string, string> = {
 
 /** Two-letter state of the current home address (Synthea writes full names; map those too). */
 function stateOf(person: Patient | RelatedPerson | undefined): string | undefined {
-  const addresses = (person?.address ?? []).filter((a) => a.state && !a.period?.end);
+  const addresses = list(person?.address).filter((a) => typeof a.state === 'string' && !a.period?.end);
   const chosen = addresses.find((a) => a.use === 'home') ?? addresses[0];
   const raw = chosen?.state?.trim();
   if (!raw) return undefined;
@@ -353,7 +364,7 @@ function stateOf(person: Patient | RelatedPerson | undefined): string | undefine
 
 /** Bundles sent as supporting information (e.g. a DTR response with its evidence). */
 function nestedBundles(claim: Claim, from: string | undefined, index: BundleIndex): Bundle[] {
-  return (claim.supportingInfo ?? [])
+  return list(claim.supportingInfo)
     .map((info) => index.resolveAs(info.valueReference, from, 'Bundle')?.resource)
     .filter((b): b is Bundle => b !== undefined);
 }
@@ -369,12 +380,12 @@ function questionnaireResponses(
   const add = (qr: QuestionnaireResponse) => {
     if (!found.includes(qr)) found.push(qr);
   };
-  for (const info of claim.supportingInfo ?? []) {
+  for (const info of list(claim.supportingInfo)) {
     const qr = index.resolveAs(info.valueReference, from, 'QuestionnaireResponse');
     if (qr) add(qr.resource);
   }
   for (const bundle of nested) {
-    for (const e of bundle.entry ?? []) if (e.resource?.resourceType === 'QuestionnaireResponse') add(e.resource);
+    for (const e of list(bundle.entry)) if (e.resource?.resourceType === 'QuestionnaireResponse') add(e.resource);
   }
   index.entries.forEach((e, i) => {
     if (e.resource?.resourceType !== 'QuestionnaireResponse') return;
@@ -420,8 +431,8 @@ function patientBundle(index: BundleIndex, patient: Entry<Patient>, nested: Bund
     entries.push(withId(entry));
   });
   for (const bundle of nested) {
-    (bundle.entry ?? []).forEach((e, i) => {
-      if (!e.resource || e.resource.resourceType === 'Patient') return;
+    list(bundle.entry).forEach((e, i) => {
+      if (typeof e.resource !== 'object' || e.resource === null || e.resource.resourceType === 'Patient') return;
       entries.push(withId({ resource: e.resource, fullUrl: e.fullUrl, index: -1 - i }));
     });
   }

@@ -172,8 +172,24 @@ function checkBundle(bundle: Json, problems: Problems): void {
   });
 }
 
+/** Claim elements this server reads that FHIR JSON carries as arrays. */
+const CLAIM_ARRAYS = ['identifier', 'extension', 'careTeam', 'supportingInfo', 'diagnosis', 'insurance', 'item'];
+const ITEM_ARRAYS = ['extension', 'diagnosisSequence', 'careTeamSequence', 'informationSequence', 'modifier'];
+
+function checkArrays(value: Json, keys: string[], at: string, problems: Problems): boolean {
+  let ok = true;
+  for (const key of keys) {
+    if (key in value && !Array.isArray(value[key])) {
+      problems.error('structure', `${key} must be a JSON array.`, `${at}.${key}`);
+      ok = false;
+    }
+  }
+  return ok;
+}
+
 function checkClaim(claim: Json, problems: Problems): void {
   const at = 'Bundle.entry[0].resource';
+  if (!checkArrays(claim, CLAIM_ARRAYS, at, problems)) problems.throwIfAny();
   if (claim.use !== 'preauthorization') {
     problems.error('value', `Claim.use must be "preauthorization" for Claim/$submit, got ${JSON.stringify(claim.use ?? null)}.`, `${at}.use`);
   }
@@ -202,6 +218,14 @@ function checkClaim(claim: Json, problems: Problems): void {
   }
   if (!hasCode(claim.priority)) problems.error('required', 'Claim.priority is required.', `${at}.priority`);
 
+  for (const key of ['identifier', 'extension', 'careTeam', 'supportingInfo', 'diagnosis'] as const) {
+    const list = claim[key];
+    if (Array.isArray(list)) {
+      list.forEach((member: unknown, i) => {
+        if (!isObject(member)) problems.error('structure', `Each Claim.${key} must be an object.`, `${at}.${key}[${i}]`);
+      });
+    }
+  }
   const insurance = claim.insurance;
   if (!Array.isArray(insurance) || insurance.length === 0) {
     problems.error('required', 'Claim.insurance is required: at least one entry referencing the Coverage.', `${at}.insurance`);
@@ -225,6 +249,7 @@ function checkClaim(claim: Json, problems: Problems): void {
       problems.error('structure', 'Each Claim.item must be an object.', itemAt);
       return;
     }
+    if (!checkArrays(item, ITEM_ARRAYS, itemAt, problems)) return;
     const sequence = item.sequence;
     if (typeof sequence !== 'number' || !Number.isInteger(sequence) || sequence < 1) {
       problems.error('required', 'Claim.item.sequence (a positive integer) is required.', `${itemAt}.sequence`);
@@ -335,7 +360,12 @@ function checkAll(target: ResolvedEntry, index: BundleIndex, problems: Problems,
     if (beneficiary && beneficiary.resource.resourceType !== 'Patient') {
       problems.error('invalid', `Coverage.beneficiary must reference a Patient; it is a ${describe(beneficiary.resource)}.`, `Bundle.entry[${target.index}].resource.beneficiary`);
     }
-    (target.resource.payor ?? []).forEach((payor: Reference, i) => {
+    const payors: unknown = target.resource.payor;
+    if (!Array.isArray(payors) || payors.length === 0) {
+      problems.error('required', 'Coverage.payor (1..*) must list the payer.', `Bundle.entry[${target.index}].resource.payor`);
+      return;
+    }
+    (payors as Reference[]).forEach((payor, i) => {
       const found = index.resolveReference(payor, target.fullUrl);
       if (found && !['Organization', 'Patient', 'RelatedPerson'].includes(found.resource.resourceType)) {
         problems.error('invalid', `Coverage.payor must reference an Organization, Patient or RelatedPerson; it is a ${describe(found.resource)}.`, `Bundle.entry[${target.index}].resource.payor[${i}]`);
@@ -363,6 +393,7 @@ function checkCoverageBeneficiary(claim: Claim, claimFullUrl: string | undefined
   const patient = index.resolveReference(claim.patient, claimFullUrl);
   if (!patient) return;
   (claim.insurance ?? []).forEach((ins, i) => {
+    if (!isObject(ins)) return;
     const coverage = index.resolveAs(ins.coverage, claimFullUrl, 'Coverage');
     if (!coverage) return;
     const beneficiary = index.resolveReference(coverage.resource.beneficiary, coverage.fullUrl);

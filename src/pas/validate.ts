@@ -286,7 +286,7 @@ function expectedTypesForClaimPath(path: string): ResourceType[] | undefined {
   return undefined;
 }
 
-function describe(resource: FhirResource): string {
+function typeOf(resource: FhirResource): string {
   return resource.resourceType;
 }
 
@@ -308,12 +308,12 @@ function checkReferences(claim: Claim, claimFullUrl: string | undefined, index: 
     }
     const expected = expectedTypesForClaimPath(path);
     if (expected && !expected.includes(target.resource.resourceType)) {
-      problems.error('invalid', `Claim.${path} must reference ${expected.join(' or ')}; "${reference.reference}" is a ${describe(target.resource)}.`, `${at}.${path}`);
+      problems.error('invalid', `Claim.${path} must reference ${expected.join(' or ')}; "${reference.reference}" is a ${typeOf(target.resource)}.`, `${at}.${path}`);
       continue;
     }
     if (/^item\[\d+\]\.extension\[\d+\]\.valueReference$/.test(path) && isRequestedService(claim, path)) {
       if (!REQUESTED_SERVICE_TYPES.includes(target.resource.resourceType)) {
-        problems.error('invalid', `The requestedService extension must reference a ${REQUESTED_SERVICE_TYPES.join(', ')}; "${reference.reference}" is a ${describe(target.resource)}.`, `${at}.${path}`);
+        problems.error('invalid', `The requestedService extension must reference a ${REQUESTED_SERVICE_TYPES.join(', ')}; "${reference.reference}" is a ${typeOf(target.resource)}.`, `${at}.${path}`);
         continue;
       }
       checkNamed(target, ['subject'], index, problems, strict);
@@ -324,7 +324,7 @@ function checkReferences(claim: Claim, claimFullUrl: string | undefined, index: 
       checkNamed(target, ['practitioner', 'organization'], index, problems, strict);
       const practitioner = index.resolveReference(target.resource.practitioner, target.fullUrl);
       if (practitioner && practitioner.resource.resourceType !== 'Practitioner') {
-        problems.error('invalid', `PractitionerRole.practitioner must reference a Practitioner; it is a ${describe(practitioner.resource)}.`, `Bundle.entry[${target.index}].resource.practitioner`);
+        problems.error('invalid', `PractitionerRole.practitioner must reference a Practitioner; it is a ${typeOf(practitioner.resource)}.`, `Bundle.entry[${target.index}].resource.practitioner`);
       }
     }
   }
@@ -358,7 +358,7 @@ function checkAll(target: ResolvedEntry, index: BundleIndex, problems: Problems,
   if (target.resource.resourceType === 'Coverage') {
     const beneficiary = index.resolveReference(target.resource.beneficiary, target.fullUrl);
     if (beneficiary && beneficiary.resource.resourceType !== 'Patient') {
-      problems.error('invalid', `Coverage.beneficiary must reference a Patient; it is a ${describe(beneficiary.resource)}.`, `Bundle.entry[${target.index}].resource.beneficiary`);
+      problems.error('invalid', `Coverage.beneficiary must reference a Patient; it is a ${typeOf(beneficiary.resource)}.`, `Bundle.entry[${target.index}].resource.beneficiary`);
     }
     const payors: unknown = target.resource.payor;
     if (!Array.isArray(payors) || payors.length === 0) {
@@ -368,7 +368,7 @@ function checkAll(target: ResolvedEntry, index: BundleIndex, problems: Problems,
     (payors as Reference[]).forEach((payor, i) => {
       const found = index.resolveReference(payor, target.fullUrl);
       if (found && !['Organization', 'Patient', 'RelatedPerson'].includes(found.resource.resourceType)) {
-        problems.error('invalid', `Coverage.payor must reference an Organization, Patient or RelatedPerson; it is a ${describe(found.resource)}.`, `Bundle.entry[${target.index}].resource.payor[${i}]`);
+        problems.error('invalid', `Coverage.payor must reference an Organization, Patient or RelatedPerson; it is a ${typeOf(found.resource)}.`, `Bundle.entry[${target.index}].resource.payor[${i}]`);
       }
     });
   }

@@ -56,6 +56,7 @@ describe('parsePasRequest rejects malformed requests with one 400 OperationOutco
     ['a dangling diagnosisReference', mutate((_, c) => (c.diagnosis![0] = { sequence: 1, diagnosisReference: { reference: 'Condition/gone' } })), `${C}.diagnosis[0].diagnosisReference`, 'not-found'],
     ['a dangling supportingInfo', mutate((_, c) => (c.supportingInfo = [{ sequence: 1, category: { text: 'x' }, valueReference: { reference: 'QuestionnaireResponse/gone' } }])), `${C}.supportingInfo[0].valueReference`, 'not-found'],
     ['a dangling Coverage.payor', mutate((b) => ((entryOf(b, 'Coverage').resource as Coverage).payor = [{ reference: 'Organization/gone' }])), 'Bundle.entry[2].resource.payor[0]', 'not-found'],
+    ['Coverage.payor missing', mutate((b) => delete (entryOf(b, 'Coverage').resource as Partial<Coverage>).payor), 'Bundle.entry[2].resource.payor', 'required'],
     ['a dangling Coverage.beneficiary', mutate((b) => ((entryOf(b, 'Coverage').resource as Coverage).beneficiary = { reference: 'Patient/gone' })), 'Bundle.entry[2].resource.beneficiary', 'not-found'],
     ['a dangling PractitionerRole.practitioner', mutate((b) => ((entryOf(b, 'PractitionerRole').resource as PractitionerRole).practitioner = { reference: 'Practitioner/gone' })), 'Bundle.entry[6].resource.practitioner', 'not-found'],
     ['an order whose subject dangles', mutate((b) => (entryOf(b, 'MedicationRequest').resource.subject = { reference: 'Patient/gone' })), 'Bundle.entry[8].resource.subject', 'not-found'],

@@ -3,6 +3,7 @@
  * and node-postgres (a pool). Everything above this file speaks PostgreSQL only.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Pool, PoolClient } from 'pg';
 
@@ -58,6 +59,7 @@ export async function openPglite(dataDir: string): Promise<SqlClient> {
   // (test/store/jest-environment.js) and its objects would belong to another realm.
   const parsers = Object.fromEntries(JSON_OIDS.map((oid) => [oid, (text: string) => JSON.parse(text) as unknown]));
   let db: PGlite;
+  let release = (): void => undefined;
   if (dataDir.startsWith('memory://')) {
     emptyCluster ??= (async () => {
       const seed = await PGliteClass.create();
@@ -74,7 +76,14 @@ export async function openPglite(dataDir: string): Promise<SqlClient> {
     db = await PGliteClass.create({ loadDataDir, parsers });
   } else {
     fs.mkdirSync(dataDir, { recursive: true });
-    db = await PGliteClass.create(dataDir, { parsers });
+    const unlock = lockDataDir(dataDir);
+    try {
+      db = await PGliteClass.create(dataDir, { parsers });
+    } catch (error) {
+      unlock();
+      throw error;
+    }
+    release = unlock;
   }
   let closed = false;
   const run = async <R>(q: Pick<PGlite, 'query'>, sql: string, params?: unknown[]): Promise<QueryResult<R>> => {
@@ -92,9 +101,69 @@ export async function openPglite(dataDir: string): Promise<SqlClient> {
     async close() {
       if (closed) return;
       closed = true;
-      await db.close();
+      try {
+        await db.close();
+      } finally {
+        release();
+      }
     },
   };
+}
+
+const LOCK_FILE = 'pa-server.lock';
+
+/**
+ * PGlite happily opens a folder another PGlite is writing, and the two corrupt it. A lock file
+ * holding the owner's pid refuses the second opener (in this process or another); a lock left by
+ * a process that no longer runs is taken over. Returns the release function.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const file = path.join(dataDir, LOCK_FILE);
+  const release = () => {
+    process.removeListener('exit', release);
+    try {
+      if (fs.readFileSync(file, 'utf8') === String(process.pid)) fs.unlinkSync(file);
+    } catch {
+      // Already gone: nothing to release.
+    }
+  };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+      process.once('exit', release);
+      return release;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const owner = Number.parseInt(readOrEmpty(file), 10);
+    // An empty file is a lock being written right now: treat it as taken.
+    if (!Number.isInteger(owner) || owner === process.pid || isRunning(owner)) {
+      throw new StoreError(
+        `data folder ${dataDir} is in use by ${Number.isInteger(owner) ? (owner === process.pid ? 'this process' : `process ${owner}`) : 'another process'}; ` +
+          'PGlite cannot share a folder (stop the other server, use another DATA_DIR, or set DATABASE_URL)',
+      );
+    }
+    fs.rmSync(file, { force: true });
+  }
+  throw new StoreError(`could not take the lock ${file}`);
+}
+
+function readOrEmpty(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Real PostgreSQL through a node-postgres pool. */

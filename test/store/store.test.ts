@@ -2,6 +2,7 @@
  * The store against every backend available here: PGlite in memory always, PostgreSQL when
  * DATABASE_URL is set (each run in its own schema, dropped at the end).
  */
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -28,6 +29,7 @@ const DATABASE_URL = process.env.DATABASE_URL;
 const NUMBER = /^PA-\d{8}-[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{8}$/;
 
 interface Backend {
+  kind: 'pglite' | 'postgres';
   name: string;
   enabled: boolean;
   /** Where a store for this run lives. */
@@ -39,6 +41,7 @@ interface Backend {
 
 function pgliteBackend(): Backend {
   return {
+    kind: 'pglite',
     name: 'PGlite (memory://)',
     enabled: true,
     setup: async () => ({ dataDir: 'memory://' }),
@@ -67,6 +70,7 @@ function postgresBackend(): Backend {
     }
   };
   return {
+    kind: 'postgres',
     name: DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : 'PostgreSQL — skipped: DATABASE_URL is not set',
     enabled: Boolean(DATABASE_URL),
     async setup() {
@@ -149,6 +153,7 @@ const backends = [pgliteBackend(), postgresBackend()];
 
 describe.each(backends)('store on $name', (backend) => {
   const it_ = backend.enabled ? it : it.skip;
+  const pgliteIt = backend.enabled && backend.kind === 'pglite' ? it : it.skip;
   let config: Pick<Config, 'databaseUrl' | 'dataDir'>;
   let store: Store;
 
@@ -183,7 +188,7 @@ describe.each(backends)('store on $name', (backend) => {
         drugKey: '72435',
         status: 'pended',
       });
-      if (backend.name.startsWith('PGlite')) {
+      if (backend.kind === 'pglite') {
         // In-memory PGlite is private to its client; reopen a data folder instead.
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-store-'));
         try {
@@ -206,8 +211,26 @@ describe.each(backends)('store on $name', (backend) => {
       }
     });
 
+    pgliteIt('a PGlite data folder is used by one store at a time; a dead owner\'s lock is taken over', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-store-'));
+      try {
+        const first = await openStore({ dataDir: dir });
+        await expect(openStore({ dataDir: dir })).rejects.toThrow(/is in use by this process; PGlite cannot share a folder/);
+        await first.close();
+        expect(fs.existsSync(path.join(dir, 'pa-server.lock'))).toBe(false);
+
+        const dead = spawnSync(process.execPath, ['-e', '']).pid;
+        fs.writeFileSync(path.join(dir, 'pa-server.lock'), String(dead));
+        const second = await openStore({ dataDir: dir });
+        expect(fs.readFileSync(path.join(dir, 'pa-server.lock'), 'utf8')).toBe(String(process.pid));
+        await second.close();
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it_('two starts at once: one applies the migrations, the other waits and applies none', async () => {
-      if (backend.name.startsWith('PGlite')) {
+      if (backend.kind === 'pglite') {
         const client = await openPglite('memory://');
         try {
           const results = await Promise.all([migrate(client), migrate(client)]);

@@ -13,6 +13,8 @@ import type {
   MedicationRequest,
   Organization,
   Patient,
+  Questionnaire,
+  QuestionnaireItem,
   QuestionnaireResponse,
   QuestionnaireResponseItem,
   QuestionnaireResponseItemAnswer,
@@ -108,16 +110,38 @@ export type AnswerValue = boolean | number | string | { code: string; system: st
 
 function answerFor(value: AnswerValue): QuestionnaireResponseItemAnswer {
   if (typeof value === 'boolean') return { valueBoolean: value };
-  if (typeof value === 'number') return Number.isInteger(value) ? { valueInteger: value } : { valueDecimal: value };
+  // Every numeric item of the Kineret questionnaire is a decimal (scores).
+  if (typeof value === 'number') return { valueDecimal: value };
   if (typeof value === 'string') return { valueString: value };
   return { valueCoding: value };
 }
 
 export const QR_ID = 'qr-cp-phar-244';
 
+/** linkId -> the linkIds of its enclosing groups, from the DTR Questionnaire in questionnaires/. */
+let groupPaths: Map<string, string[]> | undefined;
+function groupPathOf(linkId: string): string[] {
+  if (!groupPaths) {
+    const file = path.join(__dirname, '..', '..', 'questionnaires', 'cp-phar-244-kineret.json');
+    const questionnaire = JSON.parse(fs.readFileSync(file, 'utf8')) as Questionnaire;
+    const paths = new Map<string, string[]>();
+    const walk = (items: QuestionnaireItem[] | undefined, parents: string[]) => {
+      for (const item of items ?? []) {
+        paths.set(item.linkId, parents);
+        walk(item.item, item.type === 'group' ? [...parents, item.linkId] : parents);
+      }
+    };
+    walk(questionnaire.item, []);
+    groupPaths = paths;
+  }
+  const found = groupPaths.get(linkId);
+  if (!found) throw new Error(`linkId ${linkId} is not an item of the CP.PHAR.244 questionnaire`);
+  return found;
+}
+
 /**
  * Adds answers to the bundle's completed QuestionnaireResponse for the Kineret questionnaire
- * (creating it when there is none), as a DTR client would send it.
+ * (creating it when there is none), nested in the questionnaire's groups as a DTR client sends them.
  */
 export function answer(bundle: Bundle, answers: Record<string, AnswerValue>): Bundle {
   const patient = patientOf(bundle);
@@ -137,7 +161,12 @@ export function answer(bundle: Bundle, answers: Record<string, AnswerValue>): Bu
     add(bundle, qr);
   }
   for (const [linkId, value] of Object.entries(answers)) {
-    const items: QuestionnaireResponseItem[] = qr.item ?? (qr.item = []);
+    let items: QuestionnaireResponseItem[] = qr.item ?? (qr.item = []);
+    for (const group of groupPathOf(linkId)) {
+      let node = items.find((i) => i.linkId === group);
+      if (!node) items.push((node = { linkId: group, item: [] }));
+      items = node.item ?? (node.item = []);
+    }
     const existing = items.find((i) => i.linkId === linkId);
     if (existing) existing.answer = [answerFor(value)];
     else items.push({ linkId, answer: [answerFor(value)] });

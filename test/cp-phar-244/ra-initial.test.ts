@@ -80,7 +80,7 @@ const rows: Row[] = [
       patch<PractitionerRole>(b, 'PractitionerRole/role-marquez-rheumatology', (r) => {
         r.specialty = [{ coding: [{ system: 'http://nucc.org/provider-taxonomy', code: '207Q00000X', display: 'Family Medicine Physician' }] }];
       });
-      answer(b, { 'rheumatologist-consulted': true });
+      answer(b, { 'rheumatologist-consulted': true, 'consulting-rheumatologist': 'Dr. Priya Natarajan, MD (rheumatology), Emory Clinic' });
     },
   },
 

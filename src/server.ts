@@ -5,6 +5,7 @@
 import type { Server } from 'node:http';
 import { loadConfig, type Config } from './config';
 import { createPolicyEngine } from './engine';
+import { loadArtifacts } from './dtr/artifacts';
 import { openStore } from './store';
 import { createLogger, type Logger } from './logger';
 import { createApp, type AppContext } from './http/app';
@@ -12,12 +13,20 @@ import { allRoutes } from './http/routes';
 
 export async function buildContext(config: Config, logger: Logger, clock: () => Date = () => new Date()): Promise<AppContext> {
   const engine = createPolicyEngine(config.paths);
+  const artifacts = loadArtifacts(config.paths);
   const store = await openStore(config);
-  return { config, engine, store, logger, clock };
+  return { config, engine, artifacts, store, logger, clock };
 }
 
 export async function start(config: Config = loadConfig()): Promise<{ server: Server; ctx: AppContext }> {
   const logger = createLogger();
+  if (config.trustedIssuers.length === 0) {
+    if (config.production) {
+      throw new Error('NODE_ENV=production needs CDS_TRUSTED_ISSUERS: refusing to serve CDS Hooks without JWT verification.');
+    }
+    logger.warn('CDS Hooks JWT verification is OFF (no CDS_TRUSTED_ISSUERS): any caller is accepted. Development only.');
+    process.stderr.write('\n*** WARNING: CDS Hooks calls are NOT authenticated (set CDS_TRUSTED_ISSUERS). Development use only. ***\n\n');
+  }
   const ctx = await buildContext(config, logger);
   const app = createApp(ctx, allRoutes);
   const server = app.listen(config.port);

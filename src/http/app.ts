@@ -7,6 +7,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Config } from '../config';
 import type { PolicyEngine } from '../engine';
 import type { Store } from '../store';
+import type { ArtifactRepository } from '../dtr/artifacts';
+import type { FhirFetcherFactory } from '../crd/fhir-fetcher';
 import type { Logger } from '../logger';
 import { errorHandler, notFoundHandler } from './errors';
 import { unsupportedMediaType } from '../fhir/outcomes';
@@ -35,10 +37,14 @@ export type Handler = (input: HandlerInput) => Promise<HandlerResult>;
 export interface AppContext {
   config: Config;
   engine: PolicyEngine;
+  /** The published DTR artifacts: Questionnaires, Libraries (CQL + ELM), ValueSets. */
+  artifacts: ArtifactRepository;
   store: Store;
   logger: Logger;
   /** "Now", injectable so tests pin dates. */
   clock: () => Date;
+  /** How CRD and DTR read a client's FHIR server; default fhir-kit-client. */
+  fhirFetcherFactory?: FhirFetcherFactory;
 }
 
 export type RouteModule = (router: express.Router, ctx: AppContext) => void;

@@ -14,10 +14,10 @@
  * (items share one authorization number; each item carries its own period).
  */
 import crypto from 'node:crypto';
-import type { Bundle, Coverage } from 'fhir/r4';
+import type { Bundle } from 'fhir/r4';
 import type { PolicyEngine } from '../engine';
 import type { Decision } from '../engine/decision';
-import { asPriorAuthorizations, memberKey, orderKeyOf, type Authorization, type Store } from '../store';
+import { asPriorAuthorizations, memberKeyOf, orderKeyOf, type Authorization, type Store } from '../store';
 import { parsePasRequest } from './validate';
 import { extractPasContext, toEvaluationRequest, type PasContext, type PasItem } from './context';
 import { buildPasResponse } from './response';
@@ -38,10 +38,6 @@ export interface SubmitResult {
 
 function payerIdOf(ctx: PasContext): string {
   return ctx.payer.identifiers.find((i) => i.value)?.value ?? 'unknown-payer';
-}
-
-function memberIdOf(coverage: Coverage, patientId: string): string {
-  return coverage.subscriberId ?? coverage.identifier?.find((i) => i.value)?.value ?? `patient:${patientId}`;
 }
 
 function drugKeyOf(item: PasItem, decision: Decision, engine: PolicyEngine): string {
@@ -80,7 +76,7 @@ export async function submitClaim(deps: SubmitDeps, body: unknown, requestId: st
   }
 
   const payerId = payerIdOf(ctx);
-  const member = memberKey(payerId, memberIdOf(ctx.coverage.resource, ctx.patientId));
+  const member = memberKeyOf(payerId, ctx.coverage.resource, ctx.patientId);
   const onFile = asPriorAuthorizations(await deps.store.listAuthorizations({ memberKey: member }));
 
   const decisions: Decision[] = [];

@@ -3,7 +3,7 @@
  * for the same order and member, so they are built here and nowhere else.
  */
 import crypto from 'node:crypto';
-import type { MedicationRequest } from 'fhir/r4';
+import type { Coverage, MedicationRequest } from 'fhir/r4';
 
 /** Crockford-like alphabet without 0/O/1/I/L, so a number read over the phone is unambiguous. */
 const ALPHABET = '23456789ABCDEFGHJKMNPQRSTUVWXYZ';
@@ -34,4 +34,13 @@ export function orderKeyOf(order: MedicationRequest, fhirServer?: string): strin
   if (identifier?.system && identifier.value) return `${identifier.system}|${identifier.value}`;
   if (order.id && fhirServer) return `${fhirServer.replace(/\/$/, '')}|MedicationRequest/${order.id}`;
   return null;
+}
+
+/**
+ * The member key for a Coverage: its payer and the member id on the card (`subscriberId`, else the
+ * Coverage's first identifier, else the patient). CRD and PAS file authorizations under this key.
+ */
+export function memberKeyOf(payerId: string, coverage: Coverage, patientId: string): string {
+  const memberId = coverage.subscriberId ?? coverage.identifier?.find((i) => i.value)?.value ?? `patient:${patientId}`;
+  return memberKey(payerId, memberId);
 }

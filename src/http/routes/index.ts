@@ -3,5 +3,7 @@ import type { RouteModule } from '../app';
 import { metadataRoutes } from './metadata';
 import { pasRoutes } from './pas';
 import { policyRoutes } from './policies';
+import { dtrRoutes } from './dtr';
+import { crdRoutes } from './crd';
 
-export const allRoutes: RouteModule[] = [metadataRoutes, pasRoutes, policyRoutes];
+export const allRoutes: RouteModule[] = [metadataRoutes, crdRoutes, pasRoutes, dtrRoutes, policyRoutes];

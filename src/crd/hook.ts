@@ -1,0 +1,158 @@
+/**
+ * CRD hook services (Da Vinci CRD 2.0.1, accepting 2.1/2.2 requests; CDS Hooks 2.0):
+ * `order-sign`, `order-select` and `order-dispatch` for drug orders.
+ * https://hl7.org/fhir/us/davinci-crd/STU2/hooks.html
+ *
+ * Supports: prefetch first, every missing key read from `fhirServer` with the bearer token (the
+ * answer is the same either way); the one active Coverage (hook-13); per draft MedicationRequest
+ * that the catalog has a policy for: the same CQL decision as PAS, the coverage-information
+ * system action, Instructions / External Reference / alternatives cards; an authorization granted
+ * on the spot (`satisfied`) when every criterion is met, the policy allows automatic approval and
+ * the client has not switched unsolicited determinations off — persisted as the same record
+ * `$submit` returns later; the coverage assertion persisted with its criteria trace for DTR/PAS.
+ * Does not support: ServiceRequest/DeviceRequest orders (drug policies only), appointment and
+ * encounter hooks, `Medication` resources read from fhirServer.
+ */
+import crypto from 'node:crypto';
+import type { Coverage, MedicationRequest } from 'fhir/r4';
+import type { PolicyEngine } from '../engine';
+import type { Store } from '../store';
+import { asPriorAuthorizations, memberKeyOf, orderKeyOf } from '../store';
+import { badRequest, notFound } from '../fhir/outcomes';
+import type { Logger } from '../logger';
+import { buildDiscovery, hookForServiceId, parseConfiguration, parseRequestedVersion, prefetchTemplates, type DiscoveryOptions } from './discovery';
+import { parseCdsHooksRequest } from './request';
+import { gatherPatientData, pickCoverage, resolvePayer } from './data';
+import { drugCodes, toEvaluationRequest } from './evaluation';
+import { mayGrantUnsolicitedDetermination } from './coverage-information';
+import { answerOrders, type OrderAnswerInput } from './cards';
+import type { FhirFetcherFactory } from './fhir-fetcher';
+import type { CdsServiceResponse, DiscoveryResponse } from './types';
+
+export interface HookDeps {
+  engine: PolicyEngine;
+  store: Store;
+  logger: Logger;
+  clock: () => Date;
+  publicBaseUrl: string;
+  /** Reads from the client's FHIR server; default fhir-kit-client. Tests inject a local one. */
+  fetcherFactory?: FhirFetcherFactory;
+}
+
+/** The LOINC (and other) observation codes the catalog's value sets name, for the prefetch template. */
+export function discoveryOptions(engine: PolicyEngine): DiscoveryOptions {
+  const codes = [...engine.valueSets.valueSets.keys()].flatMap((url) => engine.valueSets.codes(url).filter((c) => c.system === 'http://loinc.org'));
+  return { observationCodes: codes };
+}
+
+export function discovery(engine: PolicyEngine): DiscoveryResponse {
+  return buildDiscovery(discoveryOptions(engine));
+}
+
+export interface HookOutcome {
+  response: CdsServiceResponse;
+  payerId: string | null;
+  policyIds: string[];
+  outcomes: string[];
+}
+
+export async function handleHook(serviceId: string, body: unknown, deps: HookDeps): Promise<HookOutcome> {
+  const hook = hookForServiceId(serviceId);
+  if (!hook) throw notFound(`No CDS service ${serviceId}; see GET /cds-services`);
+  const request = parseCdsHooksRequest(body, hook);
+  const version = parseRequestedVersion(request.extension);
+  const { config, warnings } = parseConfiguration(request.extension);
+  const now = deps.clock();
+
+  const data = await gatherPatientData({
+    request,
+    prefetchTemplates: prefetchTemplates(hook, discoveryOptions(deps.engine)),
+    ...(deps.fetcherFactory ? { fetcher: deps.fetcherFactory } : {}),
+  });
+  const coverage: Coverage = pickCoverage(data, now);
+  const payer = await resolvePayer(coverage, data);
+  const payerName = deps.engine.catalog.payerName(payer.identifiers);
+  if (!payerName) {
+    throw badRequest('The payer named by the Coverage is not served by this CRD service (CRD hook-13).', 'prefetch.coverage', 'not-supported');
+  }
+  const payerId = payer.identifiers.find((i) => i.value)?.value ?? null;
+  const member = memberKeyOf(payerId ?? 'unknown-payer', coverage, request.context.patientId);
+  const onFile = asPriorAuthorizations(await deps.store.listAuthorizations({ memberKey: member }));
+
+  const answers: OrderAnswerInput[] = [];
+  const outcomes: string[] = [];
+  for (const order of data.orders) {
+    const selection = deps.engine.catalog.select(payer, { codes: drugCodes(order, data.bundle) });
+    // Orders of drugs the catalog has no policy for get no answer (we assert nothing about them).
+    if (!selection.policy) continue;
+    const policy = selection.policy;
+    const decision = await deps.engine.evaluatePolicy(
+      policy,
+      toEvaluationRequest({ order, data, patientId: request.context.patientId, payer, priorAuthorizations: onFile, evaluationDate: now }),
+    );
+    decision.warnings.push(...warnings, ...data.warnings);
+    const orderKey = orderKeyOf(order, request.fhirServer);
+    const grant = mayGrantUnsolicitedDetermination(decision, hook, config) && decision.approvalPeriod;
+    const assertion = await deps.store.saveCoverageAssertion({
+      hookInstance: request.hookInstance,
+      policyId: policy.id,
+      orderKey,
+      patientKey: member,
+      decision,
+      questionnaire: policy.questionnaire,
+      ...(grant
+        ? {
+            authorization: {
+              memberKey: member,
+              policyId: policy.id,
+              drugKey: policy.drug.valueSet,
+              orderKey,
+              status: 'approved' as const,
+              start: grant.start,
+              end: grant.end,
+            },
+          }
+        : {}),
+    });
+    const granted = assertion.authorization;
+    answers.push({
+      order: order as MedicationRequest,
+      decision,
+      policy,
+      assertionId: assertion.id,
+      ...(granted && granted.end ? { satisfiedAuthorization: { number: granted.number, end: granted.end, ...(granted.start ? { start: granted.start } : {}) } } : {}),
+    });
+    outcomes.push(granted ? 'satisfied' : decision.outcome);
+  }
+
+  const response = answerOrders(answers, {
+    hook,
+    version,
+    config,
+    payerName,
+    publicBaseUrl: deps.publicBaseUrl,
+    coverage: coverage.id ? `Coverage/${coverage.id}` : 'Coverage',
+    date: now.toISOString().slice(0, 10),
+    resolveAlternative: (alternative) => deps.engine.valueSets.codes(alternative.valueSet)[0],
+    newId: () => crypto.randomUUID(),
+  });
+  return { response, payerId, policyIds: answers.map((a) => a.policy?.id ?? ''), outcomes };
+}
+
+/**
+ * `POST /cds-services/{id}/feedback` (CDS Hooks 2.0): `{ feedback: [{ card, outcome, ... }] }`.
+ * Stored as received; the answer carries no body.
+ */
+export async function handleFeedback(serviceId: string, body: unknown, store: Store): Promise<void> {
+  if (!hookForServiceId(serviceId)) throw notFound(`No CDS service ${serviceId}; see GET /cds-services`);
+  const feedback = (body as { feedback?: unknown } | null)?.feedback;
+  if (!Array.isArray(feedback) || feedback.length === 0) throw badRequest('Feedback needs a non-empty "feedback" array', 'feedback');
+  feedback.forEach((item, i) => {
+    const f = item as { card?: unknown; outcome?: unknown };
+    if (typeof f?.card !== 'string') throw badRequest('Each feedback item names the card it is about', `feedback[${i}].card`);
+    if (f.outcome !== 'accepted' && f.outcome !== 'overridden') {
+      throw badRequest('Feedback outcome is "accepted" or "overridden"', `feedback[${i}].outcome`);
+    }
+  });
+  await store.saveFeedback(serviceId, body);
+}

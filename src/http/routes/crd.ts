@@ -1,0 +1,75 @@
+/**
+ * CDS Hooks routes for CRD: discovery, the hook services and feedback. Every call is
+ * authenticated with the CDS Hooks JWT when trusted issuers are configured, and audited.
+ */
+import { route, type RouteModule } from '../app';
+import { createJwtVerifier } from '../../crd/jwt';
+import { discovery, handleFeedback, handleHook } from '../../crd/hook';
+
+export const crdRoutes: RouteModule = (router, ctx) => {
+  const verifier = ctx.config.trustedIssuers.length > 0 ? createJwtVerifier(ctx.config.trustedIssuers, { now: ctx.clock }) : null;
+  const json = 'application/json';
+  const authenticate = async (headers: Record<string, string | string[] | undefined>, url: string) => {
+    if (!verifier) return null;
+    const header = headers.authorization;
+    return verifier.verify(Array.isArray(header) ? header[0] : header, url);
+  };
+
+  router.get('/cds-services', route(async () => ({ status: 200, contentType: json, body: discovery(ctx.engine) }), ctx));
+
+  router.post(
+    '/cds-services/:id',
+    route(async ({ params, body, headers, url, requestId }) => {
+      const started = Date.now();
+      const serviceId = params.id ?? '';
+      let status = 200;
+      let outcome: string | null = null;
+      let payerId: string | null = null;
+      let policyId: string | null = null;
+      let actor: string | null = null;
+      try {
+        const claims = await authenticate(headers, url);
+        actor = claims ? `${claims.iss}${claims.sub ? `|${claims.sub}` : ''}` : null;
+        const result = await handleHook(serviceId, body, {
+          engine: ctx.engine,
+          store: ctx.store,
+          logger: ctx.logger,
+          clock: ctx.clock,
+          publicBaseUrl: ctx.config.publicBaseUrl,
+          ...(ctx.fhirFetcherFactory ? { fetcherFactory: ctx.fhirFetcherFactory } : {}),
+        });
+        payerId = result.payerId;
+        policyId = result.policyIds.join(',') || null;
+        outcome = result.outcomes.join(',') || 'no-policy';
+        return { status: 200, contentType: json, body: result.response };
+      } catch (error) {
+        status = (error as { status?: number }).status ?? 500;
+        outcome = 'error';
+        throw error;
+      } finally {
+        const hookInstance = (body as { hookInstance?: unknown } | null)?.hookInstance;
+        await ctx.store.audit({
+          requestId,
+          action: `crd.${serviceId.replace(/^pa-/, '')}`,
+          actor,
+          hookInstance: typeof hookInstance === 'string' ? hookInstance.slice(0, 64) : null,
+          payerId,
+          policyId,
+          outcome,
+          latencyMs: Date.now() - started,
+          status,
+        });
+      }
+    }, ctx),
+  );
+
+  router.post(
+    '/cds-services/:id/feedback',
+    route(async ({ params, body, headers, url, requestId }) => {
+      await authenticate(headers, url);
+      await handleFeedback(params.id ?? '', body, ctx.store);
+      await ctx.store.audit({ requestId, action: 'crd.feedback', status: 200 });
+      return { status: 200, contentType: json, body: {} };
+    }, ctx),
+  );
+};

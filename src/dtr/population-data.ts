@@ -1,0 +1,204 @@
+/**
+ * The patient data `$populate` and `$next-question` evaluate the policy CQL against: Bundles the
+ * client sends, and/or what the client's FHIR server holds, read with its bearer token through the
+ * CRD data gathering (src/crd/data.ts: the same queries as the CRD prefetch templates, `next`
+ * pages followed, resources of other patients dropped).
+ *
+ * Request parameters read here (in a `Parameters` body):
+ * - `data` or `patientData` (resource, a Bundle of any type): the patient's record; may repeat.
+ * - `fhirServer` (valueUrl / valueUri / valueString, http or https) and `accessToken` (valueString,
+ *   the bearer token for it; `fhirAccessToken` is accepted too).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Bundle, BundleEntry, Coding, FhirResource, MedicationRequest, OperationOutcomeIssue, Resource } from 'fhir/r4';
+import type { PolicyEngine } from '../engine';
+import { badRequest, warning } from '../fhir/outcomes';
+import { gatherPatientData } from '../crd/data';
+import { prefetchTemplates } from '../crd/discovery';
+import { parseReference } from '../crd/prefetch';
+import type { FhirFetcher, FhirFetcherFactory } from '../crd/fhir-fetcher';
+import type { CdsHooksRequest } from '../crd/request';
+
+export const DATA_PARAMETER_NAMES = ['data', 'patientData'] as const;
+const TOKEN_PARAMETER_NAMES = ['accessToken', 'fhirAccessToken'];
+
+export interface DataParameters {
+  bundles: Bundle[];
+  fhirServer?: { url: string; expression: string };
+  accessToken?: { value: string; expression: string };
+}
+
+export const emptyDataParameters = (): DataParameters => ({ bundles: [] });
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A Bundle given as the patient's data; 400 naming the element when it is not one. */
+export function dataBundle(resource: unknown, expression: string): Bundle {
+  if (!isRecord(resource) || resource.resourceType !== 'Bundle') {
+    throw badRequest('The patient data must be a Bundle resource', expression);
+  }
+  if (resource.entry !== undefined && !Array.isArray(resource.entry)) throw badRequest('Bundle.entry must be an array', `${expression}.entry`);
+  return resource as unknown as Bundle;
+}
+
+/**
+ * Reads one of the data parameters into `into`; false when `raw` is not one of them.
+ * `at` is the parameter's path (`Parameters.parameter[3]`).
+ */
+export function readDataParameter(raw: Record<string, unknown>, at: string, into: DataParameters): boolean {
+  const name = raw.name as string;
+  if ((DATA_PARAMETER_NAMES as readonly string[]).includes(name)) {
+    into.bundles.push(dataBundle(raw.resource, `${at}.resource`));
+    return true;
+  }
+  if (name === 'fhirServer') {
+    if (into.fhirServer) throw badRequest('fhirServer may appear only once', at);
+    const key = ['valueUrl', 'valueUri', 'valueString'].find((k) => typeof raw[k] === 'string');
+    const url = key ? (raw[key] as string).trim() : '';
+    if (!/^https?:\/\//i.test(url) || !URL.canParse(url)) throw badRequest('fhirServer must be the http(s) base URL of the FHIR server holding the patient record', `${at}.valueUrl`);
+    into.fhirServer = { url: url.replace(/\/+$/, ''), expression: at };
+    return true;
+  }
+  if (TOKEN_PARAMETER_NAMES.includes(name)) {
+    if (into.accessToken) throw badRequest(`${name} may appear only once`, at);
+    if (typeof raw.valueString !== 'string' || raw.valueString.trim() === '') throw badRequest(`${name} must carry the bearer token as valueString`, `${at}.valueString`);
+    into.accessToken = { value: raw.valueString.trim(), expression: at };
+    return true;
+  }
+  return false;
+}
+
+/** Cross-parameter rules: a token needs a server to go to. */
+export function checkDataParameters(data: DataParameters): void {
+  if (data.accessToken && !data.fhirServer) {
+    throw badRequest('accessToken is given without fhirServer: the token is only ever sent to that server', data.accessToken.expression, 'required');
+  }
+}
+
+export interface GatheredData {
+  /** Collection Bundle: the client's Bundles' resources, then what was read from fhirServer, each once. */
+  bundle: Bundle;
+  issues: OperationOutcomeIssue[];
+  fetcher?: FhirFetcher;
+}
+
+const keyOf = (r: Resource): string | undefined => (r.id ? `${r.resourceType}/${r.id}` : undefined);
+
+/** LOINC codes of every catalog value set: the observations the policy libraries may read. */
+function observationCodes(engine: PolicyEngine): Pick<Coding, 'system' | 'code'>[] {
+  return [...engine.valueSets.valueSets.keys()].flatMap((url) => engine.valueSets.codes(url).filter((c) => c.system === 'http://loinc.org'));
+}
+
+/** Adds resources not yet in the bundle (by `Type/id`; resources without an id are always added). */
+export function addResources(bundle: Bundle, resources: (Resource | undefined)[]): void {
+  const entries = (bundle.entry ??= []);
+  const present = new Set(entries.map((e) => (e.resource ? keyOf(e.resource) : undefined)).filter((k): k is string => k !== undefined));
+  for (const resource of resources) {
+    if (!resource) continue;
+    const key = keyOf(resource);
+    if (key && present.has(key)) continue;
+    if (key) present.add(key);
+    entries.push({ resource: resource as FhirResource });
+  }
+}
+
+/** Finds a resource by reference (`Type/id`, an absolute URL ending so, or an entry's fullUrl). */
+export function findResource(bundle: Bundle, reference: string | undefined): FhirResource | undefined {
+  if (!reference) return undefined;
+  const parsed = parseReference(reference);
+  for (const entry of bundle.entry ?? []) {
+    const r = entry.resource;
+    if (!r) continue;
+    if (entry.fullUrl === reference) return r;
+    if (parsed && r.resourceType === parsed.resourceType && r.id === parsed.id) return r;
+  }
+  return undefined;
+}
+
+/**
+ * Merges the client's Bundles and, with `fhirServer`, the patient's record read from it. `order`
+ * (the request the documentation is for) lets the requester's PractitionerRole be read too.
+ */
+export async function gatherData(
+  params: DataParameters,
+  patientId: string,
+  order: Resource | undefined,
+  deps: { engine: PolicyEngine; fetcherFactory?: FhirFetcherFactory },
+): Promise<GatheredData> {
+  const bundle: Bundle = { resourceType: 'Bundle', type: 'collection', entry: [] };
+  const entries: BundleEntry[] = [];
+  for (const given of params.bundles) {
+    for (const entry of given.entry ?? []) {
+      if (isRecord(entry) && isRecord(entry.resource) && typeof entry.resource.resourceType === 'string') entries.push(entry);
+    }
+  }
+  // Keep fullUrls: the engine resolves urn:uuid references through them.
+  const seen = new Set<string>();
+  for (const entry of entries) {
+    const key = entry.resource ? keyOf(entry.resource) : undefined;
+    if (key && seen.has(key)) continue;
+    if (key) seen.add(key);
+    bundle.entry!.push(entry.fullUrl ? { fullUrl: entry.fullUrl, resource: entry.resource! } : { resource: entry.resource! });
+  }
+  const issues: OperationOutcomeIssue[] = [];
+  if (!params.fhirServer) return { bundle, issues };
+
+  const request: CdsHooksRequest = {
+    hook: 'order-sign',
+    hookInstance: randomUUID(),
+    fhirServer: params.fhirServer.url,
+    ...(params.accessToken
+      ? { fhirAuthorization: { access_token: params.accessToken.value, token_type: 'Bearer', expires_in: 0, scope: '', subject: '' } }
+      : {}),
+    context: {
+      patientId,
+      draftOrders: { resourceType: 'Bundle', type: 'collection', entry: order?.resourceType === 'MedicationRequest' ? [{ resource: order as MedicationRequest }] : [] },
+    },
+    prefetch: {},
+    extension: {},
+  };
+  const gathered = await gatherPatientData({
+    request,
+    prefetchTemplates: prefetchTemplates('order-sign', { observationCodes: observationCodes(deps.engine) }),
+    ...(deps.fetcherFactory ? { fetcher: deps.fetcherFactory } : {}),
+  });
+  // The CRD warnings name prefetch keys; here they are reads from fhirServer.
+  for (const w of gathered.warnings) issues.push({ ...w, expression: [params.fhirServer.expression] });
+  for (const entry of gathered.bundle.entry ?? []) {
+    const key = entry.resource ? keyOf(entry.resource) : undefined;
+    if (!entry.resource || (key && seen.has(key))) continue;
+    if (key) seen.add(key);
+    bundle.entry!.push(entry);
+  }
+  return { bundle, issues, ...(gathered.fetcher ? { fetcher: gathered.fetcher } : {}) };
+}
+
+/**
+ * A resource the client named by reference: from the data, else read from fhirServer. Undefined
+ * (with a warning) when it cannot be had.
+ */
+export async function resolveReference(
+  data: GatheredData,
+  reference: string,
+  expression: string,
+): Promise<FhirResource | undefined> {
+  const local = findResource(data.bundle, reference);
+  if (local) return local;
+  const parsed = parseReference(reference);
+  if (parsed && data.fetcher) {
+    try {
+      const fetched = await data.fetcher.get(`${parsed.resourceType}/${encodeURIComponent(parsed.id)}`);
+      if (fetched.resourceType === parsed.resourceType) {
+        addResources(data.bundle, [fetched]);
+        return fetched;
+      }
+    } catch (error) {
+      data.issues.push(warning('transient', `${reference} could not be read from fhirServer: ${(error as Error).message}`, expression));
+      return undefined;
+    }
+  }
+  data.issues.push(warning('not-found', `${reference} is neither in the patient data nor readable from a fhirServer`, expression));
+  return undefined;
+}

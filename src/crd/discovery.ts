@@ -8,7 +8,8 @@
  *
  * Supports: order-sign, order-select and order-dispatch services for MedicationRequest orders;
  * prefetch templates in CDS Hooks token syntax, with the CRD 2.2 FHIRPath-style tokens for data that
- * hangs off the orders (the requester's PractitionerRole, the dispatched orders); one boolean
+ * hangs off the orders and the Coverage (the requester's PractitionerRole, or the roles of a requester
+ * given as a Practitioner; the dispatched orders; the payor Organization); one boolean
  * configuration option per response type we return plus `max-cards`; versions 2.0, 2.1 and 2.2.
  *
  * Does not support: other hooks (appointment-book, encounter-*), other order types.
@@ -36,9 +37,13 @@ export const SERVICE_IDS: Record<HookName, string> = {
 export const PREFETCH_KEYS = {
   patient: 'patient',
   coverage: 'coverage',
+  /** The Coverage's payor Organization: its identifiers tell which payer (and policies) apply. */
+  payer: 'payer',
   /** order-dispatch only: the dispatched MedicationRequests (not in the hook context as resources). */
   orders: 'orders',
   practitionerRoles: 'practitionerRoles',
+  /** The roles of a requester given as a Practitioner (the specialty is on the PractitionerRole). */
+  practitionerRolesByPractitioner: 'practitionerRolesByPractitioner',
   conditions: 'conditions',
   medicationRequests: 'medicationRequests',
   medicationStatements: 'medicationStatements',
@@ -67,7 +72,8 @@ function observationQuery(codes: Pick<Coding, 'system' | 'code'>[] | undefined):
 /**
  * Prefetch templates, in evaluation order (`%orders` must come before the templates that read it).
  * The requester comes from the order itself, in the CRD 2.2 syntax
- * (`...requester.resolve().ofType(PractitionerRole).id`); the CRD 2.0.1 form
+ * (`...requester.resolve().ofType(PractitionerRole).id`, or the roles of a Practitioner requester,
+ * whose specialty the policies read), and the payer from `Coverage.payor`; the CRD 2.0.1 form
  * (`{{context.draftOrders.MedicationRequest.id}}` with `_include`) is understood by data.ts too.
  */
 export function prefetchTemplates(hook: HookName, options: DiscoveryOptions = {}): Record<string, string> {
@@ -82,6 +88,9 @@ export function prefetchTemplates(hook: HookName, options: DiscoveryOptions = {}
   const head = {
     [PREFETCH_KEYS.patient]: 'Patient/{{context.patientId}}',
     [PREFETCH_KEYS.coverage]: 'Coverage?patient={{context.patientId}}&status=active',
+    // Coverage.payor is usually a plain reference; without the Organization a client that sends
+    // no fhirServer could not tell us its payer (hook-13).
+    [PREFETCH_KEYS.payer]: 'Organization?_id={{%coverage.entry.resource.ofType(Coverage).payor.resolve().ofType(Organization).id}}',
   };
   if (hook === 'order-dispatch') {
     return {
@@ -89,6 +98,8 @@ export function prefetchTemplates(hook: HookName, options: DiscoveryOptions = {}
       [PREFETCH_KEYS.orders]: 'MedicationRequest?_id={{context.dispatchedOrders.resolve().ofType(MedicationRequest).id}}',
       [PREFETCH_KEYS.practitionerRoles]:
         'PractitionerRole?_id={{%orders.entry.resource.ofType(MedicationRequest).requester.resolve().ofType(PractitionerRole).id}}',
+      [PREFETCH_KEYS.practitionerRolesByPractitioner]:
+        'PractitionerRole?practitioner={{%orders.entry.resource.ofType(MedicationRequest).requester.resolve().ofType(Practitioner).id}}',
       ...chart,
     };
   }
@@ -96,6 +107,8 @@ export function prefetchTemplates(hook: HookName, options: DiscoveryOptions = {}
     ...head,
     [PREFETCH_KEYS.practitionerRoles]:
       'PractitionerRole?_id={{context.draftOrders.entry.resource.ofType(MedicationRequest).requester.resolve().ofType(PractitionerRole).id}}',
+    [PREFETCH_KEYS.practitionerRolesByPractitioner]:
+      'PractitionerRole?practitioner={{context.draftOrders.entry.resource.ofType(MedicationRequest).requester.resolve().ofType(Practitioner).id}}',
     ...chart,
   };
 }

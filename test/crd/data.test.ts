@@ -27,11 +27,15 @@ const TOKEN = 'opaque-ehr-access-token';
 const OBS_CODES = [{ system: 'http://loinc.org', code: '1988-5' }];
 const SIGN_TEMPLATES = prefetchTemplates('order-sign', { observationCodes: OBS_CODES });
 
-/** What a CDS Client that honours every template would send. */
+/**
+ * What a CDS Client that honours every template would send. `practitionerRolesByPractitioner` is
+ * not sent: the draft order's requester is a PractitionerRole, so its token has no value.
+ */
 function fullPrefetch(): Record<string, FhirResource | null> {
   return {
     patient,
     coverage: searchset([coverage]),
+    payer: searchset([payerOrg]),
     practitionerRoles: searchset([requesterRole]),
     conditions: searchset(conditions),
     medicationRequests: searchset(medicationHistory),
@@ -61,6 +65,7 @@ beforeAll(async () => {
       [`Observation?patient=${PATIENT_ID}&code=http://loinc.org|1988-5`]: () => ({ body: searchset(observations) }),
       [`AllergyIntolerance?patient=${PATIENT_ID}`]: () => ({ body: searchset(allergies) }),
       'Organization/org-centene': () => ({ body: payerOrg }),
+      'Organization?_id=org-centene': () => ({ body: searchset([payerOrg]) }),
       'PractitionerRole?practitioner=prac-2': () => ({
         body: searchset([{ resourceType: 'PractitionerRole', id: 'role-2', active: true, practitioner: { reference: 'Practitioner/prac-2' } }]),
       }),
@@ -98,13 +103,14 @@ describe('gatherPatientData: the same bundle whichever prefetch keys are missing
   });
 
   test('with complete prefetch nothing is fetched', () => {
-    expect(Object.values(reference.sources).every((s) => s === 'prefetch')).toBe(true);
+    expect(reference.sources).toEqual({ ...Object.fromEntries(Object.keys(fullPrefetch()).map((k) => [k, 'prefetch'])), practitionerRolesByPractitioner: 'not-needed' });
     expect(reference.warnings).toEqual([]);
     const types = reference.bundle.entry?.map((e) => `${e.resource?.resourceType}/${e.resource?.id}`);
     expect(types).toEqual([
       'MedicationRequest/draft-kineret',
       `Patient/${PATIENT_ID}`,
       'Coverage/cov-1',
+      'Organization/org-centene',
       'PractitionerRole/role-rheum-1',
       'Condition/cond-ra',
       'Condition/cond-htn',
@@ -119,7 +125,7 @@ describe('gatherPatientData: the same bundle whichever prefetch keys are missing
     expect(reference.orders.map((o) => o.id)).toEqual(['draft-kineret']);
   });
 
-  test.each(Object.keys(SIGN_TEMPLATES))('prefetch key "%s" missing: fetched from fhirServer, same bundle', async (key) => {
+  test.each(Object.keys(fullPrefetch()))('prefetch key "%s" missing: fetched from fhirServer, same bundle', async (key) => {
     const before = server.requests.length;
     const data = await gather(without(key));
     expect(data.sources[key]).toBe('fetched');
@@ -220,11 +226,25 @@ describe('gatherPatientData: prefetch semantics', () => {
     expect((error as OperationOutcomeError).outcome.issue[0]?.expression).toEqual(['prefetch.patient']);
   });
 
-  test('a requester that is a Practitioner needs no PractitionerRole key', async () => {
-    const body = signRequestBody({ prefetch: without('practitionerRoles') });
+  test('a requester that is a Practitioner: its roles come from practitionerRolesByPractitioner, no PractitionerRole key', async () => {
+    const role2 = { resourceType: 'PractitionerRole' as const, id: 'role-2', active: true, practitioner: { reference: 'Practitioner/prac-2' } };
+    const body = signRequestBody({ prefetch: { ...without('practitionerRoles'), practitionerRolesByPractitioner: searchset([role2]) } });
     (body.context as { draftOrders: Bundle }).draftOrders.entry = [{ resource: draftOrder({ requester: { reference: 'Practitioner/prac-2' } }) }];
     const data = await gatherPatientData({ request: parseCdsHooksRequest(body, 'order-sign'), prefetchTemplates: SIGN_TEMPLATES });
     expect(data.sources.practitionerRoles).toBe('not-needed');
+    expect(data.byKey.practitionerRolesByPractitioner?.map((r) => r.id)).toEqual(['role-2']);
+  });
+
+  test('a requester that is a Practitioner, roles not prefetched: searched by practitioner on fhirServer', async () => {
+    const body = signRequestBody({
+      prefetch: without('practitionerRoles'),
+      fhirServer: server.baseUrl,
+      fhirAuthorization: { access_token: TOKEN, token_type: 'Bearer', expires_in: 300, scope: 'user/*.read', subject: 'pa-service' },
+    });
+    (body.context as { draftOrders: Bundle }).draftOrders.entry = [{ resource: draftOrder({ requester: { reference: 'Practitioner/prac-2' } }) }];
+    const data = await gatherPatientData({ request: parseCdsHooksRequest(body, 'order-sign'), prefetchTemplates: SIGN_TEMPLATES });
+    expect(data.sources.practitionerRolesByPractitioner).toBe('fetched');
+    expect(data.byKey.practitionerRolesByPractitioner?.map((r) => r.id)).toEqual(['role-2']);
   });
 });
 

@@ -29,8 +29,11 @@ describe('buildDiscovery', () => {
     expect(sign.prefetch).toEqual({
       patient: 'Patient/{{context.patientId}}',
       coverage: 'Coverage?patient={{context.patientId}}&status=active',
+      payer: 'Organization?_id={{%coverage.entry.resource.ofType(Coverage).payor.resolve().ofType(Organization).id}}',
       practitionerRoles:
         'PractitionerRole?_id={{context.draftOrders.entry.resource.ofType(MedicationRequest).requester.resolve().ofType(PractitionerRole).id}}',
+      practitionerRolesByPractitioner:
+        'PractitionerRole?practitioner={{context.draftOrders.entry.resource.ofType(MedicationRequest).requester.resolve().ofType(Practitioner).id}}',
       conditions: 'Condition?patient={{context.patientId}}',
       medicationRequests: 'MedicationRequest?patient={{context.patientId}}',
       medicationStatements: 'MedicationStatement?patient={{context.patientId}}',

@@ -77,7 +77,8 @@ export async function handleHook(serviceId: string, body: unknown, deps: HookDep
   }
   const payerId = payer.identifiers.find((i) => i.value)?.value ?? null;
   const member = memberKeyOf(payerId ?? 'unknown-payer', coverage, request.context.patientId);
-  const onFile = asPriorAuthorizations(await deps.store.listAuthorizations({ memberKey: member }));
+  const authorizations = await deps.store.listAuthorizations({ memberKey: member });
+  const today = now.toISOString().slice(0, 10);
 
   const answers: OrderAnswerInput[] = [];
   const outcomes: string[] = [];
@@ -86,13 +87,23 @@ export async function handleHook(serviceId: string, body: unknown, deps: HookDep
     // Orders of drugs the catalog has no policy for get no answer (we assert nothing about them).
     if (!selection.policy) continue;
     const policy = selection.policy;
+    const orderKey = orderKeyOf(order, request.fhirServer);
+    // An authorization granted earlier for this very order is not prior therapy: with it on file a
+    // repeated call (or order-dispatch after order-sign) would be judged as a continuation request.
+    const onFile = asPriorAuthorizations(authorizations.filter((a) => orderKey === null || a.orderKey !== orderKey));
     const decision = await deps.engine.evaluatePolicy(
       policy,
       toEvaluationRequest({ order, data, patientId: request.context.patientId, payer, priorAuthorizations: onFile, evaluationDate: now }),
     );
     decision.warnings.push(...warnings, ...data.warnings);
-    const orderKey = orderKeyOf(order, request.fhirServer);
-    const grant = mayGrantUnsolicitedDetermination(decision, hook, config) && decision.approvalPeriod;
+    const mayGrant = mayGrantUnsolicitedDetermination(decision, hook, config);
+    // Granting is idempotent per order: the authorization already issued for it (still valid) is the answer.
+    const earlier = mayGrant && orderKey !== null
+      ? authorizations.find(
+          (a) => a.orderKey === orderKey && a.policyId === policy.id && a.status === 'approved' && a.start !== null && a.end !== null && a.start <= today && today <= a.end,
+        )
+      : undefined;
+    const grant = mayGrant && !earlier && decision.approvalPeriod;
     const assertion = await deps.store.saveCoverageAssertion({
       hookInstance: request.hookInstance,
       policyId: policy.id,
@@ -114,7 +125,7 @@ export async function handleHook(serviceId: string, body: unknown, deps: HookDep
           }
         : {}),
     });
-    const granted = assertion.authorization;
+    const granted = earlier ?? assertion.authorization;
     answers.push({
       order: order as MedicationRequest,
       decision,

@@ -51,6 +51,7 @@ const policySchema = z.object({
         display: z.string(),
         planValues: z.array(z.string()).optional(),
         states: z.array(z.string()).optional(),
+        description: z.string().optional(),
       }),
     )
     .min(1),

@@ -35,6 +35,8 @@ export interface LineOfBusiness {
    */
   planValues?: string[];
   states?: string[];
+  /** How the catalog tells this line (e.g. which plan values or states name a marketplace product), for readers. */
+  description?: string;
 }
 
 export interface DrugDefinition {

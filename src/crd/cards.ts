@@ -13,7 +13,7 @@
  *   undocumented criteria with their citations; no links, no suggestions.
  * - External Reference (`guideline`): a card linking to the policy page this server serves.
  * - Propose Alternate Request (`therapy-alternatives-req`): when a criterion that lists preferred
- *   alternatives is unmet or unknown, one suggestion per alternative, each a single `update` of the
+ *   alternatives is unmet or unknown (and the order is not denied), one suggestion per alternative, each a single `update` of the
  *   draft order to the alternative product (CRD 2.2 crd-respar-1).
  * `max-cards` keeps the most important cards: warnings first, then alternatives, instructions,
  * references. Card topics use CRD temp codes for 2.0/2.1 and cdshooks-card-type for 2.2; the
@@ -227,7 +227,9 @@ function alternativeOrder(order: MedicationRequest, alternative: { valueSet: str
 
 function alternativesCard(input: OrderAnswerInput, ctx: AnswerContext): CdsCard | undefined {
   const { decision, policy, order } = input;
-  if (!decision.policy || !policy || !order.id) return undefined;
+  // A denied order cannot become covered through the trial (e.g. it is not covered because the
+  // patient takes one of the very alternatives now): proposing them would only mislead.
+  if (!decision.policy || !policy || !order.id || decision.outcome === 'deny') return undefined;
   const definitions = criterionDefinitions(policy);
   const trials = decision.criteria
     .filter((c) => c.status === 'unmet' || c.status === 'unknown')

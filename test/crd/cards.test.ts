@@ -115,6 +115,12 @@ describe('answerOrders: each card type', () => {
     expect(response.cards.map(kindOf)).not.toContain('alternatives');
   });
 
+  test('not covered with a trial criterion also open: still no alternatives (the denial stands whatever is tried)', () => {
+    const denied = { ...decisions.denied, criteria: [...decisions.denied.criteria, ...decisions.unknownTrial.criteria.filter((c) => c.id === 'I.A.3')] };
+    const response = answer([{ ...order('denied'), decision: denied }], context());
+    expect(response.cards.map(kindOf)).toEqual(['instructions', 'reference']);
+  });
+
   test('no policy: instructions card says why; no reference card; auth-needed', () => {
     const response = answer([{ order: draftOrder({ medicationCodeableConcept: { text: 'ibuprofen 800 mg' } }), decision: decisions.noPolicy, policy: null, assertionId: 'ca-np' }], context());
     expect(response.cards.map(kindOf)).toEqual(['instructions']);

@@ -129,7 +129,11 @@ export function assessCoverage(decision: Decision, ctx: CoverageInformationConte
     };
   }
   if (decision.outcome === 'deny') {
-    const denying = decision.criteria.filter((c) => c.status === 'unmet' && c.onUnmet === 'deny').map((c) => cite(c.text, c.citation));
+    // The denying criteria the decision's reasons do not already cite (the engine usually does).
+    const cited = new Set(decision.reasons.map((r) => r.citation).filter(Boolean));
+    const denying = decision.criteria
+      .filter((c) => c.status === 'unmet' && c.onUnmet === 'deny' && !cited.has(c.citation))
+      .map((c) => cite(c.text, c.citation));
     return { covered: 'not-covered', docPurpose: [], reasons: [...new Set([...reasons, ...denying])] };
   }
   if (ctx.satisfiedAuthorization) {

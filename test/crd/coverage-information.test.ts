@@ -73,7 +73,12 @@ describe('buildCoverageInformation: the four assertions', () => {
       expect(codeOf(ext, 'covered')).toBe('not-covered');
       expect(sub(ext, 'pa-needed')).toEqual([]);
       expect(sub(ext, 'doc-needed')).toEqual([]);
-      expect(sub(ext, 'reason').map((r) => r.valueCodeableConcept?.text)).toContain('Combination use with a biologic DMARD is not authorized (TP.PHAR.1 G.1)');
+      expect(sub(ext, 'reason').map((r) => r.valueCodeableConcept?.text)).toEqual(['Combination use with a biologic DMARD is not authorized (TP.PHAR.1 G.1)']);
+    });
+
+    test('not-covered: a denying criterion the reasons do not cite is added as a reason', () => {
+      const ext = buildCoverageInformation({ ...decisions.denied, reasons: [{ code: 'not-authorized', text: 'Not authorized' }] }, ctx({ version }));
+      expect(sub(ext, 'reason').map((r) => r.valueCodeableConcept?.text)).toEqual(['Not authorized', 'Not used together with another biologic DMARD (TP.PHAR.1 G.1)']);
     });
 
     test('no policy: covered, auth-needed (clinical review), the reason says why, no questionnaire', () => {

@@ -196,6 +196,8 @@ export interface PolicyKitOptions {
   /** Id of the QuestionnaireResponse `answer` creates. */
   qrId: string;
   citationPrefix: string;
+  /** Id of the requested MedicationRequest in every fixture (default `medreq-kineret`). */
+  orderId?: string;
 }
 
 export interface RequestOptions {
@@ -238,6 +240,12 @@ export interface Table {
 export function policyKit(options: PolicyKitOptions) {
   const dir = path.join(REPO_ROOT, 'fixtures', options.fixtures);
   const cache = new Map<string, Bundle>();
+  const orderId = options.orderId ?? 'medreq-kineret';
+  const requestedOrder = (bundle: Bundle): MedicationRequest => {
+    const order = ofType(bundle, 'MedicationRequest').find((m) => m.id === orderId);
+    if (!order) throw new Error(`${bundle.id} has no MedicationRequest/${orderId}`);
+    return order;
+  };
 
   function load(base: string): Bundle {
     let bundle = cache.get(base);
@@ -253,7 +261,7 @@ export function policyKit(options: PolicyKitOptions) {
     const patient = patientOf(bundle);
     let qr = ofType(bundle, 'QuestionnaireResponse').find((r) => r.id === options.qrId);
     if (!qr) {
-      const order = kineretOrder(bundle);
+      const order = requestedOrder(bundle);
       qr = {
         resourceType: 'QuestionnaireResponse',
         id: options.qrId,
@@ -289,7 +297,7 @@ export function policyKit(options: PolicyKitOptions) {
       ...(i.system ? { system: i.system } : {}),
       ...((request.payerValue ?? i.value) ? { value: request.payerValue ?? i.value } : {}),
     }));
-    const order = kineretOrder(bundle);
+    const order = requestedOrder(bundle);
     const patient = patientOf(bundle);
     const state = patient.address?.find((a) => a.use === 'home' || a.use === undefined)?.state;
     return {
@@ -368,7 +376,7 @@ export function policyKit(options: PolicyKitOptions) {
     });
   }
 
-  return { load, answer, qrRef, requestFor, evaluate, runTable };
+  return { load, answer, qrRef, requestFor, evaluate, runTable, requestedOrder };
 }
 
 export function criterion(decision: Decision, id: string): CriterionResult {

@@ -49,6 +49,7 @@ interface CatalogPolicy {
   questionnaire: string;
   citationPrefix: string;
   approveWithoutReview?: { id: string; expression: string };
+  globalCriteria?: CatalogCriterion[];
   indications: { id: string; initial: CatalogPhase; continuation?: CatalogPhase }[];
 }
 
@@ -68,7 +69,7 @@ export interface QuestionnaireCheckConfig {
   /** Answers (besides indication and continued-therapy) that select a scenario's questions, per indication. */
   scenarioAnswers?: Record<string, Record<string, Answer>[]>;
   /** Fixture folder and the known pre-populated values per fixture (indication given by code). */
-  fixtures: { folder: string; expected: Record<string, Record<string, unknown>> };
+  fixtures: { folder: string; expected: Record<string, Record<string, unknown>>; orderId?: string };
 }
 
 export function describeQuestionnaire(config: QuestionnaireCheckConfig): void {
@@ -164,6 +165,9 @@ export function describeQuestionnaire(config: QuestionnaireCheckConfig): void {
         .map((phase) => ({ indication: indication.id, phase, ...(indication[phase] as CatalogPhase) })),
     ),
   );
+  // Criteria every phase evaluates (globalCriteria) count as the phase's own.
+  const globalCriteria = policy.globalCriteria ?? [];
+  for (const p of phases) p.criteria = [...globalCriteria, ...p.criteria];
   const criteria = phases.flatMap((p) => p.criteria.map((c) => ({ ...c, indication: p.indication, phase: p.phase })));
   const criterionReads = (c: CatalogCriterion): Map<string, string[] | null> => {
     const read = answersRead(c.expression);
@@ -296,9 +300,12 @@ export function describeQuestionnaire(config: QuestionnaireCheckConfig): void {
       for (const code of contains) {
         expect(codeSystems.find((cs) => cs.url === code.system)?.concept?.find((c) => c.code === code.code)?.display).toBe(code.display);
       }
-      const codeSystemUrl = /codesystem\s+"Kineret Indication":\s*'([^']+)'/.exec(cql)?.[1];
-      for (const [, code, display] of cql.matchAll(/code\s+"Indication [^"]+":\s*'([^']+)'\s+from\s+"Kineret Indication"\s+display\s+'([^']+)'/g)) {
-        expect(contains).toContainEqual(expect.objectContaining({ system: codeSystemUrl, code, display }));
+      const codeSystem = /codesystem\s+"([^"]+ Indication)":\s*'([^']+)'/.exec(cql);
+      const codes = [...cql.matchAll(/code\s+"Indication [^"]+":\s*'([^']+)'\s+from\s+"([^"]+)"\s+display\s+'((?:[^'\\]|\\.)*)'/g)];
+      expect(codes.length).toBeGreaterThan(0);
+      for (const [, code, system, display] of codes) {
+        expect(system).toBe(codeSystem?.[1]);
+        expect(contains).toContainEqual(expect.objectContaining({ system: codeSystem?.[2], code, display: display!.replace(/\\(.)/g, '$1') }));
       }
     });
 
@@ -414,6 +421,8 @@ export function describeQuestionnaire(config: QuestionnaireCheckConfig): void {
           return typeof value === 'number';
         case 'integer':
           return Number.isInteger(value);
+        case 'date':
+          return typeof value === 'object' && (value as { isDate?: boolean }).isDate === true;
         case 'choice': {
           const code = value as { system?: string; code?: string };
           return optionsOf(item).some((o) => o.system === code.system && o.code === code.code);
@@ -430,7 +439,7 @@ export function describeQuestionnaire(config: QuestionnaireCheckConfig): void {
         LIBRARY,
         definitions,
         bundle,
-        { orderId: 'medreq-kineret', lineOfBusiness: [], diagnoses: [], priorAuthorizations: [], evaluationDate: new Date('2026-11-20T15:00:00Z') },
+        { orderId: config.fixtures.orderId ?? 'medreq-kineret', lineOfBusiness: [], diagnoses: [], priorAuthorizations: [], evaluationDate: new Date('2026-11-20T15:00:00Z') },
         codeServiceFor(valueSetIndex),
       );
       const values = new Map<string, unknown>();

@@ -40,7 +40,6 @@ import type {
   OperationOutcomeIssue,
   Parameters,
   ParametersParameter,
-  Patient,
   Questionnaire,
   QuestionnaireItem,
   QuestionnaireResponse,
@@ -55,7 +54,19 @@ import type { FhirFetcherFactory } from '../crd/fhir-fetcher';
 import { parseReference } from '../crd/prefetch';
 import type { ArtifactRepository } from './artifacts';
 import { CRD_TEMP_SYSTEM, DTR_PROFILE, EXT, ORDER_TYPES } from './urls';
-import { addResources, checkDataParameters, dataBundle, DATA_PARAMETER_NAMES, emptyDataParameters, findResource, gatherData, readDataParameter, resolveReference, type DataParameters } from './population-data';
+import {
+  addRequesterRole,
+  addResources,
+  checkDataParameters,
+  checkSubject,
+  dataBundle,
+  DATA_PARAMETER_NAMES,
+  emptyDataParameters,
+  gatherData,
+  readDataParameter,
+  resolveReference,
+  type DataParameters,
+} from './population-data';
 import { information, populateAnswers, withOrigin } from './prepopulate';
 
 export interface PopulateDeps {
@@ -332,17 +343,9 @@ export async function populate(body: unknown, deps: PopulateDeps, questionnaireI
   const coverage = (await resolve(coverageContext)) as Coverage | undefined;
   const order = await resolve(orderContext);
   await resolve(patientContext);
-  // The requester's role (e.g. a rheumatologist) when the order was only named by reference.
-  const requester = (order as { requester?: Reference } | undefined)?.requester?.reference;
-  if (data.fetcher && parseReference(requester)?.resourceType === 'PractitionerRole' && !findResource(data.bundle, requester)) {
-    await resolveReference(data, requester!, orderContext?.expression ?? 'order');
-  }
+  await addRequesterRole(data, order, orderContext?.expression ?? "Parameters.parameter.where(name='context')");
   issues.push(...data.issues);
-
-  const patients = (data.bundle.entry ?? []).map((e) => e.resource).filter((r): r is Patient => r?.resourceType === 'Patient');
-  if (patients.length > 0 && !patients.some((p) => p.id === patientId)) {
-    throw badRequest(`The patient data is about ${patients.map((p) => `Patient/${p.id ?? '?'}`).join(', ')}, not the subject Patient/${patientId}`, request.subject.expression);
-  }
+  checkSubject(data.bundle, patientId, request.subject.expression);
   if (request.data.bundles.length === 0 && !request.data.fhirServer) {
     issues.push(
       warning('incomplete', "No patient data was given (a 'data' Bundle or fhirServer): answers come only from the context resources", "Parameters.parameter.where(name='data')"),

@@ -202,3 +202,18 @@ export async function resolveReference(
   data.issues.push(warning('not-found', `${reference} is neither in the patient data nor readable from a fhirServer`, expression));
   return undefined;
 }
+
+/** The requester's PractitionerRole (e.g. a rheumatologist) of an order named only by reference: read from fhirServer. */
+export async function addRequesterRole(data: GatheredData, order: Resource | undefined, expression: string): Promise<void> {
+  const requester = (order as { requester?: { reference?: string } } | undefined)?.requester?.reference;
+  if (!data.fetcher || parseReference(requester)?.resourceType !== 'PractitionerRole' || findResource(data.bundle, requester)) return;
+  await resolveReference(data, requester!, expression);
+}
+
+/** 400 when the data holds Patients and none of them is the subject (never pre-fill from another chart). */
+export function checkSubject(bundle: Bundle, patientId: string, expression: string): void {
+  const patients = (bundle.entry ?? []).map((e) => e.resource).filter((r): r is FhirResource => r?.resourceType === 'Patient');
+  if (patients.length > 0 && !patients.some((p) => p.id === patientId)) {
+    throw badRequest(`The patient data is about ${patients.map((p) => `Patient/${p.id ?? '?'}`).join(', ')}, not the subject Patient/${patientId}`, expression);
+  }
+}

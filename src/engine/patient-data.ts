@@ -5,7 +5,7 @@
  * PAS and CDS Hooks bundles often use `urn:uuid:` fullUrls and references; the CQL matches
  * references by id, so they are normalized here once. The caller's bundle is never modified.
  */
-import type { Bundle, FhirResource, Resource } from 'fhir/r4';
+import type { Bundle, FhirResource, Questionnaire, QuestionnaireResponse, Resource } from 'fhir/r4';
 
 const PATIENT_LINKS = ['subject', 'patient', 'beneficiary'] as const;
 
@@ -41,6 +41,18 @@ function linkedPatient(resource: Resource): string | undefined | null {
   return undefined;
 }
 
+/**
+ * An adaptive (SDC) QuestionnaireResponse names its contained Questionnaire (`#id`); the policy
+ * CQL looks responses up by the canonical that Questionnaire was derived from.
+ */
+function nameDerivedQuestionnaire(response: QuestionnaireResponse): void {
+  const named: unknown = response.questionnaire;
+  if (typeof named !== 'string' || !named.startsWith('#') || !Array.isArray(response.contained)) return;
+  const contained = response.contained.find((r): r is Questionnaire => r?.resourceType === 'Questionnaire' && r.id === named.slice(1));
+  const canonical = Array.isArray(contained?.derivedFrom) ? contained.derivedFrom[0] : contained?.url;
+  if (typeof canonical === 'string') response.questionnaire = canonical;
+}
+
 export interface PatientData {
   bundle: Bundle;
   patientId: string;
@@ -61,7 +73,10 @@ export function preparePatientData(source: Bundle, patientId?: string): PatientD
     const local = `${resource.resourceType}/${resource.id}`;
     if (fullUrl) targets.set(fullUrl, local);
   });
-  for (const resource of resources) rewriteReferences(resource, targets);
+  for (const resource of resources) {
+    rewriteReferences(resource, targets);
+    if (resource.resourceType === 'QuestionnaireResponse') nameDerivedQuestionnaire(resource);
+  }
 
   const patient =
     resources.find((r) => r.resourceType === 'Patient' && (patientId === undefined || r.id === patientId)) ??

@@ -1,0 +1,177 @@
+/**
+ * A small but real FHIR R4 server for tests: node http on 127.0.0.1, serving one set of resources
+ * for reads (`Type/id`) and the searches our CRD prefetch templates and data lookups make.
+ * It plays the EHR's FHIR server behind `fhirServer`, so the product reads it through its real
+ * fhir-kit-client path.
+ *
+ * Supports: read; search by `_id`, `patient` (subject / patient / beneficiary), `subject`,
+ * `status`, `code` (system|code tokens), `category`, `practitioner`, `_count` (with `next` links),
+ * `_include=Coverage:payor`; comma-separated values (OR). A search parameter it does not know is a
+ * 400 OperationOutcome, so a query the product was not meant to make fails the test instead of
+ * silently returning everything. Optional bearer token check (401 otherwise).
+ * Records every request with its Authorization header.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Bundle, FhirResource } from 'fhir/r4';
+
+export interface RecordedRequest {
+  method: string;
+  /** Path and query after the base, e.g. `Condition?patient=pt-1`. */
+  url: string;
+  authorization?: string;
+}
+
+export interface LocalFhirServer {
+  /** `http://127.0.0.1:<port>/fhir` */
+  baseUrl: string;
+  requests: RecordedRequest[];
+  /** Replaces the served resources. */
+  setResources(resources: FhirResource[]): void;
+  close(): Promise<void>;
+}
+
+export interface LocalFhirServerOptions {
+  /** When set, every request must carry `Authorization: Bearer <token>` (else 401). */
+  token?: string;
+  /** Default page size of searches (`_count` overrides); default 50. */
+  pageSize?: number;
+}
+
+type Json = Record<string, unknown>;
+
+const SEARCH_PARAMS = new Set(['_id', 'patient', 'subject', 'status', 'code', 'category', 'practitioner', '_count', '_include', '_page']);
+
+function referenceOf(resource: FhirResource, field: string): string | undefined {
+  const value = (resource as unknown as Json)[field];
+  if (typeof value === 'object' && value !== null && typeof (value as Json).reference === 'string') return (value as Json).reference as string;
+  return undefined;
+}
+
+function refersTo(reference: string | undefined, type: string, id: string): boolean {
+  if (!reference) return false;
+  return reference === `${type}/${id}` || reference.endsWith(`/${type}/${id}`);
+}
+
+function codingsOf(value: unknown): { system?: string; code?: string }[] {
+  const concepts = Array.isArray(value) ? value : [value];
+  return concepts.flatMap((c) => (typeof c === 'object' && c !== null && Array.isArray((c as Json).coding) ? ((c as Json).coding as Json[]) : [])) as {
+    system?: string;
+    code?: string;
+  }[];
+}
+
+function tokenMatches(codings: { system?: string; code?: string }[], token: string): boolean {
+  const bar = token.indexOf('|');
+  if (bar < 0) return codings.some((c) => c.code === token);
+  const system = token.slice(0, bar);
+  const code = token.slice(bar + 1);
+  return codings.some((c) => (system === '' ? !c.system : c.system === system) && c.code === code);
+}
+
+/** Whether `resource` matches one search parameter (values OR-ed). */
+function matches(resource: FhirResource, name: string, values: string[]): boolean {
+  const r = resource as unknown as Json;
+  switch (name) {
+    case '_id':
+      return values.includes(resource.id ?? '');
+    case 'patient':
+    case 'subject': {
+      const fields = name === 'subject' ? ['subject'] : ['subject', 'patient', 'beneficiary'];
+      const ids = values.map((v) => v.replace(/^Patient\//, ''));
+      return fields.some((f) => ids.some((id) => refersTo(referenceOf(resource, f), 'Patient', id)));
+    }
+    case 'practitioner':
+      return values.some((v) => refersTo(referenceOf(resource, 'practitioner'), 'Practitioner', v.replace(/^Practitioner\//, '')));
+    case 'status':
+      return typeof r.status === 'string' && values.includes(r.status);
+    case 'code': {
+      const codings = resource.resourceType === 'MedicationRequest' || resource.resourceType === 'MedicationStatement' || resource.resourceType === 'MedicationDispense'
+        ? codingsOf(r.medicationCodeableConcept)
+        : codingsOf(r.code);
+      return values.some((v) => tokenMatches(codings, v));
+    }
+    case 'category':
+      return values.some((v) => tokenMatches(codingsOf(r.category), v));
+    default:
+      return true;
+  }
+}
+
+/** Runs a read or search against `resources`; `{ status, body }` as the server answers it. */
+export function answer(resources: FhirResource[], pathAndQuery: string, baseUrl: string, pageSize = 50): { status: number; body: unknown } {
+  const [pathPart = '', query = ''] = pathAndQuery.split('?', 2) as [string, string?];
+  const segments = pathPart.split('/').filter(Boolean);
+  const type = segments[0] ?? '';
+  if (segments.length === 2) {
+    const found = resources.find((r) => r.resourceType === type && r.id === decodeURIComponent(segments[1] ?? ''));
+    return found ? { status: 200, body: found } : outcome(404, 'not-found', `${type}/${segments[1]} is not known`);
+  }
+  if (segments.length !== 1 || !/^[A-Z][A-Za-z]+$/.test(type)) return outcome(400, 'not-supported', `Unsupported URL ${pathPart}`);
+
+  const params = new URLSearchParams(query);
+  for (const name of params.keys()) {
+    if (!SEARCH_PARAMS.has(name)) return outcome(400, 'not-supported', `Search parameter ${name} is not supported`);
+  }
+  let found = resources.filter((r) => r.resourceType === type);
+  for (const [name, raw] of params) {
+    if (name.startsWith('_') && name !== '_id') continue;
+    found = found.filter((r) => matches(r, name, raw.split(',')));
+  }
+  const count = Number(params.get('_count') ?? pageSize);
+  const page = Number(params.get('_page') ?? '1');
+  const slice = found.slice((page - 1) * count, page * count);
+  const entries: Bundle['entry'] = slice.map((resource) => ({ fullUrl: `${baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' } }));
+  const include = params.get('_include');
+  if (include === 'Coverage:payor' && type === 'Coverage') {
+    for (const coverage of slice) {
+      for (const payor of ((coverage as unknown as Json).payor as { reference?: string }[] | undefined) ?? []) {
+        const org = resources.find((r) => r.resourceType === 'Organization' && refersTo(payor.reference, 'Organization', r.id ?? ''));
+        if (org && !entries.some((e) => e.resource === org)) entries.push({ fullUrl: `${baseUrl}/Organization/${org.id}`, resource: org, search: { mode: 'include' } });
+      }
+    }
+  } else if (include !== null) {
+    return outcome(400, 'not-supported', `_include=${include} is not supported`);
+  }
+  const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', total: found.length, entry: entries };
+  if (page * count < found.length) {
+    const next = new URLSearchParams(params);
+    next.set('_page', String(page + 1));
+    next.set('_count', String(count));
+    bundle.link = [{ relation: 'next', url: `${baseUrl}/${type}?${next.toString()}` }];
+  }
+  return { status: 200, body: bundle };
+}
+
+function outcome(status: number, code: string, diagnostics: string): { status: number; body: unknown } {
+  return { status, body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code, diagnostics }] } };
+}
+
+export async function startLocalFhirServer(resources: FhirResource[], options: LocalFhirServerOptions = {}): Promise<LocalFhirServer> {
+  let served = resources;
+  const requests: RecordedRequest[] = [];
+  let baseUrl = '';
+  const server = http.createServer((req, res) => {
+    const url = (req.url ?? '').replace(/^\/fhir\/?/, '');
+    requests.push({ method: req.method ?? 'GET', url, ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+    const send = ({ status, body }: { status: number; body: unknown }) =>
+      res.writeHead(status, { 'content-type': 'application/fhir+json' }).end(JSON.stringify(body));
+    if (req.method !== 'GET') send(outcome(405, 'not-supported', 'read-only test server'));
+    else if (options.token && req.headers.authorization !== `Bearer ${options.token}`) send(outcome(401, 'login', 'bearer token required'));
+    else send(answer(served, url, baseUrl, options.pageSize));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/fhir`;
+  return {
+    baseUrl,
+    requests,
+    setResources: (next) => {
+      served = next;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -68,6 +68,8 @@ export interface QuestionnaireCheckConfig {
   navigation: string[];
   /** Answers (besides indication and continued-therapy) that select a scenario's questions, per indication. */
   scenarioAnswers?: Record<string, Record<string, Answer>[]>;
+  /** Questions a criterion reads only for some answers (e.g. a JIA subtype's trial): needed only when `fixed` holds them. */
+  neededOnlyWhen?: Record<string, Record<string, Answer>>;
   /** Fixture folder and the known pre-populated values per fixture (indication given by code). */
   fixtures: { folder: string; expected: Record<string, Record<string, unknown>>; orderId?: string };
 }
@@ -395,7 +397,11 @@ export function describeQuestionnaire(config: QuestionnaireCheckConfig): void {
     describe.each(scenarios)('%s', (_name, scenario, extra) => {
       const fixed: Record<string, Answer> = { indication: indicationAnswer(scenario.indication), 'continued-therapy': scenario.phase === 'continuation', ...extra };
       const reachable = reachableFor(fixed);
-      const needed = new Set(scenario.criteria.flatMap((c) => [...criterionReads(c).keys()]));
+      const sameAnswer = (x: Answer | undefined, y: Answer): boolean =>
+        typeof x === 'object' && typeof y === 'object' ? x.system === y.system && x.code === y.code : x === y;
+      const neededHere = (linkId: string): boolean =>
+        Object.entries(config.neededOnlyWhen?.[linkId] ?? {}).every(([question, value]) => sameAnswer(fixed[question], value));
+      const needed = new Set(scenario.criteria.flatMap((c) => [...criterionReads(c).keys()]).filter(neededHere));
 
       test('every answer its criteria read can be given', () => {
         expect([...needed].filter((l) => !reachable.has(l))).toEqual([]);

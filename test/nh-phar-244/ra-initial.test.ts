@@ -145,6 +145,10 @@ const rows: Row[] = [
     edit: (b) => add(b, statement(b, 'medstmt-olumiant', BARICITINIB, '2026-01-12')),
   },
   {
+    id: 'I.A.7', status: 'unmet', fact: 'nothing on record, but the questionnaire says Kineret will be combined with a biologic', evidence: [QR('no-combination')],
+    edit: (b) => answer(b, { 'no-combination': false }),
+  },
+  {
     id: 'I.A.7', status: 'unknown', fact: 'the bundle carries no medication history at all',
     also: { 'I.A.4': 'unknown', 'I.A.5': 'unknown' },
     edit: removeMedicationHistory,

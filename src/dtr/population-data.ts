@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Coding, FhirResource, MedicationRequest, OperationOutcomeIssue, Resource } from 'fhir/r4';
 import type { PolicyEngine } from '../engine';
 import { badRequest, warning } from '../fhir/outcomes';
-import { gatherPatientData } from '../crd/data';
+import { gatherPatientData, resolveRequester, type PatientData as CrdPatientData } from '../crd/data';
 import { prefetchTemplates } from '../crd/discovery';
 import { parseReference } from '../crd/prefetch';
 import type { FhirFetcher, FhirFetcherFactory } from '../crd/fhir-fetcher';
@@ -203,11 +203,24 @@ export async function resolveReference(
   return undefined;
 }
 
-/** The requester's PractitionerRole (e.g. a rheumatologist) of an order named only by reference: read from fhirServer. */
+/**
+ * The order's requester as a PractitionerRole (the policy reads its specialty), read from fhirServer
+ * when the data lacks it: the referenced role, or a role of the requesting Practitioner (CRD's
+ * resolveRequester).
+ */
 export async function addRequesterRole(data: GatheredData, order: Resource | undefined, expression: string): Promise<void> {
-  const requester = (order as { requester?: { reference?: string } } | undefined)?.requester?.reference;
-  if (!data.fetcher || parseReference(requester)?.resourceType !== 'PractitionerRole' || findResource(data.bundle, requester)) return;
-  await resolveReference(data, requester!, expression);
+  if (!data.fetcher || order?.resourceType !== 'MedicationRequest') return;
+  const requester = (order as MedicationRequest).requester?.reference;
+  const ref = parseReference(requester);
+  const have = (data.bundle.entry ?? []).some(
+    (e) =>
+      e.resource?.resourceType === 'PractitionerRole' &&
+      (ref?.resourceType === 'PractitionerRole' ? e.resource.id === ref.id : parseReference(e.resource.practitioner?.reference)?.id === ref?.id),
+  );
+  if (!ref || have) return;
+  const crdData: CrdPatientData = { bundle: data.bundle, byKey: {}, sources: {}, warnings: [], orders: [], fetcher: data.fetcher };
+  await resolveRequester(order as MedicationRequest, crdData);
+  for (const w of crdData.warnings) data.issues.push({ ...w, expression: [expression] });
 }
 
 /** 400 when the data holds Patients and none of them is the subject (never pre-fill from another chart). */

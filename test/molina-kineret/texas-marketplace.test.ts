@@ -36,8 +36,16 @@ const approval = (start: string, end: string, extra: Partial<PriorAuthorization>
 /** Approved 1 May 2026 for 6 months (ended 31 Oct), so within the last 12 months on 20 Nov 2026. */
 const RECENT = approval('2026-05-01', '2026-10-31');
 
-const setCoverage = (edit: (c: Coverage) => void) => (b: Bundle) => edit(ofType(b, 'Coverage')[0]!);
-const setState = (state: string) => (b: Bundle) => patch<Patient>(b, 'Patient/pt-molina-tx', (p) => { p.address![0]!.state = state; });
+function setCoverage(edit: (c: Coverage) => void): (b: Bundle) => void {
+  return (b) => edit(ofType(b, 'Coverage')[0] as Coverage);
+}
+function setState(state: string): (b: Bundle) => void {
+  return (b) => {
+    patch<Patient>(b, 'Patient/pt-molina-tx', (p) => { p.address![0]!.state = state; });
+  };
+}
+type Edit = (b: Bundle) => void;
+const noEdit: Edit = () => undefined;
 
 function expectRuleApproval(decision: Decision): void {
   expect(decision.outcome).toBe('approve');
@@ -52,7 +60,7 @@ function expectReview(decision: Decision): void {
 
 describe('which catalog entry a Molina member gets', () => {
   test.each([
-    ['Texas Marketplace plan value and a Texas address', (_b: Bundle) => undefined, 'molina-kineret-tx'],
+    ['Texas Marketplace plan value and a Texas address', noEdit, 'molina-kineret-tx'],
     ['the plan value alone (member lives in Oklahoma)', setState('OK'), 'molina-kineret-tx'],
     ['a Texas address alone (another private plan value)', setCoverage((c) => { c.class![0]!.value = 'MOLINA-PRIVATE-OTHER'; }), 'molina-kineret-tx'],
     [
@@ -65,7 +73,7 @@ describe('which catalog entry a Molina member gets', () => {
       setCoverage((c) => { c.type = { coding: [{ system: 'urn:oid:2.16.840.1.113883.3.221.5', code: '2' }] }; c.class![0]!.value = 'TX-MCD-STAR'; }),
       'molina-kineret',
     ],
-  ] as const)('%s → %s', async (_name, edit, policyId) => {
+  ] as [string, Edit, string][])('%s → %s', async (_name, edit, policyId) => {
     const bundle = load(BASE);
     edit(bundle);
     const decision = await evaluate(bundle);

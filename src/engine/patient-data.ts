@@ -49,7 +49,7 @@ function nameDerivedQuestionnaire(response: QuestionnaireResponse): void {
   const named: unknown = response.questionnaire;
   if (typeof named !== 'string' || !named.startsWith('#') || !Array.isArray(response.contained)) return;
   const contained = response.contained.find((r): r is Questionnaire => r?.resourceType === 'Questionnaire' && r.id === named.slice(1));
-  const canonical = Array.isArray(contained?.derivedFrom) ? contained.derivedFrom[0] : contained?.url;
+  const canonical = (Array.isArray(contained?.derivedFrom) ? contained.derivedFrom[0] : undefined) ?? contained?.url;
   if (typeof canonical === 'string') response.questionnaire = canonical;
 }
 

@@ -105,7 +105,8 @@ export type AnswerValue = boolean | number | string | { code: string; system: st
 function answerFor(value: AnswerValue): QuestionnaireResponseItemAnswer {
   if (typeof value === 'boolean') return { valueBoolean: value };
   if (typeof value === 'number') return Number.isInteger(value) ? { valueInteger: value } : { valueDecimal: value };
-  if (typeof value === 'string') return { valueString: value };
+  // A full date (YYYY-MM-DD) answers a date item.
+  if (typeof value === 'string') return /^\d{4}-\d{2}-\d{2}$/.test(value) ? { valueDate: value } : { valueString: value };
   return { valueCoding: value };
 }
 

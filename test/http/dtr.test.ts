@@ -120,3 +120,64 @@ test('$questionnaire-package without coverage, or with nothing to select by, is 
   const nothing = await packageRequest([{ name: 'coverage', resource: coverageWithPayer }]);
   expect(nothing.status).toBe(400);
 });
+
+describe('SDC operations over HTTP', () => {
+  const chart = JSON.parse(fs.readFileSync(path.join(__dirname, '../../fixtures/cp-phar-244/ra-approvable.json'), 'utf8')) as Bundle;
+  const patientId = chart.entry?.find((e) => e.resource?.resourceType === 'Patient')?.resource?.id ?? '';
+
+  test('$populate answers from the chart, each answer marked information-origin auto', async () => {
+    const res = await request(t.app)
+      .post('/fhir/Questionnaire/cp-phar-244-kineret/$populate')
+      .set('Content-Type', 'application/fhir+json')
+      .send(
+        JSON.stringify({
+          resourceType: 'Parameters',
+          parameter: [
+            { name: 'subject', valueReference: { reference: `Patient/${patientId}` } },
+            { name: 'context', part: [{ name: 'name', valueString: 'data' }, { name: 'content', resource: chart }] },
+          ],
+        }),
+      );
+    expect(res.status).toBe(200);
+    const response = (res.body as Parameters).parameter?.find((p) => p.name === 'response')?.resource as {
+      resourceType: string;
+      item?: unknown[];
+    };
+    expect(response.resourceType).toBe('QuestionnaireResponse');
+    const text = JSON.stringify(response);
+    expect(text).toContain('"linkId":"mtx-trial-failed"');
+    expect(text).toContain('http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin');
+  });
+
+  test('$next-question asks the first questions the chart cannot answer, in an adaptive form', async () => {
+    const res = await request(t.app)
+      .post('/fhir/Questionnaire/$next-question')
+      .set('Content-Type', 'application/fhir+json')
+      .send(
+        JSON.stringify({
+          resourceType: 'Parameters',
+          parameter: [
+            {
+              name: 'questionnaire-response',
+              resource: { resourceType: 'QuestionnaireResponse', status: 'in-progress', questionnaire: QUESTIONNAIRE, subject: { reference: `Patient/${patientId}` } },
+            },
+            { name: 'data', resource: { ...chart, entry: (chart.entry ?? []).filter((e) => e.resource?.resourceType !== 'MedicationStatement' && !(e.resource?.resourceType === 'MedicationRequest' && e.resource.status !== 'draft')) } },
+          ],
+        }),
+      );
+    expect(res.status).toBe(200);
+    expect(res.body.resourceType).toBe('QuestionnaireResponse');
+    expect(res.body.status).toBe('in-progress');
+    expect(res.body.contained?.[0]?.resourceType).toBe('Questionnaire');
+    expect(res.body.questionnaire).toBe(`#${res.body.contained[0].id}`);
+  });
+
+  test('$populate for an unknown Questionnaire is a 404 OperationOutcome', async () => {
+    const res = await request(t.app)
+      .post('/fhir/Questionnaire/nope/$populate')
+      .set('Content-Type', 'application/fhir+json')
+      .send(JSON.stringify({ resourceType: 'Parameters', parameter: [{ name: 'subject', valueReference: { reference: 'Patient/x' } }] }));
+    expect(res.status).toBe(404);
+    expect(res.body.resourceType).toBe('OperationOutcome');
+  });
+});

@@ -7,6 +7,8 @@ import { route, type AppContext, type RouteModule } from '../app';
 import { expandValueSetOperation, readArtifact, searchArtifacts, type Query } from '../../dtr/resources';
 import { questionnairePackage, type PolicySelection } from '../../dtr/questionnaire-package';
 import { medicationCodes, payerContextOf } from '../../engine/chart-request';
+import { populate } from '../../dtr/populate';
+import { nextQuestion } from '../../dtr/next-question';
 
 /** Chooses the policy's Questionnaire from the coverage's payer and the order's drug. */
 function selectByCoverageAndOrder(ctx: AppContext) {
@@ -43,6 +45,16 @@ export const dtrRoutes: RouteModule = (router, ctx) => {
       ctx,
     ),
   );
+  const sdcDeps = () => ({
+    engine: ctx.engine,
+    artifacts: ctx.artifacts,
+    now: ctx.clock,
+    publicBaseUrl: ctx.config.publicBaseUrl,
+    ...(ctx.fhirFetcherFactory ? { fetcherFactory: ctx.fhirFetcherFactory } : {}),
+  });
+  router.post('/fhir/Questionnaire/\\$populate', route(({ body }) => populate(body, sdcDeps()), ctx));
+  router.post('/fhir/Questionnaire/:id/\\$populate', route(({ body, params }) => populate(body, sdcDeps(), params.id), ctx));
+  router.post('/fhir/Questionnaire/\\$next-question', route(({ body }) => nextQuestion(body, sdcDeps()), ctx));
   for (const type of ['Questionnaire', 'Library', 'ValueSet'] as const) {
     router.get(`/fhir/${type}`, route(async ({ query }) => searchArtifacts(ctx.artifacts, type, query as Query, base), ctx));
     router.get(`/fhir/${type}/:id`, route(async ({ params }) => readArtifact(ctx.artifacts, type, params.id ?? ''), ctx));

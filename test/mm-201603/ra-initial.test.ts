@@ -30,6 +30,11 @@ const rows: Row[] = [
     edit: (b) => remove(b, ...HUMIRA_FILLS.slice(2)),
   },
   {
+    id: '1.A.i', status: 'unmet', fact: 'Humira started 7 weeks ago and still taken (combination use too)', evidence: ['MedicationStatement/medstmt-humira-current'],
+    also: { 'CNR.2': 'unmet' },
+    edit: (b) => { removeHumira(b); add(b, statement(b, 'medstmt-humira-current', HUMIRA, '2026-10-01')); },
+  },
+  {
     id: '1.A.i', status: 'unknown', fact: 'only conventional DMARDs on record (methotrexate does not count)',
     edit: removeHumira,
   },

@@ -287,6 +287,10 @@ const rows: Row[] = [
       answer(b, { 'no-combination': false });
     },
   },
+  {
+    id: 'I.A.7', status: 'unmet', fact: 'the record shows no current biologic, but the prescriber says Kineret will be combined with one', evidence: [QR('no-combination')],
+    edit: (b) => answer(b, { 'no-combination': false }),
+  },
 
   // ------------------------------------------------------------- I.A.8 dose
   { id: 'I.A.8', status: 'met', fact: '100 mg once daily, 28 syringes per 28 days', evidence: ['MedicationRequest/medreq-kineret'] },

@@ -47,7 +47,7 @@ function drugKeyOf(item: PasItem, decision: Decision, engine: PolicyEngine): str
   return code ? `${code.system ?? ''}|${code.code ?? ''}` : 'unknown-drug';
 }
 
-/** An authorization granted for this order earlier (e.g. at CRD order-sign) and still valid today. */
+/** An authorization granted for this order earlier (e.g. at CRD order-sign) and still valid today (the caller also checks it is this member's). */
 function validOn(authorization: Authorization | null, today: string): authorization is Authorization {
   return (
     authorization !== null &&
@@ -86,7 +86,7 @@ export async function submitClaim(deps: SubmitDeps, body: unknown, requestId: st
     const orderKey = order ? orderKeyOf(order) : null;
     const existing = orderKey ? await deps.store.findAuthorizationByOrder(orderKey) : null;
     const decision = await deps.engine.evaluate(toEvaluationRequest(ctx, item, onFile, now));
-    if (validOn(existing, today) && decision.outcome !== 'deny') {
+    if (validOn(existing, today) && existing.memberKey === member && decision.outcome !== 'deny') {
       // Granted at order-sign for this very order: the same authorization answers the claim.
       granted ??= existing;
       decisions.push({

@@ -24,7 +24,8 @@
  * - input: a bare QuestionnaireResponse, or Parameters with `questionnaire-response` (SDC 3; `in`
  *   and `questionnaireResponse` accepted) plus the patient data as in population-data.ts (`data` /
  *   `patientData` Bundles, or `fhirServer` + `accessToken`). A bare response is evaluated without
- *   chart data (every question the criteria need is asked).
+ *   chart data: with no diagnosis the policy's other-use section (review) applies and the form
+ *   completes at once, so clients should send the data.
  * - the response names the policy Questionnaire by canonical (first call; its answered items,
  *   e.g. from `$populate`, count as asked) or by a contained adaptive Questionnaire (`#id`) whose
  *   `derivedFrom` (or `url`) is that canonical. Its `qr-context` Coverage and order, else the

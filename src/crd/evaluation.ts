@@ -7,37 +7,14 @@
  * `reasonCode` and from Conditions named in `reasonReference`.
  * Does not support: reading a referenced Medication from fhirServer (add a prefetch key for it).
  */
-import type { Bundle, Coding, Condition, FhirResource, Medication, MedicationRequest } from 'fhir/r4';
+import type { Bundle, Coding, MedicationRequest } from 'fhir/r4';
 import type { EvaluationRequest, PayerContext, PriorAuthorization } from '../engine/request';
 import type { PatientData } from './data';
-import { parseReference } from './prefetch';
-
-function find<T extends FhirResource>(bundle: Bundle, type: T['resourceType'], id: string): T | undefined {
-  return bundle.entry?.map((e) => e.resource).find((r): r is T => r?.resourceType === type && r.id === id);
-}
+import { medicationCodes, orderDiagnoses } from '../engine/chart-request';
 
 /** Codes naming the ordered product; empty when the order names it only by text. */
 export function drugCodes(order: MedicationRequest, bundle: Bundle): Coding[] {
-  if (order.medicationCodeableConcept) return order.medicationCodeableConcept.coding ?? [];
-  const reference = order.medicationReference?.reference;
-  if (!reference) return [];
-  const medication = reference.startsWith('#')
-    ? order.contained?.find((c): c is Medication => c.resourceType === 'Medication' && c.id === reference.slice(1))
-    : (() => {
-        const ref = parseReference(reference);
-        return ref?.resourceType === 'Medication' ? find<Medication>(bundle, 'Medication', ref.id) : undefined;
-      })();
-  return medication?.code?.coding ?? [];
-}
-
-/** Diagnoses the order gives as its reason. */
-export function orderDiagnoses(order: MedicationRequest, bundle: Bundle): Coding[] {
-  const coded = (order.reasonCode ?? []).flatMap((c) => c.coding ?? []);
-  const referenced = (order.reasonReference ?? []).flatMap((r) => {
-    const ref = parseReference(r.reference);
-    return ref?.resourceType === 'Condition' ? (find<Condition>(bundle, 'Condition', ref.id)?.code?.coding ?? []) : [];
-  });
-  return [...coded, ...referenced];
+  return medicationCodes(bundle, order);
 }
 
 export interface EvaluationInput {
@@ -57,7 +34,7 @@ export function toEvaluationRequest(input: EvaluationInput): EvaluationRequest {
     patientId: input.patientId,
     payer: input.payer,
     drug: { codes: drugCodes(order, data.bundle), ...(order.id ? { orderId: order.id } : {}) },
-    diagnoses: orderDiagnoses(order, data.bundle),
+    diagnoses: orderDiagnoses(data.bundle, order),
     priorAuthorizations: input.priorAuthorizations ?? [],
     evaluationDate: input.evaluationDate ?? new Date(),
   };

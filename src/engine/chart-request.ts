@@ -3,7 +3,7 @@
  * and the clinical data), as CRD, DTR and the evaluate CLI have it. PAS builds its own from the
  * Claim (src/pas/context.ts) because the Claim names payer, drug and diagnoses itself.
  */
-import type { Bundle, Coding, Coverage, FhirResource, Medication, MedicationRequest, Organization, Patient } from 'fhir/r4';
+import type { Bundle, Coding, Condition, Coverage, FhirResource, Medication, MedicationRequest, Organization, Patient } from 'fhir/r4';
 import type { EvaluationRequest, PayerContext, PriorAuthorization } from './request';
 
 function resources(bundle: Bundle): FhirResource[] {
@@ -42,10 +42,22 @@ export function payerContextOf(bundle: Bundle, coverage: Coverage | undefined, p
   };
 }
 
+/** Codes naming the ordered product: `medicationCodeableConcept`, or the Medication it references (contained or in the bundle). */
 export function medicationCodes(bundle: Bundle, order: MedicationRequest): Coding[] {
-  const direct = order.medicationCodeableConcept?.coding ?? [];
-  const medication = resolve<Medication>(bundle, order.medicationReference?.reference, 'Medication');
-  return [...direct, ...(medication?.code?.coding ?? [])];
+  if (order.medicationCodeableConcept) return order.medicationCodeableConcept.coding ?? [];
+  const reference = order.medicationReference?.reference;
+  if (!reference) return [];
+  const medication = reference.startsWith('#')
+    ? order.contained?.find((c): c is Medication => c.resourceType === 'Medication' && c.id === reference.slice(1))
+    : resolve<Medication>(bundle, reference, 'Medication');
+  return medication?.code?.coding ?? [];
+}
+
+/** Diagnoses the order gives as its reason: `reasonCode`, and the Conditions `reasonReference` names. */
+export function orderDiagnoses(bundle: Bundle, order: MedicationRequest): Coding[] {
+  const coded = (order.reasonCode ?? []).flatMap((c) => c.coding ?? []);
+  const referenced = (order.reasonReference ?? []).flatMap((r) => resolve<Condition>(bundle, r.reference, 'Condition')?.code?.coding ?? []);
+  return [...coded, ...referenced];
 }
 
 export interface ChartRequestInput {
@@ -68,13 +80,12 @@ export function chartRequest(input: ChartRequestInput): EvaluationRequest {
     (all.find((r) => r.resourceType === 'Patient' && (!input.patientId || r.id === input.patientId)) as Patient | undefined);
   const coverage = input.coverage ?? (all.find((r) => r.resourceType === 'Coverage' && r.status === 'active') as Coverage | undefined);
   const patientId = input.patientId ?? patient?.id ?? patientRef?.split('/').pop() ?? 'unknown-patient';
-  const reasons = (order.reasonCode ?? []).flatMap((c) => c.coding ?? []);
   return {
     bundle,
     patientId,
     payer: payerContextOf(bundle, coverage, patient),
     drug: { codes: medicationCodes(bundle, order), ...(order.id ? { orderId: order.id } : {}) },
-    diagnoses: [...(input.diagnoses ?? []), ...reasons],
+    diagnoses: [...(input.diagnoses ?? []), ...orderDiagnoses(bundle, order)],
     priorAuthorizations: input.priorAuthorizations ?? [],
     evaluationDate: input.evaluationDate,
   };

@@ -26,6 +26,8 @@ import type {
 import { loadConfig, REPO_ROOT } from '../../src/config';
 import { loadArtifacts, type ArtifactRepository } from '../../src/dtr/artifacts';
 import { questionnairePackage } from '../../src/dtr/questionnaire-package';
+import { populate } from '../../src/dtr/populate';
+import { createPolicyEngine } from '../../src/engine';
 import { EXT } from '../../src/dtr/urls';
 import { fixtureArtifacts, medicationOrder, packageInput } from './support/fixtures';
 import { LFORMS_FILES, startRenderServer, type RenderServer } from './support/render-server';
@@ -59,6 +61,14 @@ const sets: { set: string; artifacts: ArtifactRepository }[] = [
   { set: 'questionnaires/', artifacts: loadArtifacts(loadConfig().paths) },
   { set: 'test fixtures', artifacts: fixtureArtifacts().artifacts },
 ];
+const engine = createPolicyEngine(loadConfig().paths);
+/** A fixture chart of the policy (fixtures/<policy-id>/, preferring an approvable one), if it has any. */
+function firstFixture(policyId: string): string | undefined {
+  const dir = path.join(REPO_ROOT, 'fixtures', policyId);
+  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : [];
+  const file = files.find((f) => f.includes('approvable')) ?? files[0];
+  return file ? path.join(dir, file) : undefined;
+}
 const cases: [string, FormCase][] = sets.flatMap(({ set, artifacts }) =>
   artifacts.list('Questionnaire').map((questionnaire): [string, FormCase] => [`${set}: ${questionnaire.id}`, { set, artifacts, questionnaire }]),
 );
@@ -242,6 +252,52 @@ describe('LHC-Forms renders every Questionnaire', () => {
         // Answer lists of the enabled items came from our $expand.
         const used = alwaysEnabled(questionnaire.item).flatMap((i) => (i.answerValueSet ? [i.answerValueSet] : []));
         expect(server.expandRequests).toEqual(expect.arrayContaining(used));
+        expect(errors).toEqual([]);
+      } finally {
+        await page.close();
+      }
+    });
+
+    // The policy forms are also rendered pre-filled with what `$populate` answers from a real chart
+    // (the first fixture of the policy), as a DTR client without a CQL engine would show them.
+    const policy = engine.catalog.policies.find((p) => p.questionnaire === published.url);
+    const chartFile = policy ? firstFixture(policy.id) : undefined;
+    if (chartFile) test(`loads pre-filled with the $populate answers for ${path.basename(chartFile)}`, async () => {
+      const chart = JSON.parse(fs.readFileSync(chartFile, 'utf8')) as Bundle;
+      const patientId = chart.entry?.find((e) => e.resource?.resourceType === 'Patient')?.resource?.id ?? '';
+      const { body } = await populate(
+        {
+          resourceType: 'Parameters',
+          parameter: [
+            { name: 'subject', valueReference: { reference: `Patient/${patientId}` } },
+            { name: 'context', part: [{ name: 'name', valueString: 'data' }, { name: 'content', resource: chart }] },
+          ],
+        },
+        { engine, artifacts, now: () => new Date('2026-11-20T12:00:00Z') },
+        published.id,
+      );
+      const populated = body.parameter?.find((p) => p.name === 'response')?.resource as QuestionnaireResponse;
+      const answers = answersByLinkId(populated.item);
+      expect(answers.size).toBeGreaterThan(0);
+      const { page, errors } = await openPage();
+      try {
+        expect(await render(page, questionnaire, populated)).toEqual([]);
+        const exported = (await page.evaluate(() =>
+          (globalThis as unknown as { LForms: { Util: { getFormFHIRData: (t: string, v: string, el: string) => unknown } } }).LForms.Util.getFormFHIRData(
+            'QuestionnaireResponse',
+            'R4',
+            'formContainer',
+          ),
+        )) as QuestionnaireResponse;
+        // The renderer shows (and exports) the pre-filled answers of the items enabled for this chart's
+        // indication; each must be the value $populate gave, unchanged.
+        const got = answersByLinkId(exported.item);
+        expect(got.size).toBeGreaterThan(0);
+        const comparable = (a: QuestionnaireResponseItemAnswer | undefined) =>
+          a?.valueCoding ? { code: a.valueCoding.code, system: a.valueCoding.system } : a && Object.fromEntries(Object.entries(a).filter(([k]) => k.startsWith('value')));
+        for (const [linkId, [value]] of got) {
+          expect({ linkId, value: comparable(value) }).toEqual({ linkId, value: comparable(answers.get(linkId)?.[0]) });
+        }
         expect(errors).toEqual([]);
       } finally {
         await page.close();

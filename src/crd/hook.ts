@@ -16,6 +16,7 @@
 import crypto from 'node:crypto';
 import type { Coverage, MedicationRequest } from 'fhir/r4';
 import type { PolicyEngine } from '../engine';
+import { approvalBasis } from '../engine/decision';
 import type { Store } from '../store';
 import { asPriorAuthorizations, memberKeyOf, orderKeyOf } from '../store';
 import { badRequest, notFound } from '../fhir/outcomes';
@@ -119,6 +120,7 @@ export async function handleHook(serviceId: string, body: unknown, deps: HookDep
               drugKey: policy.drug.valueSet,
               orderKey,
               status: 'approved' as const,
+              basis: approvalBasis(decision),
               start: grant.start,
               end: grant.end,
             },

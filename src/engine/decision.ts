@@ -54,3 +54,8 @@ export interface Decision {
   /** When the decision was made (ISO date-time). */
   evaluatedAt: string;
 }
+
+/** Whether an approval came from reviewing the criteria or from a rule that spares the review. */
+export function approvalBasis(decision: Decision): 'review' | 'rule' {
+  return decision.reasons.some((r) => r.code === 'prior-authorization-on-file') ? 'rule' : 'review';
+}

@@ -159,6 +159,7 @@ function parameters(inputs: CqlInputs): Record<string, unknown> {
       number: a.number,
       policyId: a.policyId,
       status: a.status,
+      basis: a.basis ?? 'review',
       start: toCqlDate(a.start),
       end: toCqlDate(a.end),
     })),

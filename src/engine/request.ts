@@ -14,6 +14,8 @@ export interface PriorAuthorization {
   start: string;
   end: string;
   status: 'approved' | 'pended' | 'denied' | 'cancelled';
+  /** `rule`: approved by a policy rule without a review (e.g. one authorization a year); default `review`. */
+  basis?: 'review' | 'rule';
 }
 
 export interface PayerContext {

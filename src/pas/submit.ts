@@ -16,7 +16,7 @@
 import crypto from 'node:crypto';
 import type { Bundle } from 'fhir/r4';
 import type { PolicyEngine } from '../engine';
-import type { Decision } from '../engine/decision';
+import { approvalBasis, type Decision } from '../engine/decision';
 import { asPriorAuthorizations, memberKeyOf, orderKeyOf, type Authorization, type Store } from '../store';
 import { parsePasRequest } from './validate';
 import { extractPasContext, toEvaluationRequest, type PasContext, type PasItem } from './context';
@@ -130,6 +130,7 @@ export async function submitClaim(deps: SubmitDeps, body: unknown, requestId: st
               drugKey: drugKeyOf(primaryItem, approved, deps.engine),
               orderKey: primaryOrder ? orderKeyOf(primaryOrder) : null,
               status: 'approved' as const,
+              basis: approvalBasis(approved),
               start: approved.approvalPeriod.start,
               end: approved.approvalPeriod.end,
             },

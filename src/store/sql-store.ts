@@ -34,7 +34,7 @@ const NUMBER_ATTEMPTS = 5;
 
 type Row = Record<string, unknown>;
 
-const AUTHORIZATION_COLUMNS = `number, member_key, policy_id, drug_key, order_key, status,
+const AUTHORIZATION_COLUMNS = `number, member_key, policy_id, drug_key, order_key, status, basis,
   to_char(start_date, 'YYYY-MM-DD') AS start_date, to_char(end_date, 'YYYY-MM-DD') AS end_date,
   decision_id::text AS decision_id, created_at, updated_at`;
 
@@ -204,11 +204,11 @@ export class SqlStore implements Store {
       const number = input.number ?? this.nextNumber();
       // ON CONFLICT instead of catching 23505: a failed INSERT would abort the surrounding transaction.
       const { rows } = await this.db.query(
-        `INSERT INTO authorizations (number, member_key, policy_id, drug_key, order_key, status, start_date, end_date, decision_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7::date, $8::date, $9)
+        `INSERT INTO authorizations (number, member_key, policy_id, drug_key, order_key, status, start_date, end_date, decision_id, basis)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::date, $8::date, $9, $10)
          ON CONFLICT (number) DO NOTHING
          RETURNING ${AUTHORIZATION_COLUMNS}`,
-        [number, input.memberKey, input.policyId, input.drugKey, input.orderKey ?? null, input.status, start, end, decisionId],
+        [number, input.memberKey, input.policyId, input.drugKey, input.orderKey ?? null, input.status, start, end, decisionId, input.basis ?? 'review'],
       );
       if (rows[0]) return toAuthorization(rows[0]);
       if (input.number) throw new StoreError(`authorization number ${number} is already on file`);
@@ -464,6 +464,7 @@ function toAuthorization(r: Row): Authorization {
     drugKey: str(r.drug_key),
     orderKey: strOrNull(r.order_key),
     status: str(r.status) as AuthorizationStatus,
+    basis: str(r.basis) === 'rule' ? 'rule' : 'review',
     start: strOrNull(r.start_date),
     end: strOrNull(r.end_date),
     decisionId: strOrNull(r.decision_id),

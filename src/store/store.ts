@@ -17,6 +17,7 @@ import { SqlStore } from './sql-store';
 
 export type DecisionSource = 'pas' | 'crd' | 'dtr' | 'cli';
 export type AuthorizationStatus = PriorAuthorization['status'];
+export type AuthorizationBasis = NonNullable<PriorAuthorization['basis']>;
 
 export interface DecisionRecord {
   id: string;
@@ -38,6 +39,8 @@ export interface NewAuthorization {
   /** `orderKeyOf(order)`, when the authorization answers a known order. */
   orderKey?: string | null;
   status: AuthorizationStatus;
+  /** `rule` when a policy rule approved it without a review (default `review`). */
+  basis?: AuthorizationBasis;
   /** ISO dates (YYYY-MM-DD), inclusive; required when `status` is `approved`. */
   start?: string | null;
   end?: string | null;
@@ -51,6 +54,7 @@ export interface Authorization {
   drugKey: string;
   orderKey: string | null;
   status: AuthorizationStatus;
+  basis: AuthorizationBasis;
   start: string | null;
   end: string | null;
   decisionId: string | null;
@@ -257,7 +261,7 @@ export function asPriorAuthorizations(authorizations: Authorization[]): PriorAut
   const result: PriorAuthorization[] = [];
   for (const a of authorizations) {
     if (a.start === null || a.end === null || a.policyId === null) continue;
-    result.push({ number: a.number, policyId: a.policyId, start: a.start, end: a.end, status: a.status });
+    result.push({ number: a.number, policyId: a.policyId, start: a.start, end: a.end, status: a.status, basis: a.basis });
   }
   return result;
 }

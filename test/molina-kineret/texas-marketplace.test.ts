@@ -15,9 +15,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Bundle, Condition, Coverage, MedicationRequest, Patient } from 'fhir/r4';
 import { REPO_ROOT } from '../../src/config';
-import type { Decision } from '../../src/engine/decision';
 import type { PriorAuthorization } from '../../src/engine/request';
 import { asPriorAuthorizations, memberKeyOf, openStore, type Store } from '../../src/store';
+import { approvalBasis, type Decision } from '../../src/engine/decision';
 import { criterion, getEngine, ofType, patch } from '../support/policy-kit';
 import { CINCA, ICD10, kit, MUCKLE_WELLS, SNOMED } from './kit';
 
@@ -128,6 +128,7 @@ describe('APPENDIX.TX: one prior authorization a year', () => {
     ['is for another drug (another policy)', approval('2026-05-01', '2026-10-31', { policyId: 'cp-phar-533' })],
     ['was denied', approval('2026-05-01', '2026-10-31', { status: 'denied' })],
     ['was only pended', approval('2026-05-01', '2026-10-31', { status: 'pended' })],
+    ['was itself granted by this rule, without a review', approval('2026-05-01', '2026-10-31', { basis: 'rule' })],
   ])('an authorization that %s does not spare the review', async (_name, onFile) => {
     expectReview(await evaluate(load(BASE), { priorAuthorizations: [onFile] }));
   });
@@ -225,9 +226,20 @@ describe('APPENDIX.TX with the store: same member, another member, a year later'
     });
   });
 
-  test('same member, 4 months later, chart only: approved without a new review', async () => {
-    const decision = await decideWithStore(load(BASE), new Date('2027-03-20T15:00:00Z'));
+  test('same member, 4 months later, chart only: approved without a new review, and filed as a rule approval', async () => {
+    const bundle = load(BASE);
+    const decision = await decideWithStore(bundle, new Date('2027-03-20T15:00:00Z'));
     expectRuleApproval(decision);
+    expect(approvalBasis(decision)).toBe('rule');
+    await store.createAuthorization({
+      memberKey: memberOf(bundle),
+      policyId: decision.policy!.id,
+      drugKey: '72435',
+      status: 'approved',
+      basis: approvalBasis(decision),
+      start: decision.approvalPeriod!.start,
+      end: decision.approvalPeriod!.end,
+    });
   });
 
   test('another member with the same chart: nothing on file, reviewed', async () => {
@@ -237,7 +249,8 @@ describe('APPENDIX.TX with the store: same member, another member, a year later'
     expectReview(await decideWithStore(other, new Date('2027-03-20T15:00:00Z')));
   });
 
-  test('same member, 13 months after the approval: reviewed again', async () => {
+  // The rule approval of 2027-03-20 is within 12 months, but it was not a review: it cannot open a new year.
+  test('same member, 13 months after the reviewed approval (a rule approval since): reviewed again', async () => {
     const decision = await decideWithStore(load(BASE), new Date('2027-12-21T15:00:00Z'));
     expect(decision.policy?.id).toBe('molina-kineret-tx');
     expectReview(decision);

@@ -514,7 +514,7 @@ describe.each(backends)('store on $name', (backend) => {
 
       // The engine's input keeps only authorizations with a period.
       expect(asPriorAuthorizations(await store.listAuthorizations({ memberKey: member, drugKey: '72435' }))).toEqual([
-        { number: a1.number, policyId: 'MOLINA.KINERET', start: '2025-03-01', end: '2025-08-31', status: 'approved' },
+        { number: a1.number, policyId: 'MOLINA.KINERET', start: '2025-03-01', end: '2025-08-31', status: 'approved', basis: 'review' },
       ]);
     });
 

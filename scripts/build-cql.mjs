@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
  * Translates every cql/**\/*.cql to ELM JSON in dist/elm/<LibraryName>.json.
+ * `node scripts/build-cql.mjs <cqlDir> <outDir>` does the same for another folder (test fixtures).
  *
  * CQL is source code: a translator error fails the build with file:line:col: message.
  * Uses @cqframework/cql (cql-to-elm) with the System model info it ships, the FHIR 4.0.1
@@ -25,8 +26,9 @@ import { SystemModelInfoProvider } from '@cqframework/cql/cql';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const cqlDir = path.join(root, 'cql');
-const outDir = path.join(root, 'dist', 'elm');
+const [cqlArg, outArg] = process.argv.slice(2);
+const cqlDir = path.resolve(cqlArg ?? path.join(root, 'cql'));
+const outDir = path.resolve(outArg ?? path.join(root, 'dist', 'elm'));
 
 function listCql(dir) {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Coverage, MedicationRequest, Parameters } from 'fhir/r4';
+import { REPO_ROOT } from '../../../src/config';
 import { loadArtifacts, type ArtifactPaths, type ArtifactRepository } from '../../../src/dtr/artifacts';
 
 export const FIXTURES = path.join(__dirname, '..', 'fixtures');
@@ -22,7 +23,7 @@ function tempDir(prefix: string): string {
 
 /** Translates the .cql files under `cqlDir` into a fresh temporary ELM folder. */
 export function compileElm(cqlDir: string, outDir = tempDir('dtr-elm-')): string {
-  execFileSync(process.execPath, [path.join(__dirname, 'translate-cql.mjs'), cqlDir, outDir], { stdio: 'pipe' });
+  execFileSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'build-cql.mjs'), cqlDir, outDir], { stdio: 'pipe' });
   return outDir;
 }
 

@@ -40,10 +40,20 @@ export interface HookDeps {
   fetcherFactory?: FhirFetcherFactory;
 }
 
-/** The LOINC (and other) observation codes the catalog's value sets name, for the prefetch template. */
+const optionsByEngine = new WeakMap<PolicyEngine, DiscoveryOptions>();
+
+/**
+ * The LOINC observation codes the catalog's value sets name, for the prefetch template. The catalog
+ * is fixed for an engine's life, so this is computed once per engine, not on every hook call.
+ */
 export function discoveryOptions(engine: PolicyEngine): DiscoveryOptions {
-  const codes = [...engine.valueSets.valueSets.keys()].flatMap((url) => engine.valueSets.codes(url).filter((c) => c.system === 'http://loinc.org'));
-  return { observationCodes: codes };
+  let options = optionsByEngine.get(engine);
+  if (!options) {
+    const codes = [...engine.valueSets.valueSets.keys()].flatMap((url) => engine.valueSets.codes(url).filter((c) => c.system === 'http://loinc.org'));
+    options = { observationCodes: codes };
+    optionsByEngine.set(engine, options);
+  }
+  return options;
 }
 
 export function discovery(engine: PolicyEngine): DiscoveryResponse {

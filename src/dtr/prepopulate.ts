@@ -26,9 +26,9 @@ import type {
   QuestionnaireResponseItemAnswer,
   Resource,
 } from 'fhir/r4';
-import { Code, Concept, Date as CqlDate, DateTime, Quantity, type CodeService } from 'cql-execution';
+import { Code, Concept, Date as CqlDate, DateTime, Quantity } from 'cql-execution';
 import type { PolicyEngine } from '../engine';
-import { codeServiceFor, evaluateExpressions, type CqlInputs } from '../engine/evaluate';
+import { evaluateExpressions, type CqlInputs } from '../engine/evaluate';
 import { preparePatientData } from '../engine/patient-data';
 import { issue, warning } from '../fhir/outcomes';
 import type { ArtifactRepository } from './artifacts';
@@ -61,13 +61,6 @@ export interface PopulationResult {
   /** Answers by linkId; an item the data cannot answer has no entry. */
   answers: Map<string, QuestionnaireResponseItemAnswer[]>;
   issues: OperationOutcomeIssue[];
-}
-
-const codeServices = new WeakMap<PolicyEngine, CodeService>();
-function codeServiceOf(engine: PolicyEngine): CodeService {
-  let service = codeServices.get(engine);
-  if (!service) codeServices.set(engine, (service = codeServiceFor(engine.valueSets)));
-  return service;
 }
 
 export function walkItems(items: QuestionnaireItem[] | undefined, visit: (item: QuestionnaireItem, parents: QuestionnaireItem[]) => void, parents: QuestionnaireItem[] = []): void {
@@ -179,7 +172,7 @@ export async function populateAnswers(
   const byLibrary = new Map<string, PopulationTarget[]>();
   for (const target of targets) byLibrary.set(target.library, [...(byLibrary.get(target.library) ?? []), target]);
   for (const [library, list] of byLibrary) {
-    const results = await evaluateExpressions(deps.engine.libraries, library, list.map((t) => t.definition), bundle, inputs, codeServiceOf(deps.engine));
+    const results = await evaluateExpressions(deps.engine.libraries, library, list.map((t) => t.definition), bundle, inputs, deps.engine.codeService);
     for (const { item, definition } of list) {
       const result = results.get(definition);
       if (!result) continue;

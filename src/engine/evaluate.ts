@@ -166,14 +166,22 @@ function parameters(inputs: CqlInputs): Record<string, unknown> {
   };
 }
 
-export async function evaluateExpressions(
+/** Runs definitions of one library against one patient's data, sharing one context across calls. */
+export interface EvaluationSession {
+  run(expressions: readonly string[]): Promise<ExpressionResults>;
+}
+
+/**
+ * Loads the patient once and keeps one PatientContext, so definitions evaluated in a later `run`
+ * (e.g. the criteria after the continued-therapy check) reuse what earlier ones computed.
+ */
+export function openSession(
   libraries: LibrarySet,
   libraryName: string,
-  expressions: readonly string[],
   data: Bundle,
   inputs: CqlInputs,
   codeService: CodeService,
-): Promise<ExpressionResults> {
+): EvaluationSession {
   const library = libraries.executable(libraryName);
   const source = patientSource();
   source.reset();
@@ -192,21 +200,36 @@ export async function evaluateExpressions(
     DateTime.fromJSDate(inputs.evaluationDate, 0),
   );
 
-  const results: ExpressionResults = new Map();
-  for (const name of new Set(expressions)) {
-    const definition = library.expressions[name];
-    if (!definition) {
-      results.set(name, {
-        error: new ExpressionError(libraryName, name, undefined, 'no such definition in the library'),
-      });
-      continue;
-    }
-    try {
-      results.set(name, { value: await definition.execute(context) });
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      results.set(name, { error: new ExpressionError(libraryName, name, libraries.locator(libraryName, name), message) });
-    }
-  }
-  return results;
+  return {
+    async run(expressions) {
+      const results: ExpressionResults = new Map();
+      for (const name of new Set(expressions)) {
+        const definition = library.expressions[name];
+        if (!definition) {
+          results.set(name, {
+            error: new ExpressionError(libraryName, name, undefined, 'no such definition in the library'),
+          });
+          continue;
+        }
+        try {
+          results.set(name, { value: await definition.execute(context) });
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          results.set(name, { error: new ExpressionError(libraryName, name, libraries.locator(libraryName, name), message) });
+        }
+      }
+      return results;
+    },
+  };
+}
+
+export async function evaluateExpressions(
+  libraries: LibrarySet,
+  libraryName: string,
+  expressions: readonly string[],
+  data: Bundle,
+  inputs: CqlInputs,
+  codeService: CodeService,
+): Promise<ExpressionResults> {
+  return openSession(libraries, libraryName, data, inputs, codeService).run(expressions);
 }

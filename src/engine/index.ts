@@ -11,7 +11,7 @@ import type { PolicyDefinition, TherapyPhase } from '../catalog/types';
 import type { Decision } from './decision';
 import type { EvaluationRequest } from './request';
 import { loadLibraries, type LibrarySet } from './libraries';
-import { codeServiceFor, evaluateExpressions, type CqlInputs } from './evaluate';
+import { codeServiceFor, openSession, type CqlInputs } from './evaluate';
 import { decide, expressionsFor, selectIndication } from './decide';
 import { preparePatientData } from './patient-data';
 import { warning } from '../fhir/outcomes';
@@ -21,6 +21,8 @@ export interface PolicyEngine {
   readonly catalog: PolicyCatalog;
   readonly valueSets: ValueSetIndex;
   readonly libraries: LibrarySet;
+  /** The value-set expansions as the CQL engine's terminology provider, built once. */
+  readonly codeService: CodeService;
   /** Decides one request: selects the policy by payer, line of business and drug, then evaluates it. */
   evaluate(request: EvaluationRequest): Promise<Decision>;
   /** Evaluates a given policy (e.g. chosen by a DTR questionnaire canonical). */
@@ -47,6 +49,7 @@ export function createPolicyEngine(paths: Config['paths']): PolicyEngine {
     catalog,
     valueSets,
     libraries,
+    codeService,
     async evaluate(request) {
       const selection = catalog.select(request.payer, request.drug);
       if (!selection.policy) return noPolicyDecision(selection.text, request.evaluationDate);
@@ -107,17 +110,16 @@ async function evaluatePolicy(
   const conditions = (data.bundle.entry ?? []).map((e) => e.resource).filter((r): r is Condition => r?.resourceType === 'Condition');
   const indication = selectIndication(policy, request.diagnoses, chartDiagnoses(conditions), (vs, c) => valueSets.contains(vs, c));
 
+  const session = openSession(libraries, policy.library.name, data.bundle, inputs, codeService);
   let phase: TherapyPhase = request.phaseHint ?? 'initial';
   if (!request.phaseHint && policy.continuationExpression) {
-    const result = (await evaluateExpressions(libraries, policy.library.name, [policy.continuationExpression], data.bundle, inputs, codeService)).get(
-      policy.continuationExpression,
-    );
+    const result = (await session.run([policy.continuationExpression])).get(policy.continuationExpression);
     if (result && 'value' in result && result.value === true) phase = 'continuation';
     if (result && 'error' in result) warnings.push(warning('exception', `Continued-therapy check: ${result.error.message}`));
   }
   const phaseDefinition = indication ? (phase === 'continuation' ? (indication.continuation ?? indication.initial) : indication.initial) : undefined;
   const results = phaseDefinition
-    ? await evaluateExpressions(libraries, policy.library.name, expressionsFor(policy, phaseDefinition), data.bundle, inputs, codeService)
+    ? await session.run(expressionsFor(policy, phaseDefinition))
     : new Map();
   return decide({ policy, indication, phase, results, warnings, evaluationDate: request.evaluationDate });
 }

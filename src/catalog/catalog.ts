@@ -12,7 +12,12 @@ import type { DrugRequest, PayerContext } from '../engine/request';
 
 export const NAIC_SYSTEM = 'urn:oid:2.16.840.1.113883.6.300';
 export const PAYER_TYPE_SYSTEM = 'urn:oid:2.16.840.1.113883.3.221.5';
-export const HCPCS_SYSTEMS = ['https://bluebutton.cms.gov/resources/codesystem/hcpcs', 'http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets'];
+/** The URLs HCPCS codes arrive under (the CMS release page in both schemes, and Blue Button's). One list for PAS and the catalog. */
+export const HCPCS_SYSTEMS: readonly string[] = [
+  'http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets',
+  'https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets',
+  'https://bluebutton.cms.gov/resources/codesystem/hcpcs',
+];
 /** HCPCS codes for "unclassified" drugs: they never identify a drug on their own. */
 const UNCLASSIFIED_HCPCS = new Set(['J3490', 'J3590', 'J9999', 'C9399', 'J7599', 'J7699', 'J7799', 'J8499', 'J8999']);
 

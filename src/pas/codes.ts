@@ -66,8 +66,8 @@ export const SYSTEM = {
   coverageClass: 'http://terminology.hl7.org/CodeSystem/coverage-class',
 } as const;
 
-/** HCPCS has been sent with both schemes in the wild; treat both as HCPCS. */
-export const HCPCS_SYSTEMS: readonly string[] = [SYSTEM.hcpcs, 'https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets'];
+/** HCPCS arrives under several system URLs; one list, shared with the catalog. */
+export { HCPCS_SYSTEMS } from '../catalog/catalog';
 
 /** X12 306 codes with the displays the PAS examples use. */
 export const ACTION = {

@@ -178,7 +178,7 @@ export function createSmartAuth(config: Pick<Config, 'publicBaseUrl' | 'smartCli
       throw new OAuthError(401, 'invalid_client', 'client assertion "exp" is more than 5 minutes ahead');
     }
     if (typeof payload.jti !== 'string' || payload.jti === '') throw new OAuthError(401, 'invalid_client', 'client assertion "jti" is required');
-    const fresh = await store.rememberJti(`smart\u0000${client.config.clientId}\u0000${payload.jti}`, new Date((payload.exp! + CLOCK_TOLERANCE_SECONDS) * 1000), now);
+    const fresh = await store.rememberJti(`smart|${client.config.clientId}|${payload.jti}`, new Date((payload.exp! + CLOCK_TOLERANCE_SECONDS) * 1000), now);
     if (!fresh) throw new OAuthError(401, 'invalid_client', 'client assertion has already been used (jti replay)');
 
     const granted = grantScopes(requested, client.config.scope);

@@ -210,7 +210,7 @@ export function createJwtVerifier(issuers: TrustedIssuer[], options: JwtVerifier
     if (iat > nowSeconds + tolerance) throw unauthorized('JWT rejected: token issue time is in the future');
     if (exp - iat > maxAge) throw unauthorized('JWT rejected: token lifetime is too long');
     if (typeof jti !== 'string' || jti === '') throw unauthorized('JWT "jti" is required');
-    if (!(await remember(`${issuer.iss}\u0000${jti}`, new Date((exp + tolerance) * 1000)))) {
+    if (!(await remember(`${issuer.iss}|${jti}`, new Date((exp + tolerance) * 1000)))) {
       throw unauthorized('JWT rejected: token has already been used (jti replay)');
     }
 

@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+type KeyLike = Parameters<SignJWT['sign']>[0];
 import { createTestApp, EVALUATION_DATE, type TestApp } from '../support/app';
 import { assertNotOpen } from '../../src/server';
 import { loadConfig } from '../../src/config';
@@ -10,8 +11,8 @@ import { silentLogger } from '../../src/logger';
 
 const TOKEN_URL = 'http://pa.test/auth/token';
 let t: TestApp;
-let key: CryptoKey;
-let forger: CryptoKey;
+let key: KeyLike;
+let forger: KeyLike;
 
 async function assertion(claims: Record<string, unknown> = {}, signer = key) {
   const now = Math.floor(EVALUATION_DATE.getTime() / 1000);
@@ -29,8 +30,8 @@ const tokenRequest = (jwt: string, scope = 'system/Claim.c system/ClaimResponse.
 
 beforeAll(async () => {
   const pair = await generateKeyPair('ES384', { extractable: true });
-  key = pair.privateKey as CryptoKey;
-  forger = (await generateKeyPair('ES384')).privateKey as CryptoKey;
+  key = pair.privateKey as KeyLike;
+  forger = (await generateKeyPair('ES384')).privateKey as KeyLike;
   const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES384' };
   t = await createTestApp({
     smartClients: [{ clientId: 'ehr-1', jwks: { keys: [jwk] }, organization: { system: 'http://hl7.org/fhir/sid/us-npi', value: '1234567893' }, scope: 'system/Claim.c system/ClaimResponse.r system/QuestionnaireResponse.c', fhirServers: ['https://ehr.example.org/fhir'] }],

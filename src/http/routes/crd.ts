@@ -10,7 +10,7 @@ import { guardedFetcherFactory } from '../../auth/outbound';
 export const crdRoutes: RouteModule = (router, ctx) => {
   const verifier =
     ctx.config.trustedIssuers.length > 0
-      ? createJwtVerifier(ctx.config.trustedIssuers, { now: ctx.clock, remember: (key, expiresAt) => ctx.store.rememberJti(`cds\u0000${key}`, expiresAt, ctx.clock()) })
+      ? createJwtVerifier(ctx.config.trustedIssuers, { now: ctx.clock, remember: (key, expiresAt) => ctx.store.rememberJti(`cds|${key}`, expiresAt, ctx.clock()) })
       : null;
   const issuers = new Map(ctx.config.trustedIssuers.map((i) => [i.iss, i]));
   const json = 'application/json';

@@ -23,7 +23,8 @@ export function auditRead(store: Store, read: ReadAudit): Promise<void> {
     requestId: read.requestId,
     action: read.action,
     actor: read.actor ?? read.client?.clientId ?? 'anonymous',
-    target: read.target,
+    // The `Type/id` read goes in `outcome` (opaque ids, never PHI).
+    outcome: read.target,
     status: read.status,
   });
 }

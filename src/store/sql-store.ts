@@ -339,8 +339,8 @@ export class SqlStore implements Store {
     if (!event.requestId || !event.action) throw new StoreError('audit event needs requestId and action');
     // Only the listed fields are written, whatever else the caller's object carries.
     await this.db.query(
-      `INSERT INTO audit_events (request_id, action, actor, hook_instance, payer_id, policy_id, outcome, latency_ms, status, target)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      `INSERT INTO audit_events (request_id, action, actor, hook_instance, payer_id, policy_id, outcome, latency_ms, status)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
       [
         event.requestId,
         event.action,
@@ -351,14 +351,13 @@ export class SqlStore implements Store {
         event.outcome ?? null,
         event.latencyMs == null ? null : Math.round(event.latencyMs),
         event.status ?? null,
-        event.target ?? null,
       ],
     );
   }
 
   async listAudit(limit: number): Promise<AuditRecord[]> {
     const { rows } = await this.db.query(
-      `SELECT id::text AS id, request_id, action, actor, hook_instance, payer_id, policy_id, outcome, latency_ms, status, target, created_at
+      `SELECT id::text AS id, request_id, action, actor, hook_instance, payer_id, policy_id, outcome, latency_ms, status, created_at
        FROM audit_events ORDER BY id DESC LIMIT $1`,
       [clampLimit(limit)],
     );
@@ -373,7 +372,6 @@ export class SqlStore implements Store {
       outcome: strOrNull(r.outcome),
       latencyMs: r.latency_ms == null ? null : Number(r.latency_ms),
       status: r.status == null ? null : Number(r.status),
-      target: strOrNull(r.target),
       createdAt: iso(r.created_at),
     }));
   }

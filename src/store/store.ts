@@ -175,8 +175,6 @@ export interface AuditEvent {
   latencyMs?: number | null;
   /** HTTP status returned. */
   status?: number | null;
-  /** What a read touched, as `Type/id` (ids are opaque, never PHI). */
-  target?: string | null;
 }
 
 export interface AuditRecord {
@@ -190,7 +188,6 @@ export interface AuditRecord {
   outcome: string | null;
   latencyMs: number | null;
   status: number | null;
-  target: string | null;
   createdAt: string;
 }
 

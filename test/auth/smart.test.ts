@@ -69,7 +69,7 @@ test('/fhir needs a token (401 + WWW-Authenticate), the right scope (403); metad
   const read = await request(t.app).get('/fhir/ClaimResponse/nope').set('Authorization', `Bearer ${token}`);
   expect(read.status).toBe(404);
   const audit = await t.ctx.store.listAudit(5);
-  expect(audit[0]).toMatchObject({ action: 'pas.read', actor: 'ehr-1', target: 'ClaimResponse/nope', status: 404 });
+  expect(audit[0]).toMatchObject({ action: 'pas.read', actor: 'ehr-1', outcome: 'ClaimResponse/nope', status: 404 });
   const wrong = await request(t.app).get('/fhir/Questionnaire').set('Authorization', `Bearer ${token}`);
   expect(wrong.status).toBe(403);
 });

@@ -17,6 +17,3 @@ CREATE TABLE access_tokens (
   created_at    timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX access_tokens_expires_idx ON access_tokens (expires_at);
-
--- What a read touched (e.g. `ClaimResponse/123`): who read what and when, never the content.
-ALTER TABLE audit_events ADD COLUMN target text;

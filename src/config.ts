@@ -2,6 +2,7 @@
  * Every configuration knob, read from the environment once. Other modules receive a `Config`
  * (or the part they need) as an argument; nothing else reads `process.env`.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 
 /** Canonical base of every artifact this server publishes (Questionnaire, Library, ValueSet). */
@@ -22,6 +23,10 @@ export interface Config {
   maxBodyBytes: number;
   /** CDS Hooks JWT: trusted issuers, each pinned to a JWKS URL or file. Empty = open (dev only). */
   trustedIssuers: TrustedIssuer[];
+  /** SMART Backend Services clients allowed on /fhir. Empty (and no CDS issuers) = open mode (dev only). */
+  smartClients: SmartClientConfig[];
+  /** Lifetime of the access tokens the token endpoint issues (seconds). */
+  accessTokenTtlSeconds: number;
   /** Folders the server loads its policy content from. */
   paths: { cql: string; elm: string; catalog: string; valueSets: string; questionnaires: string };
 }
@@ -30,6 +35,22 @@ export interface TrustedIssuer {
   iss: string;
   jwksUrl?: string;
   jwksFile?: string;
+  /** FHIR servers (base URLs) this issuer's hooks may have the server read; anything else is refused. */
+  fhirServers?: string[];
+}
+
+/** One SMART Backend Services client (`SMART_CLIENTS`). */
+export interface SmartClientConfig {
+  clientId: string;
+  jwksFile?: string;
+  jwksUrl?: string;
+  jwks?: { keys: unknown[] };
+  /** The provider organization the client submits for, e.g. an NPI. */
+  organization: { system: string; value: string };
+  /** The most the client may be granted (space-separated SMART scopes). */
+  scope: string;
+  /** FHIR servers (base URLs) `$populate` / `$next-question` may read for this client. */
+  fhirServers?: string[];
 }
 
 function parseIssuers(raw: string | undefined): TrustedIssuer[] {
@@ -41,7 +62,48 @@ function parseIssuers(raw: string | undefined): TrustedIssuer[] {
     if (typeof e.iss !== 'string' || (typeof e.jwksUrl !== 'string' && typeof e.jwksFile !== 'string')) {
       throw new Error(`CDS_TRUSTED_ISSUERS[${index}] needs "iss" and one of "jwksUrl" or "jwksFile"`);
     }
-    return { iss: e.iss, ...(e.jwksUrl ? { jwksUrl: e.jwksUrl } : {}), ...(e.jwksFile ? { jwksFile: e.jwksFile } : {}) };
+    return {
+      iss: e.iss,
+      ...(e.jwksUrl ? { jwksUrl: e.jwksUrl } : {}),
+      ...(e.jwksFile ? { jwksFile: e.jwksFile } : {}),
+      ...(e.fhirServers !== undefined ? { fhirServers: stringList(e.fhirServers, `CDS_TRUSTED_ISSUERS[${index}].fhirServers`) } : {}),
+    };
+  });
+}
+
+function stringList(value: unknown, where: string): string[] {
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw new Error(`${where} must be an array of URLs`);
+  return value as string[];
+}
+
+/** `SMART_CLIENTS`: a JSON array, or `@path/to/file.json` holding one. */
+export function parseSmartClients(raw: string | undefined): SmartClientConfig[] {
+  if (!raw || raw.trim() === '') return [];
+  const text = raw.trim().startsWith('@') ? fs.readFileSync(path.resolve(raw.trim().slice(1)), 'utf8') : raw;
+  const parsed: unknown = JSON.parse(text);
+  if (!Array.isArray(parsed)) throw new Error('SMART_CLIENTS must be a JSON array of {clientId, jwksFile|jwksUrl|jwks, organization, scope}');
+  const ids = new Set<string>();
+  return parsed.map((entry: unknown, index) => {
+    const at = `SMART_CLIENTS[${index}]`;
+    const e = (entry ?? {}) as Partial<SmartClientConfig>;
+    if (typeof e.clientId !== 'string' || e.clientId === '') throw new Error(`${at} needs a "clientId"`);
+    if (ids.has(e.clientId)) throw new Error(`${at}: clientId ${e.clientId} is listed twice`);
+    ids.add(e.clientId);
+    const keySources = [e.jwksFile, e.jwksUrl, e.jwks].filter((v) => v !== undefined);
+    if (keySources.length !== 1) throw new Error(`${at} needs exactly one of "jwksFile", "jwksUrl" or "jwks"`);
+    if (typeof e.organization?.system !== 'string' || typeof e.organization?.value !== 'string') {
+      throw new Error(`${at} needs "organization": {"system", "value"} (the provider it submits for, e.g. an NPI)`);
+    }
+    if (typeof e.scope !== 'string' || e.scope.trim() === '') throw new Error(`${at} needs a "scope"`);
+    return {
+      clientId: e.clientId,
+      ...(typeof e.jwksFile === 'string' ? { jwksFile: e.jwksFile } : {}),
+      ...(typeof e.jwksUrl === 'string' ? { jwksUrl: e.jwksUrl } : {}),
+      ...(e.jwks !== undefined ? { jwks: e.jwks } : {}),
+      organization: { system: e.organization.system, value: e.organization.value },
+      scope: e.scope.trim(),
+      ...(e.fhirServers !== undefined ? { fhirServers: stringList(e.fhirServers, `${at}.fhirServers`) } : {}),
+    };
   });
 }
 
@@ -56,6 +118,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     production: env.NODE_ENV === 'production',
     maxBodyBytes: Number(env.MAX_BODY_BYTES ?? 25 * 1024 * 1024),
     trustedIssuers: parseIssuers(env.CDS_TRUSTED_ISSUERS),
+    smartClients: parseSmartClients(env.SMART_CLIENTS),
+    accessTokenTtlSeconds: Number(env.ACCESS_TOKEN_TTL_SECONDS ?? 300),
     paths: {
       cql: path.join(root, 'cql'),
       elm: path.join(root, 'dist', 'elm'),

@@ -18,15 +18,25 @@ export async function buildContext(config: Config, logger: Logger, clock: () => 
   return { config, engine, artifacts, store, logger, clock };
 }
 
+/**
+ * Open mode (no SMART_CLIENTS, no CDS_TRUSTED_ISSUERS) is for development: a loud warning, and
+ * NODE_ENV=production refuses to start with either door open.
+ */
+export function assertNotOpen(config: Config, logger: Logger): void {
+  const open: string[] = [];
+  if (config.smartClients.length === 0) open.push('/fhir (no SMART_CLIENTS)');
+  if (config.trustedIssuers.length === 0) open.push('CDS Hooks (no CDS_TRUSTED_ISSUERS)');
+  if (open.length === 0) return;
+  if (config.production) {
+    throw new Error(`NODE_ENV=production refuses to start unauthenticated: ${open.join(' and ')}. Configure SMART_CLIENTS and CDS_TRUSTED_ISSUERS.`);
+  }
+  logger.warn('authentication is OFF: any caller is accepted. Development only.', { open });
+  process.stderr.write(`\n*** WARNING: NOT authenticated: ${open.join(', ')}. Any caller can read and submit. Development use only. ***\n\n`);
+}
+
 export async function start(config: Config = loadConfig()): Promise<{ server: Server; ctx: AppContext }> {
   const logger = createLogger();
-  if (config.trustedIssuers.length === 0) {
-    if (config.production) {
-      throw new Error('NODE_ENV=production needs CDS_TRUSTED_ISSUERS: refusing to serve CDS Hooks without JWT verification.');
-    }
-    logger.warn('CDS Hooks JWT verification is OFF (no CDS_TRUSTED_ISSUERS): any caller is accepted. Development only.');
-    process.stderr.write('\n*** WARNING: CDS Hooks calls are NOT authenticated (set CDS_TRUSTED_ISSUERS). Development use only. ***\n\n');
-  }
+  assertNotOpen(config, logger);
   const ctx = await buildContext(config, logger);
   const app = createApp(ctx, allRoutes);
   const server = app.listen(config.port);

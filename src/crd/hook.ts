@@ -38,6 +38,8 @@ export interface HookDeps {
   publicBaseUrl: string;
   /** Reads from the client's FHIR server; default fhir-kit-client. Tests inject a local one. */
   fetcherFactory?: FhirFetcherFactory;
+  /** CDS Hooks: fhirServer MUST be https when production data is exchanged (set when JWTs are verified). */
+  requireHttpsFhirServer?: boolean;
 }
 
 const optionsByEngine = new WeakMap<PolicyEngine, DiscoveryOptions>();
@@ -70,7 +72,7 @@ export interface HookOutcome {
 export async function handleHook(serviceId: string, body: unknown, deps: HookDeps): Promise<HookOutcome> {
   const hook = hookForServiceId(serviceId);
   if (!hook) throw notFound(`No CDS service ${serviceId}; see GET /cds-services`);
-  const request = parseCdsHooksRequest(body, hook);
+  const request = parseCdsHooksRequest(body, hook, { requireHttpsFhirServer: deps.requireHttpsFhirServer ?? false });
   const version = parseRequestedVersion(request.extension);
   const { config, warnings } = parseConfiguration(request.extension);
   const now = deps.clock();

@@ -9,7 +9,7 @@
  *
  * Does not support: keys announced by the token (`jku`, `jwk`, `x5u` are never followed; a `jku`
  * that differs from the issuer's pinned JWKS URL is refused), symmetric or `none` algorithms, a
- * replay cache shared between processes. Open mode (no trusted issuers) is the caller's decision.
+ * (a replay cache shared between processes comes from `remember`, the store). Open mode (no trusted issuers) is the caller's decision.
  *
  * Never logs or echoes the token: error texts name the failed check only.
  */
@@ -55,6 +55,11 @@ export interface JwtVerifierOptions {
   replayCacheSize?: number;
   /** Timeout for fetching a remote JWKS (ms). Default 5000. */
   jwksTimeoutMs?: number;
+  /**
+   * Shared replay cache (the store's `jti` table, so every instance sees every jti): records the
+   * key until `expiresAt`, false on a replay. Default: the in-memory cache below.
+   */
+  remember?: (key: string, expiresAt: Date) => Promise<boolean>;
 }
 
 export interface JwtVerifier {
@@ -152,7 +157,9 @@ export function createJwtVerifier(issuers: TrustedIssuer[], options: JwtVerifier
   const maxAge = options.maxTokenAgeSeconds ?? 3600;
   const pinned = new Map<string, PinnedIssuer>();
   for (const issuer of issuers) pinned.set(issuer.iss, pin(issuer, options.jwksTimeoutMs ?? 5000));
-  const replay = new ReplayCache(options.replayCacheSize ?? 10_000);
+  const memory = new ReplayCache(options.replayCacheSize ?? 10_000);
+  const remember =
+    options.remember ?? (async (key: string, expiresAt: Date) => memory.remember(key, expiresAt.getTime(), now().getTime()));
 
   async function verify(authorizationHeader: string | undefined, audience: string): Promise<VerifiedClaims> {
     const match = /^Bearer[ ]+([A-Za-z0-9\-_.]+)$/i.exec(authorizationHeader?.trim() ?? '');
@@ -203,7 +210,7 @@ export function createJwtVerifier(issuers: TrustedIssuer[], options: JwtVerifier
     if (iat > nowSeconds + tolerance) throw unauthorized('JWT rejected: token issue time is in the future');
     if (exp - iat > maxAge) throw unauthorized('JWT rejected: token lifetime is too long');
     if (typeof jti !== 'string' || jti === '') throw unauthorized('JWT "jti" is required');
-    if (!replay.remember(`${issuer.iss}\u0000${jti}`, (exp + tolerance) * 1000, current.getTime())) {
+    if (!(await remember(`${issuer.iss}|${jti}`, new Date((exp + tolerance) * 1000)))) {
       throw unauthorized('JWT rejected: token has already been used (jti replay)');
     }
 

@@ -81,3 +81,8 @@ export function serverError(requestId: string): OperationOutcomeError {
 export function isOperationOutcomeError(error: unknown): error is OperationOutcomeError {
   return error instanceof OperationOutcomeError;
 }
+
+/** 403: authenticated, but the token's scope does not cover the request. */
+export function forbidden(text: string): OperationOutcomeError {
+  return new OperationOutcomeError(403, outcome([issue('error', 'forbidden', text)]));
+}

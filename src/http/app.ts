@@ -10,6 +10,7 @@ import type { Store } from '../store';
 import type { ArtifactRepository } from '../dtr/artifacts';
 import type { FhirFetcherFactory } from '../crd/fhir-fetcher';
 import type { Logger } from '../logger';
+import { TOKEN_PATH, type AuthenticatedClient } from '../auth/smart';
 import { errorHandler, notFoundHandler } from './errors';
 import { unsupportedMediaType } from '../fhir/outcomes';
 
@@ -29,6 +30,8 @@ export interface HandlerInput {
   requestId: string;
   /** The URL the client called (public base + path), for CDS Hooks `aud` checks. */
   url: string;
+  /** The SMART client that called (src/auth/smart.ts); undefined in open mode. */
+  client?: AuthenticatedClient;
 }
 
 export type Handler = (input: HandlerInput) => Promise<HandlerResult>;
@@ -60,6 +63,7 @@ export function route(handler: Handler, ctx: AppContext) {
       headers: req.headers,
       requestId,
       url: `${ctx.config.publicBaseUrl}${req.originalUrl.split('?')[0] ?? ''}`,
+      ...(res.locals.client ? { client: res.locals.client as AuthenticatedClient } : {}),
     })
       .then((result) => {
         if (result.headers) res.set(result.headers);
@@ -76,6 +80,11 @@ const JSON_TYPES = ['application/json', 'application/fhir+json', 'application/*+
 
 /** POST/PUT bodies must be JSON: anything else is a 415 OperationOutcome, not an empty body. */
 function requireJson(req: Request, _res: Response, next: NextFunction): void {
+  // OAuth token requests are form-encoded (RFC 6749 §4.4.2).
+  if (req.path === TOKEN_PATH) {
+    next();
+    return;
+  }
   if ((req.method === 'POST' || req.method === 'PUT') && req.headers['content-length'] !== '0' && !req.is(JSON_TYPES)) {
     next(unsupportedMediaType('Send the request body as application/fhir+json or application/json.'));
     return;

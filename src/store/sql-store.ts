@@ -8,6 +8,7 @@ import type { Bundle, Claim, ClaimResponse } from 'fhir/r4';
 import type { Decision, Outcome } from '../engine/decision';
 import { StoreError, type SqlClient, type SqlExecutor } from './sql';
 import type {
+  AccessTokenRecord,
   AuditEvent,
   AuditRecord,
   Authorization,
@@ -373,6 +374,39 @@ export class SqlStore implements Store {
       status: r.status == null ? null : Number(r.status),
       createdAt: iso(r.created_at),
     }));
+  }
+
+  // ---- security ----
+
+  async rememberJti(key: string, expiresAt: Date, now: Date): Promise<boolean> {
+    // An expired entry for the same key is replaced; a live one makes the insert do nothing.
+    const { rows } = await this.db.query(
+      `INSERT INTO jti (key, expires_at) VALUES ($1, $2)
+       ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE jti.expires_at <= $3
+       RETURNING key`,
+      [key, expiresAt.toISOString(), now.toISOString()],
+    );
+    if (Math.random() < 0.01) await this.db.query('DELETE FROM jti WHERE expires_at <= $1', [now.toISOString()]);
+    return rows.length === 1;
+  }
+
+  async saveAccessToken(tokenHash: string, token: AccessTokenRecord, now: Date): Promise<void> {
+    await this.db.query('INSERT INTO access_tokens (token_hash, client_id, scope, expires_at) VALUES ($1, $2, $3, $4)', [
+      tokenHash,
+      token.clientId,
+      token.scope,
+      token.expiresAt.toISOString(),
+    ]);
+    if (Math.random() < 0.01) await this.db.query('DELETE FROM access_tokens WHERE expires_at <= $1', [now.toISOString()]);
+  }
+
+  async findAccessToken(tokenHash: string, now: Date): Promise<AccessTokenRecord | null> {
+    const { rows } = await this.db.query('SELECT client_id, scope, expires_at FROM access_tokens WHERE token_hash = $1 AND expires_at > $2', [
+      tokenHash,
+      now.toISOString(),
+    ]);
+    const r = rows[0];
+    return r ? { clientId: str(r.client_id), scope: str(r.scope), expiresAt: new Date(iso(r.expires_at)) } : null;
   }
 
   async close(): Promise<void> {

@@ -191,6 +191,12 @@ export interface AuditRecord {
   createdAt: string;
 }
 
+export interface AccessTokenRecord {
+  clientId: string;
+  scope: string;
+  expiresAt: Date;
+}
+
 export interface Store {
   readonly backend: 'pglite' | 'postgres';
 
@@ -230,6 +236,16 @@ export interface Store {
   listFeedback(serviceId: string, limit?: number): Promise<FeedbackRecord[]>;
 
   audit(event: AuditEvent): Promise<void>;
+
+  /**
+   * Records a JWT id until `expiresAt`; false when it is already recorded and not expired (a
+   * replay). Shared by every instance on the database.
+   */
+  rememberJti(key: string, expiresAt: Date, now: Date): Promise<boolean>;
+  /** Access tokens by their SHA-256 (hex); the token itself is never stored. */
+  saveAccessToken(tokenHash: string, token: AccessTokenRecord, now: Date): Promise<void>;
+  /** The live token with this hash, or null (unknown or expired). */
+  findAccessToken(tokenHash: string, now: Date): Promise<AccessTokenRecord | null>;
   /** Newest first. */
   listAudit(limit: number): Promise<AuditRecord[]>;
 

@@ -5,9 +5,14 @@
 import { route, type RouteModule } from '../app';
 import { createJwtVerifier } from '../../crd/jwt';
 import { discovery, handleFeedback, handleHook } from '../../crd/hook';
+import { guardedFetcherFactory } from '../../auth/outbound';
 
 export const crdRoutes: RouteModule = (router, ctx) => {
-  const verifier = ctx.config.trustedIssuers.length > 0 ? createJwtVerifier(ctx.config.trustedIssuers, { now: ctx.clock }) : null;
+  const verifier =
+    ctx.config.trustedIssuers.length > 0
+      ? createJwtVerifier(ctx.config.trustedIssuers, { now: ctx.clock, remember: (key, expiresAt) => ctx.store.rememberJti(`cds|${key}`, expiresAt, ctx.clock()) })
+      : null;
+  const issuers = new Map(ctx.config.trustedIssuers.map((i) => [i.iss, i]));
   const json = 'application/json';
   const authenticate = async (headers: Record<string, string | string[] | undefined>, url: string) => {
     if (!verifier) return null;
@@ -36,7 +41,12 @@ export const crdRoutes: RouteModule = (router, ctx) => {
           logger: ctx.logger,
           clock: ctx.clock,
           publicBaseUrl: ctx.config.publicBaseUrl,
-          ...(ctx.fhirFetcherFactory ? { fetcherFactory: ctx.fhirFetcherFactory } : {}),
+          // With JWT verification on, fhirServer must be https and listed for the token's issuer.
+          requireHttpsFhirServer: verifier !== null,
+          fetcherFactory: guardedFetcherFactory(
+            claims ? { caller: `issuer ${claims.iss}`, allowed: issuers.get(claims.iss)?.fhirServers ?? [] } : { caller: 'open mode', allowed: null },
+            ctx.fhirFetcherFactory,
+          ),
         });
         payerId = result.payerId;
         policyId = result.policyIds.join(',') || null;

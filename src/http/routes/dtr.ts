@@ -9,6 +9,8 @@ import { questionnairePackage, type PolicySelection } from '../../dtr/questionna
 import { medicationCodes, payerContextOf } from '../../engine/chart-request';
 import { populate } from '../../dtr/populate';
 import { nextQuestion } from '../../dtr/next-question';
+import type { AuthenticatedClient } from '../../auth/smart';
+import { guardedFetcherFactory } from '../../auth/outbound';
 
 /** Chooses the policy's Questionnaire from the coverage's payer and the order's drug. */
 function selectByCoverageAndOrder(ctx: AppContext) {
@@ -45,16 +47,20 @@ export const dtrRoutes: RouteModule = (router, ctx) => {
       ctx,
     ),
   );
-  const sdcDeps = () => ({
+  // A fhirServer is read only when it is listed for the calling SMART client (open mode: any).
+  const sdcDeps = (client: AuthenticatedClient | undefined) => ({
     engine: ctx.engine,
     artifacts: ctx.artifacts,
     now: ctx.clock,
     publicBaseUrl: ctx.config.publicBaseUrl,
-    ...(ctx.fhirFetcherFactory ? { fetcherFactory: ctx.fhirFetcherFactory } : {}),
+    fetcherFactory: guardedFetcherFactory(
+      client ? { caller: `client ${client.clientId}`, allowed: client.fhirServers } : { caller: 'open mode', allowed: null },
+      ctx.fhirFetcherFactory,
+    ),
   });
-  router.post('/fhir/Questionnaire/\\$populate', route(({ body }) => populate(body, sdcDeps()), ctx));
-  router.post('/fhir/Questionnaire/:id/\\$populate', route(({ body, params }) => populate(body, sdcDeps(), params.id), ctx));
-  router.post('/fhir/Questionnaire/\\$next-question', route(({ body }) => nextQuestion(body, sdcDeps()), ctx));
+  router.post('/fhir/Questionnaire/\\$populate', route(({ body, client }) => populate(body, sdcDeps(client)), ctx));
+  router.post('/fhir/Questionnaire/:id/\\$populate', route(({ body, params, client }) => populate(body, sdcDeps(client), params.id), ctx));
+  router.post('/fhir/Questionnaire/\\$next-question', route(({ body, client }) => nextQuestion(body, sdcDeps(client)), ctx));
   for (const type of ['Questionnaire', 'Library', 'ValueSet'] as const) {
     router.get(`/fhir/${type}`, route(async ({ query }) => searchArtifacts(ctx.artifacts, type, query as Query, base), ctx));
     router.get(`/fhir/${type}/:id`, route(async ({ params }) => readArtifact(ctx.artifacts, type, params.id ?? ''), ctx));

@@ -5,5 +5,6 @@ import { pasRoutes } from './pas';
 import { policyRoutes } from './policies';
 import { dtrRoutes } from './dtr';
 import { crdRoutes } from './crd';
+import { smartRoutes } from './smart';
 
-export const allRoutes: RouteModule[] = [metadataRoutes, crdRoutes, pasRoutes, dtrRoutes, policyRoutes];
+export const allRoutes: RouteModule[] = [metadataRoutes, smartRoutes, crdRoutes, pasRoutes, dtrRoutes, policyRoutes];

@@ -83,6 +83,6 @@ export function isOperationOutcomeError(error: unknown): error is OperationOutco
 }
 
 /** 403: authenticated, but the token's scope does not cover the request. */
-export function forbidden(text: string): OperationOutcomeError {
-  return new OperationOutcomeError(403, outcome([issue('error', 'forbidden', text)]));
+export function forbidden(text: string, expression?: string | string[]): OperationOutcomeError {
+  return new OperationOutcomeError(403, outcome([issue('error', 'forbidden', text, expression)]));
 }

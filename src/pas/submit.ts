@@ -22,6 +22,9 @@ import { parsePasRequest } from './validate';
 import { extractPasContext, toEvaluationRequest, type PasContext, type PasItem } from './context';
 import { buildPasResponse } from './response';
 import type { Logger } from '../logger';
+import type { AuthenticatedClient } from '../auth/smart';
+import { forbidden } from '../fhir/outcomes';
+import { clientMaySee } from './submitter';
 
 export interface SubmitDeps {
   engine: PolicyEngine;
@@ -59,18 +62,30 @@ function validOn(authorization: Authorization | null, today: string): authorizat
   );
 }
 
-export async function submitClaim(deps: SubmitDeps, body: unknown, requestId: string): Promise<SubmitResult> {
+export async function submitClaim(
+  deps: SubmitDeps,
+  body: unknown,
+  requestId: string,
+  client?: AuthenticatedClient,
+): Promise<SubmitResult> {
   const started = Date.now();
   const request = parsePasRequest(body);
   const ctx = extractPasContext(request);
   const now = deps.clock();
   const today = now.toISOString().slice(0, 10);
+  if (!clientMaySee(client, request.bundle)) {
+    throw forbidden(
+      `This client submits for ${client?.organization.system}|${client?.organization.value}; Claim.provider does not carry that identifier.`,
+      'Bundle.entry[0].resource.provider',
+    );
+  }
 
   // A resubmission of the same Claim (same business identifier) gets the answer already given.
   for (const identifier of ctx.claim.identifier ?? []) {
     if (!identifier.value) continue;
     const previous = await deps.store.findClaimByIdentifier(identifier.system ?? null, identifier.value);
-    if (previous) {
+    // Only the submitter's own earlier request is replayed; another organization's is none of its business.
+    if (previous && clientMaySee(client, previous.requestBundle)) {
       return { status: 200, body: previous.responseBundle, decisions: [] };
     }
   }

@@ -6,19 +6,22 @@ import { route, type RouteModule } from '../app';
 import { submitClaim } from '../../pas/submit';
 import { notFound } from '../../fhir/outcomes';
 import { auditRead } from '../../auth/audit';
+import { clientMaySee } from '../../pas/submitter';
 
 export const pasRoutes: RouteModule = (router, ctx) => {
   router.post(
     '/fhir/Claim/\\$submit',
-    route(async ({ body, requestId }) => {
-      const result = await submitClaim(ctx, body, requestId);
+    route(async ({ body, requestId, client }) => {
+      const result = await submitClaim(ctx, body, requestId, client);
       return { status: result.status, body: result.body };
     }, ctx),
   );
   router.get(
     '/fhir/Claim/:id',
     route(async ({ params, requestId, client }) => {
-      const record = await ctx.store.getClaim(params.id ?? '');
+      // Another organization's request is answered as unknown (404), not forbidden: ids reveal nothing.
+      const stored = await ctx.store.getClaim(params.id ?? '');
+      const record = stored && clientMaySee(client, stored.requestBundle) ? stored : null;
       await auditRead(ctx.store, { requestId, client, action: 'pas.read', target: `Claim/${params.id}`, status: record ? 200 : 404 });
       if (!record) throw notFound(`Claim/${params.id} is not known here.`);
       return { status: 200, body: record.claim };
@@ -27,7 +30,10 @@ export const pasRoutes: RouteModule = (router, ctx) => {
   router.get(
     '/fhir/ClaimResponse/:id',
     route(async ({ params, requestId, client }) => {
-      const response = await ctx.store.getClaimResponse(params.id ?? '');
+      const found = await ctx.store.getClaimResponse(params.id ?? '');
+      const claimId = /^Claim\/([^/]+)$/.exec(found?.request?.reference ?? '')?.[1];
+      const claim = client && claimId ? await ctx.store.getClaim(claimId) : null;
+      const response = found && (!client || (claim && clientMaySee(client, claim.requestBundle))) ? found : null;
       await auditRead(ctx.store, { requestId, client, action: 'pas.read', target: `ClaimResponse/${params.id}`, status: response ? 200 : 404 });
       if (!response) throw notFound(`ClaimResponse/${params.id} is not known here.`);
       return { status: 200, body: response };

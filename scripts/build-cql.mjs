@@ -8,6 +8,7 @@
  * model info that cql-exec-fhir ships, and a UCUM service backed by @lhncbc/ucum-lhc so that
  * quantities with units ('mg', 'kg', 'mg/kg/d') are validated at build time.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -53,6 +54,26 @@ for (const file of listCql(cqlDir)) {
     throw new Error(`${path.relative(root, file)}: library ${name} is also declared in ${path.relative(root, sources.get(name).file)}`);
   }
   sources.set(name, { file, text, version });
+}
+
+// Skip the translator (~20 s) when no .cql changed: a hash of every source and of the
+// translator's version, kept next to the ELM. `--force` rebuilds anyway.
+const translatorVersion = JSON.parse(fs.readFileSync(path.join(root, 'node_modules', '@cqframework', 'cql', 'package.json'), 'utf8')).version;
+const hash = crypto.createHash('sha256').update(`translator ${translatorVersion}\n`);
+for (const [name, { text }] of [...sources].sort(([a], [b]) => a.localeCompare(b))) hash.update(`${name}\n${text}\n`);
+const digest = hash.digest('hex');
+const hashFile = path.join(outDir, '.cql-hash');
+const upToDate =
+  !process.argv.includes('--force') &&
+  fs.existsSync(hashFile) &&
+  fs.readFileSync(hashFile, 'utf8').trim() === digest &&
+  [...sources.keys()].every((name) => fs.existsSync(path.join(outDir, `${name}.json`)));
+if (upToDate) {
+  // A checkout may touch a .cql without changing it; the DTR loader rejects ELM older than its source.
+  const now = new Date();
+  for (const name of sources.keys()) fs.utimesSync(path.join(outDir, `${name}.json`), now, now);
+  console.log(`CQL: ${sources.size} libraries unchanged (content hash), ELM in ${path.relative(root, outDir)} kept`);
+  process.exit(0);
 }
 
 const fhirModelInfo = fs.readFileSync(
@@ -118,8 +139,10 @@ for (const [name, { file, text }] of sources) {
 }
 
 if (problems.length > 0) {
+  fs.rmSync(hashFile, { force: true });
   for (const line of [...new Set(problems)]) console.error(line);
   console.error(`CQL build failed: ${problems.length} error(s)`);
   process.exit(1);
 }
+fs.writeFileSync(hashFile, `${digest}\n`);
 console.log(`CQL: ${built} librar${built === 1 ? 'y' : 'ies'} translated to ${path.relative(root, outDir)}`);

@@ -59,7 +59,8 @@ for (const file of listCql(cqlDir)) {
 // Skip the translator (~20 s) when no .cql changed: a hash of every source and of the
 // translator's version, kept next to the ELM. `--force` rebuilds anyway.
 const translatorVersion = JSON.parse(fs.readFileSync(path.join(root, 'node_modules', '@cqframework', 'cql', 'package.json'), 'utf8')).version;
-const hash = crypto.createHash('sha256').update(`translator ${translatorVersion}\n`);
+// The script itself is hashed too: a change of translator options must rebuild.
+const hash = crypto.createHash('sha256').update(`translator ${translatorVersion}\n`).update(fs.readFileSync(new URL(import.meta.url)));
 for (const [name, { text }] of [...sources].sort(([a], [b]) => a.localeCompare(b))) hash.update(`${name}\n${text}\n`);
 const digest = hash.digest('hex');
 const hashFile = path.join(outDir, '.cql-hash');

@@ -11,7 +11,7 @@ import { createTestApp, EVALUATION_DATE, type TestApp } from '../support/app';
 type KeyLike = Parameters<SignJWT['sign']>[0];
 const TOKEN_URL = 'http://pa.test/auth/token';
 const RIVERSIDE_NPI = '1538276104'; // the Organization behind Claim.provider's PractitionerRole in the fixture
-const bundle = JSON.parse(fs.readFileSync(path.join(__dirname, '../../fixtures/pas/kineret-request-base.json'), 'utf8'));
+const bundle = JSON.parse(fs.readFileSync(path.join(__dirname, '../../fixtures/pas/kineret-request-base.json'), 'utf8')) as object;
 
 let t: TestApp;
 const keys: Record<string, KeyLike> = {};
@@ -42,7 +42,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => t.close());
 
-const submit = (bearer: string, body: unknown) =>
+const submit = (bearer: string, body: object) =>
   request(t.app).post('/fhir/Claim/$submit').set('Authorization', `Bearer ${bearer}`).type('application/fhir+json').send(body);
 
 test('a client submits only for its own organization: Claim.provider must carry its identifier (403 naming Claim.provider)', async () => {

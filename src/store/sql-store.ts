@@ -4,7 +4,7 @@
  * drivers agree), `timestamptz` for creation times (returned as ISO strings).
  */
 import crypto from 'node:crypto';
-import type { Bundle, Claim, ClaimResponse } from 'fhir/r4';
+import type { Bundle, Claim, ClaimResponse, Subscription } from 'fhir/r4';
 import type { Decision, Outcome } from '../engine/decision';
 import { StoreError, type SqlClient, type SqlExecutor } from './sql';
 import type {
@@ -19,10 +19,18 @@ import type {
   CoverageAssertion,
   DecisionRecord,
   DecisionSource,
+  DueNotification,
+  FanOutResult,
   FeedbackRecord,
   NewAuthorization,
   NewCoverageAssertion,
+  NewSubscription,
+  NotificationRecord,
+  NotificationStatus,
+  OutboxStats,
   Store,
+  SubscriptionRecord,
+  SubscriptionStatus,
 } from './store';
 
 const SOURCES: readonly DecisionSource[] = ['pas', 'crd', 'dtr', 'cli'];
@@ -409,6 +417,201 @@ export class SqlStore implements Store {
     return r ? { clientId: str(r.client_id), scope: str(r.scope), expiresAt: new Date(iso(r.expires_at)) } : null;
   }
 
+  // ---- PAS Subscriptions (src/subscriptions) ----
+
+  async createSubscription(input: NewSubscription): Promise<SubscriptionRecord> {
+    checkSubscription(input);
+    try {
+      const { rows } = await this.db.query(
+        `INSERT INTO subscriptions (id, owner, status, topic, filter_system, filter_value, endpoint, headers, resource)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb) RETURNING ${SUBSCRIPTION_COLUMNS}`,
+        [input.id, input.owner, input.status, input.topic, input.filterSystem, input.filterValue, input.endpoint, json(input.headers), json(input.resource)],
+      );
+      return toSubscription(rows[0]!);
+    } catch (error) {
+      throw uniqueToStoreError(error, `subscription ${input.id} already exists`);
+    }
+  }
+
+  async updateSubscription(input: NewSubscription): Promise<SubscriptionRecord | null> {
+    checkSubscription(input);
+    const { rows } = await this.db.query(
+      `UPDATE subscriptions SET owner = $2, status = $3, topic = $4, filter_system = $5, filter_value = $6, endpoint = $7,
+         headers = $8::jsonb, resource = $9::jsonb, last_error = NULL, updated_at = now()
+       WHERE id = $1 RETURNING ${SUBSCRIPTION_COLUMNS}`,
+      [input.id, input.owner, input.status, input.topic, input.filterSystem, input.filterValue, input.endpoint, json(input.headers), json(input.resource)],
+    );
+    return rows[0] ? toSubscription(rows[0]) : null;
+  }
+
+  async setSubscriptionStatus(id: string, status: SubscriptionStatus, error: string | null = null): Promise<SubscriptionRecord | null> {
+    if (!SUBSCRIPTION_STATUSES.includes(status)) throw new StoreError(`subscription status must be one of ${SUBSCRIPTION_STATUSES.join(', ')}`);
+    return this.transaction(async (tx) => {
+      const db = (tx as SqlStore).db;
+      const { rows } = await db.query(
+        `UPDATE subscriptions SET status = $2, last_error = $3, updated_at = now() WHERE id = $1 RETURNING ${SUBSCRIPTION_COLUMNS}`,
+        [id, status, error],
+      );
+      // Back to active: what was given up on while the endpoint failed is delivered after all, in order.
+      if (rows[0] && status === 'active') {
+        await db.query(
+          `UPDATE subscription_notifications SET status = 'pending', attempts = 0, next_attempt_at = now()
+           WHERE subscription_id = $1 AND status = 'failed'`,
+          [id],
+        );
+      }
+      return rows[0] ? toSubscription(rows[0]) : null;
+    });
+  }
+
+  async getSubscription(id: string): Promise<SubscriptionRecord | null> {
+    const { rows } = await this.db.query(`SELECT ${SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1`, [id]);
+    return rows[0] ? toSubscription(rows[0]) : null;
+  }
+
+  async listSubscriptions(filter: { owner?: string | null } = {}): Promise<SubscriptionRecord[]> {
+    const all = filter.owner === undefined;
+    const { rows } = await this.db.query(
+      `SELECT ${SUBSCRIPTION_COLUMNS} FROM subscriptions
+       WHERE $1::boolean OR owner IS NOT DISTINCT FROM $2::text ORDER BY seq`,
+      [all, filter.owner ?? null],
+    );
+    return rows.map(toSubscription);
+  }
+
+  async deleteSubscription(id: string): Promise<boolean> {
+    const { rowCount } = await this.db.query('DELETE FROM subscriptions WHERE id = $1', [id]);
+    return rowCount > 0;
+  }
+
+  async fanOutClaimEvents(limit: number): Promise<FanOutResult> {
+    return this.transaction(async (tx) => {
+      const db = (tx as SqlStore).db;
+      const { rows: events } = await db.query(
+        `SELECT e.id::text AS id, e.claim_id, e.version, e.created_at, c.submitter_keys
+         FROM claim_events e JOIN claims c ON c.id = e.claim_id
+         WHERE e.dispatched_at IS NULL ORDER BY e.id LIMIT $1
+         FOR UPDATE OF e SKIP LOCKED`,
+        [clampLimit(limit)],
+      );
+      if (events.length === 0) return { events: 0, notifications: 0 };
+      const { rows: subscriptions } = await db.query(
+        `SELECT id, owner, filter_system, filter_value, created_at FROM subscriptions
+         WHERE status IN ('active', 'error') ORDER BY seq`,
+      );
+      let notifications = 0;
+      for (const event of events) {
+        const keys = textArray(event.submitter_keys);
+        const eventAt = iso(event.created_at);
+        for (const s of subscriptions) {
+          if (iso(s.created_at) > eventAt) continue;
+          const owner = strOrNull(s.owner);
+          if (owner !== null && !keys.includes(owner)) continue;
+          if (!matchesOrgFilter(keys, strOrNull(s.filter_system), str(s.filter_value))) continue;
+          // The row lock on the subscription keeps its event numbers gap-free and in order.
+          const { rows: counted } = await db.query<{ n: string }>(
+            `UPDATE subscriptions SET events_since_start = events_since_start + 1 WHERE id = $1 RETURNING events_since_start::text AS n`,
+            [s.id],
+          );
+          if (!counted[0]) continue;
+          await db.query(
+            `INSERT INTO subscription_notifications (subscription_id, event_number, claim_event_id, claim_id, claim_version, event_at)
+             VALUES ($1, $2, $3, $4, $5, $6)`,
+            [s.id, counted[0].n, event.id, event.claim_id, event.version, eventAt],
+          );
+          notifications++;
+        }
+      }
+      await db.query(`UPDATE claim_events SET dispatched_at = now() WHERE id = ANY ($1::bigint[])`, [
+        `{${events.map((e) => str(e.id)).join(',')}}`,
+      ]);
+      return { events: events.length, notifications };
+    });
+  }
+
+  async leaseDueNotifications(limit: number, leaseMs: number): Promise<DueNotification[]> {
+    const { rows } = await this.db.query(
+      `WITH due AS (
+         SELECT n.id FROM subscription_notifications n JOIN subscriptions s ON s.id = n.subscription_id
+         WHERE n.status = 'pending' AND n.next_attempt_at <= now() AND s.status = 'active'
+           AND NOT EXISTS (SELECT 1 FROM subscription_notifications p
+                           WHERE p.subscription_id = n.subscription_id AND p.status = 'pending' AND p.event_number < n.event_number)
+         ORDER BY n.next_attempt_at, n.id LIMIT $1
+         FOR UPDATE OF n SKIP LOCKED)
+       UPDATE subscription_notifications n
+       SET attempts = n.attempts + 1, next_attempt_at = now() + make_interval(secs => $2::double precision / 1000)
+       FROM due, subscriptions s
+       WHERE n.id = due.id AND s.id = n.subscription_id
+       RETURNING ${NOTIFICATION_COLUMNS.split(', ').map((c) => `n.${c}`).join(', ')}, s.endpoint, s.headers, s.topic, s.events_since_start`,
+      [clampLimit(limit), leaseMs],
+    );
+    return rows.map((r) => ({
+      ...toNotification(r),
+      endpoint: str(r.endpoint),
+      headers: textArray(r.headers),
+      topic: str(r.topic),
+      eventsSinceStart: Number(r.events_since_start),
+    }));
+  }
+
+  async markNotificationDelivered(id: string): Promise<void> {
+    await this.db.query(
+      `UPDATE subscription_notifications SET status = 'delivered', delivered_at = now(), last_error = NULL WHERE id = $1`,
+      [id],
+    );
+  }
+
+  async markNotificationFailed(id: string, error: string, retryInMs: number | null): Promise<void> {
+    if (retryInMs !== null) {
+      await this.db.query(
+        `UPDATE subscription_notifications SET last_error = $2, next_attempt_at = now() + make_interval(secs => $3::double precision / 1000)
+         WHERE id = $1`,
+        [id, error, retryInMs],
+      );
+      return;
+    }
+    await this.transaction(async (tx) => {
+      const db = (tx as SqlStore).db;
+      const { rows } = await db.query<{ subscription_id: string }>(
+        `UPDATE subscription_notifications SET status = 'failed', last_error = $2 WHERE id = $1 RETURNING subscription_id`,
+        [id, error],
+      );
+      if (rows[0]) {
+        await db.query(`UPDATE subscriptions SET status = 'error', last_error = $2, updated_at = now() WHERE id = $1 AND status = 'active'`, [
+          rows[0].subscription_id,
+          error,
+        ]);
+      }
+    });
+  }
+
+  async listNotifications(subscriptionId: string): Promise<NotificationRecord[]> {
+    const { rows } = await this.db.query(
+      `SELECT ${NOTIFICATION_COLUMNS} FROM subscription_notifications WHERE subscription_id = $1 ORDER BY event_number`,
+      [subscriptionId],
+    );
+    return rows.map(toNotification);
+  }
+
+  async getResponseBundleVersion(claimId: string, version: number): Promise<Bundle | null> {
+    const { rows } = await this.db.query<{ response_bundle: Bundle }>(
+      `SELECT response_bundle FROM claim_response_versions WHERE claim_id = $1 AND version = $2
+       UNION ALL SELECT response_bundle FROM claims WHERE id = $1 AND version = $2 LIMIT 1`,
+      [claimId, version],
+    );
+    return rows[0]?.response_bundle ?? null;
+  }
+
+  async outboxStats(): Promise<OutboxStats> {
+    const { rows } = await this.db.query(
+      `SELECT (SELECT count(*) FROM claim_events WHERE dispatched_at IS NULL)::int AS undispatched,
+              (SELECT count(*) FROM subscription_notifications WHERE status = 'pending')::int AS pending,
+              (SELECT count(*) FROM subscription_notifications WHERE status = 'failed')::int AS failed`,
+    );
+    const r = rows[0] ?? {};
+    return { undispatched: Number(r.undispatched ?? 0), pending: Number(r.pending ?? 0), failed: Number(r.failed ?? 0) };
+  }
+
   async close(): Promise<void> {
     if (this.inTransaction) throw new StoreError('close() inside a transaction');
     await this.client.close();
@@ -539,5 +742,74 @@ function toAssertion(r: Row): CoverageAssertion {
     questionnaire: strOrNull(r.questionnaire),
     authorizationNumber: strOrNull(r.authorization_number),
     createdAt: iso(r.created_at),
+  };
+}
+
+// ---- PAS Subscriptions: columns, checks and row mappers ----
+
+const SUBSCRIPTION_STATUSES: readonly SubscriptionStatus[] = ['requested', 'active', 'error', 'off'];
+
+const SUBSCRIPTION_COLUMNS = `id, owner, status, topic, filter_system, filter_value, endpoint, headers, resource,
+  events_since_start, last_error, created_at, updated_at`;
+
+const NOTIFICATION_COLUMNS = `id, subscription_id, event_number, claim_event_id, claim_id, claim_version, event_at, status, attempts, next_attempt_at, last_error, delivered_at`;
+
+function checkSubscription(input: NewSubscription): void {
+  if (!FHIR_ID.test(input.id)) throw new StoreError('subscription id must be a FHIR id');
+  if (!SUBSCRIPTION_STATUSES.includes(input.status)) throw new StoreError(`subscription status must be one of ${SUBSCRIPTION_STATUSES.join(', ')}`);
+  if (!input.endpoint || !input.filterValue || !input.topic) throw new StoreError('subscription needs an endpoint, a topic and an orgIdentifier filter');
+}
+
+/** `orgIdentifier` equals one of the submitter keys (`system|value`); without a system, any system. */
+export function matchesOrgFilter(submitterKeys: readonly string[], system: string | null, value: string): boolean {
+  return submitterKeys.some((key) => (system === null ? key.slice(key.lastIndexOf('|') + 1) === value : key === `${system}|${value}`));
+}
+
+/** text[] from either driver (an array) or a jsonb array. */
+function textArray(v: unknown): string[] {
+  if (Array.isArray(v)) return v.map(String);
+  if (typeof v === 'string' && v.startsWith('{')) {
+    // A text[] literal, when a driver leaves it unparsed.
+    return v
+      .slice(1, -1)
+      .split(',')
+      .filter(Boolean)
+      .map((s) => s.replace(/^"|"$/g, '').replace(/\\(.)/g, '$1'));
+  }
+  return [];
+}
+
+function toSubscription(r: Row): SubscriptionRecord {
+  return {
+    id: str(r.id),
+    owner: strOrNull(r.owner),
+    status: str(r.status) as SubscriptionStatus,
+    topic: str(r.topic),
+    filterSystem: strOrNull(r.filter_system),
+    filterValue: str(r.filter_value),
+    endpoint: str(r.endpoint),
+    headers: textArray(r.headers),
+    resource: r.resource as Subscription,
+    eventsSinceStart: Number(r.events_since_start),
+    lastError: strOrNull(r.last_error),
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
+  };
+}
+
+function toNotification(r: Row): NotificationRecord {
+  return {
+    id: str(r.id),
+    subscriptionId: str(r.subscription_id),
+    eventNumber: Number(r.event_number),
+    claimEventId: str(r.claim_event_id),
+    claimId: str(r.claim_id),
+    claimVersion: Number(r.claim_version),
+    eventAt: iso(r.event_at),
+    status: str(r.status) as NotificationStatus,
+    attempts: Number(r.attempts),
+    nextAttemptAt: iso(r.next_attempt_at),
+    lastError: strOrNull(r.last_error),
+    deliveredAt: r.delivered_at == null ? null : iso(r.delivered_at),
   };
 }

@@ -6,7 +6,7 @@
  * One SQL dialect (PostgreSQL): PGlite in a data folder by default, real PostgreSQL when
  * `databaseUrl` is set; the same migrations for both.
  */
-import type { Bundle, Claim, ClaimResponse } from 'fhir/r4';
+import type { Bundle, Claim, ClaimResponse, Subscription } from 'fhir/r4';
 import type { Config } from '../config';
 import type { Decision, Outcome } from '../engine/decision';
 import type { PriorAuthorization } from '../engine/request';
@@ -197,6 +197,76 @@ export interface AccessTokenRecord {
   expiresAt: Date;
 }
 
+// ---- PAS Subscriptions (src/subscriptions): subscriptions and their notifications ----
+
+export type SubscriptionStatus = 'requested' | 'active' | 'error' | 'off';
+
+export interface NewSubscription {
+  id: string;
+  /** The SMART client's organization (`system|value`) that owns it; null in open mode. */
+  owner: string | null;
+  status: SubscriptionStatus;
+  topic: string;
+  /** The `orgIdentifier` filter; system null = any system. */
+  filterSystem: string | null;
+  filterValue: string;
+  endpoint: string;
+  /** `channel.header` lines (`Name: value`). */
+  headers: string[];
+  /** The Subscription as accepted (status and error are set from the columns when read). */
+  resource: Subscription;
+}
+
+export interface SubscriptionRecord extends NewSubscription {
+  /** The last event number handed out (= events since the subscription started). */
+  eventsSinceStart: number;
+  lastError: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type NotificationStatus = 'pending' | 'delivered' | 'failed';
+
+export interface NotificationRecord {
+  id: string;
+  subscriptionId: string;
+  eventNumber: number;
+  claimEventId: string;
+  claimId: string;
+  claimVersion: number;
+  /** When the claim event happened (`claim_events.created_at`). */
+  eventAt: string;
+  status: NotificationStatus;
+  attempts: number;
+  nextAttemptAt: string;
+  lastError: string | null;
+  deliveredAt: string | null;
+}
+
+/** A notification leased to one sender, with what it needs to send it. */
+export interface DueNotification extends NotificationRecord {
+  endpoint: string;
+  headers: string[];
+  topic: string;
+  eventsSinceStart: number;
+}
+
+export interface FanOutResult {
+  /** Outbox events marked dispatched. */
+  events: number;
+  /** Notifications created. */
+  notifications: number;
+}
+
+export interface OutboxStats {
+  /** `claim_events` not yet fanned out. */
+  undispatched: number;
+  /** Notifications waiting to be delivered (including ones in backoff). */
+  pending: number;
+  /** Notifications given up on. */
+  failed: number;
+}
+
 export interface Store {
   readonly backend: 'pglite' | 'postgres';
 
@@ -248,6 +318,40 @@ export interface Store {
   findAccessToken(tokenHash: string, now: Date): Promise<AccessTokenRecord | null>;
   /** Newest first. */
   listAudit(limit: number): Promise<AuditRecord[]>;
+
+
+  // ---- PAS Subscriptions (src/subscriptions) ----
+
+  createSubscription(input: NewSubscription): Promise<SubscriptionRecord>;
+  /** Replaces what a PUT may change; the event counter is kept. Null when it does not exist. */
+  updateSubscription(input: NewSubscription): Promise<SubscriptionRecord | null>;
+  /** Back to `active`, its failed notifications are queued again (nothing is dropped while an endpoint was down). */
+  setSubscriptionStatus(id: string, status: SubscriptionStatus, error?: string | null): Promise<SubscriptionRecord | null>;
+  getSubscription(id: string): Promise<SubscriptionRecord | null>;
+  /** `owner` undefined lists every subscription; a value (or null) only that owner's. */
+  listSubscriptions(filter?: { owner?: string | null }): Promise<SubscriptionRecord[]>;
+  deleteSubscription(id: string): Promise<boolean>;
+  /**
+   * Fans undispatched `claim_events` out to the matching subscriptions (status active or error,
+   * orgIdentifier among the claim's submitter keys, created before the event), each with the next
+   * event number, and marks the events dispatched: one transaction, rows taken FOR UPDATE SKIP LOCKED.
+   */
+  fanOutClaimEvents(limit: number): Promise<FanOutResult>;
+  /**
+   * Leases due notifications of active subscriptions (SKIP LOCKED; at most one in flight per
+   * subscription, oldest event first): attempts + 1 and next_attempt_at = now + leaseMs.
+   */
+  leaseDueNotifications(limit: number, leaseMs: number): Promise<DueNotification[]>;
+  markNotificationDelivered(id: string): Promise<void>;
+  /**
+   * A failed attempt: retried after `retryInMs`, or (null) given up: the notification `failed` and
+   * its subscription `error` with the reason.
+   */
+  markNotificationFailed(id: string, error: string, retryInMs: number | null): Promise<void>;
+  listNotifications(subscriptionId: string): Promise<NotificationRecord[]>;
+  /** The PAS response Bundle of one ClaimResponse version. */
+  getResponseBundleVersion(claimId: string, version: number): Promise<Bundle | null>;
+  outboxStats(): Promise<OutboxStats>;
 
   close(): Promise<void>;
 }

@@ -417,6 +417,26 @@ export class SqlStore implements Store {
     return r ? { clientId: str(r.client_id), scope: str(r.scope), expiresAt: new Date(iso(r.expires_at)) } : null;
   }
 
+  // ---- PAS $inquire (src/pas/inquire.ts) ----
+
+  async findClaimsBySubmitter(filter: { submitterKeys: string[]; requiredKey?: string; payerIds?: string[]; limit?: number }): Promise<ClaimRecord[]> {
+    if (filter.submitterKeys.length === 0) return [];
+    const { rows } = await this.db.query(
+      `SELECT ${CLAIM_COLUMNS} FROM claims
+       WHERE submitter_keys && $1::text[]
+         AND ($2::text IS NULL OR $2::text = ANY (submitter_keys))
+         AND ($3::text[] IS NULL OR payer_id = ANY ($3::text[]))
+       ORDER BY seq DESC LIMIT $4`,
+      [
+        pgTextArray(filter.submitterKeys),
+        filter.requiredKey ?? null,
+        filter.payerIds && filter.payerIds.length > 0 ? pgTextArray(filter.payerIds) : null,
+        clampLimit(filter.limit ?? 100),
+      ],
+    );
+    return rows.map(toClaim);
+  }
+
   // ---- PAS Subscriptions (src/subscriptions) ----
 
   async createSubscription(input: NewSubscription): Promise<SubscriptionRecord> {

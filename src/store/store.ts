@@ -320,6 +320,14 @@ export interface Store {
   listAudit(limit: number): Promise<AuditRecord[]>;
 
 
+  // ---- PAS $inquire (src/pas/inquire.ts) ----
+
+  /**
+   * Claims whose submitter keys overlap `submitterKeys` (and include `requiredKey`, the caller's
+   * organization, when given), optionally of one of `payerIds`; newest first.
+   */
+  findClaimsBySubmitter(filter: { submitterKeys: string[]; requiredKey?: string; payerIds?: string[]; limit?: number }): Promise<ClaimRecord[]>;
+
   // ---- PAS Subscriptions (src/subscriptions) ----
 
   createSubscription(input: NewSubscription): Promise<SubscriptionRecord>;

@@ -64,6 +64,20 @@ describe.each(backends)('PAS Subscriptions on $name', (backend) => {
     for (const s of await t.ctx.store.listSubscriptions()) await t.ctx.store.deleteSubscription(s.id);
   };
 
+  it_('the CapabilityStatement lists $inquire, Subscription with the PAS topic (subscriptiontopic-canonical) and $status', async () => {
+    const res = await request(t.app).get('/fhir/metadata');
+    const resources = res.body.rest[0].resource as Array<{ type: string; extension?: unknown[]; operation?: Array<{ name: string; definition: string }> }>;
+    expect(resources.find((r) => r.type === 'Claim')!.operation).toContainEqual({
+      name: 'inquire',
+      definition: 'http://hl7.org/fhir/us/davinci-pas/OperationDefinition/Claim-inquiry',
+    });
+    const subscription = resources.find((r) => r.type === 'Subscription')!;
+    // As the IG's IntermediaryCapabilities declares it.
+    const ig = readJson<{ rest: Array<{ resource: Array<{ type: string; extension?: unknown[] }> }> }>(path.join(IG, 'CapabilityStatement-IntermediaryCapabilities.json'));
+    expect(subscription.extension).toEqual(ig.rest[0]!.resource.find((r) => r.type === 'Subscription')!.extension);
+    expect(subscription.operation!.map((o) => o.name)).toEqual(['status']);
+  });
+
   it_('create: handshake to the endpoint with channel.header, then active; read, search and $status', async () => {
     await clearSubscriptions();
     const res = await subscribe(subscriptionFor(receiver.url));

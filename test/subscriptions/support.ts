@@ -196,15 +196,19 @@ export function subscriptionFor(endpoint: string, org = RIVERSIDE_NPI, extra: Re
   };
 }
 
-export async function submitPended(app: Express, auth?: string): Promise<{ claimId: string; claimResponse: ClaimResponse }> {
+export async function submitPended(
+  app: Express,
+  auth?: string,
+  bundle: Bundle = freshRequest(),
+): Promise<{ claimId: string; claimResponse: ClaimResponse; bundle: Bundle }> {
   let req = request(app).post('/fhir/Claim/$submit').type('application/fhir+json');
   if (auth) req = req.set('Authorization', `Bearer ${auth}`);
-  const res = await req.send(freshRequest());
+  const res = await req.send(bundle);
   expect(res.status).toBe(200);
   const claimResponse = res.body.entry[0].resource as ClaimResponse;
   const claimId = /^Claim\/(.+)$/.exec(claimResponse.request?.reference ?? '')?.[1];
   if (!claimId) throw new Error('no Claim reference in the response');
-  return { claimId, claimResponse };
+  return { claimId, claimResponse, bundle };
 }
 
 /**
@@ -264,5 +268,17 @@ export async function until(check: () => boolean | Promise<boolean>, ms = 10_000
   while (!(await check())) {
     if (Date.now() > end) throw new Error('condition not met in time');
     await sleep(step);
+  }
+}
+
+/** PRE-MERGE SHIM: main's $submit writes claims.submitter_keys; until then fill them in here. */
+export async function backfillSubmitterKeys(store: Store): Promise<void> {
+  const db = (store as unknown as { db: { query: (sql: string, p?: unknown[]) => Promise<{ rows: Array<Record<string, unknown>> }> } }).db;
+  const { rows } = await db.query(`SELECT id FROM claims WHERE cardinality(submitter_keys) = 0`);
+  const { submitterKeysOf } = await import('../../src/pas/submitter');
+  for (const r of rows) {
+    const claim = (await store.getClaim(String(r.id)))!;
+    const keys = submitterKeysOf(claim.requestBundle);
+    await db.query(`UPDATE claims SET submitter_keys = $2::text[] WHERE id = $1`, [r.id, `{${keys.map((k) => `"${k}"`).join(',')}}`]);
   }
 }

@@ -7,5 +7,6 @@ import { dtrRoutes } from './dtr';
 import { crdRoutes } from './crd';
 import { smartRoutes } from './smart';
 import { subscriptionRoutes } from './subscriptions';
+import { inquireRoutes } from './inquire';
 
-export const allRoutes: RouteModule[] = [metadataRoutes, smartRoutes, crdRoutes, pasRoutes, dtrRoutes, policyRoutes, subscriptionRoutes];
+export const allRoutes: RouteModule[] = [metadataRoutes, smartRoutes, crdRoutes, pasRoutes, dtrRoutes, policyRoutes, subscriptionRoutes, inquireRoutes];

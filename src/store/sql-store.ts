@@ -773,8 +773,7 @@ export class SqlStore implements Store {
 
   async getResponseBundleVersion(claimId: string, version: number): Promise<Bundle | null> {
     const { rows } = await this.db.query<{ response_bundle: Bundle }>(
-      `SELECT response_bundle FROM claim_response_versions WHERE claim_id = $1 AND version = $2
-       UNION ALL SELECT response_bundle FROM claims WHERE id = $1 AND version = $2 LIMIT 1`,
+      'SELECT response_bundle FROM claim_response_versions WHERE claim_id = $1 AND version = $2',
       [claimId, version],
     );
     return rows[0]?.response_bundle ?? null;

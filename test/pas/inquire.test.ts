@@ -11,7 +11,6 @@ import { EVALUATION_DATE } from '../support/app';
 import {
   appOn,
   backends,
-  backfillSubmitterKeys,
   decide,
   IG,
   readJson,
@@ -45,7 +44,6 @@ describe.each(backends)('Claim/$inquire on $name', (backend) => {
   let submitted: { claimId: string; claimResponse: ClaimResponse; bundle: Bundle };
 
   const ask = async (body: unknown) => {
-    await backfillSubmitterKeys(t.ctx.store);
     return request(t.app).post('/fhir/Claim/$inquire').type('application/fhir+json').send(body as object);
   };
   const returned = (res: request.Response) => ((res.body as FhirParameters).parameter ?? []).map((p) => p.resource as Bundle);
@@ -237,7 +235,6 @@ describe('Claim/$inquire with SMART clients', () => {
   test("a client inquires only as its own organization (403 naming Claim.provider) and finds only its organization's requests", async () => {
     const own = await token('riverside');
     const submitted = await submitPended(t.app, own);
-    await backfillSubmitterKeys(t.ctx.store);
     const inquiry = inquiryFor(submitted.bundle);
     const mine = await request(t.app).post('/fhir/Claim/$inquire').set('Authorization', `Bearer ${own}`).type('application/fhir+json').send(inquiry);
     expect(mine.status).toBe(200);

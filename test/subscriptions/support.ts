@@ -216,36 +216,14 @@ export async function submitPended(
  * outbox event in one transaction (the store's saveClaimResponseVersion).
  */
 export async function decide(store: Store, claimId: string, note = 'approved after review'): Promise<ClaimRecord> {
-  // PRE-MERGE SHIM (until main's 008 lands): the same effect in SQL.
-  const db = (store as unknown as { db: { query: (sql: string, p?: unknown[]) => Promise<{ rows: Array<Record<string, unknown>> }> } }).db;
-  if (typeof (store as unknown as Record<string, unknown>).saveClaimResponseVersion !== 'function') {
-    const claim = (await store.getClaim(claimId))!;
-    const keys = (await import('../../src/pas/submitter')).submitterKeysOf(claim.requestBundle);
-    await store.transaction(async (tx) => {
-      const t = (tx as unknown as { db: typeof db }).db;
-      const { rows } = await t.query(`UPDATE claims SET version = version + 1, submitter_keys = $2::text[] WHERE id = $1 RETURNING version`, [
-        claimId,
-        `{${keys.map((k) => `"${k}"`).join(',')}}`,
-      ]);
-      const version = Number(rows[0]!.version);
-      const cr = { ...claim.claimResponse, disposition: `${note} (version ${version})` };
-      const rb = { ...claim.responseBundle, entry: [{ ...claim.responseBundle.entry?.[0], resource: cr }, ...(claim.responseBundle.entry ?? []).slice(1)] };
-      await t.query(`INSERT INTO claim_response_versions (claim_id, version, outcome, claim_response, response_bundle, event) VALUES ($1,$2,'approve',$3,$4,'review-decision')`, [
-        claimId, version, JSON.stringify(cr), JSON.stringify(rb),
-      ]);
-      await t.query(`UPDATE claims SET claim_response = $2, response_bundle = $3 WHERE id = $1`, [claimId, JSON.stringify(cr), JSON.stringify(rb)]);
-      await t.query(`INSERT INTO claim_events (claim_id, version, event) VALUES ($1, $2, 'review-decision')`, [claimId, version]);
-    });
-    return (await store.getClaim(claimId))!;
-  }
-  return (store as unknown as { saveClaimResponseVersion: (v: unknown) => Promise<ClaimRecord> }).saveClaimResponseVersion({
+  return store.saveClaimResponseVersion({
     claimId,
     outcome: 'approve',
     event: 'review-decision',
     actor: 'dr-reviewer',
     note,
     final: true,
-    respond: ({ claim, version }: { claim: ClaimRecord; version: number }) => {
+    respond: ({ claim, version }) => {
       const claimResponse: ClaimResponse = {
         ...claim.claimResponse,
         outcome: 'complete',
@@ -271,14 +249,3 @@ export async function until(check: () => boolean | Promise<boolean>, ms = 10_000
   }
 }
 
-/** PRE-MERGE SHIM: main's $submit writes claims.submitter_keys; until then fill them in here. */
-export async function backfillSubmitterKeys(store: Store): Promise<void> {
-  const db = (store as unknown as { db: { query: (sql: string, p?: unknown[]) => Promise<{ rows: Array<Record<string, unknown>> }> } }).db;
-  const { rows } = await db.query(`SELECT id FROM claims WHERE cardinality(submitter_keys) = 0`);
-  const { submitterKeysOf } = await import('../../src/pas/submitter');
-  for (const r of rows) {
-    const claim = (await store.getClaim(String(r.id)))!;
-    const keys = submitterKeysOf(claim.requestBundle);
-    await db.query(`UPDATE claims SET submitter_keys = $2::text[] WHERE id = $1`, [r.id, `{${keys.map((k) => `"${k}"`).join(',')}}`]);
-  }
-}

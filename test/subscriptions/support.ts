@@ -9,7 +9,6 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Bundle, ClaimResponse } from 'fhir/r4';
-import { Client } from 'pg';
 import request from 'supertest';
 import { loadConfig, type Config } from '../../src/config';
 import { createApp, type AppContext } from '../../src/http/app';
@@ -18,8 +17,8 @@ import { silentLogger } from '../../src/logger';
 import { buildContext } from '../../src/server';
 import type { ClaimRecord, Store } from '../../src/store';
 import { EVALUATION_DATE } from '../support/app';
+import { DATABASE_URL, freshSchema } from '../support/postgres';
 
-export const DATABASE_URL = process.env.DATABASE_URL;
 export const RIVERSIDE_NPI = '1538276104';
 export const OKAFOR_NPI = '1992847365';
 export const NPI = 'http://hl7.org/fhir/sid/us-npi';
@@ -57,25 +56,6 @@ export const backends: Backend[] = [
   { kind: 'postgres', name: DATABASE_URL ? 'PostgreSQL' : 'PostgreSQL (skipped: DATABASE_URL not set)', enabled: Boolean(DATABASE_URL) },
 ];
 
-async function admin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
-  const c = new Client({ connectionString: DATABASE_URL });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
-
-/** A PostgreSQL schema of its own; the URL that uses it, and the drop. */
-export async function pgSchema(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const schema = `test_${crypto.randomBytes(6).toString('hex')}`;
-  await admin((c) => c.query(`CREATE SCHEMA ${schema}`));
-  const base = DATABASE_URL ?? '';
-  const url = `${base}${base.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
-  return { url, drop: () => admin((c) => c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)).then(() => undefined) };
-}
-
 /** The real app on the backend; `databaseUrl` reuses a schema (a second instance on the same database). */
 export async function appOn(
   backend: Backend,
@@ -96,8 +76,8 @@ export async function appOn(
   if (backend.kind === 'postgres') {
     if (shared) databaseUrl = shared.url;
     else {
-      const schema = await pgSchema();
-      databaseUrl = schema.url;
+      const schema = await freshSchema();
+      databaseUrl = schema.databaseUrl;
       drop = schema.drop;
     }
     config.databaseUrl = databaseUrl;
@@ -125,6 +105,8 @@ export interface Receiver {
   url: string;
   received: Received[];
   mode: 'ok' | 'fail' | 'hang';
+  /** Requests answered 503 in `fail` mode. */
+  refused: number;
   /** Event notifications only (handshakes left out). */
   events(): Received[];
   close(): Promise<void>;
@@ -137,6 +119,7 @@ export async function startReceiver(port = 0): Promise<Receiver> {
     url: '',
     received: [],
     mode: 'ok',
+    refused: 0,
     events: () => receiver.received.filter((r) => typeOf(r.body) === 'event-notification'),
     close: async () => {
       for (const res of hanging) res.destroy();
@@ -153,6 +136,7 @@ export async function startReceiver(port = 0): Promise<Receiver> {
         return;
       }
       if (receiver.mode === 'fail') {
+        receiver.refused++;
         res.statusCode = 503;
         res.end();
         return;

@@ -5,9 +5,8 @@
  */
 import path from 'node:path';
 import request from 'supertest';
-import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import type { Bundle, Claim, ClaimItem, ClaimResponse, Coverage, Parameters as FhirParameters, Patient } from 'fhir/r4';
-import { EVALUATION_DATE } from '../support/app';
+import { smartClients, type SmartClients } from '../support/smart-clients';
 import {
   appOn,
   backends,
@@ -38,6 +37,18 @@ const untraced = (i: ClaimItem): ClaimItem => ({ ...i, extension: (i.extension ?
 
 const resourceOf = <T>(bundle: Bundle, type: string) => bundle.entry!.find((e) => e.resource?.resourceType === type)!.resource as T;
 
+/** The same request for another member, under its own Claim identifier. */
+function otherMember(bundle: Bundle, memberId: string): Bundle {
+  const other = structuredClone(bundle);
+  const claim = other.entry![0]!.resource as Claim;
+  claim.identifier = [{ system: 'urn:test', value: `request-of-${memberId}` }];
+  claim.id = `claim-of-${memberId}`;
+  resourceOf<Coverage>(other, 'Coverage').subscriberId = memberId;
+  resourceOf<Coverage>(other, 'Coverage').identifier = [{ system: 'urn:test', value: memberId }];
+  resourceOf<Patient>(other, 'Patient').identifier = [{ system: 'urn:test', value: `MRN-${memberId}` }];
+  return other;
+}
+
 describe.each(backends)('Claim/$inquire on $name', (backend) => {
   const it_ = backend.enabled ? it : it.skip;
   let t: BackendApp;
@@ -53,16 +64,7 @@ describe.each(backends)('Claim/$inquire on $name', (backend) => {
     t = await appOn(backend);
     submitted = await submitPended(t.app);
     // Another member's request from the same provider: never in this member's answers.
-    await submitPended(t.app, undefined, (() => {
-      const other = structuredClone(submitted.bundle);
-      const claim = other.entry![0]!.resource as Claim;
-      claim.identifier = [{ system: 'urn:test', value: 'other-member-request' }];
-      claim.id = 'other-member';
-      resourceOf<Coverage>(other, 'Coverage').subscriberId = 'ZZ0000001';
-      resourceOf<Coverage>(other, 'Coverage').identifier = [{ system: 'urn:test', value: 'ZZ0000001' }];
-      resourceOf<Patient>(other, 'Patient').identifier = [{ system: 'urn:test', value: 'MRN-OTHER' }];
-      return other;
-    })());
+    await submitPended(t.app, undefined, otherMember(submitted.bundle, 'ZZ0000001'));
   }, 60_000);
   afterAll(async () => {
     if (backend.enabled) await t.close();
@@ -102,6 +104,25 @@ describe.each(backends)('Claim/$inquire on $name', (backend) => {
     expect(res.status).toBe(200);
     const [answer] = returned(res);
     expect((answer!.entry![0]!.resource as ClaimResponse).disposition).toBe('approved after review (version 2)');
+  });
+
+  it_('a cancelled request is answered with its cancellation (X12 306 C)', async () => {
+    const pended = await submitPended(t.app, undefined, otherMember(submitted.bundle, 'CX0000002'));
+    const cancel = structuredClone(pended.bundle);
+    const claim = cancel.entry![0]!.resource as Claim;
+    claim.extension = [
+      ...(claim.extension ?? []),
+      {
+        url: 'http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-certificationType',
+        valueCodeableConcept: { coding: [{ system: 'https://codesystem.x12.org/005010/1322', code: '3' }] },
+      },
+    ];
+    expect((await request(t.app).post('/fhir/Claim/$submit').type('application/fhir+json').send(cancel)).status).toBe(200);
+    const res = await ask(inquiryFor(pended.bundle));
+    const answers = returned(res).map((b) => b.entry![0]!.resource as ClaimResponse);
+    const answer = answers.find((r) => r.id === pended.claimResponse.id);
+    expect(answer?.meta?.versionId).toBe('2');
+    expect(JSON.stringify(answer?.item?.[0]?.adjudication)).toContain('"code":"C"');
   });
 
   it_.each<[string, (claim: Claim, bundle: Bundle) => void, number]>([
@@ -196,39 +217,13 @@ describe.each(backends)('Claim/$inquire on $name', (backend) => {
 });
 
 describe('Claim/$inquire with SMART clients', () => {
-  type KeyLike = Parameters<SignJWT['sign']>[0];
-  const TOKEN_URL = 'http://pa.test/auth/token';
-  const keys: Record<string, KeyLike> = {};
   let t: BackendApp;
-
-  async function token(clientId: string): Promise<string> {
-    const now = Math.floor(EVALUATION_DATE.getTime() / 1000);
-    const jwt = await new SignJWT({ jti: crypto.randomUUID() })
-      .setProtectedHeader({ alg: 'ES384', kid: clientId })
-      .setIssuer(clientId)
-      .setSubject(clientId)
-      .setAudience(TOKEN_URL)
-      .setExpirationTime(now + 240)
-      .sign(keys[clientId] as KeyLike);
-    const res = await request(t.app).post('/auth/token').type('form').send({
-      grant_type: 'client_credentials',
-      scope: 'system/Claim.cs',
-      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-      client_assertion: jwt,
-    });
-    expect(res.status).toBe(200);
-    return res.body.access_token as string;
-  }
+  let clients: SmartClients;
+  const token = (clientId: string) => clients.token(t.app, clientId, 'system/Claim.cs');
 
   beforeAll(async () => {
-    const clients = [];
-    for (const [clientId, npi] of [['riverside', RIVERSIDE_NPI], ['other-clinic', '1234567893']] as const) {
-      const pair = await generateKeyPair('ES384', { extractable: true });
-      keys[clientId] = pair.privateKey as KeyLike;
-      const jwk = { ...(await exportJWK(pair.publicKey)), kid: clientId, alg: 'ES384' };
-      clients.push({ clientId, jwks: { keys: [jwk] }, organization: { system: 'http://hl7.org/fhir/sid/us-npi', value: npi }, scope: 'system/Claim.cs' });
-    }
-    t = await appOn(backends[0]!, { smartClients: clients });
+    clients = await smartClients([['riverside', RIVERSIDE_NPI], ['other-clinic', '1234567893']], 'system/Claim.cs');
+    t = await appOn(backends[0]!, { smartClients: clients.configs });
   }, 60_000);
   afterAll(() => t.close());
 

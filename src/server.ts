@@ -10,7 +10,7 @@ import { openStore } from './store';
 import { createLogger, type Logger } from './logger';
 import { createApp, type AppContext } from './http/app';
 import { allRoutes } from './http/routes';
-import { createDispatcher, type Dispatcher } from './subscriptions/dispatcher';
+import { createDispatcher, type Dispatcher, type DispatcherOptions } from './subscriptions/dispatcher';
 
 export async function buildContext(config: Config, logger: Logger, clock: () => Date = () => new Date()): Promise<AppContext> {
   const engine = createPolicyEngine(config.paths);
@@ -35,11 +35,17 @@ export function assertNotOpen(config: Config, logger: Logger): void {
   process.stderr.write(`\n*** WARNING: NOT authenticated: ${open.join(', ')}. Any caller can read and submit. Development use only. ***\n\n`);
 }
 
-/** The outbox dispatcher for PAS Subscriptions (none when SUBSCRIPTION_POLL_MS is 0). */
-export function startDispatcher(ctx: AppContext): Dispatcher | undefined {
+/** The outbox dispatcher for PAS Subscriptions (none when SUBSCRIPTION_POLL_MS is 0); `onTick` feeds metrics. */
+export function startDispatcher(ctx: AppContext, onTick?: DispatcherOptions['onTick']): Dispatcher | undefined {
   const settings = ctx.config.subscriptions;
   if (!(settings.pollMs > 0)) return undefined;
-  const dispatcher = createDispatcher({ store: ctx.store, fhirBase: `${ctx.config.publicBaseUrl}/fhir`, logger: ctx.logger, ...settings });
+  const dispatcher = createDispatcher({
+    store: ctx.store,
+    fhirBase: `${ctx.config.publicBaseUrl}/fhir`,
+    logger: ctx.logger,
+    ...settings,
+    ...(onTick ? { onTick } : {}),
+  });
   dispatcher.start();
   return dispatcher;
 }

@@ -35,7 +35,7 @@ export interface DispatcherOptions {
   onTick?: (tick: DispatchTick) => void;
 }
 
-export interface DispatchTick extends OutboxStats {
+export interface DispatchResult {
   fannedOut: number;
   delivered: number;
   /** Failed attempts in this tick (retried or given up). */
@@ -44,12 +44,15 @@ export interface DispatchTick extends OutboxStats {
   gaveUp: number;
 }
 
+/** What the metrics hook gets after every tick: the tick's work and the outbox depth after it. */
+export type DispatchTick = DispatchResult & OutboxStats;
+
 export interface Dispatcher {
   start(): void;
   /** Stops polling and waits for the tick in progress. */
   stop(): Promise<void>;
   /** One tick now (tests, and `start`'s loop). */
-  runOnce(): Promise<DispatchTick>;
+  runOnce(): Promise<DispatchResult>;
 }
 
 /** Delay before the attempt after `attempts` failed ones: base · 2^(attempts-1), capped. */
@@ -94,7 +97,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     return giveUp ? 'gave-up' : 'retry';
   }
 
-  async function runOnce(): Promise<DispatchTick> {
+  async function runOnce(): Promise<DispatchResult> {
     let fannedOut = 0;
     for (;;) {
       const { events } = await store.fanOutClaimEvents(batch);
@@ -111,14 +114,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         }),
       ),
     );
-    const tick = {
+    const tick: DispatchResult = {
       fannedOut,
       delivered: outcomes.filter((o) => o === 'delivered').length,
       failedAttempts: outcomes.filter((o) => o !== 'delivered').length,
       gaveUp: outcomes.filter((o) => o === 'gave-up').length,
-      undispatched: 0,
-      pending: 0,
-      failed: 0,
     };
     if (options.onTick) options.onTick({ ...tick, ...(await store.outboxStats()) });
     return tick;

@@ -163,9 +163,16 @@ describe.each(backends)('PAS Subscriptions on $name', (backend) => {
     expect(claimResponse.disposition).toBeTruthy();
 
     await decide(t.ctx.store, claimId, 'approved after review');
-    const d = dispatcher();
+    expect(await t.ctx.store.outboxStats()).toEqual({ undispatched: 1, pending: 0, failed: 0 });
+    const ticks: unknown[] = [];
+    const d = createDispatcher({
+      store: t.ctx.store, fhirBase: FHIR, logger: silentLogger, pollMs: 0, timeoutMs: 500, maxAttempts: 3, retryBaseMs: 80, retryMaxMs: 1000,
+      onTick: (tick) => ticks.push(tick),
+    });
     const tick = await d.runOnce();
     expect(tick).toMatchObject({ fannedOut: 1, delivered: 1 });
+    // The metrics hook sees the outbox depth after the tick.
+    expect(ticks).toEqual([{ fannedOut: 1, delivered: 1, failedAttempts: 0, gaveUp: 0, undispatched: 0, pending: 0, failed: 0 }]);
     await decide(t.ctx.store, claimId, 'period corrected');
     await d.runOnce();
 

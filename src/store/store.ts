@@ -14,6 +14,9 @@ import { newAuthorizationNumber } from './keys';
 import { migrate } from './migrate';
 import { openPglite, openPostgres, type SqlClient } from './sql';
 import { SqlStore } from './sql-store';
+import type { ReviewStore } from './review';
+
+export type * from './review';
 
 export type DecisionSource = 'pas' | 'crd' | 'dtr' | 'cli';
 export type AuthorizationStatus = PriorAuthorization['status'];
@@ -197,7 +200,7 @@ export interface AccessTokenRecord {
   expiresAt: Date;
 }
 
-export interface Store {
+export interface Store extends ReviewStore {
   readonly backend: 'pglite' | 'postgres';
 
   /** Runs `fn` in one transaction; calls on `tx` inside a transaction join it. */

@@ -33,7 +33,9 @@ export interface DecisionReason {
     | 'review-required'
     | 'no-policy'
     | 'no-indication'
-    | 'prior-authorization-on-file';
+    | 'prior-authorization-on-file'
+    /** A clinical reviewer decided (src/review): the text says who decided and why. */
+    | 'clinical-review';
   text: string;
   citation?: string;
 }

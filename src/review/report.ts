@@ -121,9 +121,9 @@ export function renderReportHtml(report: PriorAuthorizationReport): string {
 <table><caption>${tf} requests by month of receipt and policy</caption><thead><tr><th scope="col">Month</th><th scope="col">Policy</th>${COLUMNS.map(([, label]) => `<th scope="col">${escapeHtml(label)}</th>`).join('')}</tr></thead><tbody>${lines}${total}</tbody></table>`;
     })
     .join('\n');
-  const window = [report.since ? `from ${report.since.slice(0, 10)}` : '', report.until ? `before ${report.until.slice(0, 10)}` : ''].filter(Boolean).join(' ') || 'all requests on file';
+  const window = [report.since ? `from ${report.since.slice(0, 10)}` : '', report.until ? `before ${report.until.slice(0, 10)}` : ''].filter(Boolean).join(' ') || 'at any time';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(report.title)}</title>
-<style>body{font:14px/1.45 system-ui,sans-serif;margin:1.5rem;color:#1d2733}h1{font-size:1.3rem}h2{font-size:1.05rem;margin-top:1.5rem}table{border-collapse:collapse;width:100%}caption{text-align:left;color:#56606b;padding:.25rem 0}th,td{border-bottom:1px solid #d8dee5;padding:.35rem .5rem;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}thead th{background:#eef2f6;font-weight:600}tr.total{font-weight:600;background:#f7f9fb}.muted{color:#56606b}</style></head>
-<body><h1>${escapeHtml(report.title)}</h1><p class="muted">Received ${escapeHtml(window)}; generated ${escapeHtml(report.generatedAt)}. Time to decision counts approved and denied requests. <a href="?format=json">JSON</a></p>
+<style>body{font:14px/1.45 system-ui,sans-serif;margin:1.5rem;color:#1d2733}h1{font-size:1.3rem}h2{font-size:1.05rem;margin-top:1.5rem}table{border-collapse:collapse;width:100%}caption{text-align:left;color:#56606b;padding:.25rem 0}th,td{border-bottom:1px solid #d8dee5;padding:.35rem .5rem;text-align:left}tbody th{white-space:nowrap}td.num{text-align:right;font-variant-numeric:tabular-nums}thead th{background:#eef2f6;font-weight:600}tr.total{font-weight:600;background:#f7f9fb}.muted{color:#56606b}</style></head>
+<body><h1>${escapeHtml(report.title)}</h1><p class="muted">Requests received ${escapeHtml(window)}; generated ${escapeHtml(report.generatedAt)}. Time to decision counts approved and denied requests. <a href="?format=json">JSON</a></p>
 ${body}</body></html>`;
 }

@@ -57,7 +57,29 @@ export interface ReportRow {
   decidedLate: number;
 }
 
+/** A pended request as the review queue lists it: the claim's clock and route, the decision's summary. */
+export interface ReviewQueueRow {
+  claimId: string;
+  claimResponseId: string;
+  identifierValue: string | null;
+  receivedAt: string;
+  dueAt: string | null;
+  expedited: boolean;
+  /** The claim's review route, else the decision's. */
+  route: string | null;
+  version: number;
+  assignee: string | null;
+  policy: { id: string; title: string; citationPrefix: string } | null;
+  indication: string | null;
+  phase: string | null;
+  /** Criteria unmet or unknown in the current decision. */
+  openCriteria: number;
+  informationRequested: boolean;
+}
+
 export interface ReviewStore {
+  /** Pended requests not replaced by an update, soonest due first, in one query. */
+  reviewQueue(limit: number): Promise<ReviewQueueRow[]>;
   saveReviewAction(action: NewReviewAction): Promise<ReviewActionRecord>;
   /** Oldest first. */
   listReviewActions(claimId: string): Promise<ReviewActionRecord[]>;

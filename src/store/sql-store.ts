@@ -24,7 +24,7 @@ import type {
   NewCoverageAssertion,
   Store,
 } from './store';
-import type { NewReviewAction, ReportFilter, ReportRow, ReviewActionRecord } from './review';
+import type { NewReviewAction, ReportFilter, ReportRow, ReviewActionRecord, ReviewQueueRow } from './review';
 
 const SOURCES: readonly DecisionSource[] = ['pas', 'crd', 'dtr', 'cli'];
 const STATUSES: readonly AuthorizationStatus[] = ['approved', 'pended', 'denied', 'cancelled'];
@@ -424,6 +424,41 @@ export class SqlStore implements Store {
     const row = rows[0];
     if (!row) throw new StoreError('review action was not saved');
     return toReviewAction(row);
+  }
+
+  async reviewQueue(limit: number): Promise<ReviewQueueRow[]> {
+    const { rows } = await this.db.query(
+      `SELECT c.id, c.claim_response_id, c.identifier_value, c.created_at, c.due_at, c.expedited, c.version, c.assignee,
+         coalesce(c.review_route, d.decision->>'reviewRoute') AS route,
+         d.decision->'policy' AS policy, d.decision->'indication'->>'title' AS indication, d.decision->>'phase' AS phase,
+         (SELECT count(*) FROM jsonb_array_elements(coalesce(d.decision->'criteria', '[]'::jsonb)) e
+           WHERE e->>'status' IN ('unmet', 'unknown')) AS open_criteria,
+         EXISTS (SELECT 1 FROM review_actions r WHERE r.claim_id = c.id AND r.action = 'request-info') AS information_requested
+       FROM claims c LEFT JOIN decisions d ON d.id = c.decision_id
+       WHERE c.outcome = 'pend' AND c.replaced_by_claim_id IS NULL
+       ORDER BY c.due_at ASC NULLS LAST, c.seq ASC
+       LIMIT $1`,
+      [clampLimit(limit)],
+    );
+    return rows.map((r) => {
+      const policy = r.policy as { id?: unknown; title?: unknown; citationPrefix?: unknown } | null;
+      return {
+        claimId: str(r.id),
+        claimResponseId: str(r.claim_response_id),
+        identifierValue: strOrNull(r.identifier_value),
+        receivedAt: iso(r.created_at),
+        dueAt: r.due_at == null ? null : iso(r.due_at),
+        expedited: r.expedited === true,
+        route: strOrNull(r.route),
+        version: Number(r.version),
+        assignee: strOrNull(r.assignee),
+        policy: policy && typeof policy.id === 'string' ? { id: policy.id, title: String(policy.title), citationPrefix: String(policy.citationPrefix) } : null,
+        indication: strOrNull(r.indication),
+        phase: strOrNull(r.phase),
+        openCriteria: Number(r.open_criteria),
+        informationRequested: r.information_requested === true,
+      };
+    });
   }
 
   async listReviewActions(claimId: string): Promise<ReviewActionRecord[]> {

@@ -34,6 +34,8 @@ export interface DecisionReason {
     | 'no-policy'
     | 'no-indication'
     | 'prior-authorization-on-file'
+    /** An authorization the payer already issued for this member and drug answers the request. */
+    | 'authorization-on-file'
     /** A clinical reviewer decided (src/review): the text says who decided and why. */
     | 'clinical-review';
   text: string;

@@ -23,7 +23,7 @@ import { extractPasContext, type PasContext } from '../pas/context';
 import { buildPasResponse, type InformationRequest } from '../pas/response';
 import { parsePasRequest } from '../pas/validate';
 import { ConflictError, orderKeyOf, type ClaimRecord, type ReviewActionRecord, type Store } from '../store';
-import { dueAt as dueAtFrom, expeditedBecause, extendedDueAt, isOverdue } from './clock';
+import { decisionDueAt, extendedDueAt, isOverdue } from './clock';
 import { mayDecide, reviewerFor, ROLE_NAMES, type ReviewerRole } from './roles';
 
 export interface ReviewDeps {
@@ -64,7 +64,6 @@ export interface QueueItem {
 }
 
 export interface ReviewDetail extends QueueItem {
-  expeditedBecause: string | null;
   drug: string | null;
   policyUrl: string | null;
   questionnaire: string | null;
@@ -159,7 +158,7 @@ export class ReviewService {
     const now = this.deps.clock();
     return rows
       .map((r): QueueItem => {
-        const due = r.dueAt ?? dueAtFrom(r.receivedAt, r.expedited);
+        const due = r.dueAt ?? decisionDueAt(new Date(r.receivedAt), r.expedited);
         return {
           claimId: r.claimId,
           claimResponseId: r.claimResponseId,
@@ -201,7 +200,6 @@ export class ReviewService {
     }
     return {
       ...this.summary(record, decision, actions, now),
-      expeditedBecause: expeditedBecause(record.claim),
       drug: policy?.drug.name ?? null,
       policyUrl: policy ? `/policies/${policy.id}` : null,
       questionnaire: policy?.questionnaire ?? null,
@@ -341,7 +339,7 @@ export class ReviewService {
         }
         cited = criteria.map((c) => c.citation);
         information = { criteria, ...(note ? { note } : {}), ...(policy ? { questionnaire: policy.questionnaire } : {}) };
-        const currentDue = record.dueAt ?? dueAtFrom(record.createdAt, record.expedited);
+        const currentDue = record.dueAt ?? decisionDueAt(new Date(record.createdAt), record.expedited);
         const extended = actions.some((a) => a.action === 'request-info' && a.changes.dueAt !== undefined);
         newDue = extendedDueAt(currentDue, extended);
         if (newDue) changes.dueAt = { from: currentDue, to: newDue };
@@ -442,8 +440,8 @@ export class ReviewService {
   }
 
   private summary(record: ClaimRecord, decision: Decision | undefined, actions: ReviewActionRecord[], now: Date): QueueItem {
-    const expedited = record.expedited || expeditedBecause(record.claim) !== null;
-    const due = record.dueAt ?? dueAtFrom(record.createdAt, expedited);
+    const expedited = record.expedited;
+    const due = record.dueAt ?? decisionDueAt(new Date(record.createdAt), expedited);
     return {
       claimId: record.id,
       claimResponseId: record.claimResponseId,

@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import type { Bundle, Claim, ClaimResponse } from 'fhir/r4';
 import type { Decision, Outcome } from '../engine/decision';
-import { StoreError, type SqlClient, type SqlExecutor } from './sql';
+import { ConflictError, DuplicateSubmissionError, StoreError, type SqlClient, type SqlExecutor } from './sql';
 import type {
   AccessTokenRecord,
   AuditEvent,
@@ -14,19 +14,24 @@ import type {
   Authorization,
   AuthorizationFilter,
   AuthorizationStatus,
+  ClaimFilter,
+  ClaimOutcome,
   ClaimRecord,
+  ClaimResponseVersionRecord,
   ClaimSubmission,
   CoverageAssertion,
   DecisionRecord,
   DecisionSource,
   FeedbackRecord,
   NewAuthorization,
+  NewClaimResponseVersion,
   NewCoverageAssertion,
   Store,
 } from './store';
 import type { NewReviewAction, ReportFilter, ReportRow, ReviewActionRecord, ReviewQueueRow } from './review';
 
-const SOURCES: readonly DecisionSource[] = ['pas', 'crd', 'dtr', 'cli'];
+const SOURCES: readonly DecisionSource[] = ['pas', 'crd', 'dtr', 'cli', 'review'];
+const CLAIM_OUTCOMES: readonly ClaimOutcome[] = ['approve', 'pend', 'deny', 'cancelled'];
 const STATUSES: readonly AuthorizationStatus[] = ['approved', 'pended', 'denied', 'cancelled'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -42,7 +47,11 @@ const AUTHORIZATION_COLUMNS = `number, member_key, policy_id, drug_key, order_ke
 
 const CLAIM_COLUMNS = `id, identifier_system, identifier_value, patient_key, payer_id, policy_id, status, outcome,
   claim, request_bundle, claim_response_id, claim_response, response_bundle, decision_id::text AS decision_id,
-  authorization_number, created_at`;
+  authorization_number, created_at, version, submitter_keys, content_hash, expedited, due_at, review_route,
+  decided_at, assignee, replaces_claim_id, replaced_by_claim_id, updated_at`;
+
+const VERSION_COLUMNS = `claim_id, version, outcome, claim_response, response_bundle, decision_id::text AS decision_id,
+  authorization_number, event, actor, note, created_at`;
 
 const ASSERTION_COLUMNS = `id::text AS id, hook_instance, policy_id, order_key, patient_key,
   decision_id::text AS decision_id, questionnaire, authorization_number, created_at`;
@@ -125,11 +134,20 @@ export class SqlStore implements Store {
 
       const identifier = s.claim.identifier?.find((i) => i.value);
       const storedClaim: Claim = { ...s.claim, id: claimId };
+      const outcome = s.outcome ?? s.decision.outcome;
+      if (!CLAIM_OUTCOMES.includes(outcome)) throw new StoreError(`claim outcome must be one of ${CLAIM_OUTCOMES.join(', ')}`);
+      const final = outcome !== 'pend';
+      let inserted: { rowCount: number };
       try {
-        await self.db.query(
+        // ON CONFLICT on the submission key: a concurrent duplicate waits for the first to commit,
+        // then inserts nothing; the error below rolls back its decision and authorization.
+        inserted = await self.db.query(
           `INSERT INTO claims (id, identifier_system, identifier_value, patient_key, payer_id, policy_id, status, outcome,
-             claim, request_bundle, claim_response_id, claim_response, response_bundle, decision_id, authorization_number)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11, $12::jsonb, $13::jsonb, $14, $15)`,
+             claim, request_bundle, claim_response_id, claim_response, response_bundle, decision_id, authorization_number,
+             submitter_keys, content_hash, submission_key, expedited, due_at, review_route, decided_at, replaces_claim_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11, $12::jsonb, $13::jsonb, $14, $15,
+             $16::text[], $17, $18, $19, $20::timestamptz, $21, CASE WHEN $22::boolean THEN now() END, $23)
+           ON CONFLICT (submission_key) DO NOTHING`,
           [
             claimId,
             identifier?.system ?? null,
@@ -138,7 +156,7 @@ export class SqlStore implements Store {
             s.payerId !== undefined ? s.payerId : (s.claim.insurer?.identifier?.value ?? null),
             s.decision.policy?.id ?? null,
             s.claim.status ?? 'active',
-            s.decision.outcome,
+            outcome,
             json(storedClaim),
             json(s.requestBundle),
             claimResponse.id,
@@ -146,11 +164,25 @@ export class SqlStore implements Store {
             json(responseBundle),
             decisionId,
             authorization?.number ?? null,
+            pgTextArray(s.submitterKeys ?? []),
+            s.contentHash ?? null,
+            s.submissionKey ?? null,
+            s.expedited ?? false,
+            final ? null : (s.dueAt ?? null),
+            s.reviewRoute ?? s.decision.reviewRoute ?? null,
+            final,
+            s.replacesClaimId ?? null,
           ],
         );
       } catch (error) {
         throw uniqueToStoreError(error, `claim ${claimId} or ClaimResponse ${String(claimResponse.id)} was stored concurrently`);
       }
+      if (inserted.rowCount === 0 && s.submissionKey) throw new DuplicateSubmissionError(s.submissionKey);
+      await self.db.query(
+        `INSERT INTO claim_response_versions (claim_id, version, outcome, claim_response, response_bundle, decision_id, authorization_number, event)
+         VALUES ($1, 1, $2, $3::jsonb, $4::jsonb, $5, $6, 'submit')`,
+        [claimId, outcome, json(claimResponse), json(responseBundle), decisionId, authorization?.number ?? null],
+      );
       const saved = await self.getClaim(claimId);
       if (!saved) throw new StoreError(`claim ${claimId} vanished inside its own transaction`);
       return saved;
@@ -184,6 +216,132 @@ export class SqlStore implements Store {
     const { rows } = await this.db.query(
       `SELECT ${CLAIM_COLUMNS} FROM claims WHERE claim -> 'identifier' @> $1::jsonb ORDER BY seq DESC LIMIT 1`,
       [json(probe)],
+    );
+    return rows[0] ? toClaim(rows[0]) : null;
+  }
+
+  async findClaimBySubmissionKey(submissionKey: string): Promise<ClaimRecord | null> {
+    const { rows } = await this.db.query(`SELECT ${CLAIM_COLUMNS} FROM claims WHERE submission_key = $1`, [submissionKey]);
+    return rows[0] ? toClaim(rows[0]) : null;
+  }
+
+  async getClaimByResponseId(claimResponseId: string): Promise<ClaimRecord | null> {
+    const { rows } = await this.db.query(`SELECT ${CLAIM_COLUMNS} FROM claims WHERE claim_response_id = $1`, [claimResponseId]);
+    return rows[0] ? toClaim(rows[0]) : null;
+  }
+
+  async listClaims(filter: ClaimFilter): Promise<ClaimRecord[]> {
+    filter.outcome?.forEach((o) => {
+      if (!CLAIM_OUTCOMES.includes(o)) throw new StoreError(`claim outcome must be one of ${CLAIM_OUTCOMES.join(', ')}`);
+    });
+    const { rows } = await this.db.query(
+      `SELECT ${CLAIM_COLUMNS} FROM claims
+       WHERE ($1::text[] IS NULL OR outcome = ANY ($1::text[]))
+         AND ($2::text IS NULL OR policy_id = $2)
+         AND ($3::text[] IS NULL OR submitter_keys && $3::text[])
+         AND ($4::timestamptz IS NULL OR created_at >= $4::timestamptz)
+       ORDER BY due_at ASC NULLS LAST, seq ASC
+       LIMIT $5`,
+      [
+        filter.outcome ? pgTextArray(filter.outcome) : null,
+        filter.policyId ?? null,
+        filter.submitterKeys ? pgTextArray(filter.submitterKeys) : null,
+        filter.since ?? null,
+        filter.limit === undefined ? 1000 : clampLimit(filter.limit),
+      ],
+    );
+    return rows.map(toClaim);
+  }
+
+  async saveClaimResponseVersion(v: NewClaimResponseVersion): Promise<ClaimRecord> {
+    if (!CLAIM_OUTCOMES.includes(v.outcome)) throw new StoreError(`claim outcome must be one of ${CLAIM_OUTCOMES.join(', ')}`);
+    if (v.authorization && v.authorizationNumber) {
+      throw new StoreError('saveClaimResponseVersion: give either a new authorization or an authorizationNumber, not both');
+    }
+    return this.transaction(async (tx) => {
+      const self = tx as SqlStore;
+      // Row lock: two reviewers deciding at once are serialized, and the second sees the new version.
+      const { rows } = await self.db.query(`SELECT ${CLAIM_COLUMNS} FROM claims WHERE id = $1 FOR UPDATE`, [v.claimId]);
+      if (!rows[0]) throw new StoreError(`claim ${v.claimId} is not on file`);
+      const current = toClaim(rows[0]);
+      if (v.expectedVersion !== undefined && v.expectedVersion !== current.version) {
+        throw new ConflictError(`claim ${v.claimId} is at version ${current.version}, not ${v.expectedVersion}`);
+      }
+      const decisionId = v.decision ? await self.saveDecision(v.decisionSource ?? 'review', v.decision) : null;
+      let authorization: Authorization | null = null;
+      if (v.authorization) authorization = await self.createAuthorization({ ...v.authorization, decisionId });
+      else {
+        const number = v.authorizationNumber === undefined ? current.authorizationNumber : v.authorizationNumber;
+        authorization = number ? await self.getAuthorization(number) : null;
+      }
+      const version = current.version + 1;
+      const parts = v.respond({ claim: current, version, authorization, decisionId });
+      // Same ClaimResponse (id and identifier), new version.
+      const claimResponse: ClaimResponse = {
+        ...parts.claimResponse,
+        id: current.claimResponseId,
+        identifier: current.claimResponse.identifier ?? parts.claimResponse.identifier,
+        meta: { ...parts.claimResponse.meta, versionId: String(version) },
+      };
+      const responseBundle: Bundle = {
+        ...parts.responseBundle,
+        entry: parts.responseBundle.entry?.map((e) => (e.resource === parts.claimResponse ? { ...e, resource: claimResponse } : e)),
+      };
+      await self.db.query(
+        `UPDATE claims SET version = $2, outcome = $3, claim_response = $4::jsonb, response_bundle = $5::jsonb,
+           decision_id = coalesce($6, decision_id), authorization_number = $7,
+           decided_at = CASE WHEN $8::boolean THEN now() ELSE decided_at END,
+           due_at = CASE WHEN $9::boolean THEN $10::timestamptz ELSE due_at END,
+           replaced_by_claim_id = coalesce($11, replaced_by_claim_id), updated_at = now()
+         WHERE id = $1`,
+        [
+          v.claimId,
+          version,
+          v.outcome,
+          json(claimResponse),
+          json(responseBundle),
+          decisionId,
+          authorization?.number ?? null,
+          v.final ?? false,
+          v.dueAt !== undefined,
+          v.dueAt ?? null,
+          v.replacedByClaimId ?? null,
+        ],
+      );
+      await self.db.query(
+        `INSERT INTO claim_response_versions (claim_id, version, outcome, claim_response, response_bundle, decision_id,
+           authorization_number, event, actor, note)
+         VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10)`,
+        [v.claimId, version, v.outcome, json(claimResponse), json(responseBundle), decisionId, authorization?.number ?? null, v.event, v.actor ?? null, v.note ?? null],
+      );
+      await self.db.query('INSERT INTO claim_events (claim_id, version, event) VALUES ($1, $2, $3)', [v.claimId, version, v.event]);
+      const saved = await self.getClaim(v.claimId);
+      if (!saved) throw new StoreError(`claim ${v.claimId} vanished inside its own transaction`);
+      return saved;
+    });
+  }
+
+  async listClaimResponseVersions(claimId: string): Promise<ClaimResponseVersionRecord[]> {
+    const { rows } = await this.db.query(`SELECT ${VERSION_COLUMNS} FROM claim_response_versions WHERE claim_id = $1 ORDER BY version`, [claimId]);
+    return rows.map((r) => ({
+      claimId: str(r.claim_id),
+      version: Number(r.version),
+      outcome: str(r.outcome) as ClaimOutcome,
+      claimResponse: r.claim_response as ClaimResponse,
+      responseBundle: r.response_bundle as Bundle,
+      decisionId: strOrNull(r.decision_id),
+      authorizationNumber: strOrNull(r.authorization_number),
+      event: str(r.event),
+      actor: strOrNull(r.actor),
+      note: strOrNull(r.note),
+      createdAt: iso(r.created_at),
+    }));
+  }
+
+  async setClaimAssignee(claimId: string, assignee: string | null): Promise<ClaimRecord | null> {
+    const { rows } = await this.db.query(
+      `UPDATE claims SET assignee = $2, updated_at = now() WHERE id = $1 RETURNING ${CLAIM_COLUMNS}`,
+      [claimId, assignee],
     );
     return rows[0] ? toClaim(rows[0]) : null;
   }
@@ -625,7 +783,7 @@ function toClaim(r: Row): ClaimRecord {
     payerId: strOrNull(r.payer_id),
     policyId: strOrNull(r.policy_id),
     status: str(r.status),
-    outcome: strOrNull(r.outcome) as Outcome | null,
+    outcome: strOrNull(r.outcome) as ClaimOutcome | null,
     claim: r.claim as Claim,
     requestBundle: r.request_bundle as Bundle,
     claimResponseId: str(r.claim_response_id),
@@ -634,6 +792,17 @@ function toClaim(r: Row): ClaimRecord {
     decisionId: strOrNull(r.decision_id),
     authorizationNumber: strOrNull(r.authorization_number),
     createdAt: iso(r.created_at),
+    version: Number(r.version ?? 1),
+    submitterKeys: Array.isArray(r.submitter_keys) ? (r.submitter_keys as unknown[]).map(String) : [],
+    contentHash: strOrNull(r.content_hash),
+    expedited: r.expedited === true,
+    dueAt: r.due_at == null ? null : iso(r.due_at),
+    reviewRoute: strOrNull(r.review_route),
+    decidedAt: r.decided_at == null ? null : iso(r.decided_at),
+    assignee: strOrNull(r.assignee),
+    replacesClaimId: strOrNull(r.replaces_claim_id),
+    replacedByClaimId: strOrNull(r.replaced_by_claim_id),
+    updatedAt: iso(r.updated_at ?? r.created_at),
   };
 }
 

@@ -18,7 +18,9 @@ import type { ReviewStore } from './review';
 
 export type * from './review';
 
-export type DecisionSource = 'pas' | 'crd' | 'dtr' | 'cli';
+export type DecisionSource = 'pas' | 'crd' | 'dtr' | 'cli' | 'review';
+/** What a claim's current answer says; `cancelled` once the provider cancelled it. */
+export type ClaimOutcome = Outcome | 'cancelled';
 export type AuthorizationStatus = PriorAuthorization['status'];
 export type AuthorizationBasis = NonNullable<PriorAuthorization['basis']>;
 
@@ -93,6 +95,20 @@ export interface ClaimSubmission {
   claimResponse?: ClaimResponse;
   /** Alternative to `responseBundle` + `claimResponse` when the response must quote the new authorization number. */
   respond?: (saved: { claimId: string; authorization: Authorization | null; decisionId: string }) => ClaimResponseParts;
+  /** Default: the decision's outcome. */
+  outcome?: ClaimOutcome;
+  /** Claim.provider identifiers (`system|value`). */
+  submitterKeys?: string[];
+  /** Hash of the request's resources (a resend with the same hash replays the answer). */
+  contentHash?: string | null;
+  /** Unique per submitter and Claim identifier: a concurrent duplicate raises `DuplicateSubmissionError`. */
+  submissionKey?: string | null;
+  expedited?: boolean;
+  /** ISO date-time the decision is due (pended requests). */
+  dueAt?: string | null;
+  reviewRoute?: string | null;
+  /** The earlier claim this one replaces (PAS update or cancel). */
+  replacesClaimId?: string | null;
 }
 
 export interface ClaimRecord {
@@ -105,7 +121,20 @@ export interface ClaimRecord {
   policyId: string | null;
   /** `Claim.status` as received. */
   status: string;
-  outcome: Outcome | null;
+  outcome: ClaimOutcome | null;
+  /** 1 for the $submit answer, +1 per later ClaimResponse version. */
+  version: number;
+  submitterKeys: string[];
+  contentHash: string | null;
+  expedited: boolean;
+  dueAt: string | null;
+  reviewRoute: string | null;
+  /** When the request reached a final decision; null while pended. */
+  decidedAt: string | null;
+  assignee: string | null;
+  replacesClaimId: string | null;
+  replacedByClaimId: string | null;
+  updatedAt: string;
   /** The Claim with `id` set to the stored id. */
   claim: Claim;
   requestBundle: Bundle;
@@ -115,6 +144,59 @@ export interface ClaimRecord {
   decisionId: string | null;
   authorizationNumber: string | null;
   createdAt: string;
+}
+
+export type ClaimEventKind = 'review-decision' | 'request-info' | 'update' | 'cancel';
+
+/** A new answer to a stored claim: after review, a request for information, an update or a cancel. */
+export interface NewClaimResponseVersion {
+  claimId: string;
+  outcome: ClaimOutcome;
+  /** Builds the new response; the store keeps the ClaimResponse id (same resource, new version). */
+  respond: (ctx: { claim: ClaimRecord; version: number; authorization: Authorization | null; decisionId: string | null }) => ClaimResponseParts;
+  /** Saved as a new decision row (source `decisionSource`, default `review`). */
+  decision?: Decision;
+  decisionSource?: DecisionSource;
+  /** Issue an authorization with this version (e.g. approved after review). */
+  authorization?: Omit<NewAuthorization, 'decisionId'>;
+  /** Link an authorization already on file instead; null unlinks. Default: keep the claim's. */
+  authorizationNumber?: string | null;
+  event: ClaimEventKind;
+  /** Who made the change (reviewer, client id); never a patient. */
+  actor?: string | null;
+  note?: string | null;
+  /** A final decision: sets `decidedAt`. */
+  final?: boolean;
+  /** New due time (e.g. after a request for information). */
+  dueAt?: string | null;
+  /** Refuse (StoreError `conflict`) when the claim is no longer at this version. */
+  expectedVersion?: number;
+  /** The claim that replaces this one (PAS update). */
+  replacedByClaimId?: string | null;
+}
+
+export interface ClaimResponseVersionRecord {
+  claimId: string;
+  version: number;
+  outcome: ClaimOutcome;
+  claimResponse: ClaimResponse;
+  responseBundle: Bundle;
+  decisionId: string | null;
+  authorizationNumber: string | null;
+  event: string;
+  actor: string | null;
+  note: string | null;
+  createdAt: string;
+}
+
+export interface ClaimFilter {
+  outcome?: ClaimOutcome[];
+  policyId?: string;
+  /** Only claims a submitter key of which is in this list. */
+  submitterKeys?: string[];
+  /** ISO date-time: claims received at or after it. */
+  since?: string;
+  limit?: number;
 }
 
 export interface NewCoverageAssertion {
@@ -216,6 +298,18 @@ export interface Store extends ReviewStore {
   getClaimResponse(id: string): Promise<ClaimResponse | null>;
   /** Newest claim carrying this identifier (any of its identifiers); `system` null matches any system. */
   findClaimByIdentifier(system: string | null, value: string): Promise<ClaimRecord | null>;
+  findClaimBySubmissionKey(submissionKey: string): Promise<ClaimRecord | null>;
+  getClaimByResponseId(claimResponseId: string): Promise<ClaimRecord | null>;
+  /** Oldest due first (nulls last), then oldest received. */
+  listClaims(filter: ClaimFilter): Promise<ClaimRecord[]>;
+  /**
+   * Saves a new version of a claim's ClaimResponse (same id), keeps the old one in the history and
+   * writes the `claim_events` outbox row, all in one transaction.
+   */
+  saveClaimResponseVersion(input: NewClaimResponseVersion): Promise<ClaimRecord>;
+  /** Oldest first. */
+  listClaimResponseVersions(claimId: string): Promise<ClaimResponseVersionRecord[]>;
+  setClaimAssignee(claimId: string, assignee: string | null): Promise<ClaimRecord | null>;
 
   createAuthorization(input: NewAuthorization): Promise<Authorization>;
   getAuthorization(number: string): Promise<Authorization | null>;

@@ -1,10 +1,11 @@
-/** CMS-0057-F clock and review route rules: pure functions, table-driven. */
+/** CMS-0057-F clock (src/pas/lifecycle.ts, src/review/clock.ts) and review route rules: pure functions, table-driven. */
 import type { Claim } from 'fhir/r4';
-import { dueAt, expeditedBecause, extendedDueAt, isExpedited, isOverdue, LEVEL_OF_SERVICE_URL, X12_LEVEL_OF_SERVICE } from '../../src/review/clock';
+import { decisionDueAt, extendedDueAt, isExpedited, isOverdue } from '../../src/review/clock';
+import { PAS_EXT } from '../../src/pas/codes';
 import { mayDecide, reviewerFor } from '../../src/review/roles';
 import { claimOf, kineretRequest } from '../pas/helpers';
 
-const level = (code: string) => ({ url: LEVEL_OF_SERVICE_URL, valueCodeableConcept: { coding: [{ system: X12_LEVEL_OF_SERVICE, code }] } });
+const level = (code: string) => ({ url: PAS_EXT.levelOfServiceCode, valueCodeableConcept: { coding: [{ system: 'https://codesystem.x12.org/005010/1338', code }] } });
 const priority = (code: string) => ({ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/processpriority', code }] });
 
 function claim(change: (c: Claim) => void): Claim {
@@ -14,23 +15,16 @@ function claim(change: (c: Claim) => void): Claim {
 }
 
 describe('expedited or standard', () => {
-  test.each<[string, (c: Claim) => void, string | null]>([
-    ['the fixture as sent (priority normal)', () => undefined, null],
-    ['Claim.priority stat', (c) => void (c.priority = priority('stat')), 'Claim.priority is stat'],
-    ['Claim.priority deferred', (c) => void (c.priority = priority('deferred')), null],
-    ['levelOfServiceCode U (Urgent) on the Claim', (c) => void (c.extension = [level('U')]), 'level of service (X12 1338) is urgent'],
-    ['levelOfServiceCode 03 (Emergency) on the Claim', (c) => void (c.extension = [level('03')]), 'level of service (X12 1338) is urgent'],
-    ['levelOfServiceCode E (Elective)', (c) => void (c.extension = [level('E')]), null],
-    ['levelOfServiceCode U on an item', (c) => void c.item?.[0]?.extension?.push(level('U')), 'item 1 level of service (X12 1338) is urgent'],
-    [
-      'U under another code system is not X12 1338',
-      (c) => void (c.extension = [{ url: LEVEL_OF_SERVICE_URL, valueCodeableConcept: { coding: [{ system: 'http://example.org/levels', code: 'U' }] } }]),
-      null,
-    ],
-  ])('%s', (_name, change, why) => {
-    const c = claim(change);
-    expect(expeditedBecause(c)).toBe(why);
-    expect(isExpedited(c)).toBe(why !== null);
+  test.each<[string, (c: Claim) => void, boolean]>([
+    ['the fixture as sent (priority normal)', () => undefined, false],
+    ['Claim.priority stat', (c) => void (c.priority = priority('stat')), true],
+    ['Claim.priority deferred', (c) => void (c.priority = priority('deferred')), false],
+    ['levelOfServiceCode U (Urgent) on the Claim', (c) => void (c.extension = [level('U')]), true],
+    ['levelOfServiceCode 03 (Emergency) on the Claim', (c) => void (c.extension = [level('03')]), true],
+    ['levelOfServiceCode E (Elective)', (c) => void (c.extension = [level('E')]), false],
+    ['levelOfServiceCode U on an item', (c) => void c.item?.[0]?.extension?.push(level('U')), true],
+  ])('%s: expedited %p', (_name, change, expedited) => {
+    expect(isExpedited(claim(change))).toBe(expedited);
   });
 });
 
@@ -41,7 +35,7 @@ describe('due time', () => {
     // Calendar days, not business days: a Friday receipt is due the next Friday.
     [false, '2026-11-27T23:30:00.000Z', '2026-12-04T23:30:00.000Z'],
   ])('expedited=%s received %s is due %s', (expedited, received, due) => {
-    expect(dueAt(received, expedited)).toBe(due);
+    expect(decisionDueAt(new Date(received), expedited)).toBe(due);
   });
 
   test('a request for information extends the clock once, by 14 calendar days from the current due time', () => {

@@ -245,7 +245,7 @@
             fact('Status', STATUS_NAMES[d.status] || d.status),
             fact('Due', `${when(d.dueAt)} (${dueText(d)})`),
             fact('Received', when(d.receivedAt)),
-            fact('Timeframe', d.expedited ? `Expedited: ${d.expeditedBecause}` : 'Standard'),
+            fact('Timeframe', d.expedited ? 'Expedited (72 hours)' : 'Standard (7 calendar days)'),
             fact('Route', ROLE_NAMES[d.route] || d.route),
             fact('Assignee', d.assignee),
             fact('Indication', d.indication),

@@ -6,14 +6,12 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Bundle, Claim } from 'fhir/r4';
-import { Client } from 'pg';
 import { loadConfig, REPO_ROOT, type Config } from '../../src/config';
 import { createPolicyEngine, type PolicyEngine } from '../../src/engine';
 import { silentLogger } from '../../src/logger';
 import { submitClaim } from '../../src/pas/submit';
 import type { SqlExecutor, Store } from '../../src/store';
-
-const DATABASE_URL = process.env.DATABASE_URL;
+import { DATABASE_URL, freshSchema } from '../support/postgres';
 
 export interface Backend {
   name: string;
@@ -22,35 +20,21 @@ export interface Backend {
   teardown(): Promise<void>;
 }
 
-async function admin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
-  const c = new Client({ connectionString: DATABASE_URL });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
-
+/** PGlite in memory always; PostgreSQL in a throw-away schema when DATABASE_URL is set. */
 export function backends(): Backend[] {
-  const schemas: string[] = [];
+  const drops: (() => Promise<void>)[] = [];
   return [
     { name: 'PGlite (memory://)', enabled: true, setup: async () => ({ dataDir: 'memory://' }), teardown: async () => undefined },
     {
       name: DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : 'PostgreSQL — skipped: DATABASE_URL is not set',
       enabled: Boolean(DATABASE_URL),
       async setup() {
-        const schema = `test_${crypto.randomBytes(6).toString('hex')}`;
-        await admin((c) => c.query(`CREATE SCHEMA ${schema}`));
-        schemas.push(schema);
-        const url = DATABASE_URL ?? '';
-        return { databaseUrl: `${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`, dataDir: 'memory://' };
+        const { databaseUrl, drop } = await freshSchema();
+        drops.push(drop);
+        return { databaseUrl, dataDir: 'memory://' };
       },
       async teardown() {
-        if (!DATABASE_URL) return;
-        await admin(async (c) => {
-          for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
-        });
+        for (const drop of drops.splice(0)) await drop();
       },
     },
   ];

@@ -8,7 +8,7 @@ import { openStore, type Store } from '../../src/store';
 import { ReviewService, type Reviewer } from '../../src/review/service';
 import { readReviewAction } from '../../src/pas/response';
 import { isOperationOutcomeError } from '../../src/fhir/outcomes';
-import { backends, DAY, HOUR, movableClock, pasRequest, sharedEngine, submit } from './support';
+import { backends, DAY, HOUR, movableClock, pasRequest, rawSql, sharedEngine, submit } from './support';
 
 const RECEIVED = new Date('2026-11-20T15:00:00Z');
 const physician: Reviewer = { name: 'Dr. Lena Ortiz', role: 'physician-reviewer', npi: '1457389261' };
@@ -308,6 +308,61 @@ describe.each(backends())('clinical review on $name', (backend) => {
       await review.decide(id, { action: 'approve', reviewer: physician });
       expect((await refused(review.assign(id, 'someone', director))).status).toBe(409);
     });
+  });
+
+  it('the CMS-0057-F report counts by policy, month and timeframe, with average and median hours to decision', async () => {
+    const sql = rawSql(store);
+    const ids = {
+      a: await pended('kineret'),
+      b: await pended('kineret'),
+      c: await pended('kineret'),
+      d: await pended('kineret'),
+      urgent: await pended('carvykti'),
+      urgentInfo: await pended('carvykti'),
+    };
+    await review.decide(ids.a, { action: 'approve', reviewer: physician });
+    await review.decide(ids.b, { action: 'approve', reviewer: physician });
+    await review.decide(ids.c, { action: 'deny', reviewer: physician, reason: 'No DMARD trial.', criteria: ['CP.PHAR.244 I.A.5.a'] });
+    await review.decide(ids.urgent, { action: 'deny', reviewer: committee, reason: 'CNS involvement on the MRI of 2026-11-02.' });
+    await review.decide(ids.urgentInfo, { action: 'request-info', reviewer: physician, note: 'Send the apheresis date.' });
+    // Received in March 2031 (no other test's rows), decided 2, 4 and 9 hours later; one decided after its due time.
+    const received = (id: string, at: string, hours: number | null) =>
+      sql.query(
+        `UPDATE claims SET created_at = $2::timestamptz,
+           decided_at = CASE WHEN $3::float8 IS NULL THEN NULL ELSE $2::timestamptz + $3::float8 * interval '1 hour' END,
+           due_at = $2::timestamptz + CASE WHEN expedited THEN interval '72 hours' ELSE interval '7 days' END
+         WHERE id = $1`,
+        [id, at, hours],
+      );
+    await received(ids.a, '2031-03-02T08:00:00Z', 2);
+    await received(ids.b, '2031-03-05T08:00:00Z', 4);
+    await received(ids.c, '2031-03-09T08:00:00Z', 9);
+    await received(ids.d, '2031-03-20T08:00:00Z', null);
+    await received(ids.urgent, '2031-03-21T08:00:00Z', 80);
+    await received(ids.urgentInfo, '2031-04-01T08:00:00Z', null);
+
+    const rows = await store.priorAuthorizationReport({ since: '2031-01-01T00:00:00Z' });
+    expect(rows).toEqual([
+      {
+        policyId: 'cp-phar-244',
+        month: '2031-03',
+        expedited: false,
+        requests: 4,
+        approved: 2,
+        denied: 1,
+        pended: 1,
+        cancelled: 0,
+        approvedAfterReview: 2,
+        extended: 0,
+        decided: 3,
+        averageSeconds: 5 * 3600,
+        medianSeconds: 4 * 3600,
+        decidedLate: 0,
+      },
+      expect.objectContaining({ policyId: 'cp-phar-533', month: '2031-03', expedited: true, requests: 1, denied: 1, decided: 1, medianSeconds: 80 * 3600, decidedLate: 1 }),
+      expect.objectContaining({ policyId: 'cp-phar-533', month: '2031-04', expedited: true, requests: 1, pended: 1, extended: 1, decided: 0, averageSeconds: null, medianSeconds: null }),
+    ]);
+    expect(await store.priorAuthorizationReport({ since: '2031-03-01T00:00:00Z', until: '2031-04-01T00:00:00Z' })).toHaveLength(2);
   });
 
   it('an unknown claim is a 404', async () => {

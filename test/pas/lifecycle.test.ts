@@ -273,7 +273,7 @@ describe.each(backends.filter((b) => b.enabled))('request lifecycle on $name', (
     test.each([
       ['standard', 'normal', 7 * 24],
       ['expedited (Claim.priority stat)', 'stat', 72],
-    ])('a %s pended request is due %s hours after receipt', async (_name, priority, hours) => {
+    ])('a %s pended request (priority %s) is due %i hours after receipt', async (_name, priority, hours) => {
       const answer = await submitOk(t.app, pending(`LC-CLOCK-${priority}`, priority));
       expect(action(answer)?.code).toBe('A4');
       const claim = await t.ctx.store.getClaim(answer.request?.reference?.split('/')[1] ?? '');
@@ -291,4 +291,28 @@ describe.each(backends.filter((b) => b.enabled))('request lifecycle on $name', (
       expect((await t.ctx.store.getClaim(answer.request?.reference?.split('/')[1] ?? ''))?.expedited).toBe(true);
     });
   });
+});
+
+describe('two instances on one PostgreSQL', () => {
+  const run = DATABASE_URL ? test : test.skip;
+  run('the same Claim submitted to both at once: one decision, at most one authorization number', async () => {
+    const schema = await freshSchema();
+    const a = await createTestApp({ databaseUrl: schema.databaseUrl });
+    const b = await createTestApp({ databaseUrl: schema.databaseUrl });
+    try {
+      const bundle = approvable('LC-TWO', 'RX-LC-TWO');
+      const answers = await Promise.all([a, b, a, b].map((t) => postSubmit(t.app, bundle)));
+      expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+      const responses = answers.map((r) => (r.body as Bundle).entry?.[0]?.resource as ClaimResponse);
+      expect(new Set(responses.map((r) => r.id)).size).toBe(1);
+      expect(new Set(responses.map((r) => r.preAuthRef)).size).toBe(1);
+      expect(await a.ctx.store.listAuthorizations({ memberKey: `${PAYER}|LC-TWO` })).toHaveLength(1);
+      const decisions = await b.ctx.store.listClaims({ limit: 100 });
+      expect(decisions).toHaveLength(1);
+    } finally {
+      await a.close();
+      await b.close();
+      await schema.drop();
+    }
+  }, 120_000);
 });

@@ -293,6 +293,35 @@ describe.each(backends())('clinical review on $name', (backend) => {
     });
   });
 
+  describe('a request no policy covers', () => {
+    /** The same Kineret request to a payer with no policy in the catalog (NAIC 99999). */
+    const otherPayer: Parameters<typeof pasRequest>[1] = (_claim, bundle) => {
+      for (const e of bundle.entry ?? []) {
+        if (e.resource?.resourceType === 'Organization' && e.resource.id === 'payer-centene-60001') e.resource.identifier = [{ system: 'urn:oid:2.16.840.1.113883.6.300', value: '99999' }];
+      }
+    };
+
+    it('is approved only with a period the reviewer gives, and then certified (A1) with a number', async () => {
+      const id = await pended('kineret', 2 * HOUR, otherPayer);
+      const detail = await review.detail(id);
+      expect(detail).toMatchObject({ policy: null, route: 'physician-reviewer', defaultPeriod: null, criteria: [] });
+      expect(await refused(review.decide(id, { action: 'approve', reviewer: physician }))).toMatchObject({ status: 400, expression: ['period'] });
+      const result = await review.decide(id, { action: 'approve', reviewer: physician, period: { start: '2026-11-21', end: '2027-05-20' } });
+      const cr = claimResponseOf(result.bundle);
+      expect(readReviewAction(cr.item?.[0] ?? { itemSequence: 1, adjudication: [] })?.code).toBe('A1');
+      expect(cr.preAuthPeriod).toEqual({ start: '2026-11-21', end: '2027-05-20' });
+      expect((await store.getAuthorization(cr.preAuthRef ?? ''))?.policyId).toBeNull();
+    });
+
+    it('is denied with a reason alone (there are no criteria to cite): A3', async () => {
+      const id = await pended('kineret', 2 * HOUR, otherPayer);
+      const result = await review.decide(id, { action: 'deny', reviewer: physician, reason: 'Not a covered benefit of this plan.' });
+      const cr = claimResponseOf(result.bundle);
+      expect(readReviewAction(cr.item?.[0] ?? { itemSequence: 1, adjudication: [] })?.code).toBe('A3');
+      expect(cr.processNote?.some((n) => n.text?.includes('Not a covered benefit of this plan.'))).toBe(true);
+    });
+  });
+
   describe('assign', () => {
     it('records who assigned whom, and refuses once final', async () => {
       const id = await pended('kineret');

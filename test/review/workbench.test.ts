@@ -105,6 +105,7 @@ test('queue → pended request → unmet criteria with citations → deny withou
   await done.waitFor();
   await expect(done.textContent()).resolves.toMatch(/certified.*Authorization PA-/);
   await expect(page.locator('.facts').textContent()).resolves.toContain('Approved');
+  await expect(page.locator('ol[aria-label="Review actions"]').textContent()).resolves.toMatch(/approve by Dr\. Lena Ortiz \(Physician reviewer\)/);
 
   // Back in the queue, the decided request is gone.
   await page.click('a[href="#/"] >> nth=0');

@@ -233,6 +233,10 @@
     const qrs = d.questionnaireResponses.map((qr) =>
       h('details', {}, h('summary', {}, `QuestionnaireResponse ${qr.id || ''} (${qr.status})`),
         h('table', {}, h('tbody', {}, qr.answers.map((a) => h('tr', {}, h('th', { scope: 'row' }, a.text || a.linkId), h('td', {}, a.answer.join('; '))))))));
+    const describe = (changes) => Object.entries(changes).map(([k, c]) => `${k}: ${JSON.stringify(c.from)} → ${JSON.stringify(c.to)}`).join('; ');
+    const actions = d.actions.map((a) => h('li', {}, h('strong', {}, a.action), ` by ${a.reviewer.name} (${ROLE_NAMES[a.reviewer.role] || a.reviewer.role}), ${when(a.createdAt)}`,
+      a.reason ? h('div', {}, `Reason: ${a.reason}`) : null, a.note ? h('div', {}, `Note: ${a.note}`) : null,
+      a.criteria.length ? h('div', {}, `Criteria: ${a.criteria.join(', ')}`) : null, h('div', { className: 'muted' }, describe(a.changes))));
     const history = d.history.map((v) => h('li', {}, `v${v.version} ${v.event}: ${v.outcome}`, v.actor ? ` — ${v.actor}` : '', ` (${when(v.createdAt)})`, v.note ? h('div', { className: 'muted' }, v.note) : null));
     main.replaceChildren(
       h('p', {}, h('a', { href: '#/' }, '← Queue')),
@@ -259,7 +263,8 @@
           d.supportingInfo.length ? h('ul', {}, d.supportingInfo.map((s) => h('li', {}, `${s.category}: `, d.resources[s.value] ? evidenceLinks([s.value], d) : s.value))) : h('p', { className: 'muted' }, 'None sent.'),
           qrs.length ? [h('h2', {}, 'Questionnaire answers'), qrs] : null,
           h('div', { id: 'resource-panel' }),
-          h('h2', {}, 'History'), h('ol', {}, history)),
+          h('h2', {}, 'Review actions'), actions.length ? h('ol', { 'aria-label': 'Review actions' }, actions) : h('p', { className: 'muted' }, 'None yet.'),
+          h('h2', {}, 'Response versions'), h('ol', {}, history)),
         actionsPanel(d)));
     main.focus();
   }

@@ -11,6 +11,7 @@ import { createLogger, type Logger } from './logger';
 import { createApp, type AppContext } from './http/app';
 import { allRoutes } from './http/routes';
 import { createDispatcher, type Dispatcher, type DispatcherOptions } from './subscriptions/dispatcher';
+import { reviewIsOpen } from './http/routes/review';
 
 export async function buildContext(config: Config, logger: Logger, clock: () => Date = () => new Date()): Promise<AppContext> {
   const engine = createPolicyEngine(config.paths);
@@ -28,6 +29,8 @@ export function assertNotOpen(config: Config, logger: Logger): void {
   if (config.smartClients.length === 0) open.push('/fhir (no SMART_CLIENTS)');
   if (config.trustedIssuers.length === 0) open.push('CDS Hooks (no CDS_TRUSTED_ISSUERS)');
   if (open.length === 0) return;
+  // No reviewer sign-in yet: the review workbench and its API are served only in open mode.
+  if (reviewIsOpen(config)) open.push('/review workbench and API (no reviewer sign-in)');
   if (config.production) {
     throw new Error(`NODE_ENV=production refuses to start unauthenticated: ${open.join(' and ')}. Configure SMART_CLIENTS and CDS_TRUSTED_ISSUERS.`);
   }

@@ -98,7 +98,8 @@ export function selectIndication(
   return match(requested) ?? match(chart) ?? policy.indications.find((i) => i.id === policy.otherIndication);
 }
 
-function addMonths(start: Date, months: number): Date {
+/** The last day of an approval of `months` that starts on `start` (inclusive periods). */
+export function addMonths(start: Date, months: number): Date {
   const end = new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + months, start.getUTCDate()));
   end.setUTCDate(end.getUTCDate() - 1);
   return end;

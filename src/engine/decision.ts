@@ -35,7 +35,9 @@ export interface DecisionReason {
     | 'no-indication'
     | 'prior-authorization-on-file'
     /** An authorization the payer already issued for this member and drug answers the request. */
-    | 'authorization-on-file';
+    | 'authorization-on-file'
+    /** A clinical reviewer decided (src/review): the text says who decided and why. */
+    | 'clinical-review';
   text: string;
   citation?: string;
 }

@@ -86,3 +86,8 @@ export function isOperationOutcomeError(error: unknown): error is OperationOutco
 export function forbidden(text: string, expression?: string | string[]): OperationOutcomeError {
   return new OperationOutcomeError(403, outcome([issue('error', 'forbidden', text, expression)]));
 }
+
+/** 409: the resource is not in a state that allows the change (e.g. a decision on a request already final). */
+export function conflict(text: string, expression?: string | string[]): OperationOutcomeError {
+  return new OperationOutcomeError(409, outcome([issue('error', 'conflict', text, expression)]));
+}

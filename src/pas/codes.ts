@@ -41,6 +41,8 @@ export const PAS_EXT = {
   levelOfServiceCode: `${PAS_SD}/extension-levelOfServiceCode`,
   /** CommunicationRequest: the Claim item the request is about. */
   serviceLineNumber: `${PAS_SD}/extension-serviceLineNumber`,
+  /** ClaimResponse: a person reviewed the request (wasHumanReviewedFlag, reviewerNPI, reviewerSpecialty). */
+  claimResponseReviewer: `${PAS_SD}/extension-claimResponseReviewer`,
   /** CommunicationRequest.payload: diagnosis the requested documentation is about (ICD-10-CM). */
   communicatedDiagnosis: `${PAS_SD}/extension-communicatedDiagnosis`,
 } as const;
@@ -68,6 +70,7 @@ export const SYSTEM = {
   ndc: 'http://hl7.org/fhir/sid/ndc',
   rxnorm: 'http://www.nlm.nih.gov/research/umls/rxnorm',
   icd10cm: 'http://hl7.org/fhir/sid/icd-10-cm',
+  npi: 'http://hl7.org/fhir/sid/us-npi',
   loinc: 'http://loinc.org',
   coverageClass: 'http://terminology.hl7.org/CodeSystem/coverage-class',
 } as const;

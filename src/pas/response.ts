@@ -61,6 +61,28 @@ export interface PasResponseInput {
   claimId?: string;
   /** `Claim.item.sequence`s the provider cancelled: answered as cancelled, never adjudicated. */
   cancelledSequences?: ReadonlySet<number>;
+  /**
+   * A clinical reviewer made this decision (src/review): the ClaimResponse carries
+   * extension-claimResponseReviewer, and an approval is not withheld for criteria the reviewer
+   * judged over (the reviewer's reasons are in the decision).
+   */
+  reviewer?: PasReviewer;
+  /** A reviewer asks for more information: every pended item gets a CommunicationRequest naming these. */
+  informationRequest?: InformationRequest;
+}
+
+export interface PasReviewer {
+  /** The reviewer's NPI, when known (reviewerNPI). */
+  npi?: string;
+}
+
+export interface InformationRequest {
+  /** The criteria the documentation should show. */
+  criteria: CriterionResult[];
+  /** The reviewer's message to the provider. */
+  note?: string;
+  /** Canonical of the policy's DTR Questionnaire the provider can complete instead. */
+  questionnaire?: string;
 }
 
 export type ReviewActionCode = (typeof ACTION)[keyof typeof ACTION]['code'];
@@ -77,16 +99,16 @@ type Verdict =
 
 /** Safety net: an approval is only issued with a policy, an approval period, an authorization
  * number, and no criterion left unmet or unknown. Anything else goes to review. */
-function verdictOf(decision: Decision, authorization: PasAuthorization | undefined): Verdict {
-  if (decision.policy === null) return { kind: 'no-policy' };
-  if (decision.outcome === 'deny') return { kind: 'not-certified' };
+function verdictOf(decision: Decision, authorization: PasAuthorization | undefined, reviewed: boolean): Verdict {
+  if (decision.outcome === 'deny' && (decision.policy !== null || reviewed)) return { kind: 'not-certified' };
+  if (decision.policy === null && !(reviewed && decision.outcome === 'approve')) return { kind: 'no-policy' };
   if (decision.outcome === 'pend') return { kind: 'pended' };
   // Approved by an authorization already on file: its criteria were decided when it was issued.
   if (isAnsweredByAuthorization(decision) && decision.approvalPeriod && authorization) {
     return { kind: 'certified', authorization, period: decision.approvalPeriod };
   }
   const open = decision.criteria.filter((c) => c.status === 'unmet' || c.status === 'unknown');
-  if (open.length > 0) return { kind: 'withheld', why: `${open.length} criteria are unmet or unknown` };
+  if (open.length > 0 && !reviewed) return { kind: 'withheld', why: `${open.length} criteria are unmet or unknown` };
   if (!decision.approvalPeriod) return { kind: 'withheld', why: 'the decision has no approval period' };
   if (!authorization) return { kind: 'withheld', why: 'no authorization number was issued' };
   return { kind: 'certified', authorization, period: decision.approvalPeriod };
@@ -99,7 +121,7 @@ function actionOf(verdict: Verdict): (typeof ACTION)[keyof typeof ACTION] {
   return ACTION.pended;
 }
 
-function reasonsOf(verdict: Verdict, decision: Decision): { coding: Coding; text?: string }[] {
+function reasonsOf(verdict: Verdict, decision: Decision, infoRequested: boolean): { coding: Coding; text?: string }[] {
   const coding = (r: (typeof DECISION_REASON)[keyof typeof DECISION_REASON]): Coding => ({
     system: SYSTEM.x12DecisionReason,
     code: r.code,
@@ -115,7 +137,9 @@ function reasonsOf(verdict: Verdict, decision: Decision): { coding: Coding; text
     }
     case 'pended': {
       const result: { coding: Coding; text?: string }[] = [];
-      if (decision.criteria.some((c) => c.status === 'unknown')) result.push({ coding: coding(DECISION_REASON.additionalInformation) });
+      if (infoRequested || decision.criteria.some((c) => c.status === 'unknown')) {
+        result.push({ coding: coding(DECISION_REASON.additionalInformation) });
+      }
       if (decision.criteria.some((c) => c.status === 'unmet') || result.length === 0) {
         result.push({ coding: coding(DECISION_REASON.medicalReview) });
       }
@@ -128,7 +152,7 @@ function reasonsOf(verdict: Verdict, decision: Decision): { coding: Coding; text
   }
 }
 
-function reviewActionExtension(verdict: Verdict, decision: Decision): Extension {
+function reviewActionExtension(verdict: Verdict, decision: Decision, infoRequested: boolean): Extension {
   const action = actionOf(verdict);
   const extension: Extension[] = [
     {
@@ -137,7 +161,7 @@ function reviewActionExtension(verdict: Verdict, decision: Decision): Extension 
     },
   ];
   if (verdict.kind === 'certified') extension.push({ url: REVIEW_ACTION_SUB.number, valueString: verdict.authorization.number });
-  for (const reason of reasonsOf(verdict, decision)) {
+  for (const reason of reasonsOf(verdict, decision, infoRequested)) {
     extension.push({
       url: REVIEW_ACTION_SUB.reasonCode,
       valueCodeableConcept: { coding: [reason.coding], ...(reason.text ? { text: reason.text } : {}) },
@@ -241,8 +265,13 @@ function documentationRequest(
   id: string,
   claimResponseUrl: string,
   now: Date,
+  asked?: InformationRequest,
 ): CommunicationRequest {
-  const unknown = decision.criteria.filter((c) => c.status === 'unknown');
+  const unknown = asked ? asked.criteria : decision.criteria.filter((c) => c.status === 'unknown');
+  const extra = [
+    ...(asked?.note ? [{ text: `Reviewer: ${asked.note}` }] : []),
+    ...(asked?.questionnaire ? [{ text: `Or complete the DTR questionnaire ${asked.questionnaire}` }] : []),
+  ];
   const diagnoses = item.diagnoses.filter((c) => c.system === SYSTEM.icd10cm);
   const sender = requestorOrganization(ctx);
   const insurer = referenceTo(ctx.insurer);
@@ -276,7 +305,18 @@ function documentationRequest(
           `${policyName(decision)} criteria the request did not show.`,
       },
     ],
-    note: unknown.map((c) => ({ text: `${c.citation}: ${sentence(c.text)}` })),
+    note: [...unknown.map((c) => ({ text: `${c.citation}: ${sentence(c.text)}` })), ...extra],
+  };
+}
+
+/** extension-claimResponseReviewer: a person reviewed this answer (wasHumanReviewedFlag), with their NPI when known. */
+function reviewerExtension(reviewer: PasReviewer): Extension {
+  return {
+    url: PAS_EXT.claimResponseReviewer,
+    extension: [
+      { url: 'wasHumanReviewedFlag', valueBoolean: true },
+      ...(reviewer.npi ? [{ url: 'reviewerNPI', valueIdentifier: { system: SYSTEM.npi, value: reviewer.npi } }] : []),
+    ],
   };
 }
 
@@ -300,7 +340,9 @@ export function buildPasResponse(input: PasResponseInput): Bundle {
 
   const items: ClaimResponseItem[] = ctx.items.map((item, i) => {
     const decision = decisions[i] as Decision;
-    const verdict: Verdict = input.cancelledSequences?.has(item.sequence) ? { kind: 'cancelled' } : verdictOf(decision, authorization);
+    const verdict: Verdict = input.cancelledSequences?.has(item.sequence)
+      ? { kind: 'cancelled' }
+      : verdictOf(decision, authorization, input.reviewer !== undefined);
     const lines = itemNotes(item, verdict, decision);
     dispositions.push(lines[0] ?? '');
     const noteNumbers = lines.map((text) => {
@@ -314,13 +356,14 @@ export function buildPasResponse(input: PasResponseInput): Bundle {
       extension.push({ url: PAS_EXT.itemPreAuthIssueDate, valueDate: issued });
       extension.push({ url: PAS_EXT.itemPreAuthPeriod, valuePeriod: { start: verdict.period.start, end: verdict.period.end } });
     }
-    if (verdict.kind === 'pended' && decision.criteria.some((c) => c.status === 'unknown')) {
+    const asked = verdict.kind === 'pended' ? input.informationRequest : undefined;
+    if (verdict.kind === 'pended' && (asked || decision.criteria.some((c) => c.status === 'unknown'))) {
       communicationRequests.push(
-        documentationRequest(ctx, item, decision, `${responseId}-docs-${item.sequence}`, claimResponseUrl, now),
+        documentationRequest(ctx, item, decision, `${responseId}-docs-${item.sequence}`, claimResponseUrl, now, asked),
       );
     }
     const adjudication: ClaimResponseItemAdjudication = {
-      extension: [reviewActionExtension(verdict, decision)],
+      extension: [reviewActionExtension(verdict, decision, asked !== undefined)],
       category: { coding: [{ system: SYSTEM.adjudication, code: 'submitted' }] },
     };
     return {
@@ -336,6 +379,7 @@ export function buildPasResponse(input: PasResponseInput): Bundle {
     resourceType: 'ClaimResponse',
     id: responseId,
     meta: { profile: [PAS_PROFILE.claimResponse] },
+    ...(input.reviewer ? { extension: [reviewerExtension(input.reviewer)] } : {}),
     identifier: [{ system: OUR_IDENTIFIER.claimResponse, value: responseId }],
     status: 'active',
     type: ctx.claim.type,

@@ -36,6 +36,7 @@ import type {
   SubscriptionRecord,
   SubscriptionStatus,
 } from './store';
+import type { NewReviewAction, ReportFilter, ReportRow, ReviewActionRecord, ReviewQueueRow } from './review';
 
 const SOURCES: readonly DecisionSource[] = ['pas', 'crd', 'dtr', 'cli', 'review'];
 const CLAIM_OUTCOMES: readonly ClaimOutcome[] = ['approve', 'pend', 'deny', 'cancelled'];
@@ -789,6 +790,114 @@ export class SqlStore implements Store {
     return { undispatched: Number(r.undispatched ?? 0), pending: Number(r.pending ?? 0), failed: Number(r.failed ?? 0) };
   }
 
+  // ---- clinical review (src/review; migration 010) ----
+
+  async saveReviewAction(a: NewReviewAction): Promise<ReviewActionRecord> {
+    if (!a.claimId) throw new StoreError('review action needs a claimId');
+    if (!a.reviewer?.name) throw new StoreError('review action needs the reviewer');
+    const { rows } = await this.db.query(
+      `INSERT INTO review_actions (claim_id, action, reviewer_name, reviewer_role, reason, note, criteria, changes, version)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9)
+       RETURNING ${REVIEW_ACTION_COLUMNS}`,
+      [a.claimId, a.action, a.reviewer.name, a.reviewer.role, a.reason ?? null, a.note ?? null, json(a.criteria ?? []), json(a.changes), a.version ?? null],
+    );
+    const row = rows[0];
+    if (!row) throw new StoreError('review action was not saved');
+    return toReviewAction(row);
+  }
+
+  async reviewQueue(limit: number): Promise<ReviewQueueRow[]> {
+    const { rows } = await this.db.query(
+      `SELECT c.id, c.claim_response_id, c.identifier_value, c.created_at, c.due_at, c.expedited, c.version, c.assignee,
+         coalesce(c.review_route, d.decision->>'reviewRoute') AS route,
+         d.decision->'policy' AS policy, d.decision->'indication'->>'title' AS indication, d.decision->>'phase' AS phase,
+         (SELECT count(*) FROM jsonb_array_elements(coalesce(d.decision->'criteria', '[]'::jsonb)) e
+           WHERE e->>'status' IN ('unmet', 'unknown')) AS open_criteria,
+         EXISTS (SELECT 1 FROM review_actions r WHERE r.claim_id = c.id AND r.action = 'request-info') AS information_requested
+       FROM claims c LEFT JOIN decisions d ON d.id = c.decision_id
+       WHERE c.outcome = 'pend' AND c.replaced_by_claim_id IS NULL
+       ORDER BY c.due_at ASC NULLS LAST, c.seq ASC
+       LIMIT $1`,
+      [clampLimit(limit)],
+    );
+    return rows.map((r) => {
+      const policy = r.policy as { id?: unknown; title?: unknown; citationPrefix?: unknown } | null;
+      return {
+        claimId: str(r.id),
+        claimResponseId: str(r.claim_response_id),
+        identifierValue: strOrNull(r.identifier_value),
+        receivedAt: iso(r.created_at),
+        dueAt: r.due_at == null ? null : iso(r.due_at),
+        expedited: r.expedited === true,
+        route: strOrNull(r.route),
+        version: Number(r.version),
+        assignee: strOrNull(r.assignee),
+        policy: policy && typeof policy.id === 'string' ? { id: policy.id, title: String(policy.title), citationPrefix: String(policy.citationPrefix) } : null,
+        indication: strOrNull(r.indication),
+        phase: strOrNull(r.phase),
+        openCriteria: Number(r.open_criteria),
+        informationRequested: r.information_requested === true,
+      };
+    });
+  }
+
+  async listReviewActions(claimId: string): Promise<ReviewActionRecord[]> {
+    const { rows } = await this.db.query(`SELECT ${REVIEW_ACTION_COLUMNS} FROM review_actions WHERE claim_id = $1 ORDER BY id`, [claimId]);
+    return rows.map(toReviewAction);
+  }
+
+  async priorAuthorizationReport(filter: ReportFilter): Promise<ReportRow[]> {
+    const decided = `outcome IN ('approve', 'deny') AND decided_at IS NOT NULL`;
+    const seconds = 'extract(epoch FROM decided_at - created_at)';
+    const { rows } = await this.db.query(
+      `WITH c AS (
+         SELECT policy_id, created_at, outcome, expedited, decided_at, due_at,
+           to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM') AS month,
+           EXISTS (SELECT 1 FROM claim_response_versions v
+                   WHERE v.claim_id = claims.id AND v.event = 'review-decision' AND v.outcome = 'approve') AS approved_after_review,
+           EXISTS (SELECT 1 FROM review_actions r
+                   WHERE r.claim_id = claims.id AND r.action = 'request-info' AND r.changes ? 'dueAt') AS extended
+         FROM claims
+         WHERE ($1::timestamptz IS NULL OR created_at >= $1::timestamptz)
+           AND ($2::timestamptz IS NULL OR created_at < $2::timestamptz)
+       )
+       SELECT policy_id, month, expedited,
+         count(*) AS requests,
+         count(*) FILTER (WHERE outcome = 'approve') AS approved,
+         count(*) FILTER (WHERE outcome = 'deny') AS denied,
+         count(*) FILTER (WHERE outcome = 'pend') AS pended,
+         count(*) FILTER (WHERE outcome = 'cancelled') AS cancelled,
+         count(*) FILTER (WHERE outcome = 'approve' AND approved_after_review) AS approved_after_review,
+         count(*) FILTER (WHERE extended) AS extended,
+         count(*) FILTER (WHERE ${decided}) AS decided,
+         avg(${seconds}) FILTER (WHERE ${decided}) AS average_seconds,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY ${seconds}) FILTER (WHERE ${decided}) AS median_seconds,
+         count(*) FILTER (WHERE ${decided} AND due_at IS NOT NULL AND decided_at > due_at) AS decided_late
+       FROM c
+       GROUP BY policy_id, month, expedited
+       ORDER BY month, policy_id NULLS LAST, expedited`,
+      [filter.since ?? null, filter.until ?? null],
+    );
+    const int = (v: unknown) => Number(v ?? 0);
+    const numOrNull = (v: unknown) => (v === null || v === undefined ? null : Math.round(Number(v) * 1000) / 1000);
+    return rows.map((r) => ({
+      policyId: strOrNull(r.policy_id),
+      month: str(r.month),
+      expedited: r.expedited === true,
+      requests: int(r.requests),
+      approved: int(r.approved),
+      denied: int(r.denied),
+      pended: int(r.pended),
+      cancelled: int(r.cancelled),
+      approvedAfterReview: int(r.approved_after_review),
+      extended: int(r.extended),
+      decided: int(r.decided),
+      averageSeconds: numOrNull(r.average_seconds),
+      medianSeconds: numOrNull(r.median_seconds),
+      decidedLate: int(r.decided_late),
+    }));
+  }
+
   async close(): Promise<void> {
     if (this.inTransaction) throw new StoreError('close() inside a transaction');
     await this.client.close();
@@ -916,6 +1025,23 @@ function toClaim(r: Row): ClaimRecord {
     replacesClaimId: strOrNull(r.replaces_claim_id),
     replacedByClaimId: strOrNull(r.replaced_by_claim_id),
     updatedAt: iso(r.updated_at ?? r.created_at),
+  };
+}
+
+const REVIEW_ACTION_COLUMNS = `id::text AS id, claim_id, action, reviewer_name, reviewer_role, reason, note, criteria, changes, version, created_at`;
+
+function toReviewAction(r: Row): ReviewActionRecord {
+  return {
+    id: str(r.id),
+    claimId: str(r.claim_id),
+    action: str(r.action) as ReviewActionRecord['action'],
+    reviewer: { name: str(r.reviewer_name), role: str(r.reviewer_role) as ReviewActionRecord['reviewer']['role'] },
+    reason: strOrNull(r.reason),
+    note: strOrNull(r.note),
+    criteria: (r.criteria ?? []) as string[],
+    changes: (r.changes ?? {}) as ReviewActionRecord['changes'],
+    version: r.version == null ? null : Number(r.version),
+    createdAt: iso(r.created_at),
   };
 }
 

@@ -14,6 +14,9 @@ import { newAuthorizationNumber } from './keys';
 import { migrate } from './migrate';
 import { openPglite, openPostgres, type SqlClient } from './sql';
 import { SqlStore } from './sql-store';
+import type { ReviewStore } from './review';
+
+export type * from './review';
 
 export type DecisionSource = 'pas' | 'crd' | 'dtr' | 'cli' | 'review';
 /** What a claim's current answer says; `cancelled` once the provider cancelled it. */
@@ -349,7 +352,7 @@ export interface OutboxStats {
   failed: number;
 }
 
-export interface Store {
+export interface Store extends ReviewStore {
   readonly backend: 'pglite' | 'postgres';
 
   /** Runs `fn` in one transaction; calls on `tx` inside a transaction join it. */

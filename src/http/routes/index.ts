@@ -8,5 +8,16 @@ import { crdRoutes } from './crd';
 import { smartRoutes } from './smart';
 import { subscriptionRoutes } from './subscriptions';
 import { inquireRoutes } from './inquire';
+import { reviewRoutes } from './review';
 
-export const allRoutes: RouteModule[] = [metadataRoutes, smartRoutes, crdRoutes, pasRoutes, dtrRoutes, policyRoutes, subscriptionRoutes, inquireRoutes];
+export const allRoutes: RouteModule[] = [
+  metadataRoutes,
+  smartRoutes,
+  crdRoutes,
+  pasRoutes,
+  dtrRoutes,
+  policyRoutes,
+  subscriptionRoutes,
+  inquireRoutes,
+  reviewRoutes,
+];

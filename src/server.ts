@@ -47,6 +47,7 @@ export function startDispatcher(ctx: AppContext, onTick?: DispatcherOptions['onT
     fhirBase: `${ctx.config.publicBaseUrl}/fhir`,
     logger: ctx.logger,
     ...settings,
+    requireHttps: ctx.config.smartClients.length > 0,
     ...(onTick ? { onTick } : {}),
   });
   dispatcher.start();

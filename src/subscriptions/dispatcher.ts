@@ -27,6 +27,8 @@ export interface DispatcherOptions {
   maxAttempts: number;
   retryBaseMs: number;
   retryMaxMs: number;
+  /** Authentication is configured: only https endpoints are posted to (one made in open mode is refused). */
+  requireHttps?: boolean;
   /** Events fanned out and notifications leased per tick. */
   batchSize?: number;
   sender?: Sender;
@@ -75,6 +77,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const focus = await store.getResponseBundleVersion(n.claimId, n.claimVersion);
     if (!focus) {
       await store.markNotificationFailed(n.id, `ClaimResponse version ${n.claimVersion} of claim ${n.claimId} is not on file`, null);
+      return 'gave-up';
+    }
+    if (options.requireHttps && !/^https:/i.test(n.endpoint)) {
+      await store.markNotificationFailed(n.id, 'the endpoint is not https, which authentication requires', null);
       return 'gave-up';
     }
     const subscription = { id: n.subscriptionId, status: 'active' as const, eventsSinceStart: n.eventsSinceStart, lastError: null };

@@ -269,6 +269,17 @@ describe.each(backends)('PAS Subscriptions on $name', (backend) => {
     expect(receiver.events().map((e) => eventNumberOf(e.body))).toEqual([1]);
   });
 
+  it_('with authentication configured later, an http endpoint is not posted to: the Subscription goes to error', async () => {
+    await clearSubscriptions();
+    const id = (await subscribe(subscriptionFor(receiver.url))).body.id as string;
+    const { claimId } = await submitPended(t.app);
+    await decide(t.ctx.store, claimId);
+    const strict = createDispatcher({ store: t.ctx.store, fhirBase: FHIR, logger: silentLogger, pollMs: 0, timeoutMs: 500, maxAttempts: 3, retryBaseMs: 80, retryMaxMs: 1000, requireHttps: true });
+    expect(await strict.runOnce()).toMatchObject({ delivered: 0, gaveUp: 1 });
+    expect(receiver.events()).toHaveLength(0);
+    expect((await t.ctx.store.getSubscription(id))).toMatchObject({ status: 'error', lastError: 'the endpoint is not https, which authentication requires' });
+  });
+
   it_('a timeout counts as a failed attempt', async () => {
     await clearSubscriptions();
     const id = (await subscribe(subscriptionFor(receiver.url))).body.id as string;

@@ -115,7 +115,8 @@ export async function handleHook(serviceId: string, body: unknown, deps: HookDep
     // An authorization already valid for this member and drug (this order's, or an equivalent
     // order's) is the answer: the order is not judged again as continued therapy.
     const earlier =
-      hook !== 'order-select' && config.coverageInfo && evaluated.outcome !== 'deny'
+      // A client that switched unsolicited determinations off hears none, even of an earlier grant.
+      hook !== 'order-select' && config.coverageInfo && config.unsolicitedDeterm && evaluated.outcome !== 'deny'
         ? authorizationOnFile(authorizations, { memberKey: member, drugKey: policy.drug.valueSet, orderKey }, today)
         : undefined;
     const decision = earlier ? answeredByAuthorization(evaluated, earlier) : evaluated;

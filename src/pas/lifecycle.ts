@@ -143,6 +143,7 @@ export function withCancelledItems(response: ClaimResponse, sequences: ReadonlyS
   const { preAuthRef: _ref, preAuthPeriod: _period, ...rest } = response;
   return {
     ...(allCancelled ? rest : response),
+    disposition: allCancelled ? note : `${response.disposition ?? ''} ${note}`.trim(),
     item: items.map((item) => {
       if (!sequences.has(item.itemSequence)) return item;
       return {

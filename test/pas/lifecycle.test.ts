@@ -160,6 +160,7 @@ describe.each(backends.filter((b) => b.enabled))('request lifecycle on $name', (
       expect(current.meta?.versionId).toBe('2');
       expect(action(current)?.code).toBe('C');
       expect(current.preAuthRef).toBeUndefined();
+      expect(current.disposition).toMatch(/^Cancelled by the provider's request/);
       const originalClaimId = approved.request?.reference?.split('/')[1] ?? '';
       const versions = await t.ctx.store.listClaimResponseVersions(originalClaimId);
       expect(versions.map((v) => [v.version, v.outcome, v.event])).toEqual([

@@ -27,6 +27,8 @@ export interface Config {
   smartClients: SmartClientConfig[];
   /** Lifetime of the access tokens the token endpoint issues (seconds). */
   accessTokenTtlSeconds: number;
+  /** The DTR SMART app at /dtr/: the client id EHRs register it under. */
+  dtrAppClientId: string;
   /** Folders the server loads its policy content from. */
   paths: { cql: string; elm: string; catalog: string; valueSets: string; questionnaires: string };
 }
@@ -120,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustedIssuers: parseIssuers(env.CDS_TRUSTED_ISSUERS),
     smartClients: parseSmartClients(env.SMART_CLIENTS),
     accessTokenTtlSeconds: Number(env.ACCESS_TOKEN_TTL_SECONDS ?? 300),
+    dtrAppClientId: env.DTR_APP_CLIENT_ID ?? 'pa-dtr-app',
     paths: {
       cql: path.join(root, 'cql'),
       elm: path.join(root, 'dist', 'elm'),

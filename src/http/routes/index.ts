@@ -6,5 +6,6 @@ import { policyRoutes } from './policies';
 import { dtrRoutes } from './dtr';
 import { crdRoutes } from './crd';
 import { smartRoutes } from './smart';
+import { dtrAppRoutes } from './dtr-app';
 
-export const allRoutes: RouteModule[] = [metadataRoutes, smartRoutes, crdRoutes, pasRoutes, dtrRoutes, policyRoutes];
+export const allRoutes: RouteModule[] = [metadataRoutes, smartRoutes, crdRoutes, pasRoutes, dtrRoutes, policyRoutes, dtrAppRoutes];

@@ -97,10 +97,21 @@ export async function populateInBrowser(
   content: PackageContent,
   input: PopulationInput,
 ): Promise<{ answers: Map<string, QuestionnaireResponseItemAnswer[]>; issues: OperationOutcomeIssue[] }> {
-  const libraries = librarySetOf(packageElm(content.libraries));
+  const elms = packageElm(content.libraries);
+  const libraries = librarySetOf(elms);
   // populateAnswers reads the engine's libraries and code service only.
   const engine = { libraries, codeService: codeServiceOf(content.valueSets) } as unknown as PolicyEngine;
-  return populateAnswers(content.questionnaire, { data: input.chart, patientId: input.patientId, order: input.order, coverage: input.coverage, evaluationDate: input.evaluationDate }, { engine, artifacts: packageArtifacts(content) });
+  const result = await populateAnswers(content.questionnaire, { data: input.chart, patientId: input.patientId, order: input.order, coverage: input.coverage, evaluationDate: input.evaluationDate }, { engine, artifacts: packageArtifacts(content) });
+  // A value set the CQL names but the package lacks matches nothing: say so rather than answer "no".
+  const have = new Set(content.valueSets.map((v) => v.url));
+  for (const elm of elms) {
+    for (const def of (elm.library as { valueSets?: { def?: { id: string }[] } }).valueSets?.def ?? []) {
+      if (!have.has(canonicalUrl(def.id))) {
+        result.issues.push({ severity: 'warning', code: 'not-found', diagnostics: `The package lacks ValueSet ${def.id}, which Library ${elm.library.identifier.id} uses: answers that depend on it may be missing or wrong` });
+      }
+    }
+  }
+  return result;
 }
 
 // ---------------------------------------------------------------------------------------------

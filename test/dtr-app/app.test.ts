@@ -237,6 +237,18 @@ describe('failures show a clear message and lose no answer', () => {
     const shown = answersByLinkId((await formResponse(page)).item);
     expect(valueOf(shown.get('tocilizumab-failed')?.[0])).toEqual({ valueBoolean: true });
     expect(responsesIn(h.ehr)).toHaveLength(1);
+
+    // The EHR submits itself: the app completes the response and hands back, once every required answer is there.
+    await page.getByRole('button', { name: 'Complete and return to the EHR' }).click();
+    await textOf(page.getByRole('alert'), 'Some answers are missing or not valid');
+    expect(onlyResponse(h).status).toBe('in-progress');
+    await yesNo(page, TOFACITINIB, 'Yes').click();
+    await page.getByRole('button', { name: 'Complete and return to the EHR' }).click();
+    await textOf(page.locator('#result'), 'Saved in the EHR');
+    expect(onlyResponse(h).status).toBe('completed');
+    expect(originOf(onlyResponse(h), 'tofacitinib-failed')).toEqual({ value: { valueBoolean: true }, origin: 'manual' });
+    // Usable at 1280×800: nothing wider than the window.
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(1280);
     expect(app.errors).toEqual([]);
     await page.close();
   });

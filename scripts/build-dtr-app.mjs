@@ -14,13 +14,14 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SRC = path.join(ROOT, 'app', 'dtr');
 const OUT = path.join(ROOT, 'build', 'dtr-app');
 
-// Node built-ins that libraries reach for but the app never uses in the browser: cql-exec-fhir's
+// Node built-ins that modules reach for but the app never uses in the browser: cql-exec-fhir's
 // model-info loader reads files only when given a path (the app passes the bundled XML), and
 // xml2js/sax touch streams and timers only for streaming parses.
 const shims = {
   name: 'node-shims',
   setup(build) {
-    build.onResolve({ filter: /^(fs|stream|string_decoder)$/ }, (args) => ({ path: args.path, namespace: 'empty' }));
+    // node:fs and node:path: src/engine/libraries.ts reads ELM files on the server; the app gives it ELM in memory.
+    build.onResolve({ filter: /^(node:)?(fs|path|stream|string_decoder)$/ }, (args) => ({ path: args.path, namespace: 'empty' }));
     build.onResolve({ filter: /^timers$/ }, () => ({ path: 'timers', namespace: 'timers' }));
     build.onResolve({ filter: /^events$/ }, () => ({ path: 'events', namespace: 'events' }));
     build.onLoad({ filter: /.*/, namespace: 'empty' }, () => ({ contents: 'module.exports = {};', loader: 'js' }));

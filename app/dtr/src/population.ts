@@ -9,9 +9,9 @@
  * here, in the open, instead of silently using the server's copy.
  */
 import type { Bundle, Coverage, DataRequirement, FhirResource, Library, OperationOutcomeIssue, Questionnaire, QuestionnaireResponseItemAnswer, Resource, ValueSet } from 'fhir/r4';
-import { CodeService, Library as CqlLibrary, Repository } from 'cql-execution';
+import { CodeService } from 'cql-execution';
 import type { PolicyEngine } from '../../../src/engine';
-import type { ElmJson, ElmLibrary, LibrarySet } from '../../../src/engine/libraries';
+import { librarySetOf, type ElmJson, type ElmLibrary, type LibrarySet } from '../../../src/engine/libraries';
 import type { ArtifactRepository } from '../../../src/dtr/artifacts';
 import { populateAnswers } from '../../../src/dtr/prepopulate';
 
@@ -37,27 +37,10 @@ export function packageElm(libraries: Library[]): ElmJson[] {
   });
 }
 
-/** A LibrarySet (the engine's interface) over ELM given in memory. */
-export function librarySetOf(elms: ElmJson[]): LibrarySet {
+/** The engine's LibrarySet over the package's ELM. */
+export function packageLibraries(elms: ElmJson[]): LibrarySet {
   const libraries = new Map<string, ElmLibrary>(elms.map((elm) => [elm.library.identifier.id, { name: elm.library.identifier.id, version: elm.library.identifier.version, elm }]));
-  const repository = new Repository(Object.fromEntries([...libraries].map(([name, lib]) => [name, lib.elm])));
-  const executables = new Map<string, CqlLibrary>();
-  const statement = (name: string, expression: string) => libraries.get(name)?.elm.library.statements?.def?.find((d) => d.name === expression);
-  return {
-    libraries,
-    executable(name) {
-      let lib = executables.get(name);
-      if (!lib) {
-        const source = libraries.get(name);
-        if (!source) throw new Error(`CQL library ${name} is not in the questionnaire package`);
-        lib = new CqlLibrary(source.elm, repository);
-        executables.set(name, lib);
-      }
-      return lib;
-    },
-    locator: (name, expression) => statement(name, expression)?.locator,
-    has: (name, expression) => statement(name, expression) !== undefined,
-  };
+  return librarySetOf(libraries, () => 'it is not in the questionnaire package');
 }
 
 /** Code lists for the CQL value sets, from the package's expansions only. */
@@ -98,7 +81,7 @@ export async function populateInBrowser(
   input: PopulationInput,
 ): Promise<{ answers: Map<string, QuestionnaireResponseItemAnswer[]>; issues: OperationOutcomeIssue[] }> {
   const elms = packageElm(content.libraries);
-  const libraries = librarySetOf(elms);
+  const libraries = packageLibraries(elms);
   // populateAnswers reads the engine's libraries and code service only.
   const engine = { libraries, codeService: codeServiceOf(content.valueSets) } as unknown as PolicyEngine;
   const result = await populateAnswers(content.questionnaire, { data: input.chart, patientId: input.patientId, order: input.order, coverage: input.coverage, evaluationDate: input.evaluationDate }, { engine, artifacts: packageArtifacts(content) });

@@ -109,6 +109,13 @@ describe('the PAS request and its answer', () => {
     for (const entry of bundle.entry!) expect(entry.fullUrl).toBe(`https://ehr.example.org/fhir/${entry.resource!.resourceType}/${entry.resource!.id}`);
   });
 
+  test('the completed response goes, not the draft copy of it the chart was read with', () => {
+    const draftCopy: QuestionnaireResponse = { ...response, status: 'in-progress' };
+    const bundle = buildPasRequest({ ...input, resources: [...chart, draftCopy] });
+    const sent = bundle.entry!.map((e) => e.resource!).filter((r): r is QuestionnaireResponse => r.resourceType === 'QuestionnaireResponse');
+    expect(sent).toEqual([response]);
+  });
+
   test.each([
     ['no payer', { coverage: { ...coverage, payor: [] } }, /names no payer/],
     ['no requester', { order: { ...order, requester: undefined } }, /names no requester/],

@@ -505,7 +505,10 @@ async function start(): Promise<void> {
   const partial = { client, config, ehrBase, context, patient, order, coverage, content, draft, ...(author ? { author } : {}) };
 
   setStatus('Reading the chart and running the health plan\'s rules on it…');
-  const { chart, notes: chartNotes } = await readChart(client, patient, order, coverage, content.libraries, payers);
+  const read = await readChart(client, patient, order, coverage, content.libraries, payers);
+  // This form's own saved responses are not chart evidence: their answers are the clinician's, restored below.
+  const chart = read.chart.filter((r) => !(r.resourceType === 'QuestionnaireResponse' && r.questionnaire === draft.questionnaire));
+  const chartNotes = read.notes;
   const population = await populateInBrowser(content, { chart: chartBundle(chart), patientId, order, coverage, evaluationDate: new Date() });
   const problems = population.issues.filter((i) => i.severity !== 'information').map((i) => i.diagnostics ?? i.code);
   showNotes('payer-notes', 'Notes from the health plan', notes);

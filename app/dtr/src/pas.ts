@@ -102,7 +102,8 @@ export function buildPasRequest(input: PasInput): Bundle {
   }
   const seen = new Set<string>([ref(claim)]);
   const entries: FhirResource[] = [claim];
-  for (const resource of [order as FhirResource, coverage, ...input.resources, response]) {
+  // The response before the chart: the chart may hold an older (draft) copy of it.
+  for (const resource of [order as FhirResource, coverage, response, ...input.resources]) {
     if (!resource.id || seen.has(ref(resource))) continue;
     seen.add(ref(resource));
     entries.push(resource);

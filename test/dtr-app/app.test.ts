@@ -132,6 +132,8 @@ describe('auth-needed chart: the CRD card launches the app, the form opens pre-f
 
     saved = onlyResponse(h);
     expect(saved.status).toBe('completed');
+    // Once the EHR holds the completed response, the tab keeps no copy of the answers.
+    expect(await page.evaluate('Object.keys(sessionStorage).filter((k) => k.startsWith("dtr-draft|"))')).toEqual([]);
     expect(originOf(saved, 'adalimumab-failed')).toEqual({ value: { valueBoolean: true }, origin: 'manual' });
     expect(originOf(saved, 'tocilizumab-failed')).toEqual({ value: { valueBoolean: true }, origin: 'manual' });
     expect(originOf(saved, 'rheumatologist-consulted')).toEqual({ value: { valueBoolean: true }, origin: 'auto' });

@@ -13,6 +13,9 @@ import { EXT } from '../../src/dtr/urls';
 import { createTestApp, EVALUATION_DATE, type TestApp } from '../support/app';
 import { chartResources } from '../support/crd-requests';
 
+// Opening the app (PGlite, the engine) takes long on a busy machine.
+jest.setTimeout(120_000);
+
 describe('launch context', () => {
   test.each([
     [

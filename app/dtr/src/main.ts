@@ -381,7 +381,15 @@ async function complete(s: Session): Promise<boolean> {
   window.clearTimeout(saveTimer);
   await saving;
   const ok = await save(s, 'completed');
-  if (ok) s.completed = true;
+  if (ok) {
+    s.completed = true;
+    // The EHR has the answers now: nothing of the patient's stays in the tab.
+    try {
+      sessionStorage.removeItem(localKey(s));
+    } catch {
+      // Storage disabled: nothing was kept.
+    }
+  }
   return ok;
 }
 

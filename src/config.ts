@@ -29,8 +29,22 @@ export interface Config {
   accessTokenTtlSeconds: number;
   /** The DTR SMART app at /dtr/: the client id EHRs register it under. */
   dtrAppClientId: string;
+  /** PAS Subscriptions: outbox dispatcher and rest-hook delivery. */
+  subscriptions: SubscriptionSettings;
   /** Folders the server loads its policy content from. */
   paths: { cql: string; elm: string; catalog: string; valueSets: string; questionnaires: string };
+}
+
+export interface SubscriptionSettings {
+  /** How often the dispatcher polls the outbox (ms); 0 = no dispatcher in this process. */
+  pollMs: number;
+  /** Timeout of one notification POST or handshake (ms). */
+  timeoutMs: number;
+  /** Attempts per notification before the Subscription goes to `error`. */
+  maxAttempts: number;
+  /** First retry delay (ms); doubled per attempt up to `retryMaxMs`. */
+  retryBaseMs: number;
+  retryMaxMs: number;
 }
 
 export interface TrustedIssuer {
@@ -123,6 +137,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     smartClients: parseSmartClients(env.SMART_CLIENTS),
     accessTokenTtlSeconds: Number(env.ACCESS_TOKEN_TTL_SECONDS ?? 300),
     dtrAppClientId: env.DTR_APP_CLIENT_ID ?? 'pa-dtr-app',
+    subscriptions: {
+      pollMs: Number(env.SUBSCRIPTION_POLL_MS ?? 1000),
+      timeoutMs: Number(env.SUBSCRIPTION_TIMEOUT_MS ?? 10000),
+      maxAttempts: Number(env.SUBSCRIPTION_MAX_ATTEMPTS ?? 8),
+      retryBaseMs: Number(env.SUBSCRIPTION_RETRY_BASE_MS ?? 5000),
+      retryMaxMs: Number(env.SUBSCRIPTION_RETRY_MAX_MS ?? 600000),
+    },
     paths: {
       cql: path.join(root, 'cql'),
       elm: path.join(root, 'dist', 'elm'),

@@ -10,6 +10,7 @@ import { openStore } from './store';
 import { createLogger, type Logger } from './logger';
 import { createApp, type AppContext } from './http/app';
 import { allRoutes } from './http/routes';
+import { createDispatcher, type Dispatcher, type DispatcherOptions } from './subscriptions/dispatcher';
 
 export async function buildContext(config: Config, logger: Logger, clock: () => Date = () => new Date()): Promise<AppContext> {
   const engine = createPolicyEngine(config.paths);
@@ -34,7 +35,22 @@ export function assertNotOpen(config: Config, logger: Logger): void {
   process.stderr.write(`\n*** WARNING: NOT authenticated: ${open.join(', ')}. Any caller can read and submit. Development use only. ***\n\n`);
 }
 
-export async function start(config: Config = loadConfig()): Promise<{ server: Server; ctx: AppContext }> {
+/** The outbox dispatcher for PAS Subscriptions (none when SUBSCRIPTION_POLL_MS is 0); `onTick` feeds metrics. */
+export function startDispatcher(ctx: AppContext, onTick?: DispatcherOptions['onTick']): Dispatcher | undefined {
+  const settings = ctx.config.subscriptions;
+  if (!(settings.pollMs > 0)) return undefined;
+  const dispatcher = createDispatcher({
+    store: ctx.store,
+    fhirBase: `${ctx.config.publicBaseUrl}/fhir`,
+    logger: ctx.logger,
+    ...settings,
+    ...(onTick ? { onTick } : {}),
+  });
+  dispatcher.start();
+  return dispatcher;
+}
+
+export async function start(config: Config = loadConfig()): Promise<{ server: Server; ctx: AppContext; dispatcher?: Dispatcher }> {
   const logger = createLogger();
   assertNotOpen(config, logger);
   const ctx = await buildContext(config, logger);
@@ -44,6 +60,7 @@ export async function start(config: Config = loadConfig()): Promise<{ server: Se
     server.once('listening', resolve);
     server.once('error', reject);
   });
+  const dispatcher = startDispatcher(ctx);
   logger.info('listening', {
     url: config.publicBaseUrl,
     store: ctx.store.backend,
@@ -52,12 +69,14 @@ export async function start(config: Config = loadConfig()): Promise<{ server: Se
   const stop = (signal: string) => {
     logger.info('stopping', { signal });
     server.close(() => {
-      void ctx.store.close().finally(() => process.exit(0));
+      void (dispatcher?.stop() ?? Promise.resolve())
+        .then(() => ctx.store.close())
+        .finally(() => process.exit(0));
     });
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
-  return { server, ctx };
+  return { server, ctx, ...(dispatcher ? { dispatcher } : {}) };
 }
 
 if (require.main === module) {

@@ -2,6 +2,7 @@
  * Loads the policy catalog (`catalog/policies/*.json`), checks each entry against the
  * contract in ./types.ts, and selects the policy for a request by payer, line of business and drug.
  */
+import { stateCode } from '../fhir/address';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -146,7 +147,8 @@ function lineMatches(line: LineOfBusiness, payer: PayerContext): 'specific' | 'g
   if (!typeMatches) return null;
   if (!line.planValues && !line.states) return 'general';
   const plan = line.planValues?.some((v) => payer.planValues.includes(v)) ?? false;
-  const state = line.states?.some((s) => s === payer.state) ?? false;
+  const memberState = stateCode(payer.state);
+  const state = memberState !== undefined && (line.states?.some((s) => stateCode(s) === memberState) ?? false);
   return plan || state ? 'specific' : null;
 }
 

@@ -22,6 +22,7 @@
  * policy page (`policy-link`: a text-only code and a string URL in 2.0.1, temp#policy-link +
  * valueUrl in 2.1, crd-coverage-detail#policy-link + category cat-other in 2.2).
  */
+import { isAnsweredByAuthorization } from '../authorization';
 import type { Coding, Extension, MedicationRequest } from 'fhir/r4';
 import type { Decision } from '../engine/decision';
 import {
@@ -89,6 +90,10 @@ function openCriteria(decision: Decision) {
  * (at least one met), not a committee policy, and not on order-select.
  */
 export function isSatisfiable(decision: Decision, hook: HookName): boolean {
+  // An authorization already on file: its criteria were decided when it was issued.
+  if (isAnsweredByAuthorization(decision)) {
+    return hook !== 'order-select' && decision.policy !== null && decision.outcome === 'approve' && decision.approvalPeriod !== undefined;
+  }
   return (
     hook !== 'order-select' &&
     decision.policy !== null &&

@@ -15,6 +15,7 @@
  *
  * Does not support: `_include` in our own queries, Medication resources referenced by orders.
  */
+import { currentHomeState } from '../fhir/address';
 import type {
   Bundle,
   BundleEntry,
@@ -361,8 +362,7 @@ export async function resolvePayer(coverage: Coverage, data: PatientData): Promi
     .filter((c) => c.type.coding?.some((t) => t.code === 'plan'))
     .map((c) => c.value);
   const patient = resourcesOfType<Patient>(data, 'Patient').find((p) => p.id === patientIdOf(coverage, data));
-  const home = (patient?.address ?? []).filter((a) => !a.period?.end);
-  const state = (home.find((a) => a.use === 'home') ?? home[0])?.state;
+  const state = currentHomeState(patient);
   return { identifiers, lineOfBusiness, planValues, ...(state ? { state } : {}) };
 }
 

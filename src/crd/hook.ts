@@ -9,7 +9,9 @@
  * system action, Instructions / External Reference / alternatives cards; an authorization granted
  * on the spot (`satisfied`) when every criterion is met, the policy allows automatic approval and
  * the client has not switched unsolicited determinations off — persisted as the same record
- * `$submit` returns later; the coverage assertion persisted with its criteria trace for DTR/PAS.
+ * `$submit` returns later; an authorization already valid for the member and drug (src/authorization)
+ * answers `satisfied` instead of a new review; the coverage assertion persisted with its criteria
+ * trace for DTR/PAS.
  * Does not support: ServiceRequest/DeviceRequest orders (drug policies only), appointment and
  * encounter hooks, `Medication` resources read from fhirServer.
  */
@@ -19,6 +21,7 @@ import type { PolicyEngine } from '../engine';
 import { approvalBasis } from '../engine/decision';
 import type { Store } from '../store';
 import { asPriorAuthorizations, memberKeyOf, orderKeyOf } from '../store';
+import { answeredByAuthorization, authorizationOnFile } from '../authorization';
 import { badRequest, notFound } from '../fhir/outcomes';
 import type { Logger } from '../logger';
 import { buildDiscovery, hookForServiceId, parseConfiguration, parseRequestedVersion, prefetchTemplates, type DiscoveryOptions } from './discovery';
@@ -104,19 +107,19 @@ export async function handleHook(serviceId: string, body: unknown, deps: HookDep
     // An authorization granted earlier for this very order is not prior therapy: with it on file a
     // repeated call (or order-dispatch after order-sign) would be judged as a continuation request.
     const onFile = asPriorAuthorizations(authorizations.filter((a) => orderKey === null || a.orderKey !== orderKey));
-    const decision = await deps.engine.evaluatePolicy(
+    const evaluated = await deps.engine.evaluatePolicy(
       policy,
       toEvaluationRequest({ order, data, patientId: request.context.patientId, payer, priorAuthorizations: onFile, evaluationDate: now }),
     );
-    decision.warnings.push(...warnings, ...data.warnings);
-    const mayGrant = mayGrantUnsolicitedDetermination(decision, hook, config);
-    // Granting is idempotent per order: the authorization already issued for it (still valid) is the answer.
-    const earlier = mayGrant && orderKey !== null
-      ? authorizations.find(
-          (a) => a.orderKey === orderKey && a.policyId === policy.id && a.status === 'approved' && a.start !== null && a.end !== null && a.start <= today && today <= a.end,
-        )
-      : undefined;
-    const grant = mayGrant && !earlier && decision.approvalPeriod;
+    evaluated.warnings.push(...warnings, ...data.warnings);
+    // An authorization already valid for this member and drug (this order's, or an equivalent
+    // order's) is the answer: the order is not judged again as continued therapy.
+    const earlier =
+      hook !== 'order-select' && config.coverageInfo && evaluated.outcome !== 'deny'
+        ? authorizationOnFile(authorizations, { memberKey: member, drugKey: policy.drug.valueSet, orderKey }, today)
+        : undefined;
+    const decision = earlier ? answeredByAuthorization(evaluated, earlier) : evaluated;
+    const grant = !earlier && mayGrantUnsolicitedDetermination(decision, hook, config) && decision.approvalPeriod;
     const assertion = await deps.store.saveCoverageAssertion({
       hookInstance: request.hookInstance,
       policyId: policy.id,

@@ -3,6 +3,7 @@
  * and the clinical data), as CRD, DTR and the evaluate CLI have it. PAS builds its own from the
  * Claim (src/pas/context.ts) because the Claim names payer, drug and diagnoses itself.
  */
+import { currentHomeState } from '../fhir/address';
 import type { Bundle, Coding, Condition, Coverage, FhirResource, Medication, MedicationRequest, Organization, Patient } from 'fhir/r4';
 import type { EvaluationRequest, PayerContext, PriorAuthorization } from './request';
 
@@ -33,7 +34,7 @@ export function payerContextOf(bundle: Bundle, coverage: Coverage | undefined, p
     .filter((c) => c.type?.coding?.some((t) => t.code === 'plan'))
     .map((c) => c.value)
     .filter((v): v is string => typeof v === 'string');
-  const state = (patient?.address ?? []).find((a) => a.state && (a.use === 'home' || a.use === undefined))?.state ?? patient?.address?.[0]?.state;
+  const state = currentHomeState(patient);
   return {
     identifiers,
     lineOfBusiness: coverage?.type?.coding ?? [],

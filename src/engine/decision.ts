@@ -33,7 +33,9 @@ export interface DecisionReason {
     | 'review-required'
     | 'no-policy'
     | 'no-indication'
-    | 'prior-authorization-on-file';
+    | 'prior-authorization-on-file'
+    /** An authorization the payer already issued for this member and drug answers the request. */
+    | 'authorization-on-file';
   text: string;
   citation?: string;
 }

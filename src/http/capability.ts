@@ -3,6 +3,7 @@
  * Declares the PAS server and DTR payer roles it plays and the operations it serves.
  */
 import type { CapabilityStatement } from 'fhir/r4';
+import { BACKPORT, PAS_SUBSCRIPTION_PROFILE, PAS_TOPIC } from '../subscriptions/topic';
 
 export function capabilityStatement(publicBaseUrl: string, version: string, date: string): CapabilityStatement {
   return {
@@ -25,9 +26,20 @@ export function capabilityStatement(publicBaseUrl: string, version: string, date
           {
             type: 'Claim',
             interaction: [{ code: 'read' }],
-            operation: [{ name: 'submit', definition: 'http://hl7.org/fhir/us/davinci-pas/OperationDefinition/Claim-submit' }],
+            operation: [
+              { name: 'submit', definition: 'http://hl7.org/fhir/us/davinci-pas/OperationDefinition/Claim-submit' },
+              { name: 'inquire', definition: 'http://hl7.org/fhir/us/davinci-pas/OperationDefinition/Claim-inquiry' },
+            ],
           },
           { type: 'ClaimResponse', interaction: [{ code: 'read' }] },
+          {
+            // PAS pended-result notifications (R4 Subscriptions backport): the topic it publishes.
+            extension: [{ url: BACKPORT.topicCanonical, valueCanonical: PAS_TOPIC }],
+            type: 'Subscription',
+            supportedProfile: [PAS_SUBSCRIPTION_PROFILE],
+            interaction: [{ code: 'create' }, { code: 'read' }, { code: 'update' }, { code: 'delete' }, { code: 'search-type' }],
+            operation: [{ name: 'status', definition: BACKPORT.statusOperation }],
+          },
           {
             type: 'Questionnaire',
             interaction: [{ code: 'read' }, { code: 'search-type' }],

@@ -33,6 +33,12 @@ export const PAS_EXT = {
   itemPreAuthPeriod: `${PAS_SD}/extension-itemPreAuthPeriod`,
   /** ClaimResponse.item: date the authorization was issued. */
   itemPreAuthIssueDate: `${PAS_SD}/extension-itemPreAuthIssueDate`,
+  /** Claim.item (update): `modifierextension-infoCancelled` true = the provider cancels the line. */
+  infoCancelled: `${PAS_SD}/modifierextension-infoCancelled`,
+  /** Claim.item (update): `changed` | `added` (PASInformationChangeMode). */
+  infoChanged: `${PAS_SD}/extension-infoChanged`,
+  /** Claim: X12 UM06 level of service (X12 1338; `U` urgent, `03` emergency make it expedited). */
+  levelOfServiceCode: `${PAS_SD}/extension-levelOfServiceCode`,
   /** CommunicationRequest: the Claim item the request is about. */
   serviceLineNumber: `${PAS_SD}/extension-serviceLineNumber`,
   /** CommunicationRequest.payload: diagnosis the requested documentation is about (ICD-10-CM). */
@@ -74,6 +80,8 @@ export const ACTION = {
   certified: { code: 'A1', display: 'Certified in total' },
   notCertified: { code: 'A3', display: 'Not Certified' },
   pended: { code: 'A4', display: 'Pending' },
+  /** The provider cancelled the request (item or whole Claim). */
+  cancelled: { code: 'C', display: 'Cancelled' },
 } as const;
 
 /**
@@ -88,6 +96,8 @@ export const DECISION_REASON = {
 
 /** X12 1322 (UM02) codes, as listed in the X12 278 TR3; `I` and `3` also appear in the PAS examples. */
 export const CERTIFICATION_TYPE = {
+  /** X12 1322 `3`: the request (or the item) is cancelled. */
+  cancel: ['3'],
   initial: ['I'],
   continuation: ['R', '4'], // Renewal, Extension
 } as const;

@@ -30,11 +30,11 @@ import type {
   PractitionerRole,
   QuestionnaireResponse,
   Reference,
-  RelatedPerson,
 } from 'fhir/r4';
 import type { TherapyPhase } from '../catalog/types';
 import type { EvaluationRequest, PayerContext, PriorAuthorization } from '../engine/request';
 import { warning } from '../fhir/outcomes';
+import { currentHomeState } from '../fhir/address';
 import { BundleIndex, type ResolvedEntry } from './bundle-index';
 import { CERTIFICATION_TYPE, HCPCS_SYSTEMS, PAS_EXT, SYSTEM } from './codes';
 import type { PasRequest } from './validate';
@@ -330,36 +330,13 @@ function payerContext(
     .filter((c) => codings(c.type).some((t) => t.code === 'plan' && (!t.system || t.system === SYSTEM.coverageClass)))
     .map((c) => c.value)
     .filter((v): v is string => typeof v === 'string' && v !== '');
-  const subscriber = index.resolveAs(coverage.resource.subscriber, coverage.fullUrl, 'Patient', 'RelatedPerson');
-  const state = stateOf(subscriber?.resource) ?? stateOf(patient.resource);
+  const state = currentHomeState(patient.resource);
   return {
     identifiers,
     lineOfBusiness: codings(coverage.resource.type),
     planValues,
     ...(state ? { state } : {}),
   };
-}
-
-const STATE_NAMES: Record<string, string> = {
-  alabama: 'AL', alaska: 'AK', arizona: 'AZ', arkansas: 'AR', california: 'CA', colorado: 'CO', connecticut: 'CT',
-  delaware: 'DE', 'district of columbia': 'DC', florida: 'FL', georgia: 'GA', hawaii: 'HI', idaho: 'ID', illinois: 'IL',
-  indiana: 'IN', iowa: 'IA', kansas: 'KS', kentucky: 'KY', louisiana: 'LA', maine: 'ME', maryland: 'MD',
-  massachusetts: 'MA', michigan: 'MI', minnesota: 'MN', mississippi: 'MS', missouri: 'MO', montana: 'MT',
-  nebraska: 'NE', nevada: 'NV', 'new hampshire': 'NH', 'new jersey': 'NJ', 'new mexico': 'NM', 'new york': 'NY',
-  'north carolina': 'NC', 'north dakota': 'ND', ohio: 'OH', oklahoma: 'OK', oregon: 'OR', pennsylvania: 'PA',
-  'rhode island': 'RI', 'south carolina': 'SC', 'south dakota': 'SD', tennessee: 'TN', texas: 'TX', utah: 'UT',
-  vermont: 'VT', virginia: 'VA', washington: 'WA', 'west virginia': 'WV', wisconsin: 'WI', wyoming: 'WY',
-  'puerto rico': 'PR', guam: 'GU', 'virgin islands': 'VI', 'american samoa': 'AS', 'northern mariana islands': 'MP',
-};
-
-/** Two-letter state of the current home address (Synthea writes full names; map those too). */
-function stateOf(person: Patient | RelatedPerson | undefined): string | undefined {
-  const addresses = list(person?.address).filter((a) => typeof a.state === 'string' && !a.period?.end);
-  const chosen = addresses.find((a) => a.use === 'home') ?? addresses[0];
-  const raw = chosen?.state?.trim();
-  if (!raw) return undefined;
-  if (/^[A-Za-z]{2}$/.test(raw)) return raw.toUpperCase();
-  return STATE_NAMES[raw.toLowerCase()];
 }
 
 /** Bundles sent as supporting information (e.g. a DTR response with its evidence). */

@@ -27,6 +27,7 @@ import type {
 import { CANONICAL_BASE } from '../config';
 import type { CriterionResult, Decision } from '../engine/decision';
 import type { PasContext, PasItem } from './context';
+import { isAnsweredByAuthorization } from '../authorization';
 import {
   ACTION,
   DECISION_REASON,
@@ -58,6 +59,8 @@ export interface PasResponseInput {
   baseUrl?: string;
   /** Id under which the Claim is stored, for `ClaimResponse.request.reference`. */
   claimId?: string;
+  /** `Claim.item.sequence`s the provider cancelled: answered as cancelled, never adjudicated. */
+  cancelledSequences?: ReadonlySet<number>;
 }
 
 export type ReviewActionCode = (typeof ACTION)[keyof typeof ACTION]['code'];
@@ -69,6 +72,7 @@ type Verdict =
   | { kind: 'not-certified' }
   | { kind: 'pended' }
   | { kind: 'no-policy' }
+  | { kind: 'cancelled' }
   | { kind: 'withheld'; why: string };
 
 /** Safety net: an approval is only issued with a policy, an approval period, an authorization
@@ -77,6 +81,10 @@ function verdictOf(decision: Decision, authorization: PasAuthorization | undefin
   if (decision.policy === null) return { kind: 'no-policy' };
   if (decision.outcome === 'deny') return { kind: 'not-certified' };
   if (decision.outcome === 'pend') return { kind: 'pended' };
+  // Approved by an authorization already on file: its criteria were decided when it was issued.
+  if (isAnsweredByAuthorization(decision) && decision.approvalPeriod && authorization) {
+    return { kind: 'certified', authorization, period: decision.approvalPeriod };
+  }
   const open = decision.criteria.filter((c) => c.status === 'unmet' || c.status === 'unknown');
   if (open.length > 0) return { kind: 'withheld', why: `${open.length} criteria are unmet or unknown` };
   if (!decision.approvalPeriod) return { kind: 'withheld', why: 'the decision has no approval period' };
@@ -87,6 +95,7 @@ function verdictOf(decision: Decision, authorization: PasAuthorization | undefin
 function actionOf(verdict: Verdict): (typeof ACTION)[keyof typeof ACTION] {
   if (verdict.kind === 'certified') return ACTION.certified;
   if (verdict.kind === 'not-certified') return ACTION.notCertified;
+  if (verdict.kind === 'cancelled') return ACTION.cancelled;
   return ACTION.pended;
 }
 
@@ -98,6 +107,7 @@ function reasonsOf(verdict: Verdict, decision: Decision): { coding: Coding; text
   });
   switch (verdict.kind) {
     case 'certified':
+    case 'cancelled':
       return [];
     case 'not-certified': {
       const reason = decision.reasons.find((r) => r.code === 'not-authorized') ?? decision.reasons[0];
@@ -204,6 +214,8 @@ function itemNotes(item: PasItem, verdict: Verdict, decision: Decision): string[
     }
     case 'withheld':
       return [`${label}: pended for clinical review under ${policyName(decision)}: automatic approval withheld because ${verdict.why}.`];
+    case 'cancelled':
+      return [`${label}: cancelled at the provider's request; it was not adjudicated and no authorization stands for it.`];
   }
 }
 
@@ -288,7 +300,7 @@ export function buildPasResponse(input: PasResponseInput): Bundle {
 
   const items: ClaimResponseItem[] = ctx.items.map((item, i) => {
     const decision = decisions[i] as Decision;
-    const verdict = verdictOf(decision, authorization);
+    const verdict: Verdict = input.cancelledSequences?.has(item.sequence) ? { kind: 'cancelled' } : verdictOf(decision, authorization);
     const lines = itemNotes(item, verdict, decision);
     dispositions.push(lines[0] ?? '');
     const noteNumbers = lines.map((text) => {

@@ -5,26 +5,51 @@
  * Supports: a PAS request Bundle (bare or in Parameters); payer from Claim.insurer / Coverage.payor,
  * drug from the item's NDC/HCPCS or the MedicationRequest it points to, indication from
  * Claim.diagnosis; the same CQL policies as CRD; a completed DTR QuestionnaireResponse in
- * supportingInfo; an authorization already granted at CRD order-sign for the same order is
- * returned instead of a new decision; a resubmitted Claim identifier returns the stored answer.
+ * supportingInfo; an authorization already valid for the same member and drug answers the item
+ * instead of a new review; a resend of the same request (same submitter, Claim identifier and
+ * content) gets the current answer, the same identifier with other content a 409; updates and
+ * cancels (profile-claim-update: `related.claim` prior, infoCancelled / certificationType 3,
+ * infoChanged) replace the earlier request, revoke what they cancel and keep what they leave
+ * unchanged; CMS-0057-F due times on pended requests.
  * Every request, response, decision trace and authorization is persisted in one transaction.
  *
- * Does not support: X12 278 translation, `$inquire`, subscriptions for pended updates,
- * claims whose items belong to different policies with different authorization periods
- * (items share one authorization number; each item carries its own period).
+ * Does not support: X12 278 translation; claims whose items belong to different policies with
+ * different authorization periods (items share one authorization number; each item carries its
+ * own period).
  */
 import crypto from 'node:crypto';
 import type { Bundle } from 'fhir/r4';
 import type { PolicyEngine } from '../engine';
 import { approvalBasis, type Decision } from '../engine/decision';
-import { asPriorAuthorizations, memberKeyOf, orderKeyOf, type Authorization, type Store } from '../store';
+import {
+  asPriorAuthorizations,
+  DuplicateSubmissionError,
+  memberKeyOf,
+  orderKeyOf,
+  type Authorization,
+  type ClaimRecord,
+  type Store,
+} from '../store';
+import { answeredByAuthorization, authorizationOnFile, revokeAuthorization } from '../authorization';
 import { parsePasRequest } from './validate';
 import { extractPasContext, toEvaluationRequest, type PasContext, type PasItem } from './context';
-import { buildPasResponse } from './response';
+import { buildPasResponse, readReviewAction } from './response';
+import {
+  cancelledSequences,
+  cancelsWholeRequest,
+  contentHashOf,
+  decisionDueAt,
+  isExpedited,
+  itemChange,
+  priorReferenceOf,
+  submissionKeyOf,
+  withCancelledItems,
+} from './lifecycle';
+import { ACTION } from './codes';
 import type { Logger } from '../logger';
 import type { AuthenticatedClient } from '../auth/smart';
-import { forbidden } from '../fhir/outcomes';
-import { clientMaySee } from './submitter';
+import { badRequest, forbidden, OperationOutcomeError, outcome, issue } from '../fhir/outcomes';
+import { clientMaySee, submitterKeysOf } from './submitter';
 
 export interface SubmitDeps {
   engine: PolicyEngine;
@@ -50,16 +75,81 @@ function drugKeyOf(item: PasItem, decision: Decision, engine: PolicyEngine): str
   return code ? `${code.system ?? ''}|${code.code ?? ''}` : 'unknown-drug';
 }
 
-/** An authorization granted for this order earlier (e.g. at CRD order-sign) and still valid today (the caller also checks it is this member's). */
-function validOn(authorization: Authorization | null, today: string): authorization is Authorization {
-  return (
-    authorization !== null &&
-    authorization.status === 'approved' &&
-    authorization.start !== null &&
-    authorization.end !== null &&
-    authorization.start <= today &&
-    today <= authorization.end
+/** 409: the identifier already names another request of this submitter. */
+function identifierTaken(claim: ClaimRecord): OperationOutcomeError {
+  return new OperationOutcomeError(
+    409,
+    outcome([
+      issue(
+        'error',
+        'duplicate',
+        `Claim.identifier already names another request of this submitter (ClaimResponse/${claim.claimResponseId}) with different content. ` +
+          'To change a request, send an update whose related.claim names it (relationship prior).',
+        'Bundle.entry[0].resource.identifier[0]',
+      ),
+    ]),
   );
+}
+
+/** Who the request is from, for the resend key: the SMART client's organization, else Claim.provider. */
+function submitterScope(client: AuthenticatedClient | undefined, submitterKeys: string[]): string {
+  if (client) return `${client.organization.system}|${client.organization.value}`;
+  return [...submitterKeys].sort()[0] ?? 'anonymous';
+}
+
+function maySeeRecord(client: AuthenticatedClient | undefined, record: ClaimRecord): boolean {
+  if (!client) return true;
+  const key = `${client.organization.system}|${client.organization.value}`;
+  return record.submitterKeys.length > 0 ? record.submitterKeys.includes(key) : clientMaySee(client, record.requestBundle);
+}
+
+/** The request an update or cancel replaces, visible to this submitter; 400 naming the reference otherwise. */
+async function findPrior(store: Store, ctx: PasContext, client: AuthenticatedClient | undefined): Promise<ClaimRecord | null> {
+  const ref = priorReferenceOf(ctx.claim);
+  let prior: ClaimRecord | null = null;
+  let expression = 'Bundle.entry[0].resource.related';
+  if (ref) {
+    expression = ref.expression;
+    if (ref.id) prior = await store.getClaim(ref.id);
+    if (!prior && ref.identifier?.value) prior = await store.findClaimByIdentifier(ref.identifier.system ?? null, ref.identifier.value);
+  } else if (cancelsWholeRequest(ctx.claim)) {
+    // A cancel without related.claim names the request by its own identifier (X12 278 practice).
+    for (const identifier of ctx.claim.identifier ?? []) {
+      if (!identifier.value) continue;
+      prior = await store.findClaimByIdentifier(identifier.system ?? null, identifier.value);
+      if (prior) break;
+    }
+    expression = 'Bundle.entry[0].resource.identifier';
+  } else {
+    return null;
+  }
+  if (!prior || !maySeeRecord(client, prior)) {
+    throw badRequest(
+      'The request this Claim updates or cancels is not on file for this submitter: name it in related.claim (relationship prior) by the Claim reference or identifier ClaimResponse.request gave.',
+      expression,
+      'not-found',
+    );
+  }
+  if (prior.outcome === 'cancelled') {
+    throw new OperationOutcomeError(409, outcome([issue('error', 'conflict', `The request Claim/${prior.id} was already cancelled.`, expression)]));
+  }
+  if (prior.replacedByClaimId) {
+    throw new OperationOutcomeError(
+      409,
+      outcome([issue('error', 'conflict', `The request Claim/${prior.id} was already replaced by Claim/${prior.replacedByClaimId}; update that one.`, expression)]),
+    );
+  }
+  return prior;
+}
+
+/** The prior request's items that stand approved (A1) with their authorization number, by sequence. */
+function approvedItems(prior: ClaimRecord): Map<number, string> {
+  const result = new Map<number, string>();
+  for (const item of prior.claimResponse.item ?? []) {
+    const action = readReviewAction(item);
+    if (action?.code === ACTION.certified.code && action.number) result.set(item.itemSequence, action.number);
+  }
+  return result;
 }
 
 export async function submitClaim(
@@ -80,42 +170,56 @@ export async function submitClaim(
     );
   }
 
-  // A resubmission of the same Claim (same business identifier) gets the answer already given.
-  for (const identifier of ctx.claim.identifier ?? []) {
-    if (!identifier.value) continue;
-    const previous = await deps.store.findClaimByIdentifier(identifier.system ?? null, identifier.value);
-    // Only the submitter's own earlier request is replayed; another organization's is none of its business.
-    if (previous && clientMaySee(client, previous.requestBundle)) {
-      return { status: 200, body: previous.responseBundle, decisions: [] };
-    }
+  const submitterKeys = submitterKeysOf(request.bundle);
+  const contentHash = contentHashOf(request.bundle);
+  const baseKey = submissionKeyOf(submitterScope(client, submitterKeys), ctx.claim);
+  const replayOf = (record: ClaimRecord): SubmitResult => ({ status: 200, body: record.responseBundle, decisions: [] });
+
+  // A resend of the same request gets its current answer; the same identifier with other content is
+  // refused, unless the request updates or cancels the one that carries it.
+  let submissionKey = baseKey;
+  const previous = baseKey ? await deps.store.findClaimBySubmissionKey(baseKey) : null;
+  if (previous && previous.contentHash === contentHash) return replayOf(previous);
+  if (previous && baseKey) {
+    if (!priorReferenceOf(ctx.claim) && !cancelsWholeRequest(ctx.claim)) throw identifierTaken(previous);
+    submissionKey = crypto.createHash('sha256').update(`${baseKey}\n${contentHash}`).digest('hex');
+    const resent = await deps.store.findClaimBySubmissionKey(submissionKey);
+    if (resent) return replayOf(resent);
   }
+
+  const prior = await findPrior(deps.store, ctx, client);
+  const cancelled = prior ? cancelledSequences(ctx.claim, ctx.items) : new Set<number>();
+  const keptNumbers = prior ? approvedItems(prior) : new Map<number, string>();
 
   const payerId = payerIdOf(ctx);
   const member = memberKeyOf(payerId, ctx.coverage.resource, ctx.patientId);
-  const onFile = asPriorAuthorizations(await deps.store.listAuthorizations({ memberKey: member }));
+  const authorizations = await deps.store.listAuthorizations({ memberKey: member });
+  const onFile = asPriorAuthorizations(authorizations);
 
   const decisions: Decision[] = [];
   let granted: Authorization | undefined;
   for (const item of ctx.items) {
     const order = item.medicationRequest?.resource;
     const orderKey = order ? orderKeyOf(order) : null;
-    const existing = orderKey ? await deps.store.findAuthorizationByOrder(orderKey) : null;
     const decision = await deps.engine.evaluate(toEvaluationRequest(ctx, item, onFile, now));
-    if (validOn(existing, today) && existing.memberKey === member && decision.outcome !== 'deny') {
-      // Granted at order-sign for this very order: the same authorization answers the claim.
+    if (cancelled.has(item.sequence)) {
+      // Never adjudicated: the trace is kept, the answer is "cancelled".
+      decisions.push(decision);
+      continue;
+    }
+    // An unchanged line the earlier request had approved keeps its authorization.
+    const keptNumber = prior && !itemChange(item.item) ? keptNumbers.get(item.sequence) : undefined;
+    const kept = keptNumber ? authorizations.find((a) => a.number === keptNumber) : undefined;
+    // An explicit renewal or extension (certificationType R/4) asks for a new period: it is reviewed.
+    const existing =
+      kept && kept.status === 'approved'
+        ? kept
+        : item.phaseHint === 'continuation'
+          ? undefined
+          : authorizationOnFile(authorizations, { memberKey: member, drugKey: drugKeyOf(item, decision, deps.engine), orderKey }, today);
+    if (existing && decision.outcome !== 'deny') {
       granted ??= existing;
-      decisions.push({
-        ...decision,
-        outcome: 'approve',
-        approvalPeriod: { start: existing.start as string, end: existing.end as string },
-        reasons: [
-          {
-            code: 'prior-authorization-on-file',
-            text: `Authorization ${existing.number} was granted for this order on ${existing.createdAt.slice(0, 10)}.`,
-          },
-          ...decision.reasons,
-        ],
-      });
+      decisions.push(answeredByAuthorization(decision, existing));
       continue;
     }
     decisions.push(decision);
@@ -125,65 +229,134 @@ export async function submitClaim(
   const primary = decisions[primaryIndex] ?? decisions[0];
   if (!primary) throw new Error('a validated PAS request has at least one item');
   const primaryItem = ctx.items[primaryIndex] ?? ctx.items[0];
-  const approved = decisions.find((d) => d.outcome === 'approve' && d.approvalPeriod);
+  const live = decisions.filter((_, i) => !cancelled.has(ctx.items[i]?.sequence ?? -1));
+  const allCancelled = live.length === 0;
+  const approved = granted ? undefined : live.find((d) => d.outcome === 'approve' && d.approvalPeriod);
+  const period = granted ? { start: granted.start as string, end: granted.end as string } : approved?.approvalPeriod;
+  const pended = live.some((d) => d.outcome === 'pend');
   const responseId = crypto.randomUUID();
   const primaryOrder = primaryItem?.medicationRequest?.resource;
+  const expedited = pended && isExpedited(ctx.claim);
 
-  const record = await deps.store.saveClaimSubmission({
-    claim: ctx.claim,
-    requestBundle: request.bundle,
-    decision: primary,
-    payerId,
-    patientKey: member,
-    ...(granted
-      ? { authorizationNumber: granted.number }
-      : approved?.approvalPeriod && primaryItem
-        ? {
-            authorization: {
-              memberKey: member,
-              policyId: approved.policy?.id ?? null,
-              drugKey: drugKeyOf(primaryItem, approved, deps.engine),
-              orderKey: primaryOrder ? orderKeyOf(primaryOrder) : null,
-              status: 'approved' as const,
-              basis: approvalBasis(approved),
-              start: approved.approvalPeriod.start,
-              end: approved.approvalPeriod.end,
-            },
-          }
-        : {}),
-    respond: ({ claimId, authorization }) => {
-      const number = granted?.number ?? authorization?.number;
-      const bundle = buildPasResponse({
-        request: ctx,
-        decisions,
-        ...(number && approved?.approvalPeriod
-          ? { authorization: { number, start: approved.approvalPeriod.start, end: approved.approvalPeriod.end } }
-          : {}),
-        responseId,
-        now,
-        claimId,
+  let record: ClaimRecord;
+  try {
+    record = await deps.store.transaction(async (tx) => {
+      const saved = await tx.saveClaimSubmission({
+        claim: ctx.claim,
+        requestBundle: request.bundle,
+        decision: primary,
+        payerId,
+        patientKey: member,
+        submitterKeys,
+        contentHash,
+        submissionKey,
+        expedited,
+        outcome: allCancelled ? 'cancelled' : pended ? 'pend' : (live.find((d) => d.policy !== null) ?? live[0] ?? primary).outcome,
+        ...(pended ? { dueAt: decisionDueAt(now, expedited) } : {}),
+        replacesClaimId: prior?.id ?? null,
+        ...(granted
+          ? { authorizationNumber: granted.number }
+          : approved?.approvalPeriod && primaryItem
+            ? {
+                authorization: {
+                  memberKey: member,
+                  policyId: approved.policy?.id ?? null,
+                  drugKey: drugKeyOf(primaryItem, approved, deps.engine),
+                  orderKey: primaryOrder ? orderKeyOf(primaryOrder) : null,
+                  status: 'approved' as const,
+                  basis: approvalBasis(approved),
+                  start: approved.approvalPeriod.start,
+                  end: approved.approvalPeriod.end,
+                },
+              }
+            : {}),
+        respond: ({ claimId, authorization }) => {
+          const number = granted?.number ?? authorization?.number;
+          const bundle = buildPasResponse({
+            request: ctx,
+            decisions,
+            ...(number && period ? { authorization: { number, start: period.start, end: period.end } } : {}),
+            responseId,
+            now,
+            claimId,
+            cancelledSequences: cancelled,
+          });
+          const claimResponse = bundle.entry?.[0]?.resource;
+          if (claimResponse?.resourceType !== 'ClaimResponse') throw new Error('PAS response must start with a ClaimResponse');
+          return { responseBundle: bundle, claimResponse };
+        },
       });
-      const claimResponse = bundle.entry?.[0]?.resource;
-      if (claimResponse?.resourceType !== 'ClaimResponse') throw new Error('PAS response must start with a ClaimResponse');
-      return { responseBundle: bundle, claimResponse };
-    },
-  });
+      if (prior) await replacePrior(tx, prior, saved, cancelled, granted?.number ?? null, client);
+      return saved;
+    });
+  } catch (error) {
+    // A concurrent twin committed first: this one was rolled back (no decision, no number).
+    if (error instanceof DuplicateSubmissionError) {
+      const twin = await deps.store.findClaimBySubmissionKey(error.submissionKey);
+      if (twin && twin.contentHash === contentHash) return replayOf(twin);
+      if (twin) throw identifierTaken(twin);
+    }
+    throw error;
+  }
 
   await deps.store.audit({
     requestId,
-    action: 'pas.submit',
+    action: prior ? (allCancelled ? 'pas.cancel' : 'pas.update') : 'pas.submit',
+    actor: client?.clientId ?? null,
     payerId,
     policyId: primary.policy?.id ?? null,
-    outcome: decisions.map((d) => d.outcome).join(','),
+    outcome: decisions.map((d, i) => (cancelled.has(ctx.items[i]?.sequence ?? -1) ? 'cancelled' : d.outcome)).join(','),
     latencyMs: Date.now() - started,
     status: 200,
   });
   deps.logger.info('pas.submit', {
     requestId,
     claimId: record.id,
+    replaces: prior?.id ?? null,
     policy: primary.policy?.id ?? null,
     outcomes: decisions.map((d) => d.outcome),
     ms: Date.now() - started,
   });
   return { status: 200, body: record.responseBundle, decisions };
+}
+
+/**
+ * The earlier request once an update or cancel replaced it: a new version of its ClaimResponse (the
+ * cancelled lines answered `C`), its authorization revoked unless the update kept it.
+ */
+async function replacePrior(
+  tx: Store,
+  prior: ClaimRecord,
+  replacement: ClaimRecord,
+  cancelled: ReadonlySet<number>,
+  keptNumber: string | null,
+  client: AuthenticatedClient | undefined,
+): Promise<void> {
+  const priorSequences = new Set((prior.claimResponse.item ?? []).map((i) => i.itemSequence));
+  const cancelledHere = new Set([...cancelled].filter((s) => priorSequences.has(s)));
+  const wholeCancel = replacement.outcome === 'cancelled';
+  const revoke = prior.authorizationNumber !== null && prior.authorizationNumber !== keptNumber;
+  if (revoke && prior.authorizationNumber) await revokeAuthorization(tx, prior.authorizationNumber);
+  const label = replacement.claim.identifier?.[0]?.value ?? replacement.id;
+  await tx.saveClaimResponseVersion({
+    claimId: prior.id,
+    outcome: wholeCancel ? 'cancelled' : (prior.outcome ?? 'pend'),
+    event: wholeCancel ? 'cancel' : 'update',
+    actor: client?.clientId ?? null,
+    final: wholeCancel,
+    replacedByClaimId: replacement.id,
+    authorizationNumber: revoke ? null : prior.authorizationNumber,
+    respond: ({ claim }) => {
+      const note = wholeCancel
+        ? `Cancelled by the provider's request ${label} (Claim/${replacement.id}).`
+        : `Replaced by the provider's update ${label} (Claim/${replacement.id}); see ClaimResponse/${replacement.claimResponseId} for the current answer.`;
+      const sequences = wholeCancel ? priorSequences : cancelledHere;
+      const claimResponse = withCancelledItems(claim.claimResponse, sequences, note);
+      const responseBundle: Bundle = {
+        ...claim.responseBundle,
+        entry: (claim.responseBundle.entry ?? []).map((e, i) => (i === 0 ? { ...e, resource: claimResponse } : e)),
+      };
+      return { claimResponse, responseBundle };
+    },
+  });
 }

@@ -291,7 +291,7 @@ function typeOf(resource: FhirResource): string {
 }
 
 /**
- * Every reference in the Claim must resolve; so must every reference in its Coverage(s), the
+ * Every reference in the Claim must resolve (but `related.claim`, the request an update replaces); so must every reference in its Coverage(s), the
  * requester PractitionerRole's practitioner and organization, and the subject of each requested
  * order. Other references one step from the Claim only warn.
  */
@@ -301,6 +301,8 @@ function checkReferences(claim: Claim, claimFullUrl: string | undefined, index: 
   const targets = new Map<number, ResolvedEntry>();
 
   for (const { path, reference } of findReferences(claim)) {
+    // An update names the earlier request, which the payer holds, not the Bundle (profile-claim-update).
+    if (/^related\[\d+\]\.claim$/.test(path)) continue;
     const target = index.resolveReference(reference, claimFullUrl);
     if (!target) {
       problems.error('not-found', `Reference "${reference.reference}" does not resolve to an entry of the Bundle (by fullUrl or Type/id).`, `${at}.${path}`);

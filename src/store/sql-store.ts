@@ -4,9 +4,9 @@
  * drivers agree), `timestamptz` for creation times (returned as ISO strings).
  */
 import crypto from 'node:crypto';
-import type { Bundle, Claim, ClaimResponse } from 'fhir/r4';
+import type { Bundle, Claim, ClaimResponse, Subscription } from 'fhir/r4';
 import type { Decision, Outcome } from '../engine/decision';
-import { StoreError, type SqlClient, type SqlExecutor } from './sql';
+import { ConflictError, DuplicateSubmissionError, StoreError, type SqlClient, type SqlExecutor } from './sql';
 import type {
   AccessTokenRecord,
   AuditEvent,
@@ -14,18 +14,31 @@ import type {
   Authorization,
   AuthorizationFilter,
   AuthorizationStatus,
+  ClaimFilter,
+  ClaimOutcome,
   ClaimRecord,
+  ClaimResponseVersionRecord,
   ClaimSubmission,
   CoverageAssertion,
   DecisionRecord,
   DecisionSource,
+  DueNotification,
+  FanOutResult,
   FeedbackRecord,
   NewAuthorization,
+  NewClaimResponseVersion,
   NewCoverageAssertion,
+  NewSubscription,
+  NotificationRecord,
+  NotificationStatus,
+  OutboxStats,
   Store,
+  SubscriptionRecord,
+  SubscriptionStatus,
 } from './store';
 
-const SOURCES: readonly DecisionSource[] = ['pas', 'crd', 'dtr', 'cli'];
+const SOURCES: readonly DecisionSource[] = ['pas', 'crd', 'dtr', 'cli', 'review'];
+const CLAIM_OUTCOMES: readonly ClaimOutcome[] = ['approve', 'pend', 'deny', 'cancelled'];
 const STATUSES: readonly AuthorizationStatus[] = ['approved', 'pended', 'denied', 'cancelled'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -41,7 +54,11 @@ const AUTHORIZATION_COLUMNS = `number, member_key, policy_id, drug_key, order_ke
 
 const CLAIM_COLUMNS = `id, identifier_system, identifier_value, patient_key, payer_id, policy_id, status, outcome,
   claim, request_bundle, claim_response_id, claim_response, response_bundle, decision_id::text AS decision_id,
-  authorization_number, created_at`;
+  authorization_number, created_at, version, submitter_keys, content_hash, expedited, due_at, review_route,
+  decided_at, assignee, replaces_claim_id, replaced_by_claim_id, updated_at`;
+
+const VERSION_COLUMNS = `claim_id, version, outcome, claim_response, response_bundle, decision_id::text AS decision_id,
+  authorization_number, event, actor, note, created_at`;
 
 const ASSERTION_COLUMNS = `id::text AS id, hook_instance, policy_id, order_key, patient_key,
   decision_id::text AS decision_id, questionnaire, authorization_number, created_at`;
@@ -124,11 +141,20 @@ export class SqlStore implements Store {
 
       const identifier = s.claim.identifier?.find((i) => i.value);
       const storedClaim: Claim = { ...s.claim, id: claimId };
+      const outcome = s.outcome ?? s.decision.outcome;
+      if (!CLAIM_OUTCOMES.includes(outcome)) throw new StoreError(`claim outcome must be one of ${CLAIM_OUTCOMES.join(', ')}`);
+      const final = outcome !== 'pend';
+      let inserted: { rowCount: number };
       try {
-        await self.db.query(
+        // ON CONFLICT on the submission key: a concurrent duplicate waits for the first to commit,
+        // then inserts nothing; the error below rolls back its decision and authorization.
+        inserted = await self.db.query(
           `INSERT INTO claims (id, identifier_system, identifier_value, patient_key, payer_id, policy_id, status, outcome,
-             claim, request_bundle, claim_response_id, claim_response, response_bundle, decision_id, authorization_number)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11, $12::jsonb, $13::jsonb, $14, $15)`,
+             claim, request_bundle, claim_response_id, claim_response, response_bundle, decision_id, authorization_number,
+             submitter_keys, content_hash, submission_key, expedited, due_at, review_route, decided_at, replaces_claim_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11, $12::jsonb, $13::jsonb, $14, $15,
+             $16::text[], $17, $18, $19, $20::timestamptz, $21, CASE WHEN $22::boolean THEN now() END, $23)
+           ON CONFLICT (submission_key) DO NOTHING`,
           [
             claimId,
             identifier?.system ?? null,
@@ -137,7 +163,7 @@ export class SqlStore implements Store {
             s.payerId !== undefined ? s.payerId : (s.claim.insurer?.identifier?.value ?? null),
             s.decision.policy?.id ?? null,
             s.claim.status ?? 'active',
-            s.decision.outcome,
+            outcome,
             json(storedClaim),
             json(s.requestBundle),
             claimResponse.id,
@@ -145,11 +171,25 @@ export class SqlStore implements Store {
             json(responseBundle),
             decisionId,
             authorization?.number ?? null,
+            pgTextArray(s.submitterKeys ?? []),
+            s.contentHash ?? null,
+            s.submissionKey ?? null,
+            s.expedited ?? false,
+            final ? null : (s.dueAt ?? null),
+            s.reviewRoute ?? s.decision.reviewRoute ?? null,
+            final,
+            s.replacesClaimId ?? null,
           ],
         );
       } catch (error) {
         throw uniqueToStoreError(error, `claim ${claimId} or ClaimResponse ${String(claimResponse.id)} was stored concurrently`);
       }
+      if (inserted.rowCount === 0 && s.submissionKey) throw new DuplicateSubmissionError(s.submissionKey);
+      await self.db.query(
+        `INSERT INTO claim_response_versions (claim_id, version, outcome, claim_response, response_bundle, decision_id, authorization_number, event)
+         VALUES ($1, 1, $2, $3::jsonb, $4::jsonb, $5, $6, 'submit')`,
+        [claimId, outcome, json(claimResponse), json(responseBundle), decisionId, authorization?.number ?? null],
+      );
       const saved = await self.getClaim(claimId);
       if (!saved) throw new StoreError(`claim ${claimId} vanished inside its own transaction`);
       return saved;
@@ -183,6 +223,132 @@ export class SqlStore implements Store {
     const { rows } = await this.db.query(
       `SELECT ${CLAIM_COLUMNS} FROM claims WHERE claim -> 'identifier' @> $1::jsonb ORDER BY seq DESC LIMIT 1`,
       [json(probe)],
+    );
+    return rows[0] ? toClaim(rows[0]) : null;
+  }
+
+  async findClaimBySubmissionKey(submissionKey: string): Promise<ClaimRecord | null> {
+    const { rows } = await this.db.query(`SELECT ${CLAIM_COLUMNS} FROM claims WHERE submission_key = $1`, [submissionKey]);
+    return rows[0] ? toClaim(rows[0]) : null;
+  }
+
+  async getClaimByResponseId(claimResponseId: string): Promise<ClaimRecord | null> {
+    const { rows } = await this.db.query(`SELECT ${CLAIM_COLUMNS} FROM claims WHERE claim_response_id = $1`, [claimResponseId]);
+    return rows[0] ? toClaim(rows[0]) : null;
+  }
+
+  async listClaims(filter: ClaimFilter): Promise<ClaimRecord[]> {
+    filter.outcome?.forEach((o) => {
+      if (!CLAIM_OUTCOMES.includes(o)) throw new StoreError(`claim outcome must be one of ${CLAIM_OUTCOMES.join(', ')}`);
+    });
+    const { rows } = await this.db.query(
+      `SELECT ${CLAIM_COLUMNS} FROM claims
+       WHERE ($1::text[] IS NULL OR outcome = ANY ($1::text[]))
+         AND ($2::text IS NULL OR policy_id = $2)
+         AND ($3::text[] IS NULL OR submitter_keys && $3::text[])
+         AND ($4::timestamptz IS NULL OR created_at >= $4::timestamptz)
+       ORDER BY due_at ASC NULLS LAST, seq ASC
+       LIMIT $5`,
+      [
+        filter.outcome ? pgTextArray(filter.outcome) : null,
+        filter.policyId ?? null,
+        filter.submitterKeys ? pgTextArray(filter.submitterKeys) : null,
+        filter.since ?? null,
+        filter.limit === undefined ? 1000 : clampLimit(filter.limit),
+      ],
+    );
+    return rows.map(toClaim);
+  }
+
+  async saveClaimResponseVersion(v: NewClaimResponseVersion): Promise<ClaimRecord> {
+    if (!CLAIM_OUTCOMES.includes(v.outcome)) throw new StoreError(`claim outcome must be one of ${CLAIM_OUTCOMES.join(', ')}`);
+    if (v.authorization && v.authorizationNumber) {
+      throw new StoreError('saveClaimResponseVersion: give either a new authorization or an authorizationNumber, not both');
+    }
+    return this.transaction(async (tx) => {
+      const self = tx as SqlStore;
+      // Row lock: two reviewers deciding at once are serialized, and the second sees the new version.
+      const { rows } = await self.db.query(`SELECT ${CLAIM_COLUMNS} FROM claims WHERE id = $1 FOR UPDATE`, [v.claimId]);
+      if (!rows[0]) throw new StoreError(`claim ${v.claimId} is not on file`);
+      const current = toClaim(rows[0]);
+      if (v.expectedVersion !== undefined && v.expectedVersion !== current.version) {
+        throw new ConflictError(`claim ${v.claimId} is at version ${current.version}, not ${v.expectedVersion}`);
+      }
+      const decisionId = v.decision ? await self.saveDecision(v.decisionSource ?? 'review', v.decision) : null;
+      let authorization: Authorization | null = null;
+      if (v.authorization) authorization = await self.createAuthorization({ ...v.authorization, decisionId });
+      else {
+        const number = v.authorizationNumber === undefined ? current.authorizationNumber : v.authorizationNumber;
+        authorization = number ? await self.getAuthorization(number) : null;
+      }
+      const version = current.version + 1;
+      const parts = v.respond({ claim: current, version, authorization, decisionId });
+      // Same ClaimResponse (id and identifier), new version.
+      const claimResponse: ClaimResponse = {
+        ...parts.claimResponse,
+        id: current.claimResponseId,
+        identifier: current.claimResponse.identifier ?? parts.claimResponse.identifier,
+        meta: { ...parts.claimResponse.meta, versionId: String(version) },
+      };
+      const responseBundle: Bundle = {
+        ...parts.responseBundle,
+        entry: parts.responseBundle.entry?.map((e) => (e.resource === parts.claimResponse ? { ...e, resource: claimResponse } : e)),
+      };
+      await self.db.query(
+        `UPDATE claims SET version = $2, outcome = $3, claim_response = $4::jsonb, response_bundle = $5::jsonb,
+           decision_id = coalesce($6, decision_id), authorization_number = $7,
+           decided_at = CASE WHEN $8::boolean THEN now() ELSE decided_at END,
+           due_at = CASE WHEN $9::boolean THEN $10::timestamptz ELSE due_at END,
+           replaced_by_claim_id = coalesce($11, replaced_by_claim_id), updated_at = now()
+         WHERE id = $1`,
+        [
+          v.claimId,
+          version,
+          v.outcome,
+          json(claimResponse),
+          json(responseBundle),
+          decisionId,
+          authorization?.number ?? null,
+          v.final ?? false,
+          v.dueAt !== undefined,
+          v.dueAt ?? null,
+          v.replacedByClaimId ?? null,
+        ],
+      );
+      await self.db.query(
+        `INSERT INTO claim_response_versions (claim_id, version, outcome, claim_response, response_bundle, decision_id,
+           authorization_number, event, actor, note)
+         VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10)`,
+        [v.claimId, version, v.outcome, json(claimResponse), json(responseBundle), decisionId, authorization?.number ?? null, v.event, v.actor ?? null, v.note ?? null],
+      );
+      await self.db.query('INSERT INTO claim_events (claim_id, version, event) VALUES ($1, $2, $3)', [v.claimId, version, v.event]);
+      const saved = await self.getClaim(v.claimId);
+      if (!saved) throw new StoreError(`claim ${v.claimId} vanished inside its own transaction`);
+      return saved;
+    });
+  }
+
+  async listClaimResponseVersions(claimId: string): Promise<ClaimResponseVersionRecord[]> {
+    const { rows } = await this.db.query(`SELECT ${VERSION_COLUMNS} FROM claim_response_versions WHERE claim_id = $1 ORDER BY version`, [claimId]);
+    return rows.map((r) => ({
+      claimId: str(r.claim_id),
+      version: Number(r.version),
+      outcome: str(r.outcome) as ClaimOutcome,
+      claimResponse: r.claim_response as ClaimResponse,
+      responseBundle: r.response_bundle as Bundle,
+      decisionId: strOrNull(r.decision_id),
+      authorizationNumber: strOrNull(r.authorization_number),
+      event: str(r.event),
+      actor: strOrNull(r.actor),
+      note: strOrNull(r.note),
+      createdAt: iso(r.created_at),
+    }));
+  }
+
+  async setClaimAssignee(claimId: string, assignee: string | null): Promise<ClaimRecord | null> {
+    const { rows } = await this.db.query(
+      `UPDATE claims SET assignee = $2, updated_at = now() WHERE id = $1 RETURNING ${CLAIM_COLUMNS}`,
+      [claimId, assignee],
     );
     return rows[0] ? toClaim(rows[0]) : null;
   }
@@ -409,6 +575,220 @@ export class SqlStore implements Store {
     return r ? { clientId: str(r.client_id), scope: str(r.scope), expiresAt: new Date(iso(r.expires_at)) } : null;
   }
 
+  // ---- PAS $inquire (src/pas/inquire.ts) ----
+
+  async findClaimsBySubmitter(filter: { submitterKeys: string[]; requiredKey?: string; payerIds?: string[]; limit?: number }): Promise<ClaimRecord[]> {
+    if (filter.submitterKeys.length === 0) return [];
+    const { rows } = await this.db.query(
+      `SELECT ${CLAIM_COLUMNS} FROM claims
+       WHERE submitter_keys && $1::text[]
+         AND ($2::text IS NULL OR $2::text = ANY (submitter_keys))
+         AND ($3::text[] IS NULL OR payer_id = ANY ($3::text[]))
+       ORDER BY seq DESC LIMIT $4`,
+      [
+        pgTextArray(filter.submitterKeys),
+        filter.requiredKey ?? null,
+        filter.payerIds && filter.payerIds.length > 0 ? pgTextArray(filter.payerIds) : null,
+        clampLimit(filter.limit ?? 100),
+      ],
+    );
+    return rows.map(toClaim);
+  }
+
+  // ---- PAS Subscriptions (src/subscriptions) ----
+
+  async createSubscription(input: NewSubscription): Promise<SubscriptionRecord> {
+    checkSubscription(input);
+    try {
+      const { rows } = await this.db.query(
+        `INSERT INTO subscriptions (id, owner, status, topic, filter_system, filter_value, endpoint, headers, resource)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb) RETURNING ${SUBSCRIPTION_COLUMNS}`,
+        [input.id, input.owner, input.status, input.topic, input.filterSystem, input.filterValue, input.endpoint, json(input.headers), json(input.resource)],
+      );
+      return toSubscription(rows[0]!);
+    } catch (error) {
+      throw uniqueToStoreError(error, `subscription ${input.id} already exists`);
+    }
+  }
+
+  async updateSubscription(input: NewSubscription): Promise<SubscriptionRecord | null> {
+    checkSubscription(input);
+    const { rows } = await this.db.query(
+      `UPDATE subscriptions SET owner = $2, status = $3, topic = $4, filter_system = $5, filter_value = $6, endpoint = $7,
+         headers = $8::jsonb, resource = $9::jsonb, last_error = NULL, updated_at = now()
+       WHERE id = $1 RETURNING ${SUBSCRIPTION_COLUMNS}`,
+      [input.id, input.owner, input.status, input.topic, input.filterSystem, input.filterValue, input.endpoint, json(input.headers), json(input.resource)],
+    );
+    return rows[0] ? toSubscription(rows[0]) : null;
+  }
+
+  async setSubscriptionStatus(id: string, status: SubscriptionStatus, error: string | null = null): Promise<SubscriptionRecord | null> {
+    if (!SUBSCRIPTION_STATUSES.includes(status)) throw new StoreError(`subscription status must be one of ${SUBSCRIPTION_STATUSES.join(', ')}`);
+    return this.transaction(async (tx) => {
+      const db = (tx as SqlStore).db;
+      const { rows } = await db.query(
+        `UPDATE subscriptions SET status = $2, last_error = $3, updated_at = now() WHERE id = $1 RETURNING ${SUBSCRIPTION_COLUMNS}`,
+        [id, status, error],
+      );
+      // Back to active: what was given up on while the endpoint failed is delivered after all, in order.
+      if (rows[0] && status === 'active') {
+        await db.query(
+          `UPDATE subscription_notifications SET status = 'pending', attempts = 0, next_attempt_at = now()
+           WHERE subscription_id = $1 AND status = 'failed'`,
+          [id],
+        );
+      }
+      return rows[0] ? toSubscription(rows[0]) : null;
+    });
+  }
+
+  async getSubscription(id: string): Promise<SubscriptionRecord | null> {
+    const { rows } = await this.db.query(`SELECT ${SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1`, [id]);
+    return rows[0] ? toSubscription(rows[0]) : null;
+  }
+
+  async listSubscriptions(filter: { owner?: string | null } = {}): Promise<SubscriptionRecord[]> {
+    const all = filter.owner === undefined;
+    const { rows } = await this.db.query(
+      `SELECT ${SUBSCRIPTION_COLUMNS} FROM subscriptions
+       WHERE $1::boolean OR owner IS NOT DISTINCT FROM $2::text ORDER BY seq`,
+      [all, filter.owner ?? null],
+    );
+    return rows.map(toSubscription);
+  }
+
+  async deleteSubscription(id: string): Promise<boolean> {
+    const { rowCount } = await this.db.query('DELETE FROM subscriptions WHERE id = $1', [id]);
+    return rowCount > 0;
+  }
+
+  async fanOutClaimEvents(limit: number): Promise<FanOutResult> {
+    return this.transaction(async (tx) => {
+      const db = (tx as SqlStore).db;
+      const { rows: events } = await db.query(
+        `SELECT e.id::text AS id, e.claim_id, e.version, e.created_at, c.submitter_keys
+         FROM claim_events e JOIN claims c ON c.id = e.claim_id
+         WHERE e.dispatched_at IS NULL ORDER BY e.id LIMIT $1
+         FOR UPDATE OF e SKIP LOCKED`,
+        [clampLimit(limit)],
+      );
+      if (events.length === 0) return { events: 0, notifications: 0 };
+      const { rows: subscriptions } = await db.query(
+        `SELECT id, owner, filter_system, filter_value, created_at FROM subscriptions
+         WHERE status IN ('active', 'error') ORDER BY seq`,
+      );
+      let notifications = 0;
+      for (const event of events) {
+        const keys = textArray(event.submitter_keys);
+        const eventAt = iso(event.created_at);
+        for (const s of subscriptions) {
+          if (iso(s.created_at) > eventAt) continue;
+          const owner = strOrNull(s.owner);
+          if (owner !== null && !keys.includes(owner)) continue;
+          if (!matchesOrgFilter(keys, strOrNull(s.filter_system), str(s.filter_value))) continue;
+          // The row lock on the subscription keeps its event numbers gap-free and in order.
+          const { rows: counted } = await db.query<{ n: string }>(
+            `UPDATE subscriptions SET events_since_start = events_since_start + 1 WHERE id = $1 RETURNING events_since_start::text AS n`,
+            [s.id],
+          );
+          if (!counted[0]) continue;
+          await db.query(
+            `INSERT INTO subscription_notifications (subscription_id, event_number, claim_event_id, claim_id, claim_version, event_at)
+             VALUES ($1, $2, $3, $4, $5, $6)`,
+            [s.id, counted[0].n, event.id, event.claim_id, event.version, eventAt],
+          );
+          notifications++;
+        }
+      }
+      await db.query(`UPDATE claim_events SET dispatched_at = now() WHERE id = ANY ($1::bigint[])`, [
+        `{${events.map((e) => str(e.id)).join(',')}}`,
+      ]);
+      return { events: events.length, notifications };
+    });
+  }
+
+  async leaseDueNotifications(limit: number, leaseMs: number): Promise<DueNotification[]> {
+    const { rows } = await this.db.query(
+      `WITH due AS (
+         SELECT n.id FROM subscription_notifications n JOIN subscriptions s ON s.id = n.subscription_id
+         WHERE n.status = 'pending' AND n.next_attempt_at <= now() AND s.status = 'active'
+           AND NOT EXISTS (SELECT 1 FROM subscription_notifications p
+                           WHERE p.subscription_id = n.subscription_id AND p.status = 'pending' AND p.event_number < n.event_number)
+         ORDER BY n.next_attempt_at, n.id LIMIT $1
+         FOR UPDATE OF n SKIP LOCKED)
+       UPDATE subscription_notifications n
+       SET attempts = n.attempts + 1, next_attempt_at = now() + make_interval(secs => $2::double precision / 1000)
+       FROM due, subscriptions s
+       WHERE n.id = due.id AND s.id = n.subscription_id
+       RETURNING ${NOTIFICATION_COLUMNS.split(', ').map((c) => `n.${c}`).join(', ')}, s.endpoint, s.headers, s.topic, s.events_since_start`,
+      [clampLimit(limit), leaseMs],
+    );
+    return rows.map((r) => ({
+      ...toNotification(r),
+      endpoint: str(r.endpoint),
+      headers: textArray(r.headers),
+      topic: str(r.topic),
+      eventsSinceStart: Number(r.events_since_start),
+    }));
+  }
+
+  async markNotificationDelivered(id: string): Promise<void> {
+    await this.db.query(
+      `UPDATE subscription_notifications SET status = 'delivered', delivered_at = now(), last_error = NULL WHERE id = $1`,
+      [id],
+    );
+  }
+
+  async markNotificationFailed(id: string, error: string, retryInMs: number | null): Promise<void> {
+    if (retryInMs !== null) {
+      await this.db.query(
+        `UPDATE subscription_notifications SET last_error = $2, next_attempt_at = now() + make_interval(secs => $3::double precision / 1000)
+         WHERE id = $1`,
+        [id, error, retryInMs],
+      );
+      return;
+    }
+    await this.transaction(async (tx) => {
+      const db = (tx as SqlStore).db;
+      const { rows } = await db.query<{ subscription_id: string }>(
+        `UPDATE subscription_notifications SET status = 'failed', last_error = $2 WHERE id = $1 RETURNING subscription_id`,
+        [id, error],
+      );
+      if (rows[0]) {
+        await db.query(`UPDATE subscriptions SET status = 'error', last_error = $2, updated_at = now() WHERE id = $1 AND status = 'active'`, [
+          rows[0].subscription_id,
+          error,
+        ]);
+      }
+    });
+  }
+
+  async listNotifications(subscriptionId: string): Promise<NotificationRecord[]> {
+    const { rows } = await this.db.query(
+      `SELECT ${NOTIFICATION_COLUMNS} FROM subscription_notifications WHERE subscription_id = $1 ORDER BY event_number`,
+      [subscriptionId],
+    );
+    return rows.map(toNotification);
+  }
+
+  async getResponseBundleVersion(claimId: string, version: number): Promise<Bundle | null> {
+    const { rows } = await this.db.query<{ response_bundle: Bundle }>(
+      'SELECT response_bundle FROM claim_response_versions WHERE claim_id = $1 AND version = $2',
+      [claimId, version],
+    );
+    return rows[0]?.response_bundle ?? null;
+  }
+
+  async outboxStats(): Promise<OutboxStats> {
+    const { rows } = await this.db.query(
+      `SELECT (SELECT count(*) FROM claim_events WHERE dispatched_at IS NULL)::int AS undispatched,
+              (SELECT count(*) FROM subscription_notifications WHERE status = 'pending')::int AS pending,
+              (SELECT count(*) FROM subscription_notifications WHERE status = 'failed')::int AS failed`,
+    );
+    const r = rows[0] ?? {};
+    return { undispatched: Number(r.undispatched ?? 0), pending: Number(r.pending ?? 0), failed: Number(r.failed ?? 0) };
+  }
+
   async close(): Promise<void> {
     if (this.inTransaction) throw new StoreError('close() inside a transaction');
     await this.client.close();
@@ -516,7 +896,7 @@ function toClaim(r: Row): ClaimRecord {
     payerId: strOrNull(r.payer_id),
     policyId: strOrNull(r.policy_id),
     status: str(r.status),
-    outcome: strOrNull(r.outcome) as Outcome | null,
+    outcome: strOrNull(r.outcome) as ClaimOutcome | null,
     claim: r.claim as Claim,
     requestBundle: r.request_bundle as Bundle,
     claimResponseId: str(r.claim_response_id),
@@ -525,6 +905,17 @@ function toClaim(r: Row): ClaimRecord {
     decisionId: strOrNull(r.decision_id),
     authorizationNumber: strOrNull(r.authorization_number),
     createdAt: iso(r.created_at),
+    version: Number(r.version ?? 1),
+    submitterKeys: Array.isArray(r.submitter_keys) ? (r.submitter_keys as unknown[]).map(String) : [],
+    contentHash: strOrNull(r.content_hash),
+    expedited: r.expedited === true,
+    dueAt: r.due_at == null ? null : iso(r.due_at),
+    reviewRoute: strOrNull(r.review_route),
+    decidedAt: r.decided_at == null ? null : iso(r.decided_at),
+    assignee: strOrNull(r.assignee),
+    replacesClaimId: strOrNull(r.replaces_claim_id),
+    replacedByClaimId: strOrNull(r.replaced_by_claim_id),
+    updatedAt: iso(r.updated_at ?? r.created_at),
   };
 }
 
@@ -539,5 +930,74 @@ function toAssertion(r: Row): CoverageAssertion {
     questionnaire: strOrNull(r.questionnaire),
     authorizationNumber: strOrNull(r.authorization_number),
     createdAt: iso(r.created_at),
+  };
+}
+
+// ---- PAS Subscriptions: columns, checks and row mappers ----
+
+const SUBSCRIPTION_STATUSES: readonly SubscriptionStatus[] = ['requested', 'active', 'error', 'off'];
+
+const SUBSCRIPTION_COLUMNS = `id, owner, status, topic, filter_system, filter_value, endpoint, headers, resource,
+  events_since_start, last_error, created_at, updated_at`;
+
+const NOTIFICATION_COLUMNS = `id, subscription_id, event_number, claim_event_id, claim_id, claim_version, event_at, status, attempts, next_attempt_at, last_error, delivered_at`;
+
+function checkSubscription(input: NewSubscription): void {
+  if (!FHIR_ID.test(input.id)) throw new StoreError('subscription id must be a FHIR id');
+  if (!SUBSCRIPTION_STATUSES.includes(input.status)) throw new StoreError(`subscription status must be one of ${SUBSCRIPTION_STATUSES.join(', ')}`);
+  if (!input.endpoint || !input.filterValue || !input.topic) throw new StoreError('subscription needs an endpoint, a topic and an orgIdentifier filter');
+}
+
+/** `orgIdentifier` equals one of the submitter keys (`system|value`); without a system, any system. */
+export function matchesOrgFilter(submitterKeys: readonly string[], system: string | null, value: string): boolean {
+  return submitterKeys.some((key) => (system === null ? key.slice(key.lastIndexOf('|') + 1) === value : key === `${system}|${value}`));
+}
+
+/** text[] from either driver (an array) or a jsonb array. */
+function textArray(v: unknown): string[] {
+  if (Array.isArray(v)) return v.map(String);
+  if (typeof v === 'string' && v.startsWith('{')) {
+    // A text[] literal, when a driver leaves it unparsed.
+    return v
+      .slice(1, -1)
+      .split(',')
+      .filter(Boolean)
+      .map((s) => s.replace(/^"|"$/g, '').replace(/\\(.)/g, '$1'));
+  }
+  return [];
+}
+
+function toSubscription(r: Row): SubscriptionRecord {
+  return {
+    id: str(r.id),
+    owner: strOrNull(r.owner),
+    status: str(r.status) as SubscriptionStatus,
+    topic: str(r.topic),
+    filterSystem: strOrNull(r.filter_system),
+    filterValue: str(r.filter_value),
+    endpoint: str(r.endpoint),
+    headers: textArray(r.headers),
+    resource: r.resource as Subscription,
+    eventsSinceStart: Number(r.events_since_start),
+    lastError: strOrNull(r.last_error),
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
+  };
+}
+
+function toNotification(r: Row): NotificationRecord {
+  return {
+    id: str(r.id),
+    subscriptionId: str(r.subscription_id),
+    eventNumber: Number(r.event_number),
+    claimEventId: str(r.claim_event_id),
+    claimId: str(r.claim_id),
+    claimVersion: Number(r.claim_version),
+    eventAt: iso(r.event_at),
+    status: str(r.status) as NotificationStatus,
+    attempts: Number(r.attempts),
+    nextAttemptAt: iso(r.next_attempt_at),
+    lastError: strOrNull(r.last_error),
+    deliveredAt: r.delivered_at == null ? null : iso(r.delivered_at),
   };
 }

@@ -34,6 +34,22 @@ export class StoreError extends Error {
   }
 }
 
+/** Another request already holds this submitter's Claim identifier (the transaction was rolled back). */
+export class DuplicateSubmissionError extends StoreError {
+  constructor(readonly submissionKey: string) {
+    super('a claim with this submission key is already on file');
+    this.name = 'DuplicateSubmissionError';
+  }
+}
+
+/** The claim moved on since the caller read it (optimistic check), or is in a state that forbids the change. */
+export class ConflictError extends StoreError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}
+
 /** SQLSTATE 23505 (unique_violation), from either driver. */
 export function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';

@@ -6,7 +6,7 @@
  * One SQL dialect (PostgreSQL): PGlite in a data folder by default, real PostgreSQL when
  * `databaseUrl` is set; the same migrations for both.
  */
-import type { Bundle, Claim, ClaimResponse } from 'fhir/r4';
+import type { Bundle, Claim, ClaimResponse, Subscription } from 'fhir/r4';
 import type { Config } from '../config';
 import type { Decision, Outcome } from '../engine/decision';
 import type { PriorAuthorization } from '../engine/request';
@@ -15,7 +15,9 @@ import { migrate } from './migrate';
 import { openPglite, openPostgres, type SqlClient } from './sql';
 import { SqlStore } from './sql-store';
 
-export type DecisionSource = 'pas' | 'crd' | 'dtr' | 'cli';
+export type DecisionSource = 'pas' | 'crd' | 'dtr' | 'cli' | 'review';
+/** What a claim's current answer says; `cancelled` once the provider cancelled it. */
+export type ClaimOutcome = Outcome | 'cancelled';
 export type AuthorizationStatus = PriorAuthorization['status'];
 export type AuthorizationBasis = NonNullable<PriorAuthorization['basis']>;
 
@@ -90,6 +92,20 @@ export interface ClaimSubmission {
   claimResponse?: ClaimResponse;
   /** Alternative to `responseBundle` + `claimResponse` when the response must quote the new authorization number. */
   respond?: (saved: { claimId: string; authorization: Authorization | null; decisionId: string }) => ClaimResponseParts;
+  /** Default: the decision's outcome. */
+  outcome?: ClaimOutcome;
+  /** Claim.provider identifiers (`system|value`). */
+  submitterKeys?: string[];
+  /** Hash of the request's resources (a resend with the same hash replays the answer). */
+  contentHash?: string | null;
+  /** Unique per submitter and Claim identifier: a concurrent duplicate raises `DuplicateSubmissionError`. */
+  submissionKey?: string | null;
+  expedited?: boolean;
+  /** ISO date-time the decision is due (pended requests). */
+  dueAt?: string | null;
+  reviewRoute?: string | null;
+  /** The earlier claim this one replaces (PAS update or cancel). */
+  replacesClaimId?: string | null;
 }
 
 export interface ClaimRecord {
@@ -102,7 +118,20 @@ export interface ClaimRecord {
   policyId: string | null;
   /** `Claim.status` as received. */
   status: string;
-  outcome: Outcome | null;
+  outcome: ClaimOutcome | null;
+  /** 1 for the $submit answer, +1 per later ClaimResponse version. */
+  version: number;
+  submitterKeys: string[];
+  contentHash: string | null;
+  expedited: boolean;
+  dueAt: string | null;
+  reviewRoute: string | null;
+  /** When the request reached a final decision; null while pended. */
+  decidedAt: string | null;
+  assignee: string | null;
+  replacesClaimId: string | null;
+  replacedByClaimId: string | null;
+  updatedAt: string;
   /** The Claim with `id` set to the stored id. */
   claim: Claim;
   requestBundle: Bundle;
@@ -112,6 +141,59 @@ export interface ClaimRecord {
   decisionId: string | null;
   authorizationNumber: string | null;
   createdAt: string;
+}
+
+export type ClaimEventKind = 'review-decision' | 'request-info' | 'update' | 'cancel';
+
+/** A new answer to a stored claim: after review, a request for information, an update or a cancel. */
+export interface NewClaimResponseVersion {
+  claimId: string;
+  outcome: ClaimOutcome;
+  /** Builds the new response; the store keeps the ClaimResponse id (same resource, new version). */
+  respond: (ctx: { claim: ClaimRecord; version: number; authorization: Authorization | null; decisionId: string | null }) => ClaimResponseParts;
+  /** Saved as a new decision row (source `decisionSource`, default `review`). */
+  decision?: Decision;
+  decisionSource?: DecisionSource;
+  /** Issue an authorization with this version (e.g. approved after review). */
+  authorization?: Omit<NewAuthorization, 'decisionId'>;
+  /** Link an authorization already on file instead; null unlinks. Default: keep the claim's. */
+  authorizationNumber?: string | null;
+  event: ClaimEventKind;
+  /** Who made the change (reviewer, client id); never a patient. */
+  actor?: string | null;
+  note?: string | null;
+  /** A final decision: sets `decidedAt`. */
+  final?: boolean;
+  /** New due time (e.g. after a request for information). */
+  dueAt?: string | null;
+  /** Refuse (StoreError `conflict`) when the claim is no longer at this version. */
+  expectedVersion?: number;
+  /** The claim that replaces this one (PAS update). */
+  replacedByClaimId?: string | null;
+}
+
+export interface ClaimResponseVersionRecord {
+  claimId: string;
+  version: number;
+  outcome: ClaimOutcome;
+  claimResponse: ClaimResponse;
+  responseBundle: Bundle;
+  decisionId: string | null;
+  authorizationNumber: string | null;
+  event: string;
+  actor: string | null;
+  note: string | null;
+  createdAt: string;
+}
+
+export interface ClaimFilter {
+  outcome?: ClaimOutcome[];
+  policyId?: string;
+  /** Only claims a submitter key of which is in this list. */
+  submitterKeys?: string[];
+  /** ISO date-time: claims received at or after it. */
+  since?: string;
+  limit?: number;
 }
 
 export interface NewCoverageAssertion {
@@ -197,6 +279,76 @@ export interface AccessTokenRecord {
   expiresAt: Date;
 }
 
+// ---- PAS Subscriptions (src/subscriptions): subscriptions and their notifications ----
+
+export type SubscriptionStatus = 'requested' | 'active' | 'error' | 'off';
+
+export interface NewSubscription {
+  id: string;
+  /** The SMART client's organization (`system|value`) that owns it; null in open mode. */
+  owner: string | null;
+  status: SubscriptionStatus;
+  topic: string;
+  /** The `orgIdentifier` filter; system null = any system. */
+  filterSystem: string | null;
+  filterValue: string;
+  endpoint: string;
+  /** `channel.header` lines (`Name: value`). */
+  headers: string[];
+  /** The Subscription as accepted (status and error are set from the columns when read). */
+  resource: Subscription;
+}
+
+export interface SubscriptionRecord extends NewSubscription {
+  /** The last event number handed out (= events since the subscription started). */
+  eventsSinceStart: number;
+  lastError: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type NotificationStatus = 'pending' | 'delivered' | 'failed';
+
+export interface NotificationRecord {
+  id: string;
+  subscriptionId: string;
+  eventNumber: number;
+  claimEventId: string;
+  claimId: string;
+  claimVersion: number;
+  /** When the claim event happened (`claim_events.created_at`). */
+  eventAt: string;
+  status: NotificationStatus;
+  attempts: number;
+  nextAttemptAt: string;
+  lastError: string | null;
+  deliveredAt: string | null;
+}
+
+/** A notification leased to one sender, with what it needs to send it. */
+export interface DueNotification extends NotificationRecord {
+  endpoint: string;
+  headers: string[];
+  topic: string;
+  eventsSinceStart: number;
+}
+
+export interface FanOutResult {
+  /** Outbox events marked dispatched. */
+  events: number;
+  /** Notifications created. */
+  notifications: number;
+}
+
+export interface OutboxStats {
+  /** `claim_events` not yet fanned out. */
+  undispatched: number;
+  /** Notifications waiting to be delivered (including ones in backoff). */
+  pending: number;
+  /** Notifications given up on. */
+  failed: number;
+}
+
 export interface Store {
   readonly backend: 'pglite' | 'postgres';
 
@@ -213,6 +365,18 @@ export interface Store {
   getClaimResponse(id: string): Promise<ClaimResponse | null>;
   /** Newest claim carrying this identifier (any of its identifiers); `system` null matches any system. */
   findClaimByIdentifier(system: string | null, value: string): Promise<ClaimRecord | null>;
+  findClaimBySubmissionKey(submissionKey: string): Promise<ClaimRecord | null>;
+  getClaimByResponseId(claimResponseId: string): Promise<ClaimRecord | null>;
+  /** Oldest due first (nulls last), then oldest received. */
+  listClaims(filter: ClaimFilter): Promise<ClaimRecord[]>;
+  /**
+   * Saves a new version of a claim's ClaimResponse (same id), keeps the old one in the history and
+   * writes the `claim_events` outbox row, all in one transaction.
+   */
+  saveClaimResponseVersion(input: NewClaimResponseVersion): Promise<ClaimRecord>;
+  /** Oldest first. */
+  listClaimResponseVersions(claimId: string): Promise<ClaimResponseVersionRecord[]>;
+  setClaimAssignee(claimId: string, assignee: string | null): Promise<ClaimRecord | null>;
 
   createAuthorization(input: NewAuthorization): Promise<Authorization>;
   getAuthorization(number: string): Promise<Authorization | null>;
@@ -248,6 +412,48 @@ export interface Store {
   findAccessToken(tokenHash: string, now: Date): Promise<AccessTokenRecord | null>;
   /** Newest first. */
   listAudit(limit: number): Promise<AuditRecord[]>;
+
+
+  // ---- PAS $inquire (src/pas/inquire.ts) ----
+
+  /**
+   * Claims whose submitter keys overlap `submitterKeys` (and include `requiredKey`, the caller's
+   * organization, when given), optionally of one of `payerIds`; newest first.
+   */
+  findClaimsBySubmitter(filter: { submitterKeys: string[]; requiredKey?: string; payerIds?: string[]; limit?: number }): Promise<ClaimRecord[]>;
+
+  // ---- PAS Subscriptions (src/subscriptions) ----
+
+  createSubscription(input: NewSubscription): Promise<SubscriptionRecord>;
+  /** Replaces what a PUT may change; the event counter is kept. Null when it does not exist. */
+  updateSubscription(input: NewSubscription): Promise<SubscriptionRecord | null>;
+  /** Back to `active`, its failed notifications are queued again (nothing is dropped while an endpoint was down). */
+  setSubscriptionStatus(id: string, status: SubscriptionStatus, error?: string | null): Promise<SubscriptionRecord | null>;
+  getSubscription(id: string): Promise<SubscriptionRecord | null>;
+  /** `owner` undefined lists every subscription; a value (or null) only that owner's. */
+  listSubscriptions(filter?: { owner?: string | null }): Promise<SubscriptionRecord[]>;
+  deleteSubscription(id: string): Promise<boolean>;
+  /**
+   * Fans undispatched `claim_events` out to the matching subscriptions (status active or error,
+   * orgIdentifier among the claim's submitter keys, created before the event), each with the next
+   * event number, and marks the events dispatched: one transaction, rows taken FOR UPDATE SKIP LOCKED.
+   */
+  fanOutClaimEvents(limit: number): Promise<FanOutResult>;
+  /**
+   * Leases due notifications of active subscriptions (SKIP LOCKED; at most one in flight per
+   * subscription, oldest event first): attempts + 1 and next_attempt_at = now + leaseMs.
+   */
+  leaseDueNotifications(limit: number, leaseMs: number): Promise<DueNotification[]>;
+  markNotificationDelivered(id: string): Promise<void>;
+  /**
+   * A failed attempt: retried after `retryInMs`, or (null) given up: the notification `failed` and
+   * its subscription `error` with the reason.
+   */
+  markNotificationFailed(id: string, error: string, retryInMs: number | null): Promise<void>;
+  listNotifications(subscriptionId: string): Promise<NotificationRecord[]>;
+  /** The PAS response Bundle of one ClaimResponse version. */
+  getResponseBundleVersion(claimId: string, version: number): Promise<Bundle | null>;
+  outboxStats(): Promise<OutboxStats>;
 
   close(): Promise<void>;
 }

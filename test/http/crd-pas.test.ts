@@ -7,19 +7,14 @@
  * (fixtures/cp-phar-244/ra-approvable.json): the Claim of fixtures/pas/kineret-request-base.json
  * re-pointed at that patient, Coverage, payer and requester, and the order as signed.
  */
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
-import request from 'supertest';
-import type { Bundle, Claim, ClaimResponse, Coverage, Extension, FhirResource, MedicationRequest } from 'fhir/r4';
+import type { Bundle, ClaimResponse, Coverage, Extension } from 'fhir/r4';
 import type express from 'express';
 import { readReviewAction } from '../../src/pas/response';
 import type { CdsServiceResponse } from '../../src/crd/types';
 import { createTestApp, type TestApp } from '../support/app';
-import { chartResources, EHR_BASE, ORDER_NUMBER_SYSTEM } from '../support/crd-requests';
-import { callHook, checkedApp, fixture, kineretDraft, one, onlyCoverageInformation, type CheckLog, type HookRequest } from '../support/crd-client';
-
-const PAS_BASE = path.join(__dirname, '../../fixtures/pas/kineret-request-base.json');
+import { ORDER_NUMBER_SYSTEM } from '../support/crd-requests';
+import { callHook, checkedApp, one, onlyCoverageInformation, type CheckLog, type HookRequest } from '../support/crd-client';
+import { approvableChart, pasBundleFor, signRequest, submitOk } from '../support/pas-requests';
 
 let t: TestApp;
 let app: express.Express;
@@ -37,55 +32,13 @@ afterAll(() => {
   expect(checks.checked).toBeGreaterThan(0);
 });
 
-function signRequest(orderNumber: string): HookRequest {
-  const body = fixture('order-sign-satisfied');
-  kineretDraft(body).identifier = [{ use: 'official', system: ORDER_NUMBER_SYSTEM, value: orderNumber }];
-  return body;
-}
-
 async function orderSign(body: HookRequest): Promise<Extension> {
   const res = await callHook(app, body);
   expect(res.status).toBe(200);
   return onlyCoverageInformation(res.body as CdsServiceResponse);
 }
 
-/** The ra-approvable chart as the EHR holds it, without the draft order. */
-function chart(): FhirResource[] {
-  return chartResources('ra-approvable').filter((r) => !(r.resourceType === 'MedicationRequest' && r.id === 'medreq-kineret'));
-}
-
-/** The PAS request for the order of a CRD request, now signed (active), with a fresh Claim identifier. */
-function pasBundleFor(crd: HookRequest, resources: FhirResource[] = chart()): Bundle {
-  const base = JSON.parse(fs.readFileSync(PAS_BASE, 'utf8')) as Bundle;
-  const claim = structuredClone(base.entry?.[0]?.resource as Claim);
-  const order: MedicationRequest = { ...structuredClone(kineretDraft(crd)), status: 'active' };
-  const idOf = (type: string) => {
-    const found = resources.find((r) => r.resourceType === type && (type !== 'Organization' || r.id === 'org-centene-medicaid'));
-    if (!found?.id) throw new Error(`the CRD request has no ${type}`);
-    return `${type}/${found.id}`;
-  };
-  claim.identifier = [{ system: 'http://ehr.riverside-health.example.org/fhir/sid/pa-request', value: `PA-${crypto.randomUUID()}` }];
-  claim.patient = { reference: idOf('Patient') };
-  claim.insurer = { reference: idOf('Organization') };
-  claim.provider = { reference: order.requester?.reference ?? idOf('PractitionerRole') };
-  claim.insurance = [{ sequence: 1, focal: true, coverage: { reference: idOf('Coverage') } }];
-  for (const ext of claim.item?.[0]?.extension ?? []) {
-    if (ext.url.endsWith('extension-requestedService')) ext.valueReference = { reference: `MedicationRequest/${order.id}` };
-  }
-  return {
-    ...base,
-    identifier: { system: 'http://ehr.riverside-health.example.org/fhir/sid/pas-transaction', value: crypto.randomUUID() },
-    entry: [claim, ...resources, order].map((resource) => ({ fullUrl: `${EHR_BASE}/${resource.resourceType}/${resource.id}`, resource })),
-  };
-}
-
-async function submit(bundle: Bundle): Promise<ClaimResponse> {
-  const res = await request(t.app).post('/fhir/Claim/$submit').set('Content-Type', 'application/fhir+json').send(JSON.stringify(bundle));
-  expect([res.status, res.status === 200 ? null : res.body]).toEqual([200, null]);
-  const claimResponse = (res.body as Bundle).entry?.[0]?.resource as ClaimResponse;
-  expect(claimResponse.resourceType).toBe('ClaimResponse');
-  return claimResponse;
-}
+const submit = (bundle: Bundle): Promise<ClaimResponse> => submitOk(t.app, bundle);
 
 describe('order-sign grants satisfied → a later PAS $submit for that order returns it', () => {
   test('A1 with the same authorization number and period', async () => {
@@ -108,7 +61,7 @@ describe('order-sign grants satisfied → a later PAS $submit for that order ret
   });
 
   test('control: the same chart for another member with an order CRD never saw gets its own, new authorization from $submit', async () => {
-    const resources = chart();
+    const resources = approvableChart();
     const coverage = resources.find((r): r is Coverage => r.resourceType === 'Coverage')!;
     coverage.subscriberId = 'GA0000000201';
     coverage.identifier = [{ system: 'http://pa.example.org/fhir/sid/medicaid-member-id', value: 'GA0000000201' }];

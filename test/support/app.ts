@@ -20,7 +20,7 @@ export interface TestApp {
 export async function createTestApp(overrides: Partial<Config> = {}, clock: () => Date = () => EVALUATION_DATE): Promise<TestApp> {
   const base = loadConfig({ ...process.env, DATABASE_URL: '' });
   const config: Config = { ...base, dataDir: 'memory://', publicBaseUrl: 'http://pa.test', ...overrides };
-  delete (config as { databaseUrl?: string }).databaseUrl;
+  if (!overrides.databaseUrl) delete (config as { databaseUrl?: string }).databaseUrl;
   const ctx = await buildContext(config, silentLogger, clock);
   return { app: createApp(ctx, allRoutes), ctx, close: () => ctx.store.close() };
 }

@@ -6,6 +6,8 @@ import { policyRoutes } from './policies';
 import { dtrRoutes } from './dtr';
 import { crdRoutes } from './crd';
 import { smartRoutes } from './smart';
+import { subscriptionRoutes } from './subscriptions';
+import { inquireRoutes } from './inquire';
 import { dtrAppRoutes } from './dtr-app';
 
-export const allRoutes: RouteModule[] = [metadataRoutes, smartRoutes, crdRoutes, pasRoutes, dtrRoutes, policyRoutes, dtrAppRoutes];
+export const allRoutes: RouteModule[] = [metadataRoutes, smartRoutes, crdRoutes, pasRoutes, dtrRoutes, policyRoutes, subscriptionRoutes, inquireRoutes, dtrAppRoutes];

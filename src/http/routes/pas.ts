@@ -1,12 +1,23 @@
 /**
- * PAS routes: `POST /fhir/Claim/$submit`, and reads of what was stored
- * (`GET /fhir/Claim/:id`, `GET /fhir/ClaimResponse/:id`).
+ * PAS routes: `POST /fhir/Claim/$submit`, and reads of what was stored (`GET /fhir/Claim/:id`,
+ * `GET /fhir/ClaimResponse/:id`, its versions at `/_history` and `/_history/:vid`).
  */
+import type { Bundle } from 'fhir/r4';
 import { route, type RouteModule } from '../app';
 import { submitClaim } from '../../pas/submit';
 import { notFound } from '../../fhir/outcomes';
 import { auditRead } from '../../auth/audit';
 import { clientMaySee } from '../../pas/submitter';
+import type { AuthenticatedClient } from '../../auth/smart';
+import type { ClaimRecord } from '../../store';
+
+/** Another organization's request is answered as unknown (404), not forbidden: ids reveal nothing. */
+function visible(record: ClaimRecord | null, client: AuthenticatedClient | undefined): ClaimRecord | null {
+  if (!record || !client) return record;
+  const key = `${client.organization.system}|${client.organization.value}`;
+  const mine = record.submitterKeys.length > 0 ? record.submitterKeys.includes(key) : clientMaySee(client, record.requestBundle);
+  return mine ? record : null;
+}
 
 export const pasRoutes: RouteModule = (router, ctx) => {
   router.post(
@@ -19,9 +30,7 @@ export const pasRoutes: RouteModule = (router, ctx) => {
   router.get(
     '/fhir/Claim/:id',
     route(async ({ params, requestId, client }) => {
-      // Another organization's request is answered as unknown (404), not forbidden: ids reveal nothing.
-      const stored = await ctx.store.getClaim(params.id ?? '');
-      const record = stored && clientMaySee(client, stored.requestBundle) ? stored : null;
+      const record = visible(await ctx.store.getClaim(params.id ?? ''), client);
       await auditRead(ctx.store, { requestId, client, action: 'pas.read', target: `Claim/${params.id}`, status: record ? 200 : 404 });
       if (!record) throw notFound(`Claim/${params.id} is not known here.`);
       return { status: 200, body: record.claim };
@@ -30,13 +39,43 @@ export const pasRoutes: RouteModule = (router, ctx) => {
   router.get(
     '/fhir/ClaimResponse/:id',
     route(async ({ params, requestId, client }) => {
-      const found = await ctx.store.getClaimResponse(params.id ?? '');
-      const claimId = /^Claim\/([^/]+)$/.exec(found?.request?.reference ?? '')?.[1];
-      const claim = client && claimId ? await ctx.store.getClaim(claimId) : null;
-      const response = found && (!client || (claim && clientMaySee(client, claim.requestBundle))) ? found : null;
-      await auditRead(ctx.store, { requestId, client, action: 'pas.read', target: `ClaimResponse/${params.id}`, status: response ? 200 : 404 });
-      if (!response) throw notFound(`ClaimResponse/${params.id} is not known here.`);
-      return { status: 200, body: response };
+      const record = visible(await ctx.store.getClaimByResponseId(params.id ?? ''), client);
+      await auditRead(ctx.store, { requestId, client, action: 'pas.read', target: `ClaimResponse/${params.id}`, status: record ? 200 : 404 });
+      if (!record) throw notFound(`ClaimResponse/${params.id} is not known here.`);
+      return { status: 200, body: record.claimResponse };
+    }, ctx),
+  );
+  // Every answer the request has had: the $submit answer, then each review decision, update or cancel.
+  router.get(
+    '/fhir/ClaimResponse/:id/_history',
+    route(async ({ params, requestId, client }) => {
+      const record = visible(await ctx.store.getClaimByResponseId(params.id ?? ''), client);
+      await auditRead(ctx.store, { requestId, client, action: 'pas.read', target: `ClaimResponse/${params.id}/_history`, status: record ? 200 : 404 });
+      if (!record) throw notFound(`ClaimResponse/${params.id} is not known here.`);
+      const versions = await ctx.store.listClaimResponseVersions(record.id);
+      const bundle: Bundle = {
+        resourceType: 'Bundle',
+        type: 'history',
+        total: versions.length,
+        entry: [...versions].reverse().map((v) => ({
+          fullUrl: `${ctx.config.publicBaseUrl}/fhir/ClaimResponse/${record.claimResponseId}`,
+          resource: { ...v.claimResponse, meta: { ...v.claimResponse.meta, versionId: String(v.version), lastUpdated: v.createdAt } },
+          request: { method: v.version === 1 ? 'POST' : 'PUT', url: `ClaimResponse/${record.claimResponseId}` },
+          response: { status: v.version === 1 ? '201' : '200', lastModified: v.createdAt },
+        })),
+      };
+      return { status: 200, body: bundle };
+    }, ctx),
+  );
+  router.get(
+    '/fhir/ClaimResponse/:id/_history/:vid',
+    route(async ({ params, requestId, client }) => {
+      const record = visible(await ctx.store.getClaimByResponseId(params.id ?? ''), client);
+      const version = record ? (await ctx.store.listClaimResponseVersions(record.id)).find((v) => String(v.version) === params.vid) : undefined;
+      const target = `ClaimResponse/${params.id}/_history/${params.vid}`;
+      await auditRead(ctx.store, { requestId, client, action: 'pas.read', target, status: version ? 200 : 404 });
+      if (!version) throw notFound(`${target} is not known here.`);
+      return { status: 200, body: { ...version.claimResponse, meta: { ...version.claimResponse.meta, versionId: String(version.version), lastUpdated: version.createdAt } } };
     }, ctx),
   );
 };

@@ -27,6 +27,8 @@ export interface Config {
   smartClients: SmartClientConfig[];
   /** Lifetime of the access tokens the token endpoint issues (seconds). */
   accessTokenTtlSeconds: number;
+  /** The DTR SMART app at /dtr/: the client id EHRs register it under. */
+  dtrAppClientId: string;
   /** PAS Subscriptions: outbox dispatcher and rest-hook delivery. */
   subscriptions: SubscriptionSettings;
   /** Folders the server loads its policy content from. */
@@ -134,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustedIssuers: parseIssuers(env.CDS_TRUSTED_ISSUERS),
     smartClients: parseSmartClients(env.SMART_CLIENTS),
     accessTokenTtlSeconds: Number(env.ACCESS_TOKEN_TTL_SECONDS ?? 300),
+    dtrAppClientId: env.DTR_APP_CLIENT_ID ?? 'pa-dtr-app',
     subscriptions: {
       pollMs: Number(env.SUBSCRIPTION_POLL_MS ?? 1000),
       timeoutMs: Number(env.SUBSCRIPTION_TIMEOUT_MS ?? 10000),

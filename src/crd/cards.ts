@@ -20,7 +20,11 @@
  * `davinci-crd.associated-resource` extension links each card to its order (strings in 2.0/2.1,
  * References in 2.2).
  *
- * Does not support: Request Form Completion cards (DTR covers forms), Launch SMART cards.
+ * - Launch SMART Application (topic `coverage-info`): when documentation is needed with a
+ *   questionnaire, a card with a `smart` link to this payer's DTR app (/dtr/launch) and the DTR
+ *   appContext (coverage-assertion id, questionnaire, order, coverage).
+ *
+ * Does not support: Request Form Completion cards (the DTR app covers forms).
  */
 import { randomUUID } from 'node:crypto';
 import type { Coding, Extension, MedicationRequest } from 'fhir/r4';
@@ -76,14 +80,14 @@ export interface AnswerContext {
   newId?: () => string;
 }
 
-export type CardKind = 'instructions' | 'alternatives' | 'reference';
+export type CardKind = 'instructions' | 'launch' | 'alternatives' | 'reference';
 export interface RankedCard {
   card: CdsCard;
   kind: CardKind;
   orderIndex: number;
 }
 
-const KIND_RANK: Record<CardKind, number> = { alternatives: 1, instructions: 2, reference: 3 };
+const KIND_RANK: Record<CardKind, number> = { alternatives: 1, instructions: 2, launch: 2.5, reference: 3 };
 const INDICATOR_RANK: Record<CdsCard['indicator'], number> = { critical: 0, warning: 1, info: 2 };
 const ROUTE_TEXT: Record<ReviewRoute, string> = {
   auto: 'clinical',
@@ -269,11 +273,9 @@ function alternativesCard(input: OrderAnswerInput, ctx: AnswerContext): CdsCard 
   return card;
 }
 
-/** The coverage-information system action for one order (undefined when `coverage-info` is off). */
-export function coverageSystemAction(input: OrderAnswerInput, ctx: AnswerContext): CdsAction | undefined {
-  if (!ctx.config.coverageInfo) return undefined;
+function coverageInformationOf(input: OrderAnswerInput, ctx: AnswerContext): Extension {
   const policyUrl = input.policy ? `${ctx.publicBaseUrl.replace(/\/+$/, '')}/policies/${encodeURIComponent(input.policy.id)}` : undefined;
-  const info = buildCoverageInformation(input.decision, {
+  return buildCoverageInformation(input.decision, {
     version: ctx.version,
     hook: ctx.hook,
     coverage: ctx.coverage,
@@ -283,6 +285,12 @@ export function coverageSystemAction(input: OrderAnswerInput, ctx: AnswerContext
     ...(policyUrl ? { policyUrl } : {}),
     ...(input.satisfiedAuthorization ? { satisfiedAuthorization: input.satisfiedAuthorization } : {}),
   });
+}
+
+/** The coverage-information system action for one order (undefined when `coverage-info` is off). */
+export function coverageSystemAction(input: OrderAnswerInput, ctx: AnswerContext): CdsAction | undefined {
+  if (!ctx.config.coverageInfo) return undefined;
+  const info = coverageInformationOf(input, ctx);
   const problems = checkCoverageInformation(info, { version: ctx.version, hook: ctx.hook });
   if (problems.length > 0) throw new Error(`coverage-information for ${input.order.id ?? 'an order'} breaks the IG: ${problems.join('; ')}`);
   return {
@@ -292,10 +300,49 @@ export function coverageSystemAction(input: OrderAnswerInput, ctx: AnswerContext
   };
 }
 
+/** Path of the DTR SMART app's launch URL on this server (src/http/routes/dtr-app.ts). */
+export const DTR_APP_LAUNCH_PATH = '/dtr/launch';
+
+/**
+ * CRD "Launch SMART application": when the coverage information asks for documentation with a
+ * questionnaire, a card whose `smart` link opens this payer's DTR app. Its appContext (DTR 2.0.1)
+ * is a JSON string with the `coverageAssertionId` of the coverage-information, the
+ * `questionnaire` canonical(s), the `order` and the `coverage`; the EHR hands it to the app in
+ * the launch context unchanged.
+ */
+function launchCard(input: OrderAnswerInput, ctx: AnswerContext): CdsCard | undefined {
+  if (!ctx.config.coverageInfo || !input.order.id) return undefined;
+  const info = coverageInformationOf(input, ctx);
+  const sub = (url: string) => (info.extension ?? []).filter((e) => e.url === url);
+  const questionnaires = sub('questionnaire').map((e) => e.valueCanonical).filter((q): q is string => typeof q === 'string');
+  const assertionId = sub('coverage-assertion-id')[0]?.valueString;
+  const docNeeded = sub('doc-needed').map((e) => e.valueCode);
+  if (questionnaires.length === 0 || !assertionId || docNeeded.length === 0 || docNeeded.includes('no-doc')) return undefined;
+  const drug = drugName(input.order, input.policy);
+  const card = baseCard('coverage-info', 'info', `Document the ${drug} prior authorization in the ${ctx.payerName} questionnaire`, input, ctx);
+  card.detail = `Opens the ${escapeMarkdown(ctx.payerName)} prior authorization app with this order: answers already in the chart are filled in; complete the rest and submit the request.`;
+  card.links = [
+    {
+      label: `Complete the ${ctx.payerName} questionnaire`,
+      url: `${ctx.publicBaseUrl.replace(/\/+$/, '')}${DTR_APP_LAUNCH_PATH}`,
+      type: 'smart',
+      appContext: JSON.stringify({
+        coverageAssertionId: assertionId,
+        questionnaire: questionnaires,
+        order: `${input.order.resourceType}/${input.order.id}`,
+        coverage: ctx.coverage,
+      }),
+    },
+  ];
+  return card;
+}
+
 /** Cards for one order, as the configuration allows, before `max-cards`. */
 export function orderCards(input: OrderAnswerInput, ctx: AnswerContext, orderIndex = 0): RankedCard[] {
   const cards: RankedCard[] = [];
   if (ctx.config.instructions && ctx.config.coverageInfo) cards.push({ card: instructionsCard(input, ctx), kind: 'instructions', orderIndex });
+  const launch = launchCard(input, ctx);
+  if (launch) cards.push({ card: launch, kind: 'launch', orderIndex });
   if (ctx.config.therapyAlternativesReq) {
     const card = alternativesCard(input, ctx);
     if (card) cards.push({ card, kind: 'alternatives', orderIndex });

@@ -42,6 +42,14 @@ export function loadLibraries(elmFolder: string): LibrarySet {
     const { id, version } = elm.library.identifier;
     libraries.set(id, { name: id, version, elm });
   }
+  return librarySetOf(libraries, (name) => `no ${name}.json in ${elmFolder}`);
+}
+
+/**
+ * A LibrarySet over ELM already in memory (the DTR app's, from a questionnaire package, uses it
+ * too). `missing` says where a library was looked for, for the error.
+ */
+export function librarySetOf(libraries: Map<string, ElmLibrary>, missing: (name: string) => string): LibrarySet {
   const repository = new Repository(Object.fromEntries([...libraries].map(([name, lib]) => [name, lib.elm])));
   const executables = new Map<string, Library>();
   const statement = (name: string, expression: string) =>
@@ -53,7 +61,7 @@ export function loadLibraries(elmFolder: string): LibrarySet {
       let lib = executables.get(name);
       if (!lib) {
         const source = libraries.get(name);
-        if (!source) throw new Error(`CQL library ${name} is not compiled (no ${name}.json in ${elmFolder})`);
+        if (!source) throw new Error(`CQL library ${name} is not compiled (${missing(name)})`);
         lib = new Library(source.elm, repository);
         executables.set(name, lib);
       }

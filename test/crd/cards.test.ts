@@ -26,8 +26,9 @@ function order(decision: keyof typeof decisions, extra: Partial<OrderAnswerInput
   return { order: draftOrder(), decision: decisions[decision], policy: decisions[decision].policy ? policy : null, assertionId: `ca-${decision}`, ...extra };
 }
 
-type Kind = 'instructions' | 'reference' | 'alternatives';
+type Kind = 'instructions' | 'reference' | 'alternatives' | 'launch';
 function kindOf(card: CdsCard): Kind {
+  if (card.links?.some((l) => l.type === 'smart')) return 'launch';
   if (card.links?.length) return 'reference';
   if (card.suggestions?.length) return 'alternatives';
   return 'instructions';
@@ -43,8 +44,32 @@ function answer(orders: OrderAnswerInput[], ctx: AnswerContext): CdsServiceRespo
 describe('answerOrders: each card type', () => {
   test('unknown trial criterion: coverage-information, instructions, alternatives, policy reference', () => {
     const response = answer([order('unknownTrial')], context());
-    expect(response.cards.map(kindOf)).toEqual(['instructions', 'alternatives', 'reference']);
+    expect(response.cards.map(kindOf)).toEqual(['instructions', 'alternatives', 'launch', 'reference']);
     expect(response.systemActions).toHaveLength(1);
+  });
+
+  test('launch card: a smart link to the DTR app with the DTR appContext (coverage-assertion id, questionnaire, order, coverage)', () => {
+    const response = answer([order('unknownTrial')], context());
+    const card = response.cards.find((c) => kindOf(c) === 'launch');
+    expect(card?.source.topic?.code).toBe('coverage-info');
+    expect(card?.links).toEqual([{ label: 'Complete the Test Health Plan questionnaire', url: 'https://pa.example.org/dtr/launch', type: 'smart', appContext: expect.any(String) }]);
+    const info = (response.systemActions?.[0]?.resource as MedicationRequest).extension?.find((e) => e.url === COVERAGE_INFORMATION_URL);
+    const sub = (url: string) => info?.extension?.find((e) => e.url === url);
+    expect(JSON.parse(card?.links?.[0]?.appContext ?? '{}')).toEqual({
+      coverageAssertionId: sub('coverage-assertion-id')?.valueString,
+      questionnaire: [sub('questionnaire')?.valueCanonical],
+      order: 'MedicationRequest/draft-kineret',
+      coverage: 'Coverage/cov-1',
+    });
+  });
+
+  test.each([
+    ['every criterion met', 'approved'],
+    ['denied', 'denied'],
+    ['no policy', 'noPolicy'],
+  ] as const)('no launch card when there is nothing to document: %s', (_name, decision) => {
+    const response = answer([order(decision)], context());
+    expect(response.cards.filter((c) => kindOf(c) === 'launch')).toEqual([]);
   });
 
   test('instructions card: summary counts, detail lists each open criterion with its citation, topic coverage-info', () => {
@@ -145,9 +170,9 @@ describe('answerOrders: configuration options are obeyed', () => {
   const all = (): OrderAnswerInput[] => [order('unknownTrial')];
 
   test.each([
-    ['instructions', { instructions: false }, ['alternatives', 'reference'], 1],
-    ['guideline', { guideline: false }, ['instructions', 'alternatives'], 1],
-    ['therapy-alternatives-req', { therapyAlternativesReq: false }, ['instructions', 'reference'], 1],
+    ['instructions', { instructions: false }, ['alternatives', 'launch', 'reference'], 1],
+    ['guideline', { guideline: false }, ['instructions', 'alternatives', 'launch'], 1],
+    ['therapy-alternatives-req', { therapyAlternativesReq: false }, ['instructions', 'launch', 'reference'], 1],
     ['coverage-info (also withholds the coverage-info-topic instructions card)', { coverageInfo: false }, ['alternatives', 'reference'], 0],
     ['max-cards 1', { maxCards: 1 }, ['instructions'], 1],
     ['max-cards 0', { maxCards: 0 }, [], 1],
@@ -159,7 +184,7 @@ describe('answerOrders: configuration options are obeyed', () => {
 
   test('options arrive through the request extension; unknown ones change nothing', () => {
     const { config } = parseConfiguration({ 'davinci-crd.configuration': { guideline: false, 'alt-drug': false, 'max-cards': 5 } });
-    expect(answer(all(), context({ config })).cards.map(kindOf)).toEqual(['instructions', 'alternatives']);
+    expect(answer(all(), context({ config })).cards.map(kindOf)).toEqual(['instructions', 'alternatives', 'launch']);
   });
 
   test('max-cards keeps warnings first across orders', () => {

@@ -57,8 +57,9 @@ afterAll(() => {
   expect(checks.checked).toBeGreaterThan(0);
 });
 
-type Kind = 'instructions' | 'alternatives' | 'reference';
+type Kind = 'instructions' | 'alternatives' | 'launch' | 'reference';
 function kindOf(card: CdsCard): Kind {
+  if (card.links?.some((l) => l.type === 'smart')) return 'launch';
   if (card.links?.length) return 'reference';
   if (card.suggestions?.length) return 'alternatives';
   return 'instructions';
@@ -223,7 +224,7 @@ describe('order-sign, auth-needed: a typical RA patient whose chart lacks the st
   });
 
   test('cards: instructions (warning), alternatives, policy reference; source label is the payer; 2.0 topic codes', () => {
-    expect(kinds(response)).toEqual(['instructions', 'alternatives', 'reference']);
+    expect(kinds(response)).toEqual(['instructions', 'alternatives', 'launch', 'reference']);
     for (const card of response.cards) {
       expect(card.source.label).toBe('Centene Corporation affiliated health plan');
       expect(card.source.topic?.system).toBe(CRD_TEMP_SYSTEM);
@@ -372,7 +373,7 @@ describe('unmet criteria', () => {
     expect(detail).toMatch(/Not met:\n- \*\*CP\.PHAR\.244 I\.A\.8\*\*/);
     expect(detail).not.toContain('Not documented in the chart:');
     // no trial criterion is open, so no alternatives
-    expect(kinds(response)).toEqual(['instructions', 'reference']);
+    expect(kinds(response)).toEqual(['instructions', 'launch', 'reference']);
   });
 
   test('missing chart data is never an HTTP error: every chart key null → 200, criteria undocumented', async () => {
@@ -405,10 +406,11 @@ describe('davinci-crd.configuration is obeyed', () => {
   });
 
   test.each([
-    ['instructions', { instructions: false }, ['alternatives', 'reference']],
-    ['guideline', { guideline: false }, ['instructions', 'alternatives']],
-    ['therapy-alternatives-req', { 'therapy-alternatives-req': false }, ['instructions', 'reference']],
-    ['every card type', { instructions: false, guideline: false, 'therapy-alternatives-req': false }, []],
+    ['instructions', { instructions: false }, ['alternatives', 'launch', 'reference']],
+    ['guideline', { guideline: false }, ['instructions', 'alternatives', 'launch']],
+    ['therapy-alternatives-req', { 'therapy-alternatives-req': false }, ['instructions', 'launch', 'reference']],
+    // The DTR app launch stays: it is how the documentation the coverage information asks for gets done.
+    ['every card type', { instructions: false, guideline: false, 'therapy-alternatives-req': false }, ['launch']],
   ])('%s switched off: those cards are gone, the coverage information stays', async (_name, configuration, expected) => {
     const response = await answer(configured(fixture('order-sign-kineret'), configuration));
     expect(kinds(response)).toEqual(expected);

@@ -134,6 +134,9 @@ export function comparable(response: CdsServiceResponse): CdsServiceResponse {
   for (const card of copy.cards) {
     delete card.uuid;
     for (const suggestion of card.suggestions ?? []) delete suggestion.uuid;
+    for (const link of card.links ?? []) {
+      if (link.appContext) link.appContext = link.appContext.replace(/"coverageAssertionId":"[^"]*"/, '"coverageAssertionId":"<assertion id>"');
+    }
   }
   for (const info of coverageInformation(copy)) {
     for (const part of info.extension ?? []) if (part.url === 'coverage-assertion-id') part.valueString = '<assertion id>';

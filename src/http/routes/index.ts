@@ -9,6 +9,7 @@ import { smartRoutes } from './smart';
 import { subscriptionRoutes } from './subscriptions';
 import { inquireRoutes } from './inquire';
 import { reviewRoutes } from './review';
+import { dtrAppRoutes } from './dtr-app';
 
 export const allRoutes: RouteModule[] = [
   metadataRoutes,
@@ -20,4 +21,5 @@ export const allRoutes: RouteModule[] = [
   subscriptionRoutes,
   inquireRoutes,
   reviewRoutes,
+  dtrAppRoutes,
 ];

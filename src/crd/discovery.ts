@@ -116,51 +116,38 @@ export function prefetchTemplates(hook: HookName, options: DiscoveryOptions = {}
 // ---- configuration options ----
 
 /**
- * The options we honour. Codes come from the CRD card-type value set where one applies
- * (2.0.1 CodeSystem temp, 2.2 cdshooks-card-type): `coverage-info`, `guideline`,
- * `therapy-alternatives-req`, `max-cards`, and `unsolicited-determ` (2.1/2.2; 2.0.1 has no code for it,
- * we accept it from every client). The Instructions response type has no code in that value set,
- * so its switch is our own `instructions` (extensible binding); its cards carry the topic
- * `coverage-info` and are withheld when either switch is off.
+ * The options we honour. CRD 2.0.1 CDSHookServicesExtensionConfiguration.code has a required
+ * binding to the CRD Card Types value set (CodeSystem temp, descendants of `_cardType`), so
+ * discovery offers only codes from it: `coverage-info` (the system action and the Instructions
+ * card, whose topic it is), `guideline` and `therapy-alternatives-req`.
+ * Requests may also carry `unsolicited-determ` (a card-type code since CRD 2.1; 2.2 "what if"
+ * calls SHALL send it false) and `max-cards` (used by the CRD 2.2 example requests): both are
+ * obeyed, but not offered in discovery, where they would break the 2.0.1 binding.
  */
 export const OPTION_CODES = {
   coverageInfo: 'coverage-info',
   unsolicitedDeterm: 'unsolicited-determ',
-  instructions: 'instructions',
   guideline: 'guideline',
   therapyAlternativesReq: 'therapy-alternatives-req',
   maxCards: 'max-cards',
 } as const;
 
+/** CRD 2.0.1 ValueSet cardType: the codes a discovery configuration option may use. */
+export const CARD_TYPE_CODES: readonly string[] = [
+  'coverage-info', 'claim', 'insurance', 'limits', 'network', 'appropriate-use', 'cost', 'therapy-alternatives-opt',
+  'therapy-alternatives-req', 'clinical-reminder', 'duplicate-therapy', 'contraindication', 'guideline', 'off-guideline',
+];
+
 export const DEFAULT_MAX_CARDS = 10;
 
-function configurationOptions(hook: HookName): ConfigurationOption[] {
-  const options: ConfigurationOption[] = [
+function configurationOptions(): ConfigurationOption[] {
+  return [
     {
       code: OPTION_CODES.coverageInfo,
       type: 'boolean',
       name: 'Coverage Information',
       description:
-        'Adds the coverage-information extension to each order the payer has a policy for: covered, prior authorization needed or satisfied, documentation needed.',
-      default: true,
-    },
-  ];
-  if (hook !== 'order-select') {
-    options.push({
-      code: OPTION_CODES.unsolicitedDeterm,
-      type: 'boolean',
-      name: 'Unsolicited Determination',
-      description:
-        'When the chart already meets every policy criterion, grants the prior authorization at once and returns its number; false limits the answer to requirements.',
-      default: true,
-    });
-  }
-  options.push(
-    {
-      code: OPTION_CODES.instructions,
-      type: 'boolean',
-      name: 'Prior Authorization Instructions',
-      description: 'A card per order listing the policy criteria that are not met or not documented, with their policy citations.',
+        'Adds the coverage-information extension to each order and a card listing the policy criteria not met or not documented, with their citations.',
       default: true,
     },
     {
@@ -177,15 +164,7 @@ function configurationOptions(hook: HookName): ConfigurationOption[] {
       description: 'A card proposing preferred products the policy requires the patient to try first, when that trial is not documented.',
       default: true,
     },
-    {
-      code: OPTION_CODES.maxCards,
-      type: 'integer',
-      name: 'Maximum cards',
-      description: 'The largest number of cards returned; the most important cards are kept.',
-      default: DEFAULT_MAX_CARDS,
-    },
-  );
-  return options;
+  ];
 }
 
 const TITLES: Record<HookName, { title: string; description: string }> = {
@@ -217,7 +196,7 @@ export function buildService(hook: HookName, options: DiscoveryOptions = {}): Cd
       'Send the primary active Coverage of a payer this server serves. Data not prefetched is read from fhirServer with fhirAuthorization.',
     extension: {
       'davinci-crd.version': [...CRD_VERSIONS],
-      'davinci-crd.configuration-options': configurationOptions(hook),
+      'davinci-crd.configuration-options': configurationOptions(),
     },
   };
 }
@@ -237,7 +216,6 @@ export function hookForServiceId(id: string): HookName | undefined {
 export interface CrdConfiguration {
   coverageInfo: boolean;
   unsolicitedDeterm: boolean;
-  instructions: boolean;
   guideline: boolean;
   therapyAlternativesReq: boolean;
   maxCards: number;
@@ -246,7 +224,6 @@ export interface CrdConfiguration {
 export const DEFAULT_CONFIGURATION: Readonly<CrdConfiguration> = Object.freeze({
   coverageInfo: true,
   unsolicitedDeterm: true,
-  instructions: true,
   guideline: true,
   therapyAlternativesReq: true,
   maxCards: DEFAULT_MAX_CARDS,
@@ -255,7 +232,6 @@ export const DEFAULT_CONFIGURATION: Readonly<CrdConfiguration> = Object.freeze({
 const BOOLEAN_OPTIONS: [keyof CrdConfiguration, string][] = [
   ['coverageInfo', OPTION_CODES.coverageInfo],
   ['unsolicitedDeterm', OPTION_CODES.unsolicitedDeterm],
-  ['instructions', OPTION_CODES.instructions],
   ['guideline', OPTION_CODES.guideline],
   ['therapyAlternativesReq', OPTION_CODES.therapyAlternativesReq],
 ];

@@ -1,6 +1,6 @@
 import type { Bundle, Coverage, FhirResource, MedicationRequest } from 'fhir/r4';
 import { prefetchTemplates, PREFETCH_KEYS } from '../../src/crd/discovery';
-import { gatherPatientData, pickCoverage, resolvePayer, resolveRequester, type PatientData } from '../../src/crd/data';
+import { gatherPatientData, pickCoverage, resolveOrderMedications, resolvePayer, resolveRequester, type PatientData } from '../../src/crd/data';
 import { parseCdsHooksRequest, type CdsHooksRequest } from '../../src/crd/request';
 import { drugCodes, toEvaluationRequest } from '../../src/crd/evaluation';
 import { OperationOutcomeError } from '../../src/fhir/outcomes';
@@ -68,6 +68,13 @@ beforeAll(async () => {
       'Organization?_id=org-centene': () => ({ body: searchset([payerOrg]) }),
       'PractitionerRole?practitioner=prac-2': () => ({
         body: searchset([{ resourceType: 'PractitionerRole', id: 'role-2', active: true, practitioner: { reference: 'Practitioner/prac-2' } }]),
+      }),
+      'Medication/med-anakinra': () => ({
+        body: {
+          resourceType: 'Medication',
+          id: 'med-anakinra',
+          code: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '349325', display: 'anakinra 100 MG/0.67ML Prefilled Syringe' }] },
+        },
       }),
       'MedicationRequest?_id=placed-1': () => ({ body: searchset([{ ...draftOrder({ id: 'placed-1', status: 'active' }) }]) }),
     },
@@ -342,6 +349,28 @@ describe('resolvePayer and resolveRequester', () => {
     expect(Object.keys(SIGN_TEMPLATES)).toEqual(
       expect.arrayContaining([PREFETCH_KEYS.patient, PREFETCH_KEYS.coverage, PREFETCH_KEYS.practitionerRoles, PREFETCH_KEYS.observations]),
     );
+  });
+});
+
+describe('resolveOrderMedications', () => {
+  test('a Medication named by medicationReference is read from fhirServer, so the drug is known (CRD 2.0.1 foundation.md: MedicationRequest:medication is part of the order data)', async () => {
+    const order = draftOrder({ medicationReference: { reference: 'Medication/med-anakinra' } });
+    delete order.medicationCodeableConcept;
+    const data = await gatherPatientData({ request: signRequest(fullPrefetch()), prefetchTemplates: SIGN_TEMPLATES });
+    data.orders = [order];
+    expect(drugCodes(order, data.bundle)).toEqual([]);
+    await resolveOrderMedications(data);
+    expect(drugCodes(order, data.bundle).map((c) => c.code)).toEqual(['349325']);
+    expect(server.requests.some((r) => r.url === 'Medication/med-anakinra')).toBe(true);
+  });
+
+  test('an unreadable Medication is a warning naming it', async () => {
+    const order = draftOrder({ medicationReference: { reference: 'Medication/missing' } });
+    delete order.medicationCodeableConcept;
+    const data = await gatherPatientData({ request: signRequest(fullPrefetch()), prefetchTemplates: SIGN_TEMPLATES });
+    data.orders = [order];
+    await resolveOrderMedications(data);
+    expect(data.warnings.map((w) => w.diagnostics).join(' ')).toMatch(/Medication\/missing/);
   });
 });
 

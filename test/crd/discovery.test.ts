@@ -1,5 +1,6 @@
 import {
   buildDiscovery,
+  CARD_TYPE_CODES,
   DEFAULT_CONFIGURATION,
   hookForServiceId,
   parseConfiguration,
@@ -55,20 +56,19 @@ describe('buildDiscovery', () => {
     expect(prefetchTemplates('order-sign').observations).toBe('Observation?patient={{context.patientId}}&category=laboratory');
   });
 
-  test('configuration options: one boolean per response type, max-cards integer, unique codes/names, defaults', () => {
+  test('configuration options: codes only from the CRD 2.0.1 cardType value set (CDSHookServicesExtensionConfiguration.code, required binding), unique, with defaults', () => {
     for (const service of doc.services) {
       const options = service.extension['davinci-crd.configuration-options'];
       for (const o of options) {
         expect(Object.keys(o).sort()).toEqual(['code', 'default', 'description', 'name', 'type']);
+        expect(CARD_TYPE_CODES).toContain(o.code);
+        expect(['boolean', 'integer']).toContain(o.type);
         expect(typeof o.default).toBe(o.type === 'integer' ? 'number' : 'boolean');
       }
       for (const field of ['code', 'name', 'description'] as const) {
         expect(new Set(options.map((o) => o[field])).size).toBe(options.length);
       }
-      const codes = options.map((o) => o.code);
-      expect(codes).toEqual(expect.arrayContaining(['coverage-info', 'instructions', 'guideline', 'therapy-alternatives-req', 'max-cards']));
-      expect(options.find((o) => o.code === 'max-cards')).toMatchObject({ type: 'integer', default: 10 });
-      expect(codes.includes('unsolicited-determ')).toBe(service.hook !== 'order-select');
+      expect(options.map((o) => o.code)).toEqual(['coverage-info', 'guideline', 'therapy-alternatives-req']);
     }
   });
 
@@ -98,7 +98,8 @@ describe('parseConfiguration', () => {
         cost: false,
       },
     });
-    expect(config).toEqual({ coverageInfo: true, instructions: false, guideline: false, therapyAlternativesReq: false, unsolicitedDeterm: false, maxCards: 3 });
+    // `instructions` is no card-type code (it was ours): ignored like any unknown option.
+    expect(config).toEqual({ coverageInfo: true, guideline: false, therapyAlternativesReq: false, unsolicitedDeterm: false, maxCards: 3 });
     expect(warnings).toEqual([]);
   });
 

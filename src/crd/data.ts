@@ -14,7 +14,7 @@
  * requester PractitionerRole.
  *
  * Medication resources referenced by orders are read from fhirServer (resolveOrderMedications).
- * Does not support: `_include` in our own queries.
+ * Our own reads run the discovery templates as they are, `_include`s and all.
  */
 import type {
   Bundle,

@@ -7,10 +7,8 @@
  * CRD 2.2 version declaration: http://hl7.org/fhir/us/davinci-crd/deviations.html#crd-version-declaration
  *
  * Supports: order-sign, order-select and order-dispatch services for MedicationRequest orders;
- * prefetch templates in CDS Hooks token syntax, with the CRD 2.2 FHIRPath-style tokens for data that
- * hangs off the orders and the Coverage (the requester's PractitionerRole, or the roles of a requester
- * given as a Practitioner; the dispatched orders; the payor Organization); one boolean
- * configuration option per response type we return plus `max-cards`; versions 2.0, 2.1 and 2.2.
+ * prefetch templates a CRD 2.0.1 client can fill (CDS Hooks tokens, the 2.0.1 context-resource
+ * token, `_include`); configuration options from the card-type value set; versions 2.0, 2.1, 2.2.
  *
  * Does not support: other hooks (appointment-book, encounter-*), other order types.
  */
@@ -36,14 +34,10 @@ export const SERVICE_IDS: Record<HookName, string> = {
 /** Prefetch keys. CRD says clients must read the key names from discovery; these are ours. */
 export const PREFETCH_KEYS = {
   patient: 'patient',
+  /** The active Coverages with their payor Organizations (`_include=Coverage:payor`). */
   coverage: 'coverage',
-  /** The Coverage's payor Organization: its identifiers tell which payer (and policies) apply. */
-  payer: 'payer',
-  /** order-dispatch only: the dispatched MedicationRequests (not in the hook context as resources). */
+  /** The orders answered for, with their requester PractitionerRole and Medication. */
   orders: 'orders',
-  practitionerRoles: 'practitionerRoles',
-  /** The roles of a requester given as a Practitioner (the specialty is on the PractitionerRole). */
-  practitionerRolesByPractitioner: 'practitionerRolesByPractitioner',
   conditions: 'conditions',
   medicationRequests: 'medicationRequests',
   medicationStatements: 'medicationStatements',
@@ -70,46 +64,40 @@ function observationQuery(codes: Pick<Coding, 'system' | 'code'>[] | undefined):
 }
 
 /**
- * Prefetch templates, in evaluation order (`%orders` must come before the templates that read it).
- * The requester comes from the order itself, in the CRD 2.2 syntax
- * (`...requester.resolve().ofType(PractitionerRole).id`, or the roles of a Practitioner requester,
- * whose specialty the policies read), and the payer from `Coverage.payor`; the CRD 2.0.1 form
- * (`{{context.draftOrders.MedicationRequest.id}}` with `_include`) is understood by data.ts too.
+ * What every order query includes: CRD 2.0.1 foundation.md, "MedicationRequest" row of the query
+ * table, with the requester of any type and, for a Practitioner requester, that practitioner's
+ * PractitionerRoles (the policies read the prescriber's specialty from the role).
+ */
+const ORDER_INCLUDES =
+  '_include=MedicationRequest:requester&_include=MedicationRequest:medication' +
+  '&_include:iterate=PractitionerRole:organization&_include:iterate=PractitionerRole:practitioner' +
+  '&_revinclude:iterate=PractitionerRole:practitioner';
+
+/**
+ * Prefetch templates a CRD 2.0.1 client can fill: plain CDS Hooks tokens, the CRD 2.0.1
+ * `context.draftOrders.MedicationRequest.id` token (deviations.md, "Additional prefetch
+ * capabilities": clients SHALL recognize it) and `_include` (foundation.md, "Prefetch": the standard
+ * queries use it). No CRD 2.2 FHIRPath tokens: a 2.0.1 client cannot evaluate them, and the
+ * `_include`s fetch the same data (the payor Organization, the requester's PractitionerRole, the
+ * Medication). What a template leaves out (a Practitioner requester's roles) is read from
+ * fhirServer when needed, as foundation.md asks for order-specific data.
+ * order-dispatch's `dispatchedOrders` are reference strings no 2.0.1 token can turn into ids, so its
+ * `orders` key asks for the patient's active MedicationRequests, among them the dispatched ones.
  */
 export function prefetchTemplates(hook: HookName, options: DiscoveryOptions = {}): Record<string, string> {
-  const chart = {
+  return {
+    [PREFETCH_KEYS.patient]: 'Patient/{{context.patientId}}',
+    [PREFETCH_KEYS.coverage]: 'Coverage?patient={{context.patientId}}&status=active&_include=Coverage:payor',
+    [PREFETCH_KEYS.orders]:
+      hook === 'order-dispatch'
+        ? `MedicationRequest?patient={{context.patientId}}&status=active&${ORDER_INCLUDES}`
+        : `MedicationRequest?_id={{context.draftOrders.MedicationRequest.id}}&${ORDER_INCLUDES}`,
     [PREFETCH_KEYS.conditions]: 'Condition?patient={{context.patientId}}',
     [PREFETCH_KEYS.medicationRequests]: 'MedicationRequest?patient={{context.patientId}}',
     [PREFETCH_KEYS.medicationStatements]: 'MedicationStatement?patient={{context.patientId}}',
     [PREFETCH_KEYS.medicationDispenses]: 'MedicationDispense?patient={{context.patientId}}',
     [PREFETCH_KEYS.observations]: observationQuery(options.observationCodes),
     [PREFETCH_KEYS.allergies]: 'AllergyIntolerance?patient={{context.patientId}}',
-  };
-  const head = {
-    [PREFETCH_KEYS.patient]: 'Patient/{{context.patientId}}',
-    [PREFETCH_KEYS.coverage]: 'Coverage?patient={{context.patientId}}&status=active',
-    // Coverage.payor is usually a plain reference; without the Organization a client that sends
-    // no fhirServer could not tell us its payer (hook-13).
-    [PREFETCH_KEYS.payer]: 'Organization?_id={{%coverage.entry.resource.ofType(Coverage).payor.resolve().ofType(Organization).id}}',
-  };
-  if (hook === 'order-dispatch') {
-    return {
-      ...head,
-      [PREFETCH_KEYS.orders]: 'MedicationRequest?_id={{context.dispatchedOrders.resolve().ofType(MedicationRequest).id}}',
-      [PREFETCH_KEYS.practitionerRoles]:
-        'PractitionerRole?_id={{%orders.entry.resource.ofType(MedicationRequest).requester.resolve().ofType(PractitionerRole).id}}',
-      [PREFETCH_KEYS.practitionerRolesByPractitioner]:
-        'PractitionerRole?practitioner={{%orders.entry.resource.ofType(MedicationRequest).requester.resolve().ofType(Practitioner).id}}',
-      ...chart,
-    };
-  }
-  return {
-    ...head,
-    [PREFETCH_KEYS.practitionerRoles]:
-      'PractitionerRole?_id={{context.draftOrders.entry.resource.ofType(MedicationRequest).requester.resolve().ofType(PractitionerRole).id}}',
-    [PREFETCH_KEYS.practitionerRolesByPractitioner]:
-      'PractitionerRole?practitioner={{context.draftOrders.entry.resource.ofType(MedicationRequest).requester.resolve().ofType(Practitioner).id}}',
-    ...chart,
   };
 }
 

@@ -25,16 +25,14 @@ describe('buildDiscovery', () => {
     }
   });
 
-  test('order-sign prefetch: patient, primary active coverage, requester from the draft order, chart data', () => {
+  test('order-sign prefetch: patient, active coverages with their payor, the draft orders with requester and medication (CRD 2.0.1 foundation.md query table), chart data', () => {
     const sign = doc.services[0]!;
     expect(sign.prefetch).toEqual({
       patient: 'Patient/{{context.patientId}}',
-      coverage: 'Coverage?patient={{context.patientId}}&status=active',
-      payer: 'Organization?_id={{%coverage.entry.resource.ofType(Coverage).payor.resolve().ofType(Organization).id}}',
-      practitionerRoles:
-        'PractitionerRole?_id={{context.draftOrders.entry.resource.ofType(MedicationRequest).requester.resolve().ofType(PractitionerRole).id}}',
-      practitionerRolesByPractitioner:
-        'PractitionerRole?practitioner={{context.draftOrders.entry.resource.ofType(MedicationRequest).requester.resolve().ofType(Practitioner).id}}',
+      coverage: 'Coverage?patient={{context.patientId}}&status=active&_include=Coverage:payor',
+      orders:
+        'MedicationRequest?_id={{context.draftOrders.MedicationRequest.id}}&_include=MedicationRequest:requester&_include=MedicationRequest:medication' +
+        '&_include:iterate=PractitionerRole:organization&_include:iterate=PractitionerRole:practitioner&_revinclude:iterate=PractitionerRole:practitioner',
       conditions: 'Condition?patient={{context.patientId}}',
       medicationRequests: 'MedicationRequest?patient={{context.patientId}}',
       medicationStatements: 'MedicationStatement?patient={{context.patientId}}',
@@ -44,12 +42,10 @@ describe('buildDiscovery', () => {
     });
   });
 
-  test('order-dispatch reads the dispatched orders first, then their requester', () => {
+  test('order-dispatch: dispatchedOrders are references no 2.0.1 token turns into ids, so the orders key asks for the active orders', () => {
     const dispatch = doc.services[2]!;
-    const keys = Object.keys(dispatch.prefetch);
-    expect(keys.indexOf('orders')).toBeLessThan(keys.indexOf('practitionerRoles'));
-    expect(dispatch.prefetch.orders).toBe('MedicationRequest?_id={{context.dispatchedOrders.resolve().ofType(MedicationRequest).id}}');
-    expect(dispatch.prefetch.practitionerRoles).toContain('%orders');
+    expect(dispatch.prefetch.orders).toMatch(/^MedicationRequest\?patient=\{\{context\.patientId\}\}&status=active&_include=MedicationRequest:requester/);
+    expect(JSON.stringify(dispatch.prefetch)).not.toMatch(/resolve\(|ofType\(|%/);
   });
 
   test('without observation codes the template asks for laboratory results', () => {

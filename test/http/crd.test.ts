@@ -124,24 +124,23 @@ describe('GET /cds-services', () => {
     }
   });
 
-  test('prefetch templates: patient, primary active Coverage and its payer, requester roles, chart data; CDS Hooks tokens', () => {
+  test('prefetch templates a CRD 2.0.1 client can fill: CDS Hooks tokens, the 2.0.1 context.draftOrders.<Type>.id token (deviations.md), _include (foundation.md); no FHIRPath', () => {
     const chart = ['conditions', 'medicationRequests', 'medicationStatements', 'medicationDispenses', 'observations', 'allergies'];
-    const head = ['patient', 'coverage', 'payer'];
-    const roles = ['practitionerRoles', 'practitionerRolesByPractitioner'];
-    const [sign, select, dispatch] = doc.services;
-    expect(Object.keys(sign!.prefetch)).toEqual([...head, ...roles, ...chart]);
-    expect(Object.keys(select!.prefetch)).toEqual([...head, ...roles, ...chart]);
-    expect(Object.keys(dispatch!.prefetch)).toEqual([...head, 'orders', ...roles, ...chart]);
     for (const s of doc.services) {
+      expect(Object.keys(s.prefetch)).toEqual(['patient', 'coverage', 'orders', ...chart]);
       expect(s.prefetch.patient).toBe('Patient/{{context.patientId}}');
-      expect(s.prefetch.coverage).toBe('Coverage?patient={{context.patientId}}&status=active');
+      expect(s.prefetch.coverage).toBe('Coverage?patient={{context.patientId}}&status=active&_include=Coverage:payor');
       for (const template of Object.values(s.prefetch)) {
         expect(template).toMatch(/^[A-Z][A-Za-z]+(\/|\?)/);
-        expect(template).toMatch(/\{\{[^{}]+\}\}/);
+        const tokens = [...template.matchAll(/\{\{([^{}]+)\}\}/g)].map((m) => m[1]);
+        expect(tokens.length).toBeGreaterThan(0);
+        // 2.0.1 tokens only: context.<field> or context.<resource context>.<Type>.id.
+        for (const token of tokens) expect(token).toMatch(/^context\.(patientId|draftOrders\.MedicationRequest\.id)$/);
       }
     }
+    expect(doc.services[0]!.prefetch.orders).toMatch(/^MedicationRequest\?_id=\{\{context\.draftOrders\.MedicationRequest\.id\}\}&_include=MedicationRequest:requester&_include=MedicationRequest:medication/);
     // The observation template names the LOINC codes the policies read (CDAI, ESR, CRP...).
-    expect(sign!.prefetch.observations).toContain('http://loinc.org|75842-5');
+    expect(doc.services[0]!.prefetch.observations).toContain('http://loinc.org|75842-5');
   });
 
   test('davinci-crd.version and davinci-crd.configuration-options: codes from the CRD 2.0.1 cardType value set (required binding of CDSHookServicesExtensionConfiguration.code)', () => {
@@ -621,7 +620,7 @@ describe('no Coverage this service answers for → 200, one neutral info card, n
       searchBundle(b, 'coverage').entry!.push({ resource: second });
     }, /several active coverages/],
     ['a payer this server does not serve', (b) => {
-      const org = searchBundle(b, 'payer').entry![0]!.resource as Organization;
+      const org = searchBundle(b, 'coverage').entry!.find((e) => e.resource?.resourceType === 'Organization')!.resource as Organization;
       org.identifier = [{ system: 'urn:oid:2.16.840.1.113883.6.300', value: '99999' }];
     }, /payer/],
     ['a Coverage whose payer cannot be identified', (b) => {
@@ -642,7 +641,7 @@ describe('no Coverage this service answers for → 200, one neutral info card, n
 
   test('the unserved payer is named on the card (CRD cards.md: source.label is the insurer the user recognizes)', async () => {
     const body = fixture('order-sign-kineret');
-    const org = searchBundle(body, 'payer').entry![0]!.resource as Organization;
+    const org = searchBundle(body, 'coverage').entry!.find((e) => e.resource?.resourceType === 'Organization')!.resource as Organization;
     org.identifier = [{ system: 'urn:oid:2.16.840.1.113883.6.300', value: '99999' }];
     org.name = 'Lakeshore Mutual';
     expect((await answer(body)).cards[0]?.source.label).toBe('Lakeshore Mutual');

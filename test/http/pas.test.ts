@@ -68,12 +68,12 @@ describe('POST /fhir/Claim/$submit', () => {
     expect(bundle.identifier?.system).toMatch(/^http:\/\/pa\.test\/fhir\//);
     expect(claimResponse.identifier?.[0]?.system).toMatch(/^http:\/\/pa\.test\/fhir\//);
     expect(JSON.stringify(bundle)).not.toContain('pa.example.org');
-    const reference = claimResponse.request.reference ?? '';
+    const reference = claimResponse.request?.reference ?? '';
     expect(reference.startsWith('http://pa.test/fhir/Claim/')).toBe(true);
     const claim = await request(t.app).get(reference.slice('http://pa.test'.length));
     expect(claim.status).toBe(200);
     expect(claim.body.resourceType).toBe('Claim');
-    expect(claimResponse.request.identifier).toEqual((body.entry?.[0]?.resource as { identifier?: unknown[] }).identifier?.[0]);
+    expect(claimResponse.request?.identifier).toEqual((body.entry?.[0]?.resource as { identifier?: unknown[] }).identifier?.[0]);
   });
 
   test('a resubmission of the same Claim identifier returns the stored answer', async () => {

@@ -1,10 +1,12 @@
 /**
  * DTR routes (Da Vinci DTR 2.0.1, SDC): the published Questionnaires, Libraries and ValueSets
- * (read, search by url, `$expand`), `$questionnaire-package`, `$populate` and `$next-question`.
+ * (read, search by url, `$expand` by GET or POST), `$questionnaire-package`, `$populate`, `$next-question`
+ * and `$log-questionnaire-errors` (stored with CDS feedback, audited).
  */
 import type { Bundle, Coverage, MedicationRequest, Resource } from 'fhir/r4';
 import { route, type AppContext, type RouteModule } from '../app';
-import { expandValueSetOperation, readArtifact, searchArtifacts, type Query } from '../../dtr/resources';
+import { expandQueryFromParameters, expandValueSetOperation, readArtifact, searchArtifacts, type Query } from '../../dtr/resources';
+import { logQuestionnaireErrors } from '../../dtr/log-errors';
 import { questionnairePackage, type PolicySelection } from '../../dtr/questionnaire-package';
 import { medicationCodes, payerContextOf } from '../../engine/chart-request';
 import { populate } from '../../dtr/populate';
@@ -30,6 +32,26 @@ export const dtrRoutes: RouteModule = (router, ctx) => {
   router.get(
     '/fhir/ValueSet/:id/\\$expand',
     route(async ({ query, params }) => expandValueSetOperation(ctx.artifacts, query as Query, params.id), ctx),
+  );
+  router.post('/fhir/ValueSet/\\$expand', route(async ({ body }) => expandValueSetOperation(ctx.artifacts, expandQueryFromParameters(body)), ctx));
+  router.post(
+    '/fhir/ValueSet/:id/\\$expand',
+    route(async ({ body, params }) => expandValueSetOperation(ctx.artifacts, expandQueryFromParameters(body), params.id), ctx),
+  );
+  router.post(
+    '/fhir/Questionnaire/\\$log-questionnaire-errors',
+    route(
+      ({ body, client, requestId }) =>
+        logQuestionnaireErrors(body, {
+          knowsQuestionnaire: (canonical) => ctx.artifacts.byCanonical('Questionnaire', canonical) !== undefined,
+          save: async (report) => {
+            const id = await ctx.store.saveFeedback('dtr.log-questionnaire-errors', { ...report, client: client?.clientId ?? null });
+            await ctx.store.audit({ requestId, action: 'dtr.log-questionnaire-errors', actor: client?.clientId ?? null, outcome: 'logged', status: 200 });
+            return id;
+          },
+        }),
+      ctx,
+    ),
   );
   router.post(
     '/fhir/Questionnaire/\\$questionnaire-package',

@@ -31,7 +31,7 @@ export const pasRoutes: RouteModule = (router, ctx) => {
     '/fhir/ClaimResponse/:id',
     route(async ({ params, requestId, client }) => {
       const found = await ctx.store.getClaimResponse(params.id ?? '');
-      const claimId = /^Claim\/([^/]+)$/.exec(found?.request?.reference ?? '')?.[1];
+      const claimId = /(?:^|\/)Claim\/([^/]+)$/.exec(found?.request?.reference ?? '')?.[1];
       const claim = client && claimId ? await ctx.store.getClaim(claimId) : null;
       const response = found && (!client || (claim && clientMaySee(client, claim.requestBundle))) ? found : null;
       await auditRead(ctx.store, { requestId, client, action: 'pas.read', target: `ClaimResponse/${params.id}`, status: response ? 200 : 404 });

@@ -15,14 +15,13 @@
  *   closure of their `relatedArtifact` depends-on, every ValueSet the Questionnaire (answerValueSet,
  *   unitValueSet) or the Libraries' ELM use, expanded, and one draft QuestionnaireResponse (profile
  *   dtr-questionnaireresponse) linked to the client's Coverage and order(s) by `qr-context`.
- * - output, per the 2.0.1 OperationDefinition: one Questionnaire and no warnings → the bare Bundle;
- *   otherwise a Parameters (profile dtr-qpackage-output-parameters) with one `PackageBundle` per
- *   Bundle (the output profile's name; DTR 2.2 renamed it `packagebundle`) and `outcome` with the
- *   warnings (the OperationDefinition's name; the 2.0.1 output profile's slice says `operationOutcome`).
+ * - output, per the 2.0.1 outputProfile dtr-qpackage-output-parameters: always a Parameters with one
+ *   `PackageBundle` per Bundle (DTR 2.2 renamed it `packagebundle`) and `operationOutcome` (the
+ *   profile's slice name) with the warnings; the profile is claimed only when there is a package.
  * - errors: no coverage, or none of order/questionnaire/context → 400; unknown context → 404;
  *   unknown Questionnaire canonical → 200 with a warning in `outcome`.
  * - `changedsince`: only packages where the Questionnaire, a Library or a ValueSet changed after it;
- *   when none did, a Parameters with an informational `outcome` (200).
+ *   when none did, a Parameters with an informational `operationOutcome` (200), no profile claimed.
  *
  * Does not support: adaptive Questionnaires, payer pre-population of the draft response (answers
  * come from `$populate`), GET invocation, multiple versions of one Library in a package.
@@ -238,13 +237,14 @@ export async function questionnairePackage(
     }
   }
 
-  const [only] = bundles;
-  if (bundles.length === 1 && only && issues.length === 0) return { status: 200, body: only };
+  // DTR 2.0.1 outputProfile dtr-qpackage-output-parameters: always a Parameters, one `PackageBundle`
+  // per Bundle (1..*), warnings in the slice named `operationOutcome`. An answer without a package
+  // ("nothing changed since", nothing applies) cannot meet PackageBundle 1..*: it does not claim it.
   const parameter: ParametersParameter[] = bundles.map((b) => ({ name: 'PackageBundle', resource: b }));
-  if (issues.length > 0) parameter.push({ name: 'outcome', resource: outcome(issues) });
+  if (issues.length > 0) parameter.push({ name: 'operationOutcome', resource: outcome(issues) });
   return {
     status: 200,
-    body: { resourceType: 'Parameters', meta: { profile: [DTR_PROFILE.packageOutput] }, parameter },
+    body: { resourceType: 'Parameters', ...(bundles.length > 0 ? { meta: { profile: [DTR_PROFILE.packageOutput] } } : {}), parameter },
   };
 }
 

@@ -1,14 +1,14 @@
 import type { Bundle, Library, Questionnaire, QuestionnaireItem, QuestionnaireResponse } from 'fhir/r4';
 import { checkPackageBundle, reviewPackageBundle } from '../../src/dtr/conformance';
 import { questionnairePackage } from '../../src/dtr/questionnaire-package';
-import { BASE, fixtureArtifacts, medicationOrder, packageInput } from './support/fixtures';
+import { BASE, fixtureArtifacts, medicationOrder, packageInput, packageOf } from './support/fixtures';
 
 const { artifacts } = fixtureArtifacts();
 let pristine: Bundle;
 
 beforeAll(async () => {
   const { body } = await questionnairePackage(packageInput({ questionnaire: [`${BASE}/Questionnaire/dtr-fixture`], order: [medicationOrder()] }), { artifacts });
-  pristine = body as Bundle;
+  pristine = packageOf(body);
 });
 
 /** A mutable deep copy of the package and handles on its parts. */

@@ -55,7 +55,16 @@ export interface PolicySelection {
   questionnaire: string;
 }
 
-export type SelectPolicy = (coverage: Coverage, order: Resource) => PolicySelection | null | Promise<PolicySelection | null>;
+/** Why no policy could be chosen, when the reason is something the client can fix (said in the warning). */
+export interface SelectionProblem {
+  problem: string;
+}
+
+export type SelectPolicy = (
+  coverage: Coverage,
+  order: Resource,
+  referenced: Resource[],
+) => PolicySelection | SelectionProblem | null | Promise<PolicySelection | SelectionProblem | null>;
 export type LookupAssertion = (id: string) => PolicySelection | null | Promise<PolicySelection | null>;
 
 export interface QuestionnairePackageDeps {
@@ -208,16 +217,25 @@ export async function questionnairePackage(
     if (questionnaire) add(questionnaire, allCoverages, allOrders);
   }
 
+  const problems = new Map<Resource, string[]>();
   for (const { resource: order, index } of request.orders) {
     for (const coverage of allCoverages) {
-      const selection = deps.selectPolicy ? await deps.selectPolicy(coverage, order) : null;
+      const selection = deps.selectPolicy ? await deps.selectPolicy(coverage, order, request.referenced) : null;
+      if (selection && 'problem' in selection) {
+        problems.set(order, [...(problems.get(order) ?? []), selection.problem]);
+        continue;
+      }
       if (!selection) continue;
       const questionnaire = resolve(selection.questionnaire, `Parameters.parameter[${index}].resource`, `Policy for ${describe(order)}`);
       if (questionnaire) add(questionnaire, [coverage], [order]);
     }
   }
   for (const { resource: order, index } of request.orders) {
-    if (![...selected.values()].some((s) => s.orders.has(order))) {
+    if ([...selected.values()].some((s) => s.orders.has(order))) continue;
+    const why = problems.get(order);
+    if (why) {
+      issues.push(warning('incomplete', `No questionnaire could be chosen for ${describe(order)}: ${why.join('; ')}`, `Parameters.parameter[${index}].resource`));
+    } else {
       issues.push(
         warning(
           'not-found',

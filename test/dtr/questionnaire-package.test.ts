@@ -100,9 +100,9 @@ describe('$questionnaire-package: selection', () => {
     const { body } = await questionnairePackage(
       packageInput({ order: [medicationOrder()] }),
       deps({
-        selectPolicy: (c, o) => {
+        selectPolicy: (c, o, referenced) => {
           seen.push([c.id, o.id]);
-          return select(c, o);
+          return select(c, o, referenced);
         },
       }),
     );
@@ -184,6 +184,14 @@ describe('$questionnaire-package: warnings travel with the answer', () => {
   test('no selectPolicy configured: orders select nothing and say so', async () => {
     const { body } = await questionnairePackage(packageInput({ order: [medicationOrder()] }), deps({ selectPolicy: undefined }));
     expect(outcomeOf(body as Parameters)?.issue[0]?.code).toBe('not-found');
+  });
+
+  test('a selection problem the client can fix is the warning, instead of "no questionnaire applies"', async () => {
+    const { body } = await questionnairePackage(
+      packageInput({ order: [medicationOrder()] }),
+      deps({ selectPolicy: () => ({ problem: 'Coverage/cov-1.payor (Organization/ehr-org-7) carries no payer identifier' }) }),
+    );
+    expect(outcomeOf(body as Parameters)?.issue[0]).toMatchObject({ severity: 'warning', code: 'incomplete', diagnostics: expect.stringContaining('Organization/ehr-org-7') });
   });
 
   test('changedsince after every artifact → nothing changed (informational outcome); before → the package', async () => {

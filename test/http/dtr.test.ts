@@ -7,6 +7,7 @@ import path from 'node:path';
 import request from 'supertest';
 import type { Bundle, Coverage, MedicationRequest, OperationOutcome, Parameters, Questionnaire } from 'fhir/r4';
 import { createTestApp, type TestApp } from '../support/app';
+import { noPolicyDecision } from '../../src/engine';
 import { checkPackageBundle } from '../../src/dtr/conformance';
 
 const QUESTIONNAIRE = 'http://pa.example.org/fhir/Questionnaire/cp-phar-244-kineret';
@@ -287,5 +288,42 @@ describe('GET /fhir/metadata states exactly what is served', () => {
       const r = method === 'get' ? await request(t.app).get(url) : await request(t.app).post(url).set('Content-Type', 'application/fhir+json').send('{"resourceType":"Parameters"}');
       expect([url, r.status]).not.toEqual([url, 404]);
     }
+  });
+});
+
+describe('$questionnaire-package for the EHR Coverage as stored (payor a literal reference, no identifier)', () => {
+  const asStored: Coverage = { ...coverage, payor: [{ reference: 'Organization/ehr-org-centene', display: 'Centene' }] };
+  const centene = { resourceType: 'Organization' as const, id: 'ehr-org-centene', identifier: [{ system: 'urn:oid:2.16.840.1.113883.6.300', value: '60001' }], name: 'Centene' };
+
+  test('no way to tell the payer: the warning names exactly what is missing and how to send it', async () => {
+    const res = await packageRequest([{ name: 'coverage', resource: asStored }, { name: 'order', resource: order }]);
+    expect(res.status).toBe(200);
+    const outcome = (res.body as Parameters).parameter?.find((p) => p.name === 'operationOutcome')?.resource as OperationOutcome;
+    expect(outcome.issue[0]?.diagnostics).toMatch(/payor \(Organization\/ehr-org-centene\) carries no payer identifier.*contained.*context/);
+    expect(bundlesOf(res.body)).toHaveLength(0);
+  });
+
+  test('the CRD coverage-assertion-id ("context") needs no payer: the package, no warning', async () => {
+    const assertion = await t.ctx.store.saveCoverageAssertion({
+      hookInstance: 'dtr-as-stored',
+      orderKey: null,
+      patientKey: null,
+      decision: noPolicyDecision('test', new Date('2026-11-20')),
+      questionnaire: QUESTIONNAIRE,
+    });
+    const res = await packageRequest([{ name: 'coverage', resource: asStored }, { name: 'order', resource: order }, { name: 'context', valueString: assertion.id }]);
+    expect(bundlesOf(res.body)).toHaveLength(1);
+    expect((res.body as Parameters).parameter?.find((p) => p.name === 'operationOutcome')).toBeUndefined();
+  });
+
+  test('a contained Organization tells the payer', async () => {
+    const contained: Coverage = { ...asStored, contained: [{ ...centene, id: 'payer' }], payor: [{ reference: '#payer' }] };
+    const res = await packageRequest([{ name: 'coverage', resource: contained }, { name: 'order', resource: order }]);
+    expect(bundlesOf(res.body).map((b) => (b.entry?.[0]?.resource as Questionnaire).url)).toEqual([QUESTIONNAIRE]);
+  });
+
+  test('the Organization sent in "referenced" (DTR 2.0.1 input) tells the payer', async () => {
+    const res = await packageRequest([{ name: 'coverage', resource: asStored }, { name: 'order', resource: order }, { name: 'referenced', resource: centene }]);
+    expect(bundlesOf(res.body).map((b) => (b.entry?.[0]?.resource as Questionnaire).url)).toEqual([QUESTIONNAIRE]);
   });
 });

@@ -3,23 +3,30 @@
  * (read, search by url, `$expand` by GET or POST), `$questionnaire-package`, `$populate`, `$next-question`
  * and `$log-questionnaire-errors` (stored with CDS feedback, audited).
  */
-import type { Bundle, Coverage, MedicationRequest, Resource } from 'fhir/r4';
+import type { Bundle, Coverage, FhirResource, MedicationRequest, Resource } from 'fhir/r4';
 import { route, type AppContext, type RouteModule } from '../app';
 import { expandQueryFromParameters, expandValueSetOperation, readArtifact, searchArtifacts, type Query } from '../../dtr/resources';
 import { logQuestionnaireErrors } from '../../dtr/log-errors';
-import { questionnairePackage, type PolicySelection } from '../../dtr/questionnaire-package';
+import { questionnairePackage, type PolicySelection, type SelectionProblem } from '../../dtr/questionnaire-package';
+import { identifyPayor } from '../../dtr/payer';
 import { medicationCodes, payerContextOf } from '../../engine/chart-request';
 import { populate } from '../../dtr/populate';
 import { nextQuestion } from '../../dtr/next-question';
 import type { AuthenticatedClient } from '../../auth/smart';
 import { guardedFetcherFactory } from '../../auth/outbound';
 
-/** Chooses the policy's Questionnaire from the coverage's payer and the order's drug. */
+/** Chooses the policy's Questionnaire from the coverage's payer (src/dtr/payer.ts) and the order's drug. */
 function selectByCoverageAndOrder(ctx: AppContext) {
-  return (coverage: Coverage, order: Resource): PolicySelection | null => {
+  return (coverage: Coverage, order: Resource, referenced: Resource[]): PolicySelection | SelectionProblem | null => {
     if (order.resourceType !== 'MedicationRequest') return null;
-    const bundle: Bundle = { resourceType: 'Bundle', type: 'collection', entry: [{ resource: coverage }, { resource: order as MedicationRequest }] };
-    const selection = ctx.engine.catalog.select(payerContextOf(bundle, coverage, undefined), {
+    const identified = identifyPayor(coverage, referenced);
+    if ('problem' in identified) return identified;
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: [{ resource: identified.coverage }, { resource: order as MedicationRequest }, ...referenced.map((resource) => ({ resource: resource as FhirResource }))],
+    };
+    const selection = ctx.engine.catalog.select(payerContextOf(bundle, identified.coverage, undefined), {
       codes: medicationCodes(bundle, order as MedicationRequest),
     });
     return selection.policy ? { questionnaire: selection.policy.questionnaire } : null;

@@ -92,3 +92,19 @@ describe.each(policies.map((p) => [p.id, p] as const))('policy %s', (_id, policy
     expect(libraries).toEqual(expect.arrayContaining([expect.objectContaining({ name: policy.library.name, version: policy.library.version })]));
   });
 });
+
+describe('canonical references in the published Questionnaires are version-specific (DTR 2.0.1 dtr-std-questionnaire)', () => {
+  test.each(artifacts.list('Questionnaire').map((q) => [q.id!, q] as const))('%s: cqf-library and every answerValueSet carry |version of a published artifact', (_id, q) => {
+    const libraries = (q.extension ?? []).filter((e) => e.url === 'http://hl7.org/fhir/StructureDefinition/cqf-library').map((e) => e.valueCanonical ?? '');
+    expect(libraries.length).toBeGreaterThan(0);
+    for (const canonical of libraries) {
+      expect(canonical).toMatch(/\|[^|]+$/);
+      expect(artifacts.byCanonical('Library', canonical)).toBeDefined();
+    }
+    const walk = (items: typeof q.item): string[] => (items ?? []).flatMap((i) => [...(i.answerValueSet ? [i.answerValueSet] : []), ...walk(i.item)]);
+    for (const canonical of walk(q.item)) {
+      expect(canonical).toMatch(/\|[^|]+$/);
+      expect(artifacts.byCanonical('ValueSet', canonical)).toBeDefined();
+    }
+  });
+});

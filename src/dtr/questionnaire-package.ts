@@ -53,6 +53,8 @@ import { CRD_TEMP_SYSTEM, DTR_PROFILE, EXT, ORDER_TYPES, splitCanonical } from '
 export interface PolicySelection {
   /** Canonical of the Questionnaire, `url` or `url|version`. */
   questionnaire: string;
+  /** The order the CRD assertion was made for, when the client sent none (for the draft's qr-context). */
+  order?: Reference;
 }
 
 /** Why no policy could be chosen, when the reason is something the client can fix (said in the warning). */
@@ -179,6 +181,8 @@ interface Selected {
   questionnaire: Questionnaire;
   coverages: Set<Coverage>;
   orders: Set<Resource>;
+  /** Orders known only by reference (a CRD assertion's order when the client sent none). */
+  orderRefs: Reference[];
 }
 
 export async function questionnairePackage(
@@ -192,9 +196,10 @@ export async function questionnairePackage(
   const allCoverages = request.coverages.map((c) => c.resource);
   const allOrders = request.orders.map((o) => o.resource);
 
-  const add = (questionnaire: Questionnaire, coverages: Coverage[], orders: Resource[]): void => {
+  const add = (questionnaire: Questionnaire, coverages: Coverage[], orders: Resource[], orderRefs: Reference[] = []): void => {
     const key = `${questionnaire.url}|${questionnaire.version ?? ''}`;
-    const entry = selected.get(key) ?? { questionnaire, coverages: new Set(), orders: new Set() };
+    const entry = selected.get(key) ?? { questionnaire, coverages: new Set(), orders: new Set(), orderRefs: [] };
+    entry.orderRefs.push(...orderRefs);
     coverages.forEach((c) => entry.coverages.add(c));
     orders.forEach((o) => entry.orders.add(o));
     selected.set(key, entry);
@@ -214,7 +219,7 @@ export async function questionnairePackage(
     const assertion = deps.lookupAssertion ? await deps.lookupAssertion(request.context.id) : null;
     if (!assertion) throw notFound(`No coverage assertion with id ${request.context.id} is known to this payer`);
     const questionnaire = resolve(assertion.questionnaire, `Parameters.parameter[${request.context.index}].valueString`, `Coverage assertion ${request.context.id}`);
-    if (questionnaire) add(questionnaire, allCoverages, allOrders);
+    if (questionnaire) add(questionnaire, allCoverages, allOrders, allOrders.length === 0 && assertion.order ? [assertion.order] : []);
   }
 
   const problems = new Map<Resource, string[]>();
@@ -425,7 +430,12 @@ function draftResponse(selection: Selected, request: PackageRequest, now: Date):
     const index = [...request.coverages, ...request.orders].find((p) => p.resource === resource)?.index ?? 0;
     return clientReference(resource, `Parameters.parameter[${index}].resource`);
   };
-  const context: Extension[] = [...coverages, ...orders].map((r) => ({ url: EXT.qrContext, valueReference: reference(r) }));
+  // DTR 2.0.1 dtr-questionnaireresponse: qr-context holds the Coverage and the order; with no order
+  // in the request, the order the CRD assertion (context) was made for, by reference.
+  const context: Extension[] = [
+    ...[...coverages, ...orders].map((r) => ({ url: EXT.qrContext, valueReference: reference(r) })),
+    ...(orders.length === 0 ? selection.orderRefs.map((valueReference) => ({ url: EXT.qrContext, valueReference })) : []),
+  ];
   const id = randomUUID();
   return {
     resourceType: 'QuestionnaireResponse',

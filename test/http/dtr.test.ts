@@ -316,6 +316,24 @@ describe('$questionnaire-package for the EHR Coverage as stored (payor a literal
     expect((res.body as Parameters).parameter?.find((p) => p.name === 'operationOutcome')).toBeUndefined();
   });
 
+  test('context without an order: the draft QuestionnaireResponse\'s qr-context holds the Coverage and the assertion\'s order (dtr-questionnaireresponse)', async () => {
+    const assertion = await t.ctx.store.saveCoverageAssertion({
+      hookInstance: 'dtr-qr-context',
+      orderKey: 'http://ehr.example.org/sid/placer-order|RX-77',
+      patientKey: null,
+      decision: noPolicyDecision('test', new Date('2026-11-20')),
+      questionnaire: QUESTIONNAIRE,
+    });
+    const res = await packageRequest([{ name: 'coverage', resource: asStored }, { name: 'context', valueString: assertion.id }]);
+    const [bundle] = bundlesOf(res.body);
+    const draft = bundle!.entry!.find((e) => e.resource?.resourceType === 'QuestionnaireResponse')!.resource as { extension?: { url: string; valueReference?: Record<string, unknown> }[] };
+    const contexts = (draft.extension ?? []).filter((e) => e.url === 'http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context').map((e) => e.valueReference);
+    expect(contexts).toEqual([
+      { reference: 'Coverage/cov-medicaid-1' },
+      { type: 'MedicationRequest', identifier: { system: 'http://ehr.example.org/sid/placer-order', value: 'RX-77' } },
+    ]);
+  });
+
   test('a contained Organization tells the payer', async () => {
     const contained: Coverage = { ...asStored, contained: [{ ...centene, id: 'payer' }], payor: [{ reference: '#payer' }] };
     const res = await packageRequest([{ name: 'coverage', resource: contained }, { name: 'order', resource: order }]);

@@ -3,7 +3,7 @@
  * (read, search by url, `$expand` by GET or POST), `$questionnaire-package`, `$populate`, `$next-question`
  * and `$log-questionnaire-errors` (stored with CDS feedback, audited).
  */
-import type { Bundle, Coverage, FhirResource, MedicationRequest, Resource } from 'fhir/r4';
+import type { Bundle, Coverage, FhirResource, MedicationRequest, Reference, Resource } from 'fhir/r4';
 import { route, type AppContext, type RouteModule } from '../app';
 import { expandQueryFromParameters, expandValueSetOperation, readArtifact, searchArtifacts, type Query } from '../../dtr/resources';
 import { logQuestionnaireErrors } from '../../dtr/log-errors';
@@ -31,6 +31,16 @@ function selectByCoverageAndOrder(ctx: AppContext) {
     });
     return selection.policy ? { questionnaire: selection.policy.questionnaire } : null;
   };
+}
+
+/** The order of a coverage assertion, from its order key (store/keys.ts orderKeyOf). */
+function orderReference(orderKey: string | null): Reference | undefined {
+  if (!orderKey) return undefined;
+  const bar = orderKey.indexOf('|');
+  const [system, value] = [orderKey.slice(0, bar), orderKey.slice(bar + 1)];
+  if (bar < 0 || !value) return undefined;
+  if (value.startsWith('MedicationRequest/')) return { reference: `${system}/${value}` };
+  return { type: 'MedicationRequest', identifier: { system, value } };
 }
 
 export const dtrRoutes: RouteModule = (router, ctx) => {
@@ -69,7 +79,9 @@ export const dtrRoutes: RouteModule = (router, ctx) => {
           selectPolicy: selectByCoverageAndOrder(ctx),
           lookupAssertion: async (id) => {
             const assertion = await ctx.store.getCoverageAssertion(id);
-            return assertion?.questionnaire ? { questionnaire: assertion.questionnaire } : null;
+            if (!assertion?.questionnaire) return null;
+            const order = orderReference(assertion.orderKey);
+            return { questionnaire: assertion.questionnaire, ...(order ? { order } : {}) };
           },
           now: ctx.clock,
         }),

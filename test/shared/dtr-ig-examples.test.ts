@@ -62,7 +62,7 @@ test("the IG's package Bundle example is flagged for what a payer package must a
   const errors = checkPackageBundle(read<Bundle>('Bundle-home-o2-questionnairepackage-bundle.json'));
   expect(errors).toEqual(
     expect.arrayContaining([
-      'Questionnaire home-o2-std-questionnaire: cqf-library http://example.org/fhir/Library/quick is not the url of a Library in the package',
+      'Questionnaire home-o2-std-questionnaire: cqf-library http://example.org/fhir/Library/quick is not the url (and version) of a Library in the package',
       'Questionnaire home-o2-std-questionnaire: no item has a text/cql initialExpression (nothing is pre-populated from the chart)',
       'the package holds no draft QuestionnaireResponse for the Questionnaire',
     ]),

@@ -67,7 +67,7 @@ const RESPONSE_OPERATIONS = new Set(['$populate', '$next-question']);
  * - `POST Questionnaire/$questionnaire-package` → Questionnaire.r (it returns the published forms);
  * - `$populate`, `$next-question` → QuestionnaireResponse.c (they build a QuestionnaireResponse for
  *   the caller; nothing is stored);
- * - `ValueSet/$expand` → ValueSet.r;
+ * - `ValueSet/$expand` (GET or POST) → ValueSet.r; `Questionnaire/$log-questionnaire-errors` → Questionnaire.r;
  * - REST: read and `_history` → .r, search → .s, create → .c, update/patch → .u, delete → .d.
  */
 export function requiredScope(method: string, path: string): Requirement | null {
@@ -81,6 +81,9 @@ export function requiredScope(method: string, path: string): Requirement | null 
     if (type === 'Claim' && operation === '$inquire') return [{ type: 'Claim', permission: 's' }, { type: 'Claim', permission: 'r' }];
     if (RESPONSE_OPERATIONS.has(operation)) return one('QuestionnaireResponse', 'c');
     if (operation === '$questionnaire-package') return one('Questionnaire', 'r');
+    // A DTR app reporting on a form it read; $expand reads by GET or POST alike.
+    if (operation === '$log-questionnaire-errors') return one('Questionnaire', 'r');
+    if (operation === '$expand') return one('ValueSet', 'r');
     return one(type.startsWith('$') ? '*' : type, method === 'GET' ? 'r' : 'c');
   }
   const id = segments[1];

@@ -9,7 +9,7 @@
  * Supports, each switched by a configuration option (discovery.ts):
  * - Coverage Information (`coverage-info`): a systemAction `update` carrying the whole order,
  *   unchanged except for its coverage-information extension.
- * - Instructions (`instructions`, topic `coverage-info`): one card per order listing the unmet and
+ * - Instructions (with `coverage-info`, its topic): one card per order listing the unmet and
  *   undocumented criteria with their citations; no links, no suggestions.
  * - External Reference (`guideline`): a card linking to the policy page this server serves.
  * - Propose Alternate Request (`therapy-alternatives-req`): when a criterion that lists preferred
@@ -340,7 +340,7 @@ function launchCard(input: OrderAnswerInput, ctx: AnswerContext): CdsCard | unde
 /** Cards for one order, as the configuration allows, before `max-cards`. */
 export function orderCards(input: OrderAnswerInput, ctx: AnswerContext, orderIndex = 0): RankedCard[] {
   const cards: RankedCard[] = [];
-  if (ctx.config.instructions && ctx.config.coverageInfo) cards.push({ card: instructionsCard(input, ctx), kind: 'instructions', orderIndex });
+  if (ctx.config.coverageInfo) cards.push({ card: instructionsCard(input, ctx), kind: 'instructions', orderIndex });
   const launch = launchCard(input, ctx);
   if (launch) cards.push({ card: launch, kind: 'launch', orderIndex });
   if (ctx.config.therapyAlternativesReq) {

@@ -13,7 +13,8 @@
  * Picking the one active Coverage (none or several: 400, CRD hook-13), its payer, and the order's
  * requester PractitionerRole.
  *
- * Does not support: `_include` in our own queries, Medication resources referenced by orders.
+ * Medication resources referenced by orders are read from fhirServer (resolveOrderMedications).
+ * Our own reads run the discovery templates as they are, `_include`s and all.
  */
 import { currentHomeState } from '../fhir/address';
 import type {
@@ -22,6 +23,7 @@ import type {
   Coding,
   Coverage,
   FhirResource,
+  Medication,
   MedicationRequest,
   OperationOutcome,
   OperationOutcomeIssue,
@@ -287,15 +289,20 @@ function resourcesOfType<T extends FhirResource>(data: PatientData, type: T['res
   return (data.bundle.entry ?? []).map((e) => e.resource).filter((r): r is T => r?.resourceType === type);
 }
 
+/** The Coverages of the `coverage` key that are active on `on` (status active, period not ended). */
+export function activeCoverages(data: PatientData, on: Date = new Date()): Coverage[] {
+  const today = on.toISOString().slice(0, 10);
+  return (data.byKey[PREFETCH_KEYS.coverage] ?? []).filter(
+    (r): r is Coverage => r.resourceType === 'Coverage' && r.status === 'active' && !(r.period?.end && r.period.end.slice(0, 10) < today),
+  );
+}
+
 /**
  * The one active Coverage for the hook (CRD 2.2 hook-13: no Coverage, several Coverages → 400).
  * A Coverage whose period ended before `on` is not active.
  */
 export function pickCoverage(data: PatientData, on: Date = new Date()): Coverage {
-  const today = on.toISOString().slice(0, 10);
-  const candidates = (data.byKey[PREFETCH_KEYS.coverage] ?? []).filter(
-    (r): r is Coverage => r.resourceType === 'Coverage' && r.status === 'active' && !(r.period?.end && r.period.end.slice(0, 10) < today),
-  );
+  const candidates = activeCoverages(data, on);
   const failed = data.sources[PREFETCH_KEYS.coverage] === 'failed';
   if (candidates.length === 0) {
     throw badRequest(
@@ -398,5 +405,22 @@ export async function resolveRequester(order: MedicationRequest, data: PatientDa
   } catch (error) {
     data.warnings.push(warning('transient', `The requester's PractitionerRole could not be read from the client's FHIR server: ${(error as Error).message}`));
     return undefined;
+  }
+}
+
+/**
+ * Reads from fhirServer each Medication an order names by `medicationReference` that is neither
+ * contained nor already in the data, so the drug (and its policy) is known. CRD 2.0.1
+ * foundation.md: the standard MedicationRequest query `_include`s MedicationRequest:medication;
+ * when the client did not include it, the server reads it (CDS Hooks FHIR resource access).
+ */
+export async function resolveOrderMedications(data: PatientData): Promise<void> {
+  for (const order of data.orders) {
+    const reference = order.medicationReference?.reference;
+    if (!reference || reference.startsWith('#')) continue;
+    const ref = parseReference(reference);
+    if (ref?.resourceType !== 'Medication') continue;
+    const medication = await readById<Medication>(data, 'Medication', ref.id);
+    if (!medication) data.warnings.push(warning('not-found', `${reference} (the ordered drug) could not be read`, 'context.draftOrders'));
   }
 }

@@ -7,10 +7,8 @@
  * CRD 2.2 version declaration: http://hl7.org/fhir/us/davinci-crd/deviations.html#crd-version-declaration
  *
  * Supports: order-sign, order-select and order-dispatch services for MedicationRequest orders;
- * prefetch templates in CDS Hooks token syntax, with the CRD 2.2 FHIRPath-style tokens for data that
- * hangs off the orders and the Coverage (the requester's PractitionerRole, or the roles of a requester
- * given as a Practitioner; the dispatched orders; the payor Organization); one boolean
- * configuration option per response type we return plus `max-cards`; versions 2.0, 2.1 and 2.2.
+ * prefetch templates a CRD 2.0.1 client can fill (CDS Hooks tokens, the 2.0.1 context-resource
+ * token, `_include`); configuration options from the card-type value set; versions 2.0, 2.1, 2.2.
  *
  * Does not support: other hooks (appointment-book, encounter-*), other order types.
  */
@@ -36,14 +34,10 @@ export const SERVICE_IDS: Record<HookName, string> = {
 /** Prefetch keys. CRD says clients must read the key names from discovery; these are ours. */
 export const PREFETCH_KEYS = {
   patient: 'patient',
+  /** The active Coverages with their payor Organizations (`_include=Coverage:payor`). */
   coverage: 'coverage',
-  /** The Coverage's payor Organization: its identifiers tell which payer (and policies) apply. */
-  payer: 'payer',
-  /** order-dispatch only: the dispatched MedicationRequests (not in the hook context as resources). */
+  /** The orders answered for, with their requester PractitionerRole and Medication. */
   orders: 'orders',
-  practitionerRoles: 'practitionerRoles',
-  /** The roles of a requester given as a Practitioner (the specialty is on the PractitionerRole). */
-  practitionerRolesByPractitioner: 'practitionerRolesByPractitioner',
   conditions: 'conditions',
   medicationRequests: 'medicationRequests',
   medicationStatements: 'medicationStatements',
@@ -70,14 +64,34 @@ function observationQuery(codes: Pick<Coding, 'system' | 'code'>[] | undefined):
 }
 
 /**
- * Prefetch templates, in evaluation order (`%orders` must come before the templates that read it).
- * The requester comes from the order itself, in the CRD 2.2 syntax
- * (`...requester.resolve().ofType(PractitionerRole).id`, or the roles of a Practitioner requester,
- * whose specialty the policies read), and the payer from `Coverage.payor`; the CRD 2.0.1 form
- * (`{{context.draftOrders.MedicationRequest.id}}` with `_include`) is understood by data.ts too.
+ * What every order query includes: CRD 2.0.1 foundation.md, "MedicationRequest" row of the query
+ * table, with the requester of any type and, for a Practitioner requester, that practitioner's
+ * PractitionerRoles (the policies read the prescriber's specialty from the role).
+ */
+const ORDER_INCLUDES =
+  '_include=MedicationRequest:requester&_include=MedicationRequest:medication' +
+  '&_include:iterate=PractitionerRole:organization&_include:iterate=PractitionerRole:practitioner' +
+  '&_revinclude:iterate=PractitionerRole:practitioner';
+
+/**
+ * Prefetch templates a CRD 2.0.1 client can fill: plain CDS Hooks tokens, the CRD 2.0.1
+ * `context.draftOrders.MedicationRequest.id` token (deviations.md, "Additional prefetch
+ * capabilities": clients SHALL recognize it) and `_include` (foundation.md, "Prefetch": the standard
+ * queries use it). No CRD 2.2 FHIRPath tokens: a 2.0.1 client cannot evaluate them, and the
+ * `_include`s fetch the same data (the payor Organization, the requester's PractitionerRole, the
+ * Medication). What a template leaves out (a Practitioner requester's roles) is read from
+ * fhirServer when needed, as foundation.md asks for order-specific data.
+ * order-dispatch's `dispatchedOrders` are reference strings no 2.0.1 token can turn into ids, so its
+ * `orders` key asks for the patient's active MedicationRequests, among them the dispatched ones.
  */
 export function prefetchTemplates(hook: HookName, options: DiscoveryOptions = {}): Record<string, string> {
-  const chart = {
+  return {
+    [PREFETCH_KEYS.patient]: 'Patient/{{context.patientId}}',
+    [PREFETCH_KEYS.coverage]: 'Coverage?patient={{context.patientId}}&status=active&_include=Coverage:payor',
+    [PREFETCH_KEYS.orders]:
+      hook === 'order-dispatch'
+        ? `MedicationRequest?patient={{context.patientId}}&status=active&${ORDER_INCLUDES}`
+        : `MedicationRequest?_id={{context.draftOrders.MedicationRequest.id}}&${ORDER_INCLUDES}`,
     [PREFETCH_KEYS.conditions]: 'Condition?patient={{context.patientId}}',
     [PREFETCH_KEYS.medicationRequests]: 'MedicationRequest?patient={{context.patientId}}',
     [PREFETCH_KEYS.medicationStatements]: 'MedicationStatement?patient={{context.patientId}}',
@@ -85,82 +99,43 @@ export function prefetchTemplates(hook: HookName, options: DiscoveryOptions = {}
     [PREFETCH_KEYS.observations]: observationQuery(options.observationCodes),
     [PREFETCH_KEYS.allergies]: 'AllergyIntolerance?patient={{context.patientId}}',
   };
-  const head = {
-    [PREFETCH_KEYS.patient]: 'Patient/{{context.patientId}}',
-    [PREFETCH_KEYS.coverage]: 'Coverage?patient={{context.patientId}}&status=active',
-    // Coverage.payor is usually a plain reference; without the Organization a client that sends
-    // no fhirServer could not tell us its payer (hook-13).
-    [PREFETCH_KEYS.payer]: 'Organization?_id={{%coverage.entry.resource.ofType(Coverage).payor.resolve().ofType(Organization).id}}',
-  };
-  if (hook === 'order-dispatch') {
-    return {
-      ...head,
-      [PREFETCH_KEYS.orders]: 'MedicationRequest?_id={{context.dispatchedOrders.resolve().ofType(MedicationRequest).id}}',
-      [PREFETCH_KEYS.practitionerRoles]:
-        'PractitionerRole?_id={{%orders.entry.resource.ofType(MedicationRequest).requester.resolve().ofType(PractitionerRole).id}}',
-      [PREFETCH_KEYS.practitionerRolesByPractitioner]:
-        'PractitionerRole?practitioner={{%orders.entry.resource.ofType(MedicationRequest).requester.resolve().ofType(Practitioner).id}}',
-      ...chart,
-    };
-  }
-  return {
-    ...head,
-    [PREFETCH_KEYS.practitionerRoles]:
-      'PractitionerRole?_id={{context.draftOrders.entry.resource.ofType(MedicationRequest).requester.resolve().ofType(PractitionerRole).id}}',
-    [PREFETCH_KEYS.practitionerRolesByPractitioner]:
-      'PractitionerRole?practitioner={{context.draftOrders.entry.resource.ofType(MedicationRequest).requester.resolve().ofType(Practitioner).id}}',
-    ...chart,
-  };
 }
 
 // ---- configuration options ----
 
 /**
- * The options we honour. Codes come from the CRD card-type value set where one applies
- * (2.0.1 CodeSystem temp, 2.2 cdshooks-card-type): `coverage-info`, `guideline`,
- * `therapy-alternatives-req`, `max-cards`, and `unsolicited-determ` (2.1/2.2; 2.0.1 has no code for it,
- * we accept it from every client). The Instructions response type has no code in that value set,
- * so its switch is our own `instructions` (extensible binding); its cards carry the topic
- * `coverage-info` and are withheld when either switch is off.
+ * The options we honour. CRD 2.0.1 CDSHookServicesExtensionConfiguration.code has a required
+ * binding to the CRD Card Types value set (CodeSystem temp, descendants of `_cardType`), so
+ * discovery offers only codes from it: `coverage-info` (the system action and the Instructions
+ * card, whose topic it is), `guideline` and `therapy-alternatives-req`.
+ * Requests may also carry `unsolicited-determ` (a card-type code since CRD 2.1; 2.2 "what if"
+ * calls SHALL send it false) and `max-cards` (used by the CRD 2.2 example requests): both are
+ * obeyed, but not offered in discovery, where they would break the 2.0.1 binding.
  */
 export const OPTION_CODES = {
   coverageInfo: 'coverage-info',
   unsolicitedDeterm: 'unsolicited-determ',
-  instructions: 'instructions',
   guideline: 'guideline',
   therapyAlternativesReq: 'therapy-alternatives-req',
   maxCards: 'max-cards',
 } as const;
 
+/** CRD 2.0.1 ValueSet cardType: the codes a discovery configuration option may use. */
+export const CARD_TYPE_CODES: readonly string[] = [
+  'coverage-info', 'claim', 'insurance', 'limits', 'network', 'appropriate-use', 'cost', 'therapy-alternatives-opt',
+  'therapy-alternatives-req', 'clinical-reminder', 'duplicate-therapy', 'contraindication', 'guideline', 'off-guideline',
+];
+
 export const DEFAULT_MAX_CARDS = 10;
 
-function configurationOptions(hook: HookName): ConfigurationOption[] {
-  const options: ConfigurationOption[] = [
+function configurationOptions(): ConfigurationOption[] {
+  return [
     {
       code: OPTION_CODES.coverageInfo,
       type: 'boolean',
       name: 'Coverage Information',
       description:
-        'Adds the coverage-information extension to each order the payer has a policy for: covered, prior authorization needed or satisfied, documentation needed.',
-      default: true,
-    },
-  ];
-  if (hook !== 'order-select') {
-    options.push({
-      code: OPTION_CODES.unsolicitedDeterm,
-      type: 'boolean',
-      name: 'Unsolicited Determination',
-      description:
-        'When the chart already meets every policy criterion, grants the prior authorization at once and returns its number; false limits the answer to requirements.',
-      default: true,
-    });
-  }
-  options.push(
-    {
-      code: OPTION_CODES.instructions,
-      type: 'boolean',
-      name: 'Prior Authorization Instructions',
-      description: 'A card per order listing the policy criteria that are not met or not documented, with their policy citations.',
+        'Adds the coverage-information extension to each order and a card listing the policy criteria not met or not documented, with their citations.',
       default: true,
     },
     {
@@ -177,15 +152,7 @@ function configurationOptions(hook: HookName): ConfigurationOption[] {
       description: 'A card proposing preferred products the policy requires the patient to try first, when that trial is not documented.',
       default: true,
     },
-    {
-      code: OPTION_CODES.maxCards,
-      type: 'integer',
-      name: 'Maximum cards',
-      description: 'The largest number of cards returned; the most important cards are kept.',
-      default: DEFAULT_MAX_CARDS,
-    },
-  );
-  return options;
+  ];
 }
 
 const TITLES: Record<HookName, { title: string; description: string }> = {
@@ -217,7 +184,7 @@ export function buildService(hook: HookName, options: DiscoveryOptions = {}): Cd
       'Send the primary active Coverage of a payer this server serves. Data not prefetched is read from fhirServer with fhirAuthorization.',
     extension: {
       'davinci-crd.version': [...CRD_VERSIONS],
-      'davinci-crd.configuration-options': configurationOptions(hook),
+      'davinci-crd.configuration-options': configurationOptions(),
     },
   };
 }
@@ -237,7 +204,6 @@ export function hookForServiceId(id: string): HookName | undefined {
 export interface CrdConfiguration {
   coverageInfo: boolean;
   unsolicitedDeterm: boolean;
-  instructions: boolean;
   guideline: boolean;
   therapyAlternativesReq: boolean;
   maxCards: number;
@@ -246,7 +212,6 @@ export interface CrdConfiguration {
 export const DEFAULT_CONFIGURATION: Readonly<CrdConfiguration> = Object.freeze({
   coverageInfo: true,
   unsolicitedDeterm: true,
-  instructions: true,
   guideline: true,
   therapyAlternativesReq: true,
   maxCards: DEFAULT_MAX_CARDS,
@@ -255,7 +220,6 @@ export const DEFAULT_CONFIGURATION: Readonly<CrdConfiguration> = Object.freeze({
 const BOOLEAN_OPTIONS: [keyof CrdConfiguration, string][] = [
   ['coverageInfo', OPTION_CODES.coverageInfo],
   ['unsolicitedDeterm', OPTION_CODES.unsolicitedDeterm],
-  ['instructions', OPTION_CODES.instructions],
   ['guideline', OPTION_CODES.guideline],
   ['therapyAlternativesReq', OPTION_CODES.therapyAlternativesReq],
 ];

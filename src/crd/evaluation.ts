@@ -5,7 +5,7 @@
  * Supports: drug codes from `medicationCodeableConcept`, or from the Medication a
  * `medicationReference` points to (contained, or in the gathered data); diagnoses from
  * `reasonCode` and from Conditions named in `reasonReference`.
- * Does not support: reading a referenced Medication from fhirServer (add a prefetch key for it).
+ * A Medication the order references is read from fhirServer beforehand (data.ts resolveOrderMedications).
  */
 import type { Bundle, Coding, MedicationRequest } from 'fhir/r4';
 import type { EvaluationRequest, PayerContext, PriorAuthorization } from '../engine/request';

@@ -4,7 +4,7 @@
  * https://hl7.org/fhir/us/davinci-crd/STU2/hooks.html
  *
  * Supports: prefetch first, every missing key read from `fhirServer` with the bearer token (the
- * answer is the same either way); the one active Coverage (hook-13); per draft MedicationRequest
+ * answer is the same either way); the one active Coverage of a payer we serve (else a neutral info card, coverage-selection.ts); per draft MedicationRequest
  * that the catalog has a policy for: the same CQL decision as PAS, the coverage-information
  * system action, Instructions / External Reference / alternatives cards; an authorization granted
  * on the spot (`satisfied`) when every criterion is met, the policy allows automatic approval and
@@ -13,11 +13,11 @@
  * answers `satisfied` instead of a new review; the coverage assertion persisted with its criteria
  * trace for DTR/PAS.
  * Does not support: ServiceRequest/DeviceRequest orders (drug policies only), appointment and
- * encounter hooks, `Medication` resources read from fhirServer.
+ * encounter hooks.
  */
 import crypto from 'node:crypto';
-import type { Coverage, MedicationRequest } from 'fhir/r4';
-import type { PolicyEngine } from '../engine';
+import type { MedicationRequest } from 'fhir/r4';
+import { noPolicyDecision, type PolicyEngine } from '../engine';
 import { approvalBasis } from '../engine/decision';
 import type { Store } from '../store';
 import { asPriorAuthorizations, memberKeyOf, orderKeyOf } from '../store';
@@ -26,7 +26,8 @@ import { badRequest, notFound } from '../fhir/outcomes';
 import type { Logger } from '../logger';
 import { buildDiscovery, hookForServiceId, parseConfiguration, parseRequestedVersion, prefetchTemplates, type DiscoveryOptions } from './discovery';
 import { parseCdsHooksRequest } from './request';
-import { gatherPatientData, pickCoverage, resolvePayer } from './data';
+import { gatherPatientData, resolveOrderMedications } from './data';
+import { neutralResponse, selectCoverage } from './coverage-selection';
 import { drugCodes, toEvaluationRequest } from './evaluation';
 import { mayGrantUnsolicitedDetermination } from './coverage-information';
 import { answerOrders, type OrderAnswerInput } from './cards';
@@ -85,12 +86,13 @@ export async function handleHook(serviceId: string, body: unknown, deps: HookDep
     prefetchTemplates: prefetchTemplates(hook, discoveryOptions(deps.engine)),
     ...(deps.fetcherFactory ? { fetcher: deps.fetcherFactory } : {}),
   });
-  const coverage: Coverage = pickCoverage(data, now);
-  const payer = await resolvePayer(coverage, data);
-  const payerName = deps.engine.catalog.payerName(payer.identifiers);
-  if (!payerName) {
-    throw badRequest('The payer named by the Coverage is not served by this CRD service (CRD hook-13).', 'prefetch.coverage', 'not-supported');
+  await resolveOrderMedications(data);
+  const selected = await selectCoverage(data, now, deps.engine.catalog);
+  if ('neutral' in selected) {
+    const response = config.maxCards === 0 ? { cards: [] } : neutralResponse(selected, version);
+    return { response, payerId: null, policyIds: [], outcomes: [selected.neutral] };
   }
+  const { coverage, payer, payerName } = selected.served;
   const payerId = payer.identifiers.find((i) => i.value)?.value ?? null;
   const member = memberKeyOf(payerId ?? 'unknown-payer', coverage, request.context.patientId);
   const authorizations = await deps.store.listAuthorizations({ memberKey: member });
@@ -100,10 +102,19 @@ export async function handleHook(serviceId: string, body: unknown, deps: HookDep
   const outcomes: string[] = [];
   for (const order of data.orders) {
     const selection = deps.engine.catalog.select(payer, { codes: drugCodes(order, data.bundle) });
-    // Orders of drugs the catalog has no policy for get no answer (we assert nothing about them).
-    if (!selection.policy) continue;
-    const policy = selection.policy;
     const orderKey = orderKeyOf(order, request.fhirServer);
+    if (!selection.policy) {
+      // CRD 2.0.1 hooks.md (Hook categories): order-sign and order-dispatch SHALL return a
+      // coverage-information system action. Without a policy PAS pends the request for clinical
+      // review (A4), so CRD says the same: covered, auth-needed, with the reason.
+      const decision = noPolicyDecision(selection.text, now);
+      decision.warnings.push(...warnings, ...data.warnings);
+      const assertion = await deps.store.saveCoverageAssertion({ hookInstance: request.hookInstance, policyId: null, orderKey, patientKey: member, decision });
+      answers.push({ order: order as MedicationRequest, decision, policy: null, assertionId: assertion.id });
+      outcomes.push('no-policy');
+      continue;
+    }
+    const policy = selection.policy;
     // An authorization granted earlier for this very order is not prior therapy: with it on file a
     // repeated call (or order-dispatch after order-sign) would be judged as a continuation request.
     const onFile = asPriorAuthorizations(authorizations.filter((a) => orderKey === null || a.orderKey !== orderKey));
@@ -165,7 +176,7 @@ export async function handleHook(serviceId: string, body: unknown, deps: HookDep
     resolveAlternative: (alternative) => deps.engine.valueSets.codes(alternative.valueSet)[0],
     newId: () => crypto.randomUUID(),
   });
-  return { response, payerId, policyIds: answers.map((a) => a.policy?.id ?? ''), outcomes };
+  return { response, payerId, policyIds: answers.flatMap((a) => (a.policy ? [a.policy.id] : [])), outcomes };
 }
 
 /**

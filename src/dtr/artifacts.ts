@@ -20,6 +20,7 @@ import type {
   DataRequirementCodeFilter,
   Library,
   Questionnaire,
+  QuestionnaireItem,
   RelatedArtifact,
   ValueSet,
   ValueSetExpansion,
@@ -113,7 +114,35 @@ export function loadArtifacts(paths: ArtifactPaths, options: LoadOptions = {}): 
   const questionnaires = loadQuestionnaires(paths.questionnaires, loadedAt);
   const valueSets = loadValueSets(paths.valueSets, loadedAt);
   const libraries = loadLibraries(paths.cql, paths.elm, base);
-  return new Repository(base, loadedAt, questionnaires, valueSets, libraries);
+  const pinned = questionnaires.map((q) => pinCanonicals(q, [...libraries.values()].map((l) => l.resource), valueSets));
+  return new Repository(base, loadedAt, pinned, valueSets, libraries);
+}
+
+/**
+ * DTR 2.0.1 (dtr-std-questionnaire; "Canonical references ... SHOULD be version-specific"): the
+ * Questionnaire's cqf-library and every answerValueSet name the exact version published here,
+ * so a DTR app loads the Library and ValueSet the form was written against.
+ */
+function pinCanonicals(questionnaire: Questionnaire, libraries: Library[], valueSets: ValueSet[]): Questionnaire {
+  const pin = (canonical: string, resources: { url?: string; version?: string }[]): string => {
+    if (canonical.includes('|')) return canonical;
+    const version = resources.find((r) => r.url === canonical)?.version;
+    return version ? `${canonical}|${version}` : canonical;
+  };
+  const pinItems = (items: QuestionnaireItem[] | undefined): QuestionnaireItem[] | undefined =>
+    items?.map((item) => ({
+      ...item,
+      ...(item.answerValueSet ? { answerValueSet: pin(item.answerValueSet, valueSets) } : {}),
+      ...(item.item ? { item: pinItems(item.item) } : {}),
+    }));
+  const extension = questionnaire.extension?.map((e) =>
+    e.url === 'http://hl7.org/fhir/StructureDefinition/cqf-library' && e.valueCanonical ? { ...e, valueCanonical: pin(e.valueCanonical, libraries) } : e,
+  );
+  return {
+    ...questionnaire,
+    ...(extension ? { extension } : {}),
+    ...(questionnaire.item ? { item: pinItems(questionnaire.item) } : {}),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -315,12 +315,17 @@ function checkQuestionnaire(
     if ((questionnaire.extension ?? []).filter((e) => e.url === url).length > 1) error(`extension ${url} may appear at most once`);
   }
 
-  // cqf-library: each equals the url of a Library in the package.
+  // cqf-library: each names a Library in the package (url, or url|version).
   const cqfLibraries = (questionnaire.extension ?? []).filter((e) => e.url === EXT.cqfLibrary);
   if (cqfLibraries.length === 0) error('no cqf-library extension names the CQL library');
   for (const extension of cqfLibraries) {
     if (!extension.valueCanonical) error('cqf-library has no valueCanonical');
-    else if (!libraries.some((l) => l.url === extension.valueCanonical)) error(`cqf-library ${extension.valueCanonical} is not the url of a Library in the package`);
+    else {
+      const { url, version } = splitCanonical(extension.valueCanonical);
+      if (!libraries.some((l) => l.url === url && (version === undefined || l.version === version))) {
+        error(`cqf-library ${extension.valueCanonical} is not the url (and version) of a Library in the package`);
+      }
+    }
   }
 
   // launchContext: patient, the coverage and the order.

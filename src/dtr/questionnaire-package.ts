@@ -15,14 +15,13 @@
  *   closure of their `relatedArtifact` depends-on, every ValueSet the Questionnaire (answerValueSet,
  *   unitValueSet) or the Libraries' ELM use, expanded, and one draft QuestionnaireResponse (profile
  *   dtr-questionnaireresponse) linked to the client's Coverage and order(s) by `qr-context`.
- * - output, per the 2.0.1 OperationDefinition: one Questionnaire and no warnings → the bare Bundle;
- *   otherwise a Parameters (profile dtr-qpackage-output-parameters) with one `PackageBundle` per
- *   Bundle (the output profile's name; DTR 2.2 renamed it `packagebundle`) and `outcome` with the
- *   warnings (the OperationDefinition's name; the 2.0.1 output profile's slice says `operationOutcome`).
+ * - output, per the 2.0.1 outputProfile dtr-qpackage-output-parameters: always a Parameters with one
+ *   `PackageBundle` per Bundle (DTR 2.2 renamed it `packagebundle`) and `operationOutcome` (the
+ *   profile's slice name) with the warnings; the profile is claimed only when there is a package.
  * - errors: no coverage, or none of order/questionnaire/context → 400; unknown context → 404;
  *   unknown Questionnaire canonical → 200 with a warning in `outcome`.
  * - `changedsince`: only packages where the Questionnaire, a Library or a ValueSet changed after it;
- *   when none did, a Parameters with an informational `outcome` (200).
+ *   when none did, a Parameters with an informational `operationOutcome` (200), no profile claimed.
  *
  * Does not support: adaptive Questionnaires, payer pre-population of the draft response (answers
  * come from `$populate`), GET invocation, multiple versions of one Library in a package.
@@ -54,9 +53,20 @@ import { CRD_TEMP_SYSTEM, DTR_PROFILE, EXT, ORDER_TYPES, splitCanonical } from '
 export interface PolicySelection {
   /** Canonical of the Questionnaire, `url` or `url|version`. */
   questionnaire: string;
+  /** The order the CRD assertion was made for, when the client sent none (for the draft's qr-context). */
+  order?: Reference;
 }
 
-export type SelectPolicy = (coverage: Coverage, order: Resource) => PolicySelection | null | Promise<PolicySelection | null>;
+/** Why no policy could be chosen, when the reason is something the client can fix (said in the warning). */
+export interface SelectionProblem {
+  problem: string;
+}
+
+export type SelectPolicy = (
+  coverage: Coverage,
+  order: Resource,
+  referenced: Resource[],
+) => PolicySelection | SelectionProblem | null | Promise<PolicySelection | SelectionProblem | null>;
 export type LookupAssertion = (id: string) => PolicySelection | null | Promise<PolicySelection | null>;
 
 export interface QuestionnairePackageDeps {
@@ -171,6 +181,8 @@ interface Selected {
   questionnaire: Questionnaire;
   coverages: Set<Coverage>;
   orders: Set<Resource>;
+  /** Orders known only by reference (a CRD assertion's order when the client sent none). */
+  orderRefs: Reference[];
 }
 
 export async function questionnairePackage(
@@ -184,9 +196,10 @@ export async function questionnairePackage(
   const allCoverages = request.coverages.map((c) => c.resource);
   const allOrders = request.orders.map((o) => o.resource);
 
-  const add = (questionnaire: Questionnaire, coverages: Coverage[], orders: Resource[]): void => {
+  const add = (questionnaire: Questionnaire, coverages: Coverage[], orders: Resource[], orderRefs: Reference[] = []): void => {
     const key = `${questionnaire.url}|${questionnaire.version ?? ''}`;
-    const entry = selected.get(key) ?? { questionnaire, coverages: new Set(), orders: new Set() };
+    const entry = selected.get(key) ?? { questionnaire, coverages: new Set(), orders: new Set(), orderRefs: [] };
+    entry.orderRefs.push(...orderRefs);
     coverages.forEach((c) => entry.coverages.add(c));
     orders.forEach((o) => entry.orders.add(o));
     selected.set(key, entry);
@@ -206,19 +219,28 @@ export async function questionnairePackage(
     const assertion = deps.lookupAssertion ? await deps.lookupAssertion(request.context.id) : null;
     if (!assertion) throw notFound(`No coverage assertion with id ${request.context.id} is known to this payer`);
     const questionnaire = resolve(assertion.questionnaire, `Parameters.parameter[${request.context.index}].valueString`, `Coverage assertion ${request.context.id}`);
-    if (questionnaire) add(questionnaire, allCoverages, allOrders);
+    if (questionnaire) add(questionnaire, allCoverages, allOrders, allOrders.length === 0 && assertion.order ? [assertion.order] : []);
   }
 
+  const problems = new Map<Resource, string[]>();
   for (const { resource: order, index } of request.orders) {
     for (const coverage of allCoverages) {
-      const selection = deps.selectPolicy ? await deps.selectPolicy(coverage, order) : null;
+      const selection = deps.selectPolicy ? await deps.selectPolicy(coverage, order, request.referenced) : null;
+      if (selection && 'problem' in selection) {
+        problems.set(order, [...(problems.get(order) ?? []), selection.problem]);
+        continue;
+      }
       if (!selection) continue;
       const questionnaire = resolve(selection.questionnaire, `Parameters.parameter[${index}].resource`, `Policy for ${describe(order)}`);
       if (questionnaire) add(questionnaire, [coverage], [order]);
     }
   }
   for (const { resource: order, index } of request.orders) {
-    if (![...selected.values()].some((s) => s.orders.has(order))) {
+    if ([...selected.values()].some((s) => s.orders.has(order))) continue;
+    const why = problems.get(order);
+    if (why) {
+      issues.push(warning('incomplete', `No questionnaire could be chosen for ${describe(order)}: ${why.join('; ')}`, `Parameters.parameter[${index}].resource`));
+    } else {
       issues.push(
         warning(
           'not-found',
@@ -238,13 +260,14 @@ export async function questionnairePackage(
     }
   }
 
-  const [only] = bundles;
-  if (bundles.length === 1 && only && issues.length === 0) return { status: 200, body: only };
+  // DTR 2.0.1 outputProfile dtr-qpackage-output-parameters: always a Parameters, one `PackageBundle`
+  // per Bundle (1..*), warnings in the slice named `operationOutcome`. An answer without a package
+  // ("nothing changed since", nothing applies) cannot meet PackageBundle 1..*: it does not claim it.
   const parameter: ParametersParameter[] = bundles.map((b) => ({ name: 'PackageBundle', resource: b }));
-  if (issues.length > 0) parameter.push({ name: 'outcome', resource: outcome(issues) });
+  if (issues.length > 0) parameter.push({ name: 'operationOutcome', resource: outcome(issues) });
   return {
     status: 200,
-    body: { resourceType: 'Parameters', meta: { profile: [DTR_PROFILE.packageOutput] }, parameter },
+    body: { resourceType: 'Parameters', ...(bundles.length > 0 ? { meta: { profile: [DTR_PROFILE.packageOutput] } } : {}), parameter },
   };
 }
 
@@ -407,7 +430,12 @@ function draftResponse(selection: Selected, request: PackageRequest, now: Date):
     const index = [...request.coverages, ...request.orders].find((p) => p.resource === resource)?.index ?? 0;
     return clientReference(resource, `Parameters.parameter[${index}].resource`);
   };
-  const context: Extension[] = [...coverages, ...orders].map((r) => ({ url: EXT.qrContext, valueReference: reference(r) }));
+  // DTR 2.0.1 dtr-questionnaireresponse: qr-context holds the Coverage and the order; with no order
+  // in the request, the order the CRD assertion (context) was made for, by reference.
+  const context: Extension[] = [
+    ...[...coverages, ...orders].map((r) => ({ url: EXT.qrContext, valueReference: reference(r) })),
+    ...(orders.length === 0 ? selection.orderRefs.map((valueReference) => ({ url: EXT.qrContext, valueReference })) : []),
+  ];
   const id = randomUUID();
   return {
     resourceType: 'QuestionnaireResponse',

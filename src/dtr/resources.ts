@@ -89,6 +89,28 @@ function nonNegativeInteger(query: Query, name: string): number | undefined {
   return Number(raw);
 }
 
+/**
+ * `POST ValueSet/$expand`: the Parameters body as the query `GET` takes (FHIR R4 operations:
+ * "the parameters may be in the body as a Parameters resource"). Supports url, valueSetVersion,
+ * filter, offset and count; a `valueSet` resource in the body is not supported (400).
+ */
+export function expandQueryFromParameters(body: unknown): Query {
+  const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isRecord(body) || body.resourceType !== 'Parameters') throw badRequest('POST $expand takes a Parameters body', 'Parameters');
+  const query: Query = {};
+  const known = new Set(['url', 'valueSetVersion', 'filter', 'offset', 'count']);
+  (Array.isArray(body.parameter) ? body.parameter : []).forEach((p: unknown, i: number) => {
+    if (!isRecord(p) || typeof p.name !== 'string') throw badRequest('Each parameter needs a name', `Parameters.parameter[${i}].name`);
+    if (p.name === 'valueSet') throw badRequest('$expand of a ValueSet given in the body is not supported; name it by url', `Parameters.parameter[${i}]`, 'not-supported');
+    if (!known.has(p.name)) return;
+    const value = p.valueUri ?? p.valueUrl ?? p.valueCanonical ?? p.valueString ?? p.valueInteger ?? p.valueCode;
+    if (typeof value !== 'string' && typeof value !== 'number') throw badRequest(`Parameter ${p.name} needs a value`, `Parameters.parameter[${i}]`);
+    const previous = query[p.name];
+    query[p.name] = previous === undefined ? String(value) : [...(Array.isArray(previous) ? previous : [previous]), String(value)];
+  });
+  return query;
+}
+
 /** `$expand` by `url` (query) or by id (`/ValueSet/:id/$expand`). */
 export function expandValueSetOperation(artifacts: ArtifactRepository, query: Query, id?: string): HandlerResult<ValueSet> {
   let canonical: string;

@@ -1,11 +1,91 @@
 /**
- * `GET /fhir/metadata`: what this FHIR endpoint supports, as a CapabilityStatement.
- * Declares the PAS server and DTR payer roles it plays and the operations it serves.
+ * `GET /fhir/metadata`: what this FHIR endpoint supports, as a CapabilityStatement — exactly the
+ * routes it serves (src/http/routes), each operation with its OperationDefinition canonical
+ * (versioned where the IG publishes one), no more and no less.
+ *
+ * Instantiates DTR `dtr-payer-service` (questionnaire-package, ValueSet $expand, next-question:
+ * all served) and PAS `IntermediaryCapabilities` (`Claim/$submit`, `Claim/$inquire`, Subscription
+ * create/update/delete on the PAS topic).
  */
-import type { CapabilityStatement } from 'fhir/r4';
+import type {
+  CapabilityStatement,
+  CapabilityStatementRestResource,
+  CapabilityStatementRestResourceOperation,
+  CapabilityStatementRestSecurity,
+} from 'fhir/r4';
 import { BACKPORT, PAS_SUBSCRIPTION_PROFILE, PAS_TOPIC } from '../subscriptions/topic';
 
-export function capabilityStatement(publicBaseUrl: string, version: string, date: string): CapabilityStatement {
+export const OPERATION = {
+  submit: 'http://hl7.org/fhir/us/davinci-pas/OperationDefinition/Claim-submit|2.2.1',
+  inquire: 'http://hl7.org/fhir/us/davinci-pas/OperationDefinition/Claim-inquiry|2.2.1',
+  questionnairePackage: 'http://hl7.org/fhir/us/davinci-dtr/OperationDefinition/questionnaire-package|2.0.1',
+  logQuestionnaireErrors: 'http://hl7.org/fhir/us/davinci-dtr/OperationDefinition/log-questionnaire-errors|2.0.1',
+  populate: 'http://hl7.org/fhir/uv/sdc/OperationDefinition/Questionnaire-populate',
+  nextQuestion: 'http://hl7.org/fhir/uv/sdc/OperationDefinition/Questionnaire-next-question',
+  expand: 'http://hl7.org/fhir/OperationDefinition/ValueSet-expand',
+} as const;
+
+const PAS_INTERMEDIARY = 'http://hl7.org/fhir/us/davinci-pas/CapabilityStatement/IntermediaryCapabilities';
+const DTR_PAYER = 'http://hl7.org/fhir/us/davinci-dtr/CapabilityStatement/dtr-payer-service';
+
+/** What is switched on beyond the always-served routes. */
+export interface CapabilityFeatures {
+  /** SMART Backend Services on /fhir (SMART_CLIENTS set): the token endpoint. */
+  smartTokenUrl?: string;
+}
+
+const op = (name: string, definition: string): CapabilityStatementRestResourceOperation => ({ name, definition });
+
+/** Read, and search by the parameters src/dtr/resources.ts `searchArtifacts` understands. */
+function artifact(type: 'Questionnaire' | 'Library' | 'ValueSet', operation: CapabilityStatementRestResourceOperation[]): CapabilityStatementRestResource {
+  return {
+    type,
+    interaction: [{ code: 'read' }, { code: 'search-type' }],
+    searchParam: [
+      { name: '_id', type: 'token' },
+      { name: 'url', type: 'uri' },
+      { name: 'version', type: 'token' },
+      { name: 'name', type: 'string' },
+    ],
+    ...(operation.length > 0 ? { operation } : {}),
+  };
+}
+
+function security(tokenUrl: string): CapabilityStatementRestSecurity {
+  return {
+    service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] }],
+    extension: [
+      {
+        url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
+        extension: [{ url: 'token', valueUri: tokenUrl }],
+      },
+    ],
+    description: 'SMART Backend Services (client_credentials, private_key_jwt); metadata and smart-configuration are open.',
+  };
+}
+
+export function capabilityStatement(publicBaseUrl: string, version: string, date: string, features: CapabilityFeatures = {}): CapabilityStatement {
+  const resources: CapabilityStatementRestResource[] = [
+    { type: 'Claim', interaction: [{ code: 'read' }], operation: [op('submit', OPERATION.submit), op('inquire', OPERATION.inquire)] },
+    // Each review decision, update or cancel is a new version of the same ClaimResponse.
+    { type: 'ClaimResponse', versioning: 'versioned', interaction: [{ code: 'read' }, { code: 'vread' }, { code: 'history-instance' }] },
+    {
+      // PAS pended-result notifications (R4 Subscriptions backport): the topic it publishes.
+      extension: [{ url: BACKPORT.topicCanonical, valueCanonical: PAS_TOPIC }],
+      type: 'Subscription',
+      supportedProfile: [PAS_SUBSCRIPTION_PROFILE],
+      interaction: [{ code: 'create' }, { code: 'read' }, { code: 'update' }, { code: 'delete' }, { code: 'search-type' }],
+      operation: [op('status', BACKPORT.statusOperation)],
+    },
+    artifact('Questionnaire', [
+      op('questionnaire-package', OPERATION.questionnairePackage),
+      op('log-questionnaire-errors', OPERATION.logQuestionnaireErrors),
+      op('populate', OPERATION.populate),
+      op('next-question', OPERATION.nextQuestion),
+    ]),
+    artifact('Library', []),
+    artifact('ValueSet', [op('expand', OPERATION.expand)]),
+  ];
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -15,52 +95,12 @@ export function capabilityStatement(publicBaseUrl: string, version: string, date
     implementation: { description: 'Payer prior-authorization server (Da Vinci CRD, DTR, PAS)', url: `${publicBaseUrl}/fhir` },
     fhirVersion: '4.0.1',
     format: ['application/fhir+json', 'application/json'],
-    instantiates: [
-      'http://hl7.org/fhir/us/davinci-pas/CapabilityStatement/IntermediaryCapabilities',
-      'http://hl7.org/fhir/us/davinci-dtr/CapabilityStatement/dtr-payer-service',
-    ],
+    instantiates: [PAS_INTERMEDIARY, DTR_PAYER],
     rest: [
       {
         mode: 'server',
-        resource: [
-          {
-            type: 'Claim',
-            interaction: [{ code: 'read' }],
-            operation: [
-              { name: 'submit', definition: 'http://hl7.org/fhir/us/davinci-pas/OperationDefinition/Claim-submit' },
-              { name: 'inquire', definition: 'http://hl7.org/fhir/us/davinci-pas/OperationDefinition/Claim-inquiry' },
-            ],
-          },
-          { type: 'ClaimResponse', interaction: [{ code: 'read' }] },
-          {
-            // PAS pended-result notifications (R4 Subscriptions backport): the topic it publishes.
-            extension: [{ url: BACKPORT.topicCanonical, valueCanonical: PAS_TOPIC }],
-            type: 'Subscription',
-            supportedProfile: [PAS_SUBSCRIPTION_PROFILE],
-            interaction: [{ code: 'create' }, { code: 'read' }, { code: 'update' }, { code: 'delete' }, { code: 'search-type' }],
-            operation: [{ name: 'status', definition: BACKPORT.statusOperation }],
-          },
-          {
-            type: 'Questionnaire',
-            interaction: [{ code: 'read' }, { code: 'search-type' }],
-            searchParam: [{ name: 'url', type: 'uri' }],
-            operation: [
-              {
-                name: 'questionnaire-package',
-                definition: 'http://hl7.org/fhir/us/davinci-dtr/OperationDefinition/questionnaire-package',
-              },
-              { name: 'populate', definition: 'http://hl7.org/fhir/uv/sdc/OperationDefinition/Questionnaire-populate' },
-              { name: 'next-question', definition: 'http://hl7.org/fhir/uv/sdc/OperationDefinition/Questionnaire-next-question' },
-            ],
-          },
-          { type: 'Library', interaction: [{ code: 'read' }, { code: 'search-type' }], searchParam: [{ name: 'url', type: 'uri' }] },
-          {
-            type: 'ValueSet',
-            interaction: [{ code: 'read' }, { code: 'search-type' }],
-            searchParam: [{ name: 'url', type: 'uri' }],
-            operation: [{ name: 'expand', definition: 'http://hl7.org/fhir/OperationDefinition/ValueSet-expand' }],
-          },
-        ],
+        ...(features.smartTokenUrl ? { security: security(features.smartTokenUrl) } : {}),
+        resource: resources,
       },
     ],
   };

@@ -43,8 +43,14 @@ export const PAS_EXT = {
   serviceLineNumber: `${PAS_SD}/extension-serviceLineNumber`,
   /** ClaimResponse: a person reviewed the request (wasHumanReviewedFlag, reviewerNPI, reviewerSpecialty). */
   claimResponseReviewer: `${PAS_SD}/extension-claimResponseReviewer`,
-  /** CommunicationRequest.payload: diagnosis the requested documentation is about (ICD-10-CM). */
+  /** CommunicationRequest.payload and ClaimResponse.item: diagnosis (ICD-10-CM) the item is about. */
   communicatedDiagnosis: `${PAS_SD}/extension-communicatedDiagnosis`,
+  /** ClaimResponse.item: the UMO's reference for a pended or not-certified item. */
+  administrationReferenceNumber: `${PAS_SD}/extension-administrationReferenceNumber`,
+  /** ClaimResponse.item: the date or period the submitter asked for (Claim.item.serviced[x]). */
+  itemRequestedServiceDate: `${PAS_SD}/extension-itemRequestedServiceDate`,
+  /** ClaimResponse.item: what was authorized (product, quantity...), complex. */
+  itemAuthorizedDetail: `${PAS_SD}/extension-itemAuthorizedDetail`,
 } as const;
 
 /** Relative URLs of reviewAction's own sub-extensions (fixedUri in extension-reviewAction). */
@@ -119,3 +125,13 @@ export const OUR_IDENTIFIER = {
   claimResponse: `${CANONICAL_BASE}/identifier/claim-response`,
   communicationRequest: `${CANONICAL_BASE}/identifier/communication-request`,
 } as const;
+
+/** Our identifier systems under the server's public FHIR base (PUBLIC_BASE_URL + `/fhir`). */
+export function ourIdentifiers(base: string): Record<keyof typeof OUR_IDENTIFIER, string> {
+  const root = base.replace(/\/$/, '');
+  return {
+    responseBundle: `${root}/identifier/pas-response-bundle`,
+    claimResponse: `${root}/identifier/claim-response`,
+    communicationRequest: `${root}/identifier/communication-request`,
+  };
+}

@@ -10,6 +10,13 @@
  * unknown criterion with its citation in `processNote`, and a CommunicationRequest asking for
  * documentation when criteria are unknown). `outcome` is always `complete`: the ClaimResponseOutcome
  * value set PAS binds has no `queued`, and a pend is a completed first-pass review.
+ * Must-support item extensions of profile-claimresponse: `requestedServiceDate` (the Claim item's
+ * serviced[x]) and `communicatedDiagnosis` (its diagnoses) echoed on every item;
+ * `administrationReferenceNumber` on items not certified; `authorizedItemDetail` (product and
+ * quantity) on certified items. fullUrls and identifier systems live under `baseUrl` (the
+ * server's PUBLIC_BASE_URL), and `ClaimResponse.request` is the absolute URL of the stored Claim
+ * plus its identifier. Non-fatal warnings (request validation, the decision) come back in an
+ * OperationOutcome entry after the ClaimResponse (the response Bundle's entry slicing is open).
  * Does not support: partial certification (A2), modified (A6), `addItem`, error responses (those
  * are 400 OperationOutcomes from validation).
  */
@@ -22,6 +29,8 @@ import type {
   Coding,
   CommunicationRequest,
   Extension,
+  OperationOutcome,
+  OperationOutcomeIssue,
   Reference,
 } from 'fhir/r4';
 import { CANONICAL_BASE } from '../config';
@@ -32,7 +41,7 @@ import {
   ACTION,
   DECISION_REASON,
   DOCUMENTATION_REQUEST,
-  OUR_IDENTIFIER,
+  ourIdentifiers,
   PAS_EXT,
   PAS_PROFILE,
   REVIEW_ACTION_SUB,
@@ -55,7 +64,7 @@ export interface PasResponseInput {
   /** Id of the ClaimResponse; also the response Bundle identifier value. */
   responseId: string;
   now: Date;
-  /** Base of the fullUrls of resources created here (default: CANONICAL_BASE). */
+  /** FHIR base of the fullUrls and identifier systems of resources created here: PUBLIC_BASE_URL + `/fhir` (default: CANONICAL_BASE). */
   baseUrl?: string;
   /** Id under which the Claim is stored, for `ClaimResponse.request.reference`. */
   claimId?: string;
@@ -265,6 +274,7 @@ function documentationRequest(
   id: string,
   claimResponseUrl: string,
   now: Date,
+  identifierSystem: string,
   asked?: InformationRequest,
 ): CommunicationRequest {
   const unknown = asked ? asked.criteria : decision.criteria.filter((c) => c.status === 'unknown');
@@ -280,7 +290,7 @@ function documentationRequest(
     id,
     meta: { profile: [PAS_PROFILE.communicationRequest] },
     extension: [{ url: PAS_EXT.serviceLineNumber, valuePositiveInt: item.sequence }],
-    identifier: [{ system: OUR_IDENTIFIER.communicationRequest, value: id }],
+    identifier: [{ system: identifierSystem, value: id }],
     status: 'active',
     category: [{ coding: [{ ...DOCUMENTATION_REQUEST.category }] }],
     medium: [{ coding: [{ ...DOCUMENTATION_REQUEST.medium }] }],
@@ -320,6 +330,40 @@ function reviewerExtension(reviewer: PasReviewer): Extension {
   };
 }
 
+/** `requestedServiceDate` and `communicatedDiagnosis`: what the submitter asked for, echoed per item. */
+function echoedItemExtensions(ctx: PasContext, item: PasItem): Extension[] {
+  const out: Extension[] = [];
+  const line = item.item;
+  if (line.servicedDate) out.push({ url: PAS_EXT.itemRequestedServiceDate, valueDateTime: line.servicedDate });
+  else if (line.servicedPeriod) out.push({ url: PAS_EXT.itemRequestedServiceDate, valuePeriod: line.servicedPeriod });
+  const bySequence = new Map((ctx.claim.diagnosis ?? []).map((d) => [d.sequence, d.diagnosisCodeableConcept]));
+  const pointers = line.diagnosisSequence?.length ? line.diagnosisSequence : [...bySequence.keys()];
+  for (const sequence of pointers) {
+    const concept = bySequence.get(sequence);
+    if (concept?.coding?.length) out.push({ url: PAS_EXT.communicatedDiagnosis, valueCodeableConcept: concept });
+  }
+  return out;
+}
+
+/** `authorizedItemDetail` of a certified line: the product and quantity as requested (nothing was cut). */
+function authorizedDetail(item: PasItem): Extension {
+  const sub: Extension[] = [{ url: 'productOrServiceCode', valueCodeableConcept: item.item.productOrService }];
+  if (item.item.quantity) sub.push({ url: 'quantity', valueQuantity: item.item.quantity });
+  return { url: PAS_EXT.itemAuthorizedDetail, extension: sub };
+}
+
+/** The request's and the decisions' non-fatal warnings, once each, or undefined when there are none. */
+function warningsOutcome(requestWarnings: OperationOutcomeIssue[], decisions: Decision[], id: string): OperationOutcome | undefined {
+  const seen = new Set<string>();
+  const issues = [...requestWarnings, ...decisions.flatMap((d) => d.warnings)].filter((i) => {
+    const key = JSON.stringify([i.severity, i.code, i.diagnostics, i.expression]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  return issues.length > 0 ? { resourceType: 'OperationOutcome', id, issue: issues } : undefined;
+}
+
 /** Builds the PAS response Bundle. Throws (a programming error) when the inputs do not line up. */
 export function buildPasResponse(input: PasResponseInput): Bundle {
   const { request: ctx, decisions, authorization, responseId, now } = input;
@@ -331,6 +375,7 @@ export function buildPasResponse(input: PasResponseInput): Bundle {
   }
   const base = (input.baseUrl ?? CANONICAL_BASE).replace(/\/$/, '');
   const claimResponseUrl = `${base}/ClaimResponse/${responseId}`;
+  const identifierSystems = ourIdentifiers(base);
   const issued = now.toISOString().slice(0, 10);
 
   const notes: NonNullable<ClaimResponse['processNote']> = [];
@@ -355,11 +400,16 @@ export function buildPasResponse(input: PasResponseInput): Bundle {
       certified = verdict.authorization;
       extension.push({ url: PAS_EXT.itemPreAuthIssueDate, valueDate: issued });
       extension.push({ url: PAS_EXT.itemPreAuthPeriod, valuePeriod: { start: verdict.period.start, end: verdict.period.end } });
+      extension.push(authorizedDetail(item));
+    } else {
+      // The UMO's reference for a disallowed (pended or not certified) outcome of this line.
+      extension.push({ url: PAS_EXT.administrationReferenceNumber, valueString: `${responseId}-${item.sequence}` });
     }
+    extension.push(...echoedItemExtensions(ctx, item));
     const asked = verdict.kind === 'pended' ? input.informationRequest : undefined;
     if (verdict.kind === 'pended' && (asked || decision.criteria.some((c) => c.status === 'unknown'))) {
       communicationRequests.push(
-        documentationRequest(ctx, item, decision, `${responseId}-docs-${item.sequence}`, claimResponseUrl, now, asked),
+        documentationRequest(ctx, item, decision, `${responseId}-docs-${item.sequence}`, claimResponseUrl, now, identifierSystems.communicationRequest, asked),
       );
     }
     const adjudication: ClaimResponseItemAdjudication = {
@@ -380,7 +430,7 @@ export function buildPasResponse(input: PasResponseInput): Bundle {
     id: responseId,
     meta: { profile: [PAS_PROFILE.claimResponse] },
     ...(input.reviewer ? { extension: [reviewerExtension(input.reviewer)] } : {}),
-    identifier: [{ system: OUR_IDENTIFIER.claimResponse, value: responseId }],
+    identifier: [{ system: identifierSystems.claimResponse, value: responseId }],
     status: 'active',
     type: ctx.claim.type,
     use: 'preauthorization',
@@ -389,7 +439,7 @@ export function buildPasResponse(input: PasResponseInput): Bundle {
     insurer: referenceTo(ctx.insurer),
     requestor: referenceTo(ctx.provider),
     request: {
-      ...(input.claimId ? { reference: `Claim/${input.claimId}` } : {}),
+      ...(input.claimId ? { reference: `${base}/Claim/${input.claimId}` } : {}),
       ...(claimIdentifier ? { identifier: claimIdentifier } : {}),
     },
     outcome: 'complete',
@@ -420,11 +470,13 @@ export function buildPasResponse(input: PasResponseInput): Bundle {
     include(ctx.request.index.resolveAs(provider.organization, ctx.provider.fullUrl, 'Organization'));
   }
   for (const cr of communicationRequests) entries.push({ fullUrl: `${base}/CommunicationRequest/${cr.id}`, resource: cr });
+  const outcome = warningsOutcome(ctx.warnings, decisions, `${responseId}-warnings`);
+  if (outcome) entries.push({ fullUrl: `${base}/OperationOutcome/${outcome.id ?? ''}`, resource: outcome });
 
   return {
     resourceType: 'Bundle',
     meta: { profile: [PAS_PROFILE.responseBundle] },
-    identifier: { system: OUR_IDENTIFIER.responseBundle, value: responseId },
+    identifier: { system: identifierSystems.responseBundle, value: responseId },
     type: 'collection',
     timestamp: now.toISOString(),
     entry: entries,

@@ -56,6 +56,8 @@ export interface SubmitDeps {
   store: Store;
   clock: () => Date;
   logger: Logger;
+  /** PUBLIC_BASE_URL: the response's fullUrls, identifier systems and Claim reference live under it. */
+  config?: { publicBaseUrl: string };
 }
 
 export interface SubmitResult {
@@ -280,6 +282,7 @@ export async function submitClaim(
             now,
             claimId,
             cancelledSequences: cancelled,
+            ...(deps.config ? { baseUrl: `${deps.config.publicBaseUrl}/fhir` } : {}),
           });
           const claimResponse = bundle.entry?.[0]?.resource;
           if (claimResponse?.resourceType !== 'ClaimResponse') throw new Error('PAS response must start with a ClaimResponse');

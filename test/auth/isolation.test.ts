@@ -57,7 +57,7 @@ test("another organization's Claim and ClaimResponse ids answer 404; the submitt
   const submitted = await submit(own, bundle);
   expect(submitted.status).toBe(200);
   const claimResponse = submitted.body.entry[0].resource;
-  const claimId = /^Claim\/(.+)$/.exec(claimResponse.request.reference)?.[1];
+  const claimId = /\/Claim\/([^/]+)$/.exec(claimResponse.request.reference)?.[1];
   expect(claimId).toBeTruthy();
 
   const other = await token('other-clinic');

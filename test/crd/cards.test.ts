@@ -170,7 +170,6 @@ describe('answerOrders: configuration options are obeyed', () => {
   const all = (): OrderAnswerInput[] => [order('unknownTrial')];
 
   test.each([
-    ['instructions', { instructions: false }, ['alternatives', 'launch', 'reference'], 1],
     ['guideline', { guideline: false }, ['instructions', 'alternatives', 'launch'], 1],
     ['therapy-alternatives-req', { therapyAlternativesReq: false }, ['instructions', 'launch', 'reference'], 1],
     ['coverage-info (also withholds the coverage-info-topic instructions card)', { coverageInfo: false }, ['alternatives', 'reference'], 0],

@@ -1,6 +1,6 @@
 import type { Bundle, Coverage, FhirResource, MedicationRequest } from 'fhir/r4';
 import { prefetchTemplates, PREFETCH_KEYS } from '../../src/crd/discovery';
-import { gatherPatientData, pickCoverage, resolvePayer, resolveRequester, type PatientData } from '../../src/crd/data';
+import { gatherPatientData, pickCoverage, resolveOrderMedications, resolvePayer, resolveRequester, type PatientData } from '../../src/crd/data';
 import { parseCdsHooksRequest, type CdsHooksRequest } from '../../src/crd/request';
 import { drugCodes, toEvaluationRequest } from '../../src/crd/evaluation';
 import { OperationOutcomeError } from '../../src/fhir/outcomes';
@@ -26,17 +26,16 @@ import {
 const TOKEN = 'opaque-ehr-access-token';
 const OBS_CODES = [{ system: 'http://loinc.org', code: '1988-5' }];
 const SIGN_TEMPLATES = prefetchTemplates('order-sign', { observationCodes: OBS_CODES });
+const DISPATCH_TEMPLATES = prefetchTemplates('order-dispatch', { observationCodes: OBS_CODES });
+/** The `orders` query for the draft order, as the client (or we) run it. */
+const ORDERS_QUERY = SIGN_TEMPLATES.orders!.replace('{{context.draftOrders.MedicationRequest.id}}', 'draft-kineret');
 
-/**
- * What a CDS Client that honours every template would send. `practitionerRolesByPractitioner` is
- * not sent: the draft order's requester is a PractitionerRole, so its token has no value.
- */
+/** What a CDS Client that honours every template would send. */
 function fullPrefetch(): Record<string, FhirResource | null> {
   return {
     patient,
-    coverage: searchset([coverage]),
-    payer: searchset([payerOrg]),
-    practitionerRoles: searchset([requesterRole]),
+    coverage: searchset([coverage, payerOrg]),
+    orders: searchset([draftOrder(), requesterRole]),
     conditions: searchset(conditions),
     medicationRequests: searchset(medicationHistory),
     medicationStatements: searchset(medicationStatements),
@@ -52,7 +51,11 @@ beforeAll(async () => {
   server = await startFhirServer(
     {
       [`Patient/${PATIENT_ID}`]: () => ({ body: patient }),
-      [`Coverage?patient=${PATIENT_ID}&status=active`]: () => ({ body: searchset([coverage]) }),
+      [`Coverage?patient=${PATIENT_ID}&status=active&_include=Coverage:payor`]: () => ({ body: searchset([coverage, payerOrg]) }),
+      [ORDERS_QUERY]: () => ({ body: searchset([draftOrder(), requesterRole]) }),
+      [DISPATCH_TEMPLATES.orders!.replace('{{context.patientId}}', PATIENT_ID)]: () => ({
+        body: searchset([{ ...draftOrder({ id: 'placed-1', status: 'active' }) }, requesterRole]),
+      }),
       'PractitionerRole?_id=role-rheum-1': () => ({ body: searchset([requesterRole]) }),
       // Conditions come in two pages, to exercise `next`.
       [`Condition?patient=${PATIENT_ID}`]: (base) => ({
@@ -68,6 +71,13 @@ beforeAll(async () => {
       'Organization?_id=org-centene': () => ({ body: searchset([payerOrg]) }),
       'PractitionerRole?practitioner=prac-2': () => ({
         body: searchset([{ resourceType: 'PractitionerRole', id: 'role-2', active: true, practitioner: { reference: 'Practitioner/prac-2' } }]),
+      }),
+      'Medication/med-anakinra': () => ({
+        body: {
+          resourceType: 'Medication',
+          id: 'med-anakinra',
+          code: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '349325', display: 'anakinra 100 MG/0.67ML Prefilled Syringe' }] },
+        },
       }),
       'MedicationRequest?_id=placed-1': () => ({ body: searchset([{ ...draftOrder({ id: 'placed-1', status: 'active' }) }]) }),
     },
@@ -103,7 +113,7 @@ describe('gatherPatientData: the same bundle whichever prefetch keys are missing
   });
 
   test('with complete prefetch nothing is fetched', () => {
-    expect(reference.sources).toEqual({ ...Object.fromEntries(Object.keys(fullPrefetch()).map((k) => [k, 'prefetch'])), practitionerRolesByPractitioner: 'not-needed' });
+    expect(reference.sources).toEqual(Object.fromEntries(Object.keys(fullPrefetch()).map((k) => [k, 'prefetch'])));
     expect(reference.warnings).toEqual([]);
     const types = reference.bundle.entry?.map((e) => `${e.resource?.resourceType}/${e.resource?.id}`);
     expect(types).toEqual([
@@ -226,25 +236,14 @@ describe('gatherPatientData: prefetch semantics', () => {
     expect((error as OperationOutcomeError).outcome.issue[0]?.expression).toEqual(['prefetch.patient']);
   });
 
-  test('a requester that is a Practitioner: its roles come from practitionerRolesByPractitioner, no PractitionerRole key', async () => {
+  test('a requester that is a Practitioner: its roles come with the orders key (_revinclude:iterate=PractitionerRole:practitioner), no read', async () => {
     const role2 = { resourceType: 'PractitionerRole' as const, id: 'role-2', active: true, practitioner: { reference: 'Practitioner/prac-2' } };
-    const body = signRequestBody({ prefetch: { ...without('practitionerRoles'), practitionerRolesByPractitioner: searchset([role2]) } });
-    (body.context as { draftOrders: Bundle }).draftOrders.entry = [{ resource: draftOrder({ requester: { reference: 'Practitioner/prac-2' } }) }];
+    const order = draftOrder({ requester: { reference: 'Practitioner/prac-2' } });
+    const body = signRequestBody({ prefetch: { ...fullPrefetch(), orders: searchset([order, role2]) } });
+    (body.context as { draftOrders: Bundle }).draftOrders.entry = [{ resource: order }];
     const data = await gatherPatientData({ request: parseCdsHooksRequest(body, 'order-sign'), prefetchTemplates: SIGN_TEMPLATES });
-    expect(data.sources.practitionerRoles).toBe('not-needed');
-    expect(data.byKey.practitionerRolesByPractitioner?.map((r) => r.id)).toEqual(['role-2']);
-  });
-
-  test('a requester that is a Practitioner, roles not prefetched: searched by practitioner on fhirServer', async () => {
-    const body = signRequestBody({
-      prefetch: without('practitionerRoles'),
-      fhirServer: server.baseUrl,
-      fhirAuthorization: { access_token: TOKEN, token_type: 'Bearer', expires_in: 300, scope: 'user/*.read', subject: 'pa-service' },
-    });
-    (body.context as { draftOrders: Bundle }).draftOrders.entry = [{ resource: draftOrder({ requester: { reference: 'Practitioner/prac-2' } }) }];
-    const data = await gatherPatientData({ request: parseCdsHooksRequest(body, 'order-sign'), prefetchTemplates: SIGN_TEMPLATES });
-    expect(data.sources.practitionerRolesByPractitioner).toBe('fetched');
-    expect(data.byKey.practitionerRolesByPractitioner?.map((r) => r.id)).toEqual(['role-2']);
+    expect(data.fetcher).toBeUndefined();
+    await expect(resolveRequester(order, data)).resolves.toMatchObject({ id: 'role-2' });
   });
 });
 
@@ -261,7 +260,7 @@ describe('gatherPatientData: order-select and order-dispatch', () => {
     expect(data.bundle.entry?.map((e) => e.resource?.id)).toContain('draft-other');
   });
 
-  test('order-dispatch reads the dispatched order and its requester from fhirServer (%orders dependency)', async () => {
+  test('order-dispatch reads the dispatched order and its requester from fhirServer (the patient\'s active orders, _include requester)', async () => {
     const request = parseCdsHooksRequest(
       {
         hook: 'order-dispatch',
@@ -274,11 +273,10 @@ describe('gatherPatientData: order-select and order-dispatch', () => {
       'order-dispatch',
     );
     expect(request.context.dispatchedOrders).toEqual(['MedicationRequest/placed-1']);
-    const data = await gatherPatientData({ request, prefetchTemplates: prefetchTemplates('order-dispatch', { observationCodes: OBS_CODES }) });
+    const data = await gatherPatientData({ request, prefetchTemplates: DISPATCH_TEMPLATES });
     expect(data.sources.orders).toBe('fetched');
-    expect(data.sources.practitionerRoles).toBe('fetched');
     expect(data.orders.map((o) => o.id)).toEqual(['placed-1']);
-    expect(data.byKey.practitionerRoles?.map((r) => r.id)).toEqual(['role-rheum-1']);
+    expect(data.byKey.orders?.map((r) => r.id)).toEqual(['placed-1', 'role-rheum-1']);
   });
 });
 
@@ -340,8 +338,30 @@ describe('resolvePayer and resolveRequester', () => {
 
   test('PREFETCH_KEYS names the keys of the templates', () => {
     expect(Object.keys(SIGN_TEMPLATES)).toEqual(
-      expect.arrayContaining([PREFETCH_KEYS.patient, PREFETCH_KEYS.coverage, PREFETCH_KEYS.practitionerRoles, PREFETCH_KEYS.observations]),
+      expect.arrayContaining([PREFETCH_KEYS.patient, PREFETCH_KEYS.coverage, PREFETCH_KEYS.orders, PREFETCH_KEYS.observations]),
     );
+  });
+});
+
+describe('resolveOrderMedications', () => {
+  test('a Medication named by medicationReference is read from fhirServer, so the drug is known (CRD 2.0.1 foundation.md: MedicationRequest:medication is part of the order data)', async () => {
+    const order = draftOrder({ medicationReference: { reference: 'Medication/med-anakinra' } });
+    delete order.medicationCodeableConcept;
+    const data = await gatherPatientData({ request: signRequest(fullPrefetch()), prefetchTemplates: SIGN_TEMPLATES });
+    data.orders = [order];
+    expect(drugCodes(order, data.bundle)).toEqual([]);
+    await resolveOrderMedications(data);
+    expect(drugCodes(order, data.bundle).map((c) => c.code)).toEqual(['349325']);
+    expect(server.requests.some((r) => r.url === 'Medication/med-anakinra')).toBe(true);
+  });
+
+  test('an unreadable Medication is a warning naming it', async () => {
+    const order = draftOrder({ medicationReference: { reference: 'Medication/missing' } });
+    delete order.medicationCodeableConcept;
+    const data = await gatherPatientData({ request: signRequest(fullPrefetch()), prefetchTemplates: SIGN_TEMPLATES });
+    data.orders = [order];
+    await resolveOrderMedications(data);
+    expect(data.warnings.map((w) => w.diagnostics).join(' ')).toMatch(/Medication\/missing/);
   });
 });
 

@@ -1,5 +1,6 @@
 import {
   buildDiscovery,
+  CARD_TYPE_CODES,
   DEFAULT_CONFIGURATION,
   hookForServiceId,
   parseConfiguration,
@@ -24,16 +25,14 @@ describe('buildDiscovery', () => {
     }
   });
 
-  test('order-sign prefetch: patient, primary active coverage, requester from the draft order, chart data', () => {
+  test('order-sign prefetch: patient, active coverages with their payor, the draft orders with requester and medication (CRD 2.0.1 foundation.md query table), chart data', () => {
     const sign = doc.services[0]!;
     expect(sign.prefetch).toEqual({
       patient: 'Patient/{{context.patientId}}',
-      coverage: 'Coverage?patient={{context.patientId}}&status=active',
-      payer: 'Organization?_id={{%coverage.entry.resource.ofType(Coverage).payor.resolve().ofType(Organization).id}}',
-      practitionerRoles:
-        'PractitionerRole?_id={{context.draftOrders.entry.resource.ofType(MedicationRequest).requester.resolve().ofType(PractitionerRole).id}}',
-      practitionerRolesByPractitioner:
-        'PractitionerRole?practitioner={{context.draftOrders.entry.resource.ofType(MedicationRequest).requester.resolve().ofType(Practitioner).id}}',
+      coverage: 'Coverage?patient={{context.patientId}}&status=active&_include=Coverage:payor',
+      orders:
+        'MedicationRequest?_id={{context.draftOrders.MedicationRequest.id}}&_include=MedicationRequest:requester&_include=MedicationRequest:medication' +
+        '&_include:iterate=PractitionerRole:organization&_include:iterate=PractitionerRole:practitioner&_revinclude:iterate=PractitionerRole:practitioner',
       conditions: 'Condition?patient={{context.patientId}}',
       medicationRequests: 'MedicationRequest?patient={{context.patientId}}',
       medicationStatements: 'MedicationStatement?patient={{context.patientId}}',
@@ -43,32 +42,29 @@ describe('buildDiscovery', () => {
     });
   });
 
-  test('order-dispatch reads the dispatched orders first, then their requester', () => {
+  test('order-dispatch: dispatchedOrders are references no 2.0.1 token turns into ids, so the orders key asks for the active orders', () => {
     const dispatch = doc.services[2]!;
-    const keys = Object.keys(dispatch.prefetch);
-    expect(keys.indexOf('orders')).toBeLessThan(keys.indexOf('practitionerRoles'));
-    expect(dispatch.prefetch.orders).toBe('MedicationRequest?_id={{context.dispatchedOrders.resolve().ofType(MedicationRequest).id}}');
-    expect(dispatch.prefetch.practitionerRoles).toContain('%orders');
+    expect(dispatch.prefetch.orders).toMatch(/^MedicationRequest\?patient=\{\{context\.patientId\}\}&status=active&_include=MedicationRequest:requester/);
+    expect(JSON.stringify(dispatch.prefetch)).not.toMatch(/resolve\(|ofType\(|%/);
   });
 
   test('without observation codes the template asks for laboratory results', () => {
     expect(prefetchTemplates('order-sign').observations).toBe('Observation?patient={{context.patientId}}&category=laboratory');
   });
 
-  test('configuration options: one boolean per response type, max-cards integer, unique codes/names, defaults', () => {
+  test('configuration options: codes only from the CRD 2.0.1 cardType value set (CDSHookServicesExtensionConfiguration.code, required binding), unique, with defaults', () => {
     for (const service of doc.services) {
       const options = service.extension['davinci-crd.configuration-options'];
       for (const o of options) {
         expect(Object.keys(o).sort()).toEqual(['code', 'default', 'description', 'name', 'type']);
+        expect(CARD_TYPE_CODES).toContain(o.code);
+        expect(['boolean', 'integer']).toContain(o.type);
         expect(typeof o.default).toBe(o.type === 'integer' ? 'number' : 'boolean');
       }
       for (const field of ['code', 'name', 'description'] as const) {
         expect(new Set(options.map((o) => o[field])).size).toBe(options.length);
       }
-      const codes = options.map((o) => o.code);
-      expect(codes).toEqual(expect.arrayContaining(['coverage-info', 'instructions', 'guideline', 'therapy-alternatives-req', 'max-cards']));
-      expect(options.find((o) => o.code === 'max-cards')).toMatchObject({ type: 'integer', default: 10 });
-      expect(codes.includes('unsolicited-determ')).toBe(service.hook !== 'order-select');
+      expect(options.map((o) => o.code)).toEqual(['coverage-info', 'guideline', 'therapy-alternatives-req']);
     }
   });
 
@@ -98,7 +94,8 @@ describe('parseConfiguration', () => {
         cost: false,
       },
     });
-    expect(config).toEqual({ coverageInfo: true, instructions: false, guideline: false, therapyAlternativesReq: false, unsolicitedDeterm: false, maxCards: 3 });
+    // `instructions` is no card-type code (it was ours): ignored like any unknown option.
+    expect(config).toEqual({ coverageInfo: true, guideline: false, therapyAlternativesReq: false, unsolicitedDeterm: false, maxCards: 3 });
     expect(warnings).toEqual([]);
   });
 

@@ -1,14 +1,14 @@
 import type { Bundle, Library, Questionnaire, QuestionnaireItem, QuestionnaireResponse } from 'fhir/r4';
 import { checkPackageBundle, reviewPackageBundle } from '../../src/dtr/conformance';
 import { questionnairePackage } from '../../src/dtr/questionnaire-package';
-import { BASE, fixtureArtifacts, medicationOrder, packageInput } from './support/fixtures';
+import { BASE, fixtureArtifacts, medicationOrder, packageInput, packageOf } from './support/fixtures';
 
 const { artifacts } = fixtureArtifacts();
 let pristine: Bundle;
 
 beforeAll(async () => {
   const { body } = await questionnairePackage(packageInput({ questionnaire: [`${BASE}/Questionnaire/dtr-fixture`], order: [medicationOrder()] }), { artifacts });
-  pristine = body as Bundle;
+  pristine = packageOf(body);
 });
 
 /** A mutable deep copy of the package and handles on its parts. */
@@ -82,9 +82,9 @@ const breakages: [string, (p: ReturnType<typeof copy>) => void, string][] = [
     (p) => void delete (p.bundle.entry!.find((e) => e.resource?.id === 'dtr-fixture-diagnoses')!.resource as { expansion?: unknown }).expansion,
     'ValueSet http://pa.example.org/fhir/ValueSet/dtr-fixture-diagnoses: not expanded',
   ],
-  ['answerValueSet missing', (p) => dropEntry(p, (r) => r.id === 'dtr-fixture-specialties'), 'answerValueSet http://pa.example.org/fhir/ValueSet/dtr-fixture-specialties is not in the package'],
+  ['answerValueSet missing', (p) => dropEntry(p, (r) => r.id === 'dtr-fixture-specialties'), 'answerValueSet http://pa.example.org/fhir/ValueSet/dtr-fixture-specialties|2024.1 is not in the package'],
   // Questionnaire
-  ['cqf-library not a Library url', (p) => void (p.q.extension![0]!.valueCanonical = `${BASE}/Library/Other`), 'cqf-library http://pa.example.org/fhir/Library/Other is not the url of a Library in the package'],
+  ['cqf-library not a Library url', (p) => void (p.q.extension![0]!.valueCanonical = `${BASE}/Library/Other`), 'cqf-library http://pa.example.org/fhir/Library/Other is not the url (and version) of a Library in the package'],
   ['no cqf-library', (p) => void (p.q.extension = p.q.extension!.filter((e) => !e.url.endsWith('cqf-library'))), 'no cqf-library extension names the CQL library'],
   ['url not [base]/Questionnaire/[id]', (p) => void (p.q.url = `${BASE}/forms/dtr-fixture`), 'url http://pa.example.org/fhir/forms/dtr-fixture is not of the form [base]/Questionnaire/dtr-fixture'],
   ['subjectType not Patient', (p) => void (p.q.subjectType = ['Practitioner']), 'subjectType must be exactly Patient'],

@@ -289,7 +289,7 @@ describe('$populate from a FHIR server with a bearer token', () => {
     expect(issuesOf(body)).toEqual([]);
     const urls = server.requests.map((r) => r.url);
     // The order and Coverage come with the patient's searches; the requester's role is read by id.
-    expect(urls).toEqual(expect.arrayContaining(['Patient/pt-ra-approvable', 'MedicationRequest?patient=pt-ra-approvable', 'Coverage?patient=pt-ra-approvable&status=active', 'PractitionerRole/role-marquez-rheumatology']));
+    expect(urls).toEqual(expect.arrayContaining(['Patient/pt-ra-approvable', 'MedicationRequest?patient=pt-ra-approvable', 'Coverage?patient=pt-ra-approvable&status=active&_include=Coverage:payor', 'PractitionerRole/role-marquez-rheumatology']));
     expect(urls.some((u) => u.startsWith('MedicationDispense?patient=pt-ra-approvable') && u.includes('_offset=4'))).toBe(true);
     expect(server.requests.every((r) => r.authorization === `Bearer ${TOKEN}`)).toBe(true);
   });

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Bundle, Coverage, Library, MedicationRequest, Parameters, ValueSet } from 'fhir/r4';
+import type { Coverage, Library, MedicationRequest, Parameters, ValueSet } from 'fhir/r4';
 import { loadConfig } from '../../src/config';
 import { buildValueSetIndex, loadValueSets } from '../../src/catalog/terminology';
 import { createCatalog, loadPolicies, PAYER_TYPE_SYSTEM } from '../../src/catalog/catalog';
@@ -14,7 +14,7 @@ import type { PolicyDefinition } from '../../src/catalog/types';
 import { loadArtifacts } from '../../src/dtr/artifacts';
 import { checkPackageBundle, reviewLibraries } from '../../src/dtr/conformance';
 import { questionnairePackage, type SelectPolicy } from '../../src/dtr/questionnaire-package';
-import { coverage, medicationOrder, packageInput } from './support/fixtures';
+import { coverage, medicationOrder, packageInput, packageOf } from './support/fixtures';
 
 const { paths } = loadConfig();
 const artifacts = loadArtifacts(paths);
@@ -71,8 +71,7 @@ const describeQuestionnaires = questionnaires.length > 0 ? describe.each(questio
 describeQuestionnaires('Questionnaire %s', (_id, url, version) => {
   test('its package by canonical passes the DTR payer conformance checks', async () => {
     const { body } = await questionnairePackage(packageInput({ questionnaire: [`${url}|${version}`], order: [medicationOrder()] }), { artifacts });
-    expect(body.resourceType).toBe('Bundle');
-    expect(checkPackageBundle(body)).toEqual([]);
+    expect(checkPackageBundle(packageOf(body))).toEqual([]);
   });
 });
 
@@ -85,11 +84,27 @@ describe.each(policies.map((p) => [p.id, p] as const))('policy %s', (_id, policy
   test("$questionnaire-package for its drug order (selected by payer and drug) passes and carries the policy's library", async () => {
     const { cov, order } = requestFor(policy);
     const { body } = await questionnairePackage(packageInput({ coverage: [cov], order: [order] }), { artifacts, selectPolicy });
-    if (body.resourceType === 'Parameters') throw new Error(JSON.stringify((body as Parameters).parameter?.find((p) => p.name === 'outcome')));
-    const bundle = body as Bundle;
+    const bundle = packageOf(body);
+    expect((body as Parameters).parameter?.find((p) => p.name === 'operationOutcome')).toBeUndefined();
     expect(bundle.entry?.[0]?.resource).toMatchObject({ resourceType: 'Questionnaire', url: policy.questionnaire });
     expect(checkPackageBundle(bundle)).toEqual([]);
     const libraries = bundle.entry!.filter((e) => e.resource?.resourceType === 'Library').map((e) => e.resource as Library);
     expect(libraries).toEqual(expect.arrayContaining([expect.objectContaining({ name: policy.library.name, version: policy.library.version })]));
+  });
+});
+
+describe('canonical references in the published Questionnaires are version-specific (DTR 2.0.1 dtr-std-questionnaire)', () => {
+  test.each(artifacts.list('Questionnaire').map((q) => [q.id!, q] as const))('%s: cqf-library and every answerValueSet carry |version of a published artifact', (_id, q) => {
+    const libraries = (q.extension ?? []).filter((e) => e.url === 'http://hl7.org/fhir/StructureDefinition/cqf-library').map((e) => e.valueCanonical ?? '');
+    expect(libraries.length).toBeGreaterThan(0);
+    for (const canonical of libraries) {
+      expect(canonical).toMatch(/\|[^|]+$/);
+      expect(artifacts.byCanonical('Library', canonical)).toBeDefined();
+    }
+    const walk = (items: typeof q.item): string[] => (items ?? []).flatMap((i) => [...(i.answerValueSet ? [i.answerValueSet] : []), ...walk(i.item)]);
+    for (const canonical of walk(q.item)) {
+      expect(canonical).toMatch(/\|[^|]+$/);
+      expect(artifacts.byCanonical('ValueSet', canonical)).toBeDefined();
+    }
   });
 });

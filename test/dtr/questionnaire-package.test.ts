@@ -2,7 +2,7 @@ import type { Bundle, OperationOutcome, Parameters, QuestionnaireResponse } from
 import { OperationOutcomeError } from '../../src/fhir/outcomes';
 import { checkPackageBundle } from '../../src/dtr/conformance';
 import { questionnairePackage, type QuestionnairePackageDeps } from '../../src/dtr/questionnaire-package';
-import { BASE, coverage, fixtureArtifacts, medicationOrder, packageInput } from './support/fixtures';
+import { BASE, coverage, fixtureArtifacts, medicationOrder, packageInput, packageOf } from './support/fixtures';
 
 const { artifacts } = fixtureArtifacts();
 const FIXTURE_Q = `${BASE}/Questionnaire/dtr-fixture`;
@@ -26,7 +26,7 @@ const types = (bundle: Bundle): string[] => (bundle.entry ?? []).map((e) => `${e
 const responseOf = (bundle: Bundle): QuestionnaireResponse =>
   bundle.entry!.find((e) => e.resource?.resourceType === 'QuestionnaireResponse')!.resource as QuestionnaireResponse;
 const outcomeOf = (parameters: Parameters): OperationOutcome | undefined =>
-  parameters.parameter?.find((p) => p.name === 'outcome')?.resource as OperationOutcome | undefined;
+  parameters.parameter?.find((p) => p.name === 'operationOutcome')?.resource as OperationOutcome | undefined;
 const bundlesOf = (parameters: Parameters): Bundle[] =>
   (parameters.parameter ?? []).filter((p) => p.name === 'PackageBundle').map((p) => p.resource as Bundle);
 
@@ -43,10 +43,10 @@ async function expectError(body: unknown, status: number, expression?: string, d
 }
 
 describe('$questionnaire-package: selection', () => {
-  test('by canonical: one form, no warnings → the bare collection Bundle, complete and conformant', async () => {
+  test('by canonical: one form, no warnings → Parameters with one PackageBundle (dtr-qpackage-output-parameters), complete and conformant', async () => {
     const { status, body } = await questionnairePackage(packageInput({ questionnaire: [FIXTURE_Q], order: [medicationOrder()] }), deps());
     expect(status).toBe(200);
-    const bundle = body as Bundle;
+    const bundle = packageOf(body);
     expect(bundle).toMatchObject({
       resourceType: 'Bundle',
       type: 'collection',
@@ -71,7 +71,7 @@ describe('$questionnaire-package: selection', () => {
 
   test('the draft QuestionnaireResponse follows dtr-questionnaireresponse and links the client Coverage and order', async () => {
     const { body } = await questionnairePackage(packageInput({ questionnaire: [FIXTURE_Q], order: [medicationOrder()] }), deps());
-    const response = responseOf(body as Bundle);
+    const response = responseOf(packageOf(body));
     expect(response).toMatchObject({
       meta: { profile: ['http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-questionnaireresponse'], lastUpdated: NOW.toISOString() },
       questionnaire: `${FIXTURE_Q}|1.0.0`,
@@ -100,21 +100,21 @@ describe('$questionnaire-package: selection', () => {
     const { body } = await questionnairePackage(
       packageInput({ order: [medicationOrder()] }),
       deps({
-        selectPolicy: (c, o) => {
+        selectPolicy: (c, o, referenced) => {
           seen.push([c.id, o.id]);
-          return select(c, o);
+          return select(c, o, referenced);
         },
       }),
     );
     expect(seen).toEqual([['cov-1', 'mr-1']]);
-    expect((body as Bundle).entry?.[0]?.resource?.id).toBe('dtr-fixture');
-    expect(checkPackageBundle(body)).toEqual([]);
+    expect(packageOf(body).entry?.[0]?.resource?.id).toBe('dtr-fixture');
+    expect(checkPackageBundle(packageOf(body))).toEqual([]);
   });
 
   test('by context: the CRD coverage-assertion-id (injected lookupAssertion), version-specific', async () => {
     // The engine is left out here so that only the assertion selects.
     const { body } = await questionnairePackage(packageInput({ context: 'assertion-1', order: [medicationOrder()] }), deps({ selectPolicy: undefined }));
-    const bundle = body as Bundle;
+    const bundle = packageOf(body);
     expect(bundle.entry?.[0]?.resource).toMatchObject({ id: 'dtr-fixture-continuation', version: '1.1.0' });
     expect(responseOf(bundle).questionnaire).toBe(`${CONTINUATION_Q}|1.1.0`);
     expect(checkPackageBundle(bundle)).toEqual([]);
@@ -186,12 +186,23 @@ describe('$questionnaire-package: warnings travel with the answer', () => {
     expect(outcomeOf(body as Parameters)?.issue[0]?.code).toBe('not-found');
   });
 
+  test('a selection problem the client can fix is the warning, instead of "no questionnaire applies"', async () => {
+    const { body } = await questionnairePackage(
+      packageInput({ order: [medicationOrder()] }),
+      deps({ selectPolicy: () => ({ problem: 'Coverage/cov-1.payor (Organization/ehr-org-7) carries no payer identifier' }) }),
+    );
+    expect(outcomeOf(body as Parameters)?.issue[0]).toMatchObject({ severity: 'warning', code: 'incomplete', diagnostics: expect.stringContaining('Organization/ehr-org-7') });
+  });
+
   test('changedsince after every artifact → nothing changed (informational outcome); before → the package', async () => {
     const future = await questionnairePackage(packageInput({ questionnaire: [FIXTURE_Q], changedsince: '2999-01-01T00:00:00Z' }), deps());
     expect(bundlesOf(future.body as Parameters)).toHaveLength(0);
     expect(outcomeOf(future.body as Parameters)?.issue[0]).toMatchObject({ severity: 'information', code: 'informational' });
     const past = await questionnairePackage(packageInput({ questionnaire: [FIXTURE_Q], changedsince: '2000-01-01T00:00:00Z', order: [medicationOrder()] }), deps());
-    expect((past.body as Bundle).resourceType).toBe('Bundle');
+    expect(bundlesOf(past.body as Parameters)).toHaveLength(1);
+    // dtr-qpackage-output-parameters needs PackageBundle 1..*: claimed only when there is a package.
+    expect((past.body as Parameters).meta?.profile).toEqual(['http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-qpackage-output-parameters']);
+    expect((future.body as Parameters).meta).toBeUndefined();
   });
 });
 
@@ -203,7 +214,7 @@ describe('$questionnaire-package: input names and types of DTR 2.0.1, 2.1 and 2.
   ])('questionnaire as %s', async (_label, parameter) => {
     const body = { resourceType: 'Parameters', parameter: [{ name: 'coverage', resource: coverage() }, { name: 'order', resource: medicationOrder() }, parameter] };
     const result = await questionnairePackage(body, deps());
-    expect((result.body as Bundle).entry?.[0]?.resource?.id).toBe('dtr-fixture');
+    expect(packageOf(result.body).entry?.[0]?.resource?.id).toBe('dtr-fixture');
   });
 
   test.each([
@@ -212,19 +223,19 @@ describe('$questionnaire-package: input names and types of DTR 2.0.1, 2.1 and 2.
   ])('changedsince as %s', async (_label, parameter) => {
     const body = packageInput({ questionnaire: [FIXTURE_Q], order: [medicationOrder()] });
     body.parameter!.push(parameter);
-    expect((await questionnairePackage(body, deps())).body.resourceType).toBe('Bundle');
+    expect(bundlesOf((await questionnairePackage(body, deps())).body as Parameters)).toHaveLength(1);
   });
 
   test('`referenced` (2.0.1) and unknown parameters do not disturb the answer', async () => {
     const body = packageInput({ questionnaire: [FIXTURE_Q], order: [medicationOrder()] });
     body.parameter!.push({ name: 'referenced', resource: { resourceType: 'Patient', id: 'pat-1' } }, { name: 'futureThing', valueString: 'x' });
-    expect((await questionnairePackage(body, deps())).body.resourceType).toBe('Bundle');
+    expect(bundlesOf((await questionnairePackage(body, deps())).body as Parameters)).toHaveLength(1);
   });
 
   test('a coverage with only an identifier is linked by identifier', async () => {
     const cov = coverage({ id: undefined, identifier: [{ system: 'urn:ehr:coverage', value: 'C-9' }] });
     const { body } = await questionnairePackage(packageInput({ coverage: [cov], questionnaire: [FIXTURE_Q], order: [medicationOrder()] }), deps());
-    expect(responseOf(body as Bundle).extension?.[0]?.valueReference).toEqual({ type: 'Coverage', identifier: { system: 'urn:ehr:coverage', value: 'C-9' } });
+    expect(responseOf(packageOf(body)).extension?.[0]?.valueReference).toEqual({ type: 'Coverage', identifier: { system: 'urn:ehr:coverage', value: 'C-9' } });
   });
 });
 

@@ -29,7 +29,7 @@ import { questionnairePackage } from '../../src/dtr/questionnaire-package';
 import { populate } from '../../src/dtr/populate';
 import { createPolicyEngine } from '../../src/engine';
 import { EXT } from '../../src/dtr/urls';
-import { fixtureArtifacts, medicationOrder, packageInput } from './support/fixtures';
+import { fixtureArtifacts, medicationOrder, packageInput, packageOf } from './support/fixtures';
 import { LFORMS_FILES, startRenderServer, type RenderServer } from './support/render-server';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -223,8 +223,7 @@ describe('LHC-Forms renders every Questionnaire', () => {
     beforeAll(async () => {
       server.use(artifacts);
       const { body } = await questionnairePackage(packageInput({ questionnaire: [`${published.url}|${published.version}`], order: [medicationOrder()] }), { artifacts });
-      expect(body.resourceType).toBe('Bundle');
-      bundle = body as Bundle;
+      bundle = packageOf(body);
       // As a DTR client would: point the renderer's terminology lookups at the payer ($expand).
       // On the root and on each item with an answerValueSet: LHC-Forms reads the item's own when it
       // merges a QuestionnaireResponse.

@@ -71,3 +71,31 @@ describe('order-sign grants satisfied → a later PAS $submit for that order ret
     expect(issued).toEqual([claimResponse.preAuthRef]);
   });
 });
+
+describe('no policy for the member: CRD and PAS say the same thing', () => {
+  // CRD 2.0.1 hooks.md (Hook categories): for order-sign CRD servers SHALL return a
+  // coverage-information system action. A Centene commercial member ordering Kineret (the Kineret
+  // policies are Medicaid-only): PAS pends for clinical review (A4), so CRD says auth-needed.
+  const commercial = (coverage: Coverage): void => {
+    coverage.type = { coding: [{ system: 'urn:oid:2.16.840.1.113883.3.221.5', code: '5', display: 'Commercial' }] };
+  };
+
+  test('CRD: covered, auth-needed, a reason; PAS: A4 for the same chart', async () => {
+    const crd = signRequest('RX-2026-COMMERCIAL-1');
+    const searchset = crd.prefetch.coverage as Bundle;
+    commercial(searchset.entry![0]!.resource as Coverage);
+    const res = await callHook(app, crd);
+    expect(res.status).toBe(200);
+    const info = onlyCoverageInformation(res.body as CdsServiceResponse);
+    expect(one(info, 'covered')).toBe('covered');
+    expect(one(info, 'pa-needed')).toBe('auth-needed');
+    const reason = info.extension?.find((e) => e.url === 'reason');
+    expect(JSON.stringify(reason)).toMatch(/line of business/);
+
+    const resources = approvableChart();
+    commercial(resources.find((r): r is Coverage => r.resourceType === 'Coverage')!);
+    const claimResponse = await submit(pasBundleFor(crd, resources));
+    expect(readReviewAction(claimResponse.item![0]!)?.code).toBe('A4');
+    expect((claimResponse.processNote ?? []).map((n) => n.text).join(' ')).toMatch(/line of business/);
+  });
+});

@@ -8,6 +8,7 @@ import request from 'supertest';
 import type { Bundle, Coverage, Extension, MedicationRequest, OperationOutcome, Organization } from 'fhir/r4';
 import type { CdsCard, CdsServiceResponse, DiscoveryResponse } from '../../src/crd/types';
 import { CDS_HOOKS_CARD_TYPE_SYSTEM, CRD_TEMP_SYSTEM } from '../../src/crd/types';
+import { CARD_TYPE_CODES } from '../../src/crd/discovery';
 import { memberKey } from '../../src/store';
 import { createTestApp, type TestApp } from '../support/app';
 import { buildRequest, FIXTURE_REQUESTS, ORDER_NUMBER_SYSTEM } from '../support/crd-requests';
@@ -124,35 +125,34 @@ describe('GET /cds-services', () => {
     }
   });
 
-  test('prefetch templates: patient, primary active Coverage and its payer, requester roles, chart data; CDS Hooks tokens', () => {
+  test('prefetch templates a CRD 2.0.1 client can fill: CDS Hooks tokens, the 2.0.1 context.draftOrders.<Type>.id token (deviations.md), _include (foundation.md); no FHIRPath', () => {
     const chart = ['conditions', 'medicationRequests', 'medicationStatements', 'medicationDispenses', 'observations', 'allergies'];
-    const head = ['patient', 'coverage', 'payer'];
-    const roles = ['practitionerRoles', 'practitionerRolesByPractitioner'];
-    const [sign, select, dispatch] = doc.services;
-    expect(Object.keys(sign!.prefetch)).toEqual([...head, ...roles, ...chart]);
-    expect(Object.keys(select!.prefetch)).toEqual([...head, ...roles, ...chart]);
-    expect(Object.keys(dispatch!.prefetch)).toEqual([...head, 'orders', ...roles, ...chart]);
     for (const s of doc.services) {
+      expect(Object.keys(s.prefetch)).toEqual(['patient', 'coverage', 'orders', ...chart]);
       expect(s.prefetch.patient).toBe('Patient/{{context.patientId}}');
-      expect(s.prefetch.coverage).toBe('Coverage?patient={{context.patientId}}&status=active');
+      expect(s.prefetch.coverage).toBe('Coverage?patient={{context.patientId}}&status=active&_include=Coverage:payor');
       for (const template of Object.values(s.prefetch)) {
         expect(template).toMatch(/^[A-Z][A-Za-z]+(\/|\?)/);
-        expect(template).toMatch(/\{\{[^{}]+\}\}/);
+        const tokens = [...template.matchAll(/\{\{([^{}]+)\}\}/g)].map((m) => m[1]);
+        expect(tokens.length).toBeGreaterThan(0);
+        // 2.0.1 tokens only: context.<field> or context.<resource context>.<Type>.id.
+        for (const token of tokens) expect(token).toMatch(/^context\.(patientId|draftOrders\.MedicationRequest\.id)$/);
       }
     }
+    expect(doc.services[0]!.prefetch.orders).toMatch(/^MedicationRequest\?_id=\{\{context\.draftOrders\.MedicationRequest\.id\}\}&_include=MedicationRequest:requester&_include=MedicationRequest:medication/);
     // The observation template names the LOINC codes the policies read (CDAI, ESR, CRP...).
-    expect(sign!.prefetch.observations).toContain('http://loinc.org|75842-5');
+    expect(doc.services[0]!.prefetch.observations).toContain('http://loinc.org|75842-5');
   });
 
-  test('davinci-crd.version and davinci-crd.configuration-options: one boolean per card type, max-cards, never required', () => {
+  test('davinci-crd.version and davinci-crd.configuration-options: codes from the CRD 2.0.1 cardType value set (required binding of CDSHookServicesExtensionConfiguration.code)', () => {
     for (const s of doc.services) {
       expect(s.extension['davinci-crd.version']).toEqual(['2.0', '2.1', '2.2']);
       const options = s.extension['davinci-crd.configuration-options'];
-      const expected = ['coverage-info', ...(s.hook === 'order-select' ? [] : ['unsolicited-determ']), 'instructions', 'guideline', 'therapy-alternatives-req', 'max-cards'];
-      expect(options.map((o) => o.code)).toEqual(expected);
+      expect(options.map((o) => o.code)).toEqual(['coverage-info', 'guideline', 'therapy-alternatives-req']);
       for (const o of options) {
-        expect(o.type).toBe(o.code === 'max-cards' ? 'integer' : 'boolean');
-        expect(o.default).toEqual(o.code === 'max-cards' ? 10 : true);
+        expect(CARD_TYPE_CODES).toContain(o.code);
+        expect(o.type).toBe('boolean');
+        expect(o.default).toBe(true);
         expect(o.name.length).toBeGreaterThan(3);
         expect(o.description.length).toBeGreaterThan(10);
       }
@@ -406,11 +406,11 @@ describe('davinci-crd.configuration is obeyed', () => {
   });
 
   test.each([
-    ['instructions', { instructions: false }, ['alternatives', 'launch', 'reference']],
     ['guideline', { guideline: false }, ['instructions', 'alternatives', 'launch']],
     ['therapy-alternatives-req', { 'therapy-alternatives-req': false }, ['instructions', 'launch', 'reference']],
     // The DTR app launch stays: it is how the documentation the coverage information asks for gets done.
-    ['every card type', { instructions: false, guideline: false, 'therapy-alternatives-req': false }, ['launch']],
+    ['every card type but coverage-info', { guideline: false, 'therapy-alternatives-req': false }, ['instructions', 'launch']],
+    ['max-cards 0 (a CRD 2.2 request option)', { 'max-cards': 0 }, []],
   ])('%s switched off: those cards are gone, the coverage information stays', async (_name, configuration, expected) => {
     const response = await answer(configured(fixture('order-sign-kineret'), configuration));
     expect(kinds(response)).toEqual(expected);
@@ -608,20 +608,23 @@ describe('malformed requests → 400 OperationOutcome naming the element', () =>
   });
 });
 
-describe('Coverage (CRD hook-13) → 400 on prefetch.coverage', () => {
+describe('no Coverage this service answers for → 200, one neutral info card, no system action (CRD 2.0.1 hooks.md: 4xx/5xx only for errors; CDS Hooks 2.0 response)', () => {
   const coverageOf = (b: HookRequest): Coverage => searchBundle(b, 'coverage').entry![0]!.resource as Coverage;
   const cases: [string, (b: HookRequest) => void, RegExp][] = [
     ['no active Coverage', (b) => {
       b.prefetch.coverage = { resourceType: 'Bundle', type: 'searchset', total: 0, entry: [] };
-    }, /No active Coverage/],
-    ['two active Coverages', (b) => {
+    }, /no active coverage/],
+    ['the Coverage could not be read (the client sent an OperationOutcome)', (b) => {
+      b.prefetch.coverage = { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'forbidden', diagnostics: 'no consent' }] };
+    }, /could not be read/],
+    ['two active Coverages of served payers', (b) => {
       const second = { ...coverageOf(b), id: 'cov-second' };
       searchBundle(b, 'coverage').entry!.push({ resource: second });
-    }, /2 active Coverages/],
+    }, /several active coverages/],
     ['a payer this server does not serve', (b) => {
-      const org = searchBundle(b, 'payer').entry![0]!.resource as Organization;
+      const org = searchBundle(b, 'coverage').entry!.find((e) => e.resource?.resourceType === 'Organization')!.resource as Organization;
       org.identifier = [{ system: 'urn:oid:2.16.840.1.113883.6.300', value: '99999' }];
-    }, /not served/],
+    }, /payer/],
     ['a Coverage whose payer cannot be identified', (b) => {
       coverageOf(b).payor = [{ display: 'Some health plan' }];
     }, /does not identify its payer/],
@@ -629,11 +632,30 @@ describe('Coverage (CRD hook-13) → 400 on prefetch.coverage', () => {
   test.each(cases)('%s', async (_name, edit, text) => {
     const body = fixture('order-sign-kineret');
     edit(body);
-    const res = await callHook(app, body);
-    expect(res.status).toBe(400);
-    const issue = (res.body as OperationOutcome).issue[0];
-    expect(issue?.expression).toEqual(['prefetch.coverage']);
-    expect(issue?.diagnostics).toMatch(text);
+    const response = await answer(body);
+    expect(response.systemActions ?? []).toEqual([]);
+    expect(response.cards).toHaveLength(1);
+    const card = response.cards[0]!;
+    expect(card).toMatchObject({ indicator: 'info', source: { topic: { system: CRD_TEMP_SYSTEM, code: 'coverage-info' } } });
+    expect(card.summary.length).toBeLessThan(140);
+    expect(card.summary).toMatch(text);
+  });
+
+  test('the unserved payer is named on the card (CRD cards.md: source.label is the insurer the user recognizes)', async () => {
+    const body = fixture('order-sign-kineret');
+    const org = searchBundle(body, 'coverage').entry!.find((e) => e.resource?.resourceType === 'Organization')!.resource as Organization;
+    org.identifier = [{ system: 'urn:oid:2.16.840.1.113883.6.300', value: '99999' }];
+    org.name = 'Lakeshore Mutual';
+    expect((await answer(body)).cards[0]?.source.label).toBe('Lakeshore Mutual');
+  });
+
+  test('two active Coverages, one of a payer this server serves: answered for that one (CRD 2.0.1 foundation.md: clients SHOULD send only the relevant Coverages)', async () => {
+    const body = fixture('order-sign-kineret');
+    const other: Coverage = { ...coverageOf(body), id: 'cov-other-plan', payor: [{ identifier: { system: 'urn:oid:2.16.840.1.113883.6.300', value: '99999' } }] };
+    searchBundle(body, 'coverage').entry!.push({ resource: other });
+    const info = onlyCoverageInformation(await answer(body));
+    expect(one(info, 'pa-needed')).toBe('auth-needed');
+    expect(info.extension?.find((e) => e.url === 'coverage')?.valueReference?.reference).toBe(`Coverage/${coverageOf(body).id}`);
   });
 });
 
@@ -677,7 +699,7 @@ describe('audit', () => {
     const bodies = [fixture('order-sign-kineret'), fixture('order-sign-satisfied'), fixture('order-sign-not-covered'), fixture('order-dispatch-kineret')];
     for (const body of bodies) await answer(body);
     const bad = fixture('order-sign-kineret');
-    bad.prefetch.coverage = { resourceType: 'Bundle', type: 'searchset', entry: [] };
+    bad.prefetch.patient = { resourceType: 'Patient', id: 'someone-else' };
     expect((await callHook(app, bad)).status).toBe(400);
 
     const rows = await t.ctx.store.listAudit(200);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import request from 'supertest';
 import type { Bundle, Coverage, MedicationRequest, OperationOutcome, Parameters, Questionnaire } from 'fhir/r4';
 import { createTestApp, type TestApp } from '../support/app';
+import { noPolicyDecision } from '../../src/engine';
 import { checkPackageBundle } from '../../src/dtr/conformance';
 
 const QUESTIONNAIRE = 'http://pa.example.org/fhir/Questionnaire/cp-phar-244-kineret';
@@ -179,5 +180,168 @@ describe('SDC operations over HTTP', () => {
       .send(JSON.stringify({ resourceType: 'Parameters', parameter: [{ name: 'subject', valueReference: { reference: 'Patient/x' } }] }));
     expect(res.status).toBe(404);
     expect(res.body.resourceType).toBe('OperationOutcome');
+  });
+});
+
+describe('POST ValueSet/$expand (FHIR R4 operations: parameters in a Parameters body; DTR dtr-payer-service lists $expand)', () => {
+  const post = (url: string, parameter: Parameters['parameter']) =>
+    request(t.app).post(url).set('Content-Type', 'application/fhir+json').send(JSON.stringify({ resourceType: 'Parameters', parameter }));
+
+  test('the same expansion as GET, paging included; by id too', async () => {
+    const url = 'http://pa.example.org/fhir/ValueSet/drug-kineret';
+    const get = await request(t.app).get('/fhir/ValueSet/$expand').query({ url, offset: 1, count: 2 });
+    const posted = await post('/fhir/ValueSet/$expand', [
+      { name: 'url', valueUri: url },
+      { name: 'offset', valueInteger: 1 },
+      { name: 'count', valueInteger: 2 },
+    ]);
+    expect(posted.status).toBe(200);
+    expect(posted.body).toEqual(get.body);
+    const byId = await post('/fhir/ValueSet/drug-kineret/$expand', []);
+    expect(byId.status).toBe(200);
+    expect(byId.body.expansion.contains.length).toBeGreaterThan(0);
+  });
+
+  test('a ValueSet in the body is not supported (400 naming the parameter); no url is a 400', async () => {
+    const inline = await post('/fhir/ValueSet/$expand', [{ name: 'valueSet', resource: { resourceType: 'ValueSet', status: 'active' } as never }]);
+    expect(inline.status).toBe(400);
+    expect((inline.body as OperationOutcome).issue[0]?.expression).toEqual(['Parameters.parameter[0]']);
+    expect((await post('/fhir/ValueSet/$expand', [])).status).toBe(400);
+  });
+});
+
+describe('Questionnaire/$log-questionnaire-errors (DTR 2.0.1 OperationDefinition log-questionnaire-errors, SHOULD; input dtr-log-errors-input-parameters)', () => {
+  const report = (canonical: string) => ({
+    resourceType: 'Parameters',
+    parameter: [
+      { name: 'questionnaire', valueCanonical: canonical },
+      {
+        name: 'operationOutcome',
+        resource: {
+          resourceType: 'OperationOutcome',
+          issue: [{ severity: 'error', code: 'exception', diagnostics: 'DTR app 3.1 (2026-11-20T10:00:00-05:00): CQL "Trial Of Methotrexate" failed', expression: ['Questionnaire.item[2]'] }],
+        },
+      },
+    ],
+  });
+  const log = (body: unknown) => request(t.app).post('/fhir/Questionnaire/$log-questionnaire-errors').set('Content-Type', 'application/fhir+json').send(JSON.stringify(body));
+
+  test('stored as received and audited; the answer is an informational OperationOutcome', async () => {
+    const res = await log(report(`${QUESTIONNAIRE}|1.0.0`));
+    expect(res.status).toBe(200);
+    expect((res.body as OperationOutcome).issue.map((i) => i.severity)).toEqual(['information']);
+    const stored = await t.ctx.store.listFeedback('dtr.log-questionnaire-errors', 5);
+    expect(stored[0]?.feedback).toMatchObject({ questionnaire: `${QUESTIONNAIRE}|1.0.0`, operationOutcome: { issue: [{ code: 'exception' }] } });
+    const audit = await t.ctx.store.listAudit(50);
+    expect(audit.some((a) => a.action === 'dtr.log-questionnaire-errors' && a.status === 200)).toBe(true);
+  });
+
+  test('a Questionnaire we do not publish is stored with a warning', async () => {
+    const res = await log(report('http://elsewhere.example.org/Questionnaire/x|2'));
+    expect(res.status).toBe(200);
+    expect((res.body as OperationOutcome).issue[1]).toMatchObject({ severity: 'warning', code: 'not-found' });
+  });
+
+  test.each([
+    ['no OperationOutcome', { resourceType: 'Parameters', parameter: [{ name: 'questionnaire', valueCanonical: QUESTIONNAIRE }] }],
+    ['not Parameters', { resourceType: 'OperationOutcome', issue: [] }],
+  ])('%s: 400 OperationOutcome', async (_name, body) => {
+    const res = await log(body);
+    expect(res.status).toBe(400);
+    expect((res.body as OperationOutcome).resourceType).toBe('OperationOutcome');
+  });
+});
+
+describe('GET /fhir/metadata states exactly what is served', () => {
+  test('each operation with its OperationDefinition canonical; DTR payer service instantiated; PAS Intermediary not (no $inquire, no Subscription yet)', async () => {
+    const res = await request(t.app).get('/fhir/metadata');
+    expect(res.status).toBe(200);
+    const rest = res.body.rest[0];
+    const ops = Object.fromEntries(
+      rest.resource.map((r: { type: string; operation?: { name: string; definition: string }[] }) => [r.type, (r.operation ?? []).map((o) => `${o.name} ${o.definition}`)]),
+    );
+    expect(ops).toEqual({
+      Claim: ['submit http://hl7.org/fhir/us/davinci-pas/OperationDefinition/Claim-submit|2.2.1'],
+      ClaimResponse: [],
+      Questionnaire: [
+        'questionnaire-package http://hl7.org/fhir/us/davinci-dtr/OperationDefinition/questionnaire-package|2.0.1',
+        'log-questionnaire-errors http://hl7.org/fhir/us/davinci-dtr/OperationDefinition/log-questionnaire-errors|2.0.1',
+        'populate http://hl7.org/fhir/uv/sdc/OperationDefinition/Questionnaire-populate',
+        'next-question http://hl7.org/fhir/uv/sdc/OperationDefinition/Questionnaire-next-question',
+      ],
+      Library: [],
+      ValueSet: ['expand http://hl7.org/fhir/OperationDefinition/ValueSet-expand'],
+    });
+    expect(res.body.instantiates).toEqual(['http://hl7.org/fhir/us/davinci-dtr/CapabilityStatement/dtr-payer-service']);
+    expect(rest.security).toBeUndefined();
+    // Every declared operation answers (not 404) on this app.
+    const calls: [string, string][] = [
+      ['post', '/fhir/Claim/$submit'],
+      ['post', '/fhir/Questionnaire/$questionnaire-package'],
+      ['post', '/fhir/Questionnaire/$log-questionnaire-errors'],
+      ['post', '/fhir/Questionnaire/$populate'],
+      ['post', '/fhir/Questionnaire/$next-question'],
+      ['get', '/fhir/ValueSet/$expand'],
+      ['get', '/fhir/Library'],
+    ];
+    for (const [method, url] of calls) {
+      const r = method === 'get' ? await request(t.app).get(url) : await request(t.app).post(url).set('Content-Type', 'application/fhir+json').send('{"resourceType":"Parameters"}');
+      expect([url, r.status]).not.toEqual([url, 404]);
+    }
+  });
+});
+
+describe('$questionnaire-package for the EHR Coverage as stored (payor a literal reference, no identifier)', () => {
+  const asStored: Coverage = { ...coverage, payor: [{ reference: 'Organization/ehr-org-centene', display: 'Centene' }] };
+  const centene = { resourceType: 'Organization' as const, id: 'ehr-org-centene', identifier: [{ system: 'urn:oid:2.16.840.1.113883.6.300', value: '60001' }], name: 'Centene' };
+
+  test('no way to tell the payer: the warning names exactly what is missing and how to send it', async () => {
+    const res = await packageRequest([{ name: 'coverage', resource: asStored }, { name: 'order', resource: order }]);
+    expect(res.status).toBe(200);
+    const outcome = (res.body as Parameters).parameter?.find((p) => p.name === 'operationOutcome')?.resource as OperationOutcome;
+    expect(outcome.issue[0]?.diagnostics).toMatch(/payor \(Organization\/ehr-org-centene\) carries no payer identifier.*contained.*context/);
+    expect(bundlesOf(res.body)).toHaveLength(0);
+  });
+
+  test('the CRD coverage-assertion-id ("context") needs no payer: the package, no warning', async () => {
+    const assertion = await t.ctx.store.saveCoverageAssertion({
+      hookInstance: 'dtr-as-stored',
+      orderKey: null,
+      patientKey: null,
+      decision: noPolicyDecision('test', new Date('2026-11-20')),
+      questionnaire: QUESTIONNAIRE,
+    });
+    const res = await packageRequest([{ name: 'coverage', resource: asStored }, { name: 'order', resource: order }, { name: 'context', valueString: assertion.id }]);
+    expect(bundlesOf(res.body)).toHaveLength(1);
+    expect((res.body as Parameters).parameter?.find((p) => p.name === 'operationOutcome')).toBeUndefined();
+  });
+
+  test('context without an order: the draft QuestionnaireResponse\'s qr-context holds the Coverage and the assertion\'s order (dtr-questionnaireresponse)', async () => {
+    const assertion = await t.ctx.store.saveCoverageAssertion({
+      hookInstance: 'dtr-qr-context',
+      orderKey: 'http://ehr.example.org/sid/placer-order|RX-77',
+      patientKey: null,
+      decision: noPolicyDecision('test', new Date('2026-11-20')),
+      questionnaire: QUESTIONNAIRE,
+    });
+    const res = await packageRequest([{ name: 'coverage', resource: asStored }, { name: 'context', valueString: assertion.id }]);
+    const [bundle] = bundlesOf(res.body);
+    const draft = bundle!.entry!.find((e) => e.resource?.resourceType === 'QuestionnaireResponse')!.resource as { extension?: { url: string; valueReference?: Record<string, unknown> }[] };
+    const contexts = (draft.extension ?? []).filter((e) => e.url === 'http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context').map((e) => e.valueReference);
+    expect(contexts).toEqual([
+      { reference: 'Coverage/cov-medicaid-1' },
+      { type: 'MedicationRequest', identifier: { system: 'http://ehr.example.org/sid/placer-order', value: 'RX-77' } },
+    ]);
+  });
+
+  test('a contained Organization tells the payer', async () => {
+    const contained: Coverage = { ...asStored, contained: [{ ...centene, id: 'payer' }], payor: [{ reference: '#payer' }] };
+    const res = await packageRequest([{ name: 'coverage', resource: contained }, { name: 'order', resource: order }]);
+    expect(bundlesOf(res.body).map((b) => (b.entry?.[0]?.resource as Questionnaire).url)).toEqual([QUESTIONNAIRE]);
+  });
+
+  test('the Organization sent in "referenced" (DTR 2.0.1 input) tells the payer', async () => {
+    const res = await packageRequest([{ name: 'coverage', resource: asStored }, { name: 'order', resource: order }, { name: 'referenced', resource: centene }]);
+    expect(bundlesOf(res.body).map((b) => (b.entry?.[0]?.resource as Questionnaire).url)).toEqual([QUESTIONNAIRE]);
   });
 });

@@ -59,6 +59,23 @@ describe('POST /fhir/Claim/$submit', () => {
     expect((stored.body as ClaimResponse).id).toBe(claimResponse.id);
   });
 
+  test('fullUrls and identifier systems use PUBLIC_BASE_URL; ClaimResponse.request resolves to the stored Claim (profile-claimresponse request 1..1)', async () => {
+    const body = base();
+    const res = await submit(body);
+    const bundle = res.body as Bundle;
+    const claimResponse = bundle.entry?.[0]?.resource as ClaimResponse;
+    expect(bundle.entry?.[0]?.fullUrl).toBe(`http://pa.test/fhir/ClaimResponse/${claimResponse.id}`);
+    expect(bundle.identifier?.system).toMatch(/^http:\/\/pa\.test\/fhir\//);
+    expect(claimResponse.identifier?.[0]?.system).toMatch(/^http:\/\/pa\.test\/fhir\//);
+    expect(JSON.stringify(bundle)).not.toContain('pa.example.org');
+    const reference = claimResponse.request?.reference ?? '';
+    expect(reference.startsWith('http://pa.test/fhir/Claim/')).toBe(true);
+    const claim = await request(t.app).get(reference.slice('http://pa.test'.length));
+    expect(claim.status).toBe(200);
+    expect(claim.body.resourceType).toBe('Claim');
+    expect(claimResponse.request?.identifier).toEqual((body.entry?.[0]?.resource as { identifier?: unknown[] }).identifier?.[0]);
+  });
+
   test('a resubmission of the same Claim identifier returns the stored answer', async () => {
     const body = base();
     const claim = body.entry?.[0]?.resource as { identifier?: { system?: string; value?: string }[] };

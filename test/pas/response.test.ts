@@ -47,7 +47,8 @@ describe('the PAS response Bundle', () => {
   test('is a collection with identifier and timestamp, ClaimResponse first', () => {
     expect(bundle.meta?.profile).toEqual([`${PAS}/profile-pas-response-bundle`]);
     expect(bundle.type).toBe('collection');
-    expect(bundle.identifier).toEqual({ system: 'http://pa.example.org/fhir/identifier/pas-response-bundle', value: 'b3a7c9e2-5d41-4f0e-9a61-2c8f1e7d4b10' });
+    // PAS: identifiers and fullUrls under the server's own base (PUBLIC_BASE_URL), not a fixed example host.
+    expect(bundle.identifier).toEqual({ system: 'https://pa.example.org/fhir/identifier/pas-response-bundle', value: 'b3a7c9e2-5d41-4f0e-9a61-2c8f1e7d4b10' });
     expect(bundle.timestamp).toBe('2026-11-23T15:04:05.000Z');
     expect(bundle.entry![0]!.fullUrl).toBe('https://pa.example.org/fhir/ClaimResponse/b3a7c9e2-5d41-4f0e-9a61-2c8f1e7d4b10');
     expect(bundle.entry!.every((e) => typeof e.fullUrl === 'string' && e.resource)).toBe(true);
@@ -65,14 +66,15 @@ describe('the PAS response Bundle', () => {
 
   test('ClaimResponse header per profile-claimresponse; its references resolve inside the response', () => {
     expect(cr.meta?.profile).toEqual([`${PAS}/profile-claimresponse`]);
-    expect(cr.identifier).toEqual([{ system: 'http://pa.example.org/fhir/identifier/claim-response', value: 'b3a7c9e2-5d41-4f0e-9a61-2c8f1e7d4b10' }]);
+    expect(cr.identifier).toEqual([{ system: 'https://pa.example.org/fhir/identifier/claim-response', value: 'b3a7c9e2-5d41-4f0e-9a61-2c8f1e7d4b10' }]);
     expect(cr.status).toBe('active');
     expect(cr.use).toBe('preauthorization');
     expect(cr.outcome).toBe('complete');
     expect(cr.type.coding?.[0]?.code).toBe('professional');
     expect(cr.created).toBe('2026-11-23T15:04:05.000Z');
     expect(cr.request).toEqual({
-      reference: 'Claim/stored-claim-1',
+      // profile-claimresponse request 1..1 MS: the stored Claim, readable at this absolute URL, and its identifier.
+      reference: 'https://pa.example.org/fhir/Claim/stored-claim-1',
       identifier: { system: 'http://riverside-rheum.example.org/fhir/identifier/prior-auth-request', value: 'PA-2026-004417' },
     });
     const fullUrls = bundle.entry!.map((e) => e.fullUrl);
@@ -280,5 +282,57 @@ describe('several items', () => {
     expect(() =>
       buildPasResponse({ request: context(), decisions: [], responseId: 'resp-3', now: NOW }),
     ).toThrow('buildPasResponse: 0 decisions for 1 Claim items');
+  });
+});
+
+describe('must-support item extensions of profile-claimresponse (PAS 2.2.1)', () => {
+  const ext = (cr: ClaimResponse, name: string): Extension[] => cr.item![0]!.extension!.filter((e) => e.url === `${PAS}/${name}`);
+
+  test('requestedServiceDate echoes Claim.item.servicedPeriod; communicatedDiagnosis echoes the diagnoses of item.diagnosisSequence', () => {
+    for (const decision of [decisions.approve(), decisions.pendUnknown(), decisions.deny()]) {
+      const { cr } = respond(decision, AUTH);
+      expect(ext(cr, 'extension-itemRequestedServiceDate')).toEqual([
+        { url: `${PAS}/extension-itemRequestedServiceDate`, valuePeriod: { start: '2026-12-01', end: '2027-05-31' } },
+      ]);
+      expect(ext(cr, 'extension-communicatedDiagnosis').map((e) => e.valueCodeableConcept?.coding?.[0]?.code)).toEqual(['M05.79']);
+    }
+  });
+
+  test('authorizedItemDetail on a certified item: the product and quantity authorized (as requested)', () => {
+    const { cr } = respond(decisions.approve(), AUTH);
+    const [detail] = ext(cr, 'extension-itemAuthorizedDetail');
+    expect(detail?.extension?.find((e) => e.url === 'productOrServiceCode')?.valueCodeableConcept?.coding?.[0]?.code).toBe('J3590');
+    expect(detail?.extension?.find((e) => e.url === 'quantity')?.valueQuantity).toEqual({ value: 30, unit: 'syringe' });
+    expect(ext(cr, 'extension-administrationReferenceNumber')).toEqual([]);
+  });
+
+  test.each([
+    ['pended', decisions.pendUnknown()],
+    ['not certified', decisions.deny()],
+  ])('administrationReferenceNumber on a %s item, no authorizedItemDetail', (_name, decision) => {
+    const { cr } = respond(decision);
+    expect(ext(cr, 'extension-administrationReferenceNumber')).toEqual([
+      { url: `${PAS}/extension-administrationReferenceNumber`, valueString: 'b3a7c9e2-5d41-4f0e-9a61-2c8f1e7d4b10-1' },
+    ]);
+    expect(ext(cr, 'extension-itemAuthorizedDetail')).toEqual([]);
+  });
+});
+
+describe('non-fatal warnings come back (an OperationOutcome entry after the ClaimResponse; the response Bundle entry slicing is open)', () => {
+  test('request validation and decision warnings, once each; none: no OperationOutcome', () => {
+    const request = context();
+    request.warnings.push({ severity: 'warning', code: 'incomplete', diagnostics: 'Claim.supportingInfo[0] is not a known category', expression: ['Bundle.entry[0].resource.supportingInfo[0]'] });
+    const decision = decisions.pendUnknown();
+    decision.warnings.push({ severity: 'warning', code: 'exception', diagnostics: 'CQL "Trial Of Methotrexate" failed' });
+    const bundle = buildPasResponse({ request, decisions: [decision], responseId: 'r-1', now: NOW, baseUrl: 'https://pa.example.org/fhir' });
+    const outcomes = bundle.entry!.filter((e) => e.resource?.resourceType === 'OperationOutcome');
+    expect(outcomes).toHaveLength(1);
+    expect(outcomes[0]!.fullUrl).toBe('https://pa.example.org/fhir/OperationOutcome/r-1-warnings');
+    const issues = (outcomes[0]!.resource as { issue: { diagnostics?: string }[] }).issue.map((i) => i.diagnostics);
+    expect(issues).toEqual(expect.arrayContaining(['Claim.supportingInfo[0] is not a known category', 'CQL "Trial Of Methotrexate" failed']));
+    expect(bundle.entry![0]!.resource?.resourceType).toBe('ClaimResponse');
+
+    const clean = buildPasResponse({ request: context(), decisions: [decisions.approve()], authorization: AUTH, responseId: 'r-2', now: NOW });
+    expect(clean.entry!.some((e) => e.resource?.resourceType === 'OperationOutcome')).toBe(context().warnings.length > 0);
   });
 });

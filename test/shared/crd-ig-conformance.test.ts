@@ -13,6 +13,7 @@ import type { CodeSystem, CodeSystemConcept, ElementDefinition, Extension, Medic
 import { REPO_ROOT } from '../../src/config';
 import { buildCoverageInformation, checkCoverageInformation } from '../../src/crd/coverage-information';
 import { COVERAGE_INFORMATION_URL, CRD_TEMP_SYSTEM } from '../../src/crd/types';
+import { buildDiscovery, CARD_TYPE_CODES } from '../../src/crd/discovery';
 import { decisions, policy } from '../crd/decisions';
 
 const TGZ = path.join(path.resolve(REPO_ROOT, '..', 'shared', 'ig'), 'hl7.fhir.us.davinci-crd-2.0.1.tgz');
@@ -140,10 +141,20 @@ describe('CRD 2.0.1 code system temp', () => {
   test('our card topics and configuration codes are CRD card types', () => {
     expect(cs.url).toBe(CRD_TEMP_SYSTEM);
     expect(cardTypes).toEqual(expect.arrayContaining(['coverage-info', 'guideline', 'therapy-alternatives-req']));
-    // The Instructions response type has no card-type code in 2.0.1 (our `instructions` option is an extension).
+    // The Instructions response type has no card-type code in 2.0.1; 2.0.1 has no unsolicited-determ
+    // (CRD 2.1/2.2 added it): neither is offered in discovery.
     expect(cardTypes).not.toContain('instructions');
-    // 2.0.1 has no unsolicited-determ; CRD 2.1/2.2 added it.
     expect(cardTypes).not.toContain('unsolicited-determ');
+  });
+
+  test('CARD_TYPE_CODES is the cardType value set, and every discovery configuration option is in it (required binding of CDSHookServicesExtensionConfiguration.code)', () => {
+    expect([...CARD_TYPE_CODES].sort()).toEqual([...cardTypes].sort());
+    const sd = read<StructureDefinition>('StructureDefinition-CDSHookServicesExtensionConfiguration.json');
+    const binding = sd.snapshot?.element.find((e) => e.id === 'CDSHookServicesExtensionConfiguration.code')?.binding;
+    expect(binding).toMatchObject({ strength: 'required', valueSet: 'http://hl7.org/fhir/us/davinci-crd/ValueSet/cardType' });
+    for (const service of buildDiscovery().services) {
+      for (const option of service.extension['davinci-crd.configuration-options']) expect(cardTypes).toContain(option.code);
+    }
   });
 
   test('allowed-period (used for the authorization period in 2.0) is a 2.0.1 detail code', () => {

@@ -27,7 +27,7 @@ describe('the IG input example (Parameters-QuestionnairePackageInputParamsExampl
   test('is accepted; its ServiceRequest (a blood gas panel) selects no drug policy → 200 with a warning', async () => {
     const { status, body } = await questionnairePackage(input, { artifacts, selectPolicy: () => null });
     expect(status).toBe(200);
-    const outcome = (body as Parameters).parameter?.find((p) => p.name === 'outcome')?.resource;
+    const outcome = (body as Parameters).parameter?.find((p) => p.name === 'operationOutcome')?.resource;
     expect(outcome).toMatchObject({ issue: [{ severity: 'warning', code: 'not-found', expression: ['Parameters.parameter[1].resource'] }] });
   });
 
@@ -36,7 +36,7 @@ describe('the IG input example (Parameters-QuestionnairePackageInputParamsExampl
     async (_id, canonical) => {
       const withCanonical: Parameters = { ...input, parameter: [...(input.parameter ?? []), { name: 'questionnaire', valueCanonical: canonical }] };
       const { body } = await questionnairePackage(withCanonical, { artifacts, selectPolicy: () => null });
-      const bundle = body.resourceType === 'Bundle' ? body : ((body as Parameters).parameter?.find((p) => p.name === 'PackageBundle')?.resource as Bundle);
+      const bundle = (body as Parameters).parameter?.find((p) => p.name === 'PackageBundle')?.resource as Bundle;
       expect(checkPackageBundle(bundle)).toEqual([]);
       const response = bundle.entry!.find((e) => e.resource?.resourceType === 'QuestionnaireResponse')!.resource as QuestionnaireResponse;
       expect(response.subject).toEqual({ reference: 'Patient/examplepatient' });
@@ -62,7 +62,7 @@ test("the IG's package Bundle example is flagged for what a payer package must a
   const errors = checkPackageBundle(read<Bundle>('Bundle-home-o2-questionnairepackage-bundle.json'));
   expect(errors).toEqual(
     expect.arrayContaining([
-      'Questionnaire home-o2-std-questionnaire: cqf-library http://example.org/fhir/Library/quick is not the url of a Library in the package',
+      'Questionnaire home-o2-std-questionnaire: cqf-library http://example.org/fhir/Library/quick is not the url (and version) of a Library in the package',
       'Questionnaire home-o2-std-questionnaire: no item has a text/cql initialExpression (nothing is pre-populated from the chart)',
       'the package holds no draft QuestionnaireResponse for the Questionnaire',
     ]),

@@ -50,6 +50,7 @@ export function prefetchFor(
   served: FhirResource[],
   engine: PolicyEngine,
   baseUrl = EHR_BASE,
+  drafts: FhirResource[] = [],
 ): Record<string, FhirResource | null> {
   const prefetch: Record<string, FhirResource | null> = {};
   for (const [key, template] of Object.entries(prefetchTemplates(hook, discoveryOptions(engine)))) {
@@ -58,7 +59,8 @@ export function prefetchFor(
       prefetch[key] = null;
       continue;
     }
-    const { status, body } = answer(served, url, baseUrl);
+    // CRD 2.0.1 deviations.md: a query on context.draftOrders runs against the in-memory drafts too.
+    const { status, body } = answer(template.includes('context.draftOrders') ? [...served, ...drafts] : served, url, baseUrl);
     if (status !== 200) throw new Error(`template ${key} (${url}) answered ${status}: ${JSON.stringify(body)}`);
     prefetch[key] = body as FhirResource;
   }
@@ -105,7 +107,7 @@ export function buildRequest(input: BuildInput, engine: PolicyEngine): Record<st
     hook: input.hook,
     hookInstance: input.hookInstance,
     context,
-    prefetch: prefetchFor(input.hook, context, served, engine),
+    prefetch: prefetchFor(input.hook, context, served, engine, EHR_BASE, input.hook === 'order-dispatch' ? [] : [order, ...(input.otherDrafts ?? [])]),
     ...(input.extension ? { extension: input.extension } : {}),
   };
 }

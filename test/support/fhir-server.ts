@@ -6,7 +6,7 @@
  *
  * Supports: read; search by `_id`, `patient` (subject / patient / beneficiary), `subject`,
  * `status`, `code` (system|code tokens), `category`, `practitioner`, `_count` (with `next` links),
- * `_include=Coverage:payor`; comma-separated values (OR). A search parameter it does not know is a
+ * `_include` / `_include:iterate` / `_revinclude:iterate` for the references the CRD templates name; comma-separated values (OR). A search parameter it does not know is a
  * 400 OperationOutcome, so a query the product was not meant to make fails the test instead of
  * silently returning everything. Optional bearer token check (401 otherwise).
  * Records every request with its Authorization header.
@@ -40,7 +40,7 @@ export interface LocalFhirServerOptions {
 
 type Json = Record<string, unknown>;
 
-const SEARCH_PARAMS = new Set(['_id', 'patient', 'subject', 'status', 'code', 'category', 'practitioner', '_count', '_include', '_page']);
+const SEARCH_PARAMS = new Set(['_id', 'patient', 'subject', 'status', 'code', 'category', 'practitioner', '_count', '_include', '_include:iterate', '_revinclude:iterate', '_page']);
 
 function referenceOf(resource: FhirResource, field: string): string | undefined {
   const value = (resource as unknown as Json)[field];
@@ -122,17 +122,47 @@ export function answer(resources: FhirResource[], pathAndQuery: string, baseUrl:
   const page = Number(params.get('_page') ?? '1');
   const slice = found.slice((page - 1) * count, page * count);
   const entries: Bundle['entry'] = slice.map((resource) => ({ fullUrl: `${baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' } }));
-  const include = params.get('_include');
-  if (include === 'Coverage:payor' && type === 'Coverage') {
-    for (const coverage of slice) {
-      for (const payor of ((coverage as unknown as Json).payor as { reference?: string }[] | undefined) ?? []) {
-        const org = resources.find((r) => r.resourceType === 'Organization' && refersTo(payor.reference, 'Organization', r.id ?? ''));
-        if (org && !entries.some((e) => e.resource === org)) entries.push({ fullUrl: `${baseUrl}/Organization/${org.id}`, resource: org, search: { mode: 'include' } });
+  // _include (and _include:iterate over what was included) for the references CRD queries name.
+  const includes: Record<string, { field: string; type?: string }> = {
+    'Coverage:payor': { field: 'payor' },
+    'MedicationRequest:requester': { field: 'requester' },
+    'MedicationRequest:medication': { field: 'medicationReference', type: 'Medication' },
+    'PractitionerRole:organization': { field: 'organization', type: 'Organization' },
+    'PractitionerRole:practitioner': { field: 'practitioner', type: 'Practitioner' },
+  };
+  const wanted = [...params.getAll('_include').map((i) => ({ i, iterate: false })), ...params.getAll('_include:iterate').map((i) => ({ i, iterate: true }))];
+  for (const { i } of wanted) if (!includes[i]) return outcome(400, 'not-supported', `_include=${i} is not supported`);
+  const add = (from: FhirResource[], name: string): FhirResource[] => {
+    const [sourceType] = name.split(':');
+    const spec = includes[name]!;
+    const added: FhirResource[] = [];
+    for (const source of from.filter((r) => r.resourceType === sourceType)) {
+      const value = (source as unknown as Json)[spec.field];
+      for (const ref of (Array.isArray(value) ? value : [value]) as ({ reference?: string } | undefined)[]) {
+        const target = resources.find((r) => (!spec.type || r.resourceType === spec.type) && refersTo(ref?.reference, r.resourceType, r.id ?? ''));
+        if (target && !entries.some((e) => e.resource === target)) {
+          entries.push({ fullUrl: `${baseUrl}/${target.resourceType}/${target.id}`, resource: target, search: { mode: 'include' } });
+          added.push(target);
+        }
       }
     }
-  } else if (include !== null) {
-    return outcome(400, 'not-supported', `_include=${include} is not supported`);
+    return added;
+  };
+  const included: FhirResource[] = [];
+  for (const { i } of wanted.filter((w) => !w.iterate)) included.push(...add(slice, i));
+  const reverse = params.getAll('_revinclude:iterate');
+  for (const r of reverse) {
+    if (r !== 'PractitionerRole:practitioner') return outcome(400, 'not-supported', `_revinclude:iterate=${r} is not supported`);
+    for (const practitioner of [...slice, ...included].filter((p) => p.resourceType === 'Practitioner')) {
+      for (const role of resources.filter((x) => x.resourceType === 'PractitionerRole' && refersTo(referenceOf(x, 'practitioner'), 'Practitioner', practitioner.id ?? ''))) {
+        if (!entries.some((e) => e.resource === role)) {
+          entries.push({ fullUrl: `${baseUrl}/PractitionerRole/${role.id}`, resource: role, search: { mode: 'include' } });
+          included.push(role);
+        }
+      }
+    }
   }
+  for (const { i } of wanted.filter((w) => w.iterate)) add(included, i);
   const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', total: found.length, entry: entries };
   if (page * count < found.length) {
     const next = new URLSearchParams(params);

@@ -1,27 +1,46 @@
 /**
  * DTR routes (Da Vinci DTR 2.0.1, SDC): the published Questionnaires, Libraries and ValueSets
- * (read, search by url, `$expand`), `$questionnaire-package`, `$populate` and `$next-question`.
+ * (read, search by url, `$expand` by GET or POST), `$questionnaire-package`, `$populate`, `$next-question`
+ * and `$log-questionnaire-errors` (stored with CDS feedback, audited).
  */
-import type { Bundle, Coverage, MedicationRequest, Resource } from 'fhir/r4';
+import type { Bundle, Coverage, FhirResource, MedicationRequest, Reference, Resource } from 'fhir/r4';
 import { route, type AppContext, type RouteModule } from '../app';
-import { expandValueSetOperation, readArtifact, searchArtifacts, type Query } from '../../dtr/resources';
-import { questionnairePackage, type PolicySelection } from '../../dtr/questionnaire-package';
+import { expandQueryFromParameters, expandValueSetOperation, readArtifact, searchArtifacts, type Query } from '../../dtr/resources';
+import { logQuestionnaireErrors } from '../../dtr/log-errors';
+import { questionnairePackage, type PolicySelection, type SelectionProblem } from '../../dtr/questionnaire-package';
+import { identifyPayor } from '../../dtr/payer';
 import { medicationCodes, payerContextOf } from '../../engine/chart-request';
 import { populate } from '../../dtr/populate';
 import { nextQuestion } from '../../dtr/next-question';
 import type { AuthenticatedClient } from '../../auth/smart';
 import { guardedFetcherFactory } from '../../auth/outbound';
 
-/** Chooses the policy's Questionnaire from the coverage's payer and the order's drug. */
+/** Chooses the policy's Questionnaire from the coverage's payer (src/dtr/payer.ts) and the order's drug. */
 function selectByCoverageAndOrder(ctx: AppContext) {
-  return (coverage: Coverage, order: Resource): PolicySelection | null => {
+  return (coverage: Coverage, order: Resource, referenced: Resource[]): PolicySelection | SelectionProblem | null => {
     if (order.resourceType !== 'MedicationRequest') return null;
-    const bundle: Bundle = { resourceType: 'Bundle', type: 'collection', entry: [{ resource: coverage }, { resource: order as MedicationRequest }] };
-    const selection = ctx.engine.catalog.select(payerContextOf(bundle, coverage, undefined), {
+    const identified = identifyPayor(coverage, referenced);
+    if ('problem' in identified) return identified;
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: [{ resource: identified.coverage }, { resource: order as MedicationRequest }, ...referenced.map((resource) => ({ resource: resource as FhirResource }))],
+    };
+    const selection = ctx.engine.catalog.select(payerContextOf(bundle, identified.coverage, undefined), {
       codes: medicationCodes(bundle, order as MedicationRequest),
     });
     return selection.policy ? { questionnaire: selection.policy.questionnaire } : null;
   };
+}
+
+/** The order of a coverage assertion, from its order key (store/keys.ts orderKeyOf). */
+function orderReference(orderKey: string | null): Reference | undefined {
+  if (!orderKey) return undefined;
+  const bar = orderKey.indexOf('|');
+  const [system, value] = [orderKey.slice(0, bar), orderKey.slice(bar + 1)];
+  if (bar < 0 || !value) return undefined;
+  if (value.startsWith('MedicationRequest/')) return { reference: `${system}/${value}` };
+  return { type: 'MedicationRequest', identifier: { system, value } };
 }
 
 export const dtrRoutes: RouteModule = (router, ctx) => {
@@ -30,6 +49,26 @@ export const dtrRoutes: RouteModule = (router, ctx) => {
   router.get(
     '/fhir/ValueSet/:id/\\$expand',
     route(async ({ query, params }) => expandValueSetOperation(ctx.artifacts, query as Query, params.id), ctx),
+  );
+  router.post('/fhir/ValueSet/\\$expand', route(async ({ body }) => expandValueSetOperation(ctx.artifacts, expandQueryFromParameters(body)), ctx));
+  router.post(
+    '/fhir/ValueSet/:id/\\$expand',
+    route(async ({ body, params }) => expandValueSetOperation(ctx.artifacts, expandQueryFromParameters(body), params.id), ctx),
+  );
+  router.post(
+    '/fhir/Questionnaire/\\$log-questionnaire-errors',
+    route(
+      ({ body, client, requestId }) =>
+        logQuestionnaireErrors(body, {
+          knowsQuestionnaire: (canonical) => ctx.artifacts.byCanonical('Questionnaire', canonical) !== undefined,
+          save: async (report) => {
+            const id = await ctx.store.saveFeedback('dtr.log-questionnaire-errors', { ...report, client: client?.clientId ?? null });
+            await ctx.store.audit({ requestId, action: 'dtr.log-questionnaire-errors', actor: client?.clientId ?? null, outcome: 'logged', status: 200 });
+            return id;
+          },
+        }),
+      ctx,
+    ),
   );
   router.post(
     '/fhir/Questionnaire/\\$questionnaire-package',
@@ -40,7 +79,9 @@ export const dtrRoutes: RouteModule = (router, ctx) => {
           selectPolicy: selectByCoverageAndOrder(ctx),
           lookupAssertion: async (id) => {
             const assertion = await ctx.store.getCoverageAssertion(id);
-            return assertion?.questionnaire ? { questionnaire: assertion.questionnaire } : null;
+            if (!assertion?.questionnaire) return null;
+            const order = orderReference(assertion.orderKey);
+            return { questionnaire: assertion.questionnaire, ...(order ? { order } : {}) };
           },
           now: ctx.clock,
         }),

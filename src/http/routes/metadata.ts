@@ -1,6 +1,7 @@
 /** `GET /fhir/metadata` and `GET /health`. */
 import { route, type RouteModule } from '../app';
 import { capabilityStatement } from '../capability';
+import { TOKEN_PATH } from '../../auth/smart';
 
 const VERSION = '0.1.0';
 
@@ -8,7 +9,15 @@ export const metadataRoutes: RouteModule = (router, ctx) => {
   const started = ctx.clock().toISOString();
   router.get(
     '/fhir/metadata',
-    route(async () => ({ status: 200, body: capabilityStatement(ctx.config.publicBaseUrl, VERSION, started) }), ctx),
+    route(
+      async () => ({
+        status: 200,
+        body: capabilityStatement(ctx.config.publicBaseUrl, VERSION, started, {
+          ...(ctx.config.smartClients.length > 0 ? { smartTokenUrl: `${ctx.config.publicBaseUrl}${TOKEN_PATH}` } : {}),
+        }),
+      }),
+      ctx,
+    ),
   );
   router.get(
     '/health',

@@ -103,3 +103,16 @@ export function packageInput(parts: {
     ],
   };
 }
+
+/**
+ * The one package of a `$questionnaire-package` answer: a Parameters per dtr-qpackage-output-parameters
+ * with exactly one `PackageBundle` (throws otherwise, naming what came back).
+ */
+export function packageOf(body: unknown): import('fhir/r4').Bundle {
+  const parameters = body as import('fhir/r4').Parameters;
+  const bundles = (parameters.parameter ?? []).filter((p) => p.name === 'PackageBundle');
+  if (parameters.resourceType !== 'Parameters' || bundles.length !== 1) {
+    throw new Error(`expected one PackageBundle, got ${JSON.stringify(body).slice(0, 400)}`);
+  }
+  return bundles[0]!.resource as import('fhir/r4').Bundle;
+}

@@ -20,7 +20,7 @@ import type { CdsServiceResponse } from '../../src/crd/types';
 import { createTestApp, EVALUATION_DATE, type TestApp } from '../support/app';
 import { callHook, one, onlyCoverageInformation } from '../support/crd-client';
 import { ORDER_NUMBER_SYSTEM } from '../support/crd-requests';
-import { approvableChart, claimOf, pasBundleFor, postSubmit, signRequest, submitOk } from '../support/pas-requests';
+import { approvableChart, claimIdOf, claimOf, pasBundleFor, postSubmit, signRequest, submitOk } from '../support/pas-requests';
 import { DATABASE_URL, freshSchema } from '../support/postgres';
 
 const PENDING = path.join(__dirname, '../../fixtures/pas/kineret-request-base.json');
@@ -161,7 +161,7 @@ describe.each(backends.filter((b) => b.enabled))('request lifecycle on $name', (
       expect(action(current)?.code).toBe('C');
       expect(current.preAuthRef).toBeUndefined();
       expect(current.disposition).toMatch(/^Cancelled by the provider's request/);
-      const originalClaimId = approved.request?.reference?.split('/')[1] ?? '';
+      const originalClaimId = claimIdOf(approved);
       const versions = await t.ctx.store.listClaimResponseVersions(originalClaimId);
       expect(versions.map((v) => [v.version, v.outcome, v.event])).toEqual([
         [1, 'approve', 'submit'],
@@ -226,8 +226,8 @@ describe.each(backends.filter((b) => b.enabled))('request lifecycle on $name', (
       const authorizations = await t.ctx.store.listAuthorizations({ memberKey: `${PAYER}|LC-UPD` });
       expect(authorizations.filter((a) => a.status === 'approved').map((a) => a.number)).toEqual([approved.preAuthRef]);
       // The original now points at its replacement.
-      const originalClaim = await t.ctx.store.getClaim(approved.request?.reference?.split('/')[1] ?? '');
-      expect(originalClaim?.replacedByClaimId).toBe(answer.request?.reference?.split('/')[1]);
+      const originalClaim = await t.ctx.store.getClaim(claimIdOf(approved));
+      expect(originalClaim?.replacedByClaimId).toBe(claimIdOf(answer));
     });
 
     test('an update of a request that is not on file is a 400 naming related.claim', async () => {
@@ -277,7 +277,7 @@ describe.each(backends.filter((b) => b.enabled))('request lifecycle on $name', (
     ])('a %s pended request (priority %s) is due %i hours after receipt', async (_name, priority, hours) => {
       const answer = await submitOk(t.app, pending(`LC-CLOCK-${priority}`, priority));
       expect(action(answer)?.code).toBe('A4');
-      const claim = await t.ctx.store.getClaim(answer.request?.reference?.split('/')[1] ?? '');
+      const claim = await t.ctx.store.getClaim(claimIdOf(answer));
       expect(claim?.expedited).toBe(priority === 'stat');
       expect(claim?.dueAt).toBe(new Date(EVALUATION_DATE.getTime() + hours * 3_600_000).toISOString());
       expect(claim?.outcome).toBe('pend');
@@ -289,7 +289,7 @@ describe.each(backends.filter((b) => b.enabled))('request lifecycle on $name', (
         { url: PAS_EXT.levelOfServiceCode, valueCodeableConcept: { coding: [{ system: 'https://codesystem.x12.org/005010/1338', code: 'U' }] } },
       ];
       const answer = await submitOk(t.app, bundle);
-      expect((await t.ctx.store.getClaim(answer.request?.reference?.split('/')[1] ?? ''))?.expedited).toBe(true);
+      expect((await t.ctx.store.getClaim(claimIdOf(answer)))?.expedited).toBe(true);
     });
   });
 });

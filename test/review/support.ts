@@ -89,7 +89,7 @@ export async function submit(store: Store, clock: () => Date, bundle: Bundle): P
   const result = await submitClaim({ engine: sharedEngine(), store, clock, logger: silentLogger }, bundle, crypto.randomUUID());
   const response = result.body.entry?.[0]?.resource;
   const reference = response?.resourceType === 'ClaimResponse' ? response.request?.reference : undefined;
-  const id = /^Claim\/(.+)$/.exec(reference ?? '')?.[1];
+  const id = /(?:^|\/)Claim\/([^/]+)$/.exec(reference ?? '')?.[1];
   if (!id) throw new Error('the submit answer names no Claim');
   return id;
 }

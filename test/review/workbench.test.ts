@@ -27,7 +27,7 @@ let carvykti: string;
 async function submitted(bundle: object): Promise<string> {
   const res = await request(t.app).post('/fhir/Claim/$submit').set('Content-Type', 'application/fhir+json').send(bundle);
   expect(res.status).toBe(200);
-  return /^Claim\/(.+)$/.exec(res.body.entry[0].resource.request.reference as string)?.[1] ?? '';
+  return /(?:^|\/)Claim\/([^/]+)$/.exec(res.body.entry[0].resource.request.reference as string)?.[1] ?? '';
 }
 
 beforeAll(async () => {

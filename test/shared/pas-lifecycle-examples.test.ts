@@ -12,7 +12,7 @@ import type { Bundle, ClaimResponse, OperationOutcome } from 'fhir/r4';
 import { REPO_ROOT } from '../../src/config';
 import { readReviewAction } from '../../src/pas/response';
 import { createTestApp, type TestApp } from '../support/app';
-import { postSubmit, submitOk } from '../support/pas-requests';
+import { claimIdOf, postSubmit, submitOk } from '../support/pas-requests';
 
 const TGZ = path.join(path.resolve(REPO_ROOT, '..', 'shared', 'ig'), 'hl7.fhir.us.davinci-pas-2.2.1.tgz');
 const unpacked = fs.mkdtempSync(path.join(os.tmpdir(), 'pas-ig-'));
@@ -30,7 +30,7 @@ afterAll(async () => {
 
 test('Homecare, MedicalServices (same identifier), then the Homecare update', async () => {
   const homecare = await submitOk(t.app, read('Bundle-HomecareAuthorizationBundleExample.json'));
-  expect(homecare.request?.reference).toBe('Claim/HomecareAuthorizationExample');
+  expect(claimIdOf(homecare)).toBe('HomecareAuthorizationExample');
   expect(homecare.item).toHaveLength(2);
 
   // Not the stored answer to the Homecare request: the identifier names another request.
@@ -48,7 +48,7 @@ test('Homecare, MedicalServices (same identifier), then the Homecare update', as
     [3, 'A4'],
   ]);
   const original = (await t.ctx.store.getClaim('HomecareAuthorizationExample'))!;
-  expect(original.replacedByClaimId).toBe(update.request?.reference?.split('/')[1]);
+  expect(original.replacedByClaimId).toBe(claimIdOf(update));
   const current = original.claimResponse as ClaimResponse;
   expect(current.item?.map((i) => readReviewAction(i)?.code)).toEqual(['A4', 'C']);
 });

@@ -190,7 +190,7 @@ export async function submitPended(
   const res = await req.send(bundle);
   expect(res.status).toBe(200);
   const claimResponse = res.body.entry[0].resource as ClaimResponse;
-  const claimId = /^Claim\/(.+)$/.exec(claimResponse.request?.reference ?? '')?.[1];
+  const claimId = /(?:^|\/)Claim\/([^/]+)$/.exec(claimResponse.request?.reference ?? '')?.[1];
   if (!claimId) throw new Error('no Claim reference in the response');
   return { claimId, claimResponse, bundle };
 }

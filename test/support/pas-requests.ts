@@ -68,3 +68,10 @@ export async function submitOk(app: express.Express, bundle: Bundle): Promise<Cl
   if (claimResponse?.resourceType !== 'ClaimResponse') throw new Error('the PAS response does not start with a ClaimResponse');
   return claimResponse;
 }
+
+/** The stored Claim id a ClaimResponse names (`Claim/{id}`, relative or absolute). */
+export function claimIdOf(response: ClaimResponse): string {
+  const id = /(?:^|\/)Claim\/([^/]+)$/.exec(response.request?.reference ?? '')?.[1];
+  if (!id) throw new Error(`ClaimResponse.request does not name a Claim: ${JSON.stringify(response.request)}`);
+  return id;
+}

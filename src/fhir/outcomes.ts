@@ -86,3 +86,8 @@ export function isOperationOutcomeError(error: unknown): error is OperationOutco
 export function forbidden(text: string, expression?: string | string[]): OperationOutcomeError {
   return new OperationOutcomeError(403, outcome([issue('error', 'forbidden', text, expression)]));
 }
+
+/** 429: a rate limit is spent; the caller retries after the Retry-After header's seconds. */
+export function throttled(text: string): OperationOutcomeError {
+  return new OperationOutcomeError(429, outcome([issue('error', 'throttled', text)]));
+}

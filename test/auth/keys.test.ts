@@ -9,7 +9,7 @@ import { joseReason, pinKeys } from '../../src/auth/keys';
 
 const NOW = new Date('2026-11-20T15:00:00Z');
 const nowSec = Math.floor(NOW.getTime() / 1000);
-let signer: CryptoKey;
+let signer: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 let publicJwk: JWK;
 
 beforeAll(async () => {

@@ -6,5 +6,6 @@ import { policyRoutes } from './policies';
 import { dtrRoutes } from './dtr';
 import { crdRoutes } from './crd';
 import { smartRoutes } from './smart';
+import { clientLimitRoutes, opsRoutes } from './ops';
 
-export const allRoutes: RouteModule[] = [metadataRoutes, smartRoutes, crdRoutes, pasRoutes, dtrRoutes, policyRoutes];
+export const allRoutes: RouteModule[] = [opsRoutes, metadataRoutes, smartRoutes, clientLimitRoutes, crdRoutes, pasRoutes, dtrRoutes, policyRoutes];

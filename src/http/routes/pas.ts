@@ -7,12 +7,14 @@ import { submitClaim } from '../../pas/submit';
 import { notFound } from '../../fhir/outcomes';
 import { auditRead } from '../../auth/audit';
 import { clientMaySee } from '../../pas/submitter';
+import { countDecision } from '../../ops/metrics';
 
 export const pasRoutes: RouteModule = (router, ctx) => {
   router.post(
     '/fhir/Claim/\\$submit',
     route(async ({ body, requestId, client }) => {
       const result = await submitClaim(ctx, body, requestId, client);
+      for (const d of result.decisions) countDecision('pas', d.policy?.id ?? null, d.outcome);
       return { status: result.status, body: result.body };
     }, ctx),
   );

@@ -98,14 +98,11 @@ export function bodyParsing(config: Pick<Config, 'maxBodyBytes' | 'ops'>, jsonTy
   return (req: Request, res: Response, next: NextFunction) => {
     const chosen = pick(req.path);
     chosen.parser(req, res, (error?: unknown) => {
-      // Body parsing reads from the socket, outside the request's async context: enter it again.
-      requestContext.run({ requestId: String(res.locals.requestId) }, () => {
-        if ((error as { type?: string } | undefined)?.type === 'entity.too.large') {
-          next(tooLarge(`The request body is larger than ${chosen.limit} bytes, the limit for ${chosen.label} (${chosen.setting}).`));
-          return;
-        }
-        next(error);
-      });
+      if ((error as { type?: string } | undefined)?.type === 'entity.too.large') {
+        next(tooLarge(`The request body is larger than ${chosen.limit} bytes, the limit for ${chosen.label} (${chosen.setting}).`));
+        return;
+      }
+      next(error);
     });
   };
 }

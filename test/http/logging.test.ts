@@ -112,11 +112,14 @@ test('token and patient fields are censored wherever they sit', () => {
     bundle: { entry: [{ resource: { resourceType: 'Coverage', subscriberId: MEMBER_ID } }] },
     memberId: MEMBER_ID,
     outcome: 'pend',
+    deep: { a: { b: { c: { d: { e: { f: { g: { h: { note: MEMBER_ID } } } } } } } } },
   });
   const text = own.text();
   for (const secret of [...SECRETS, 'tok-123', 'sid=abc', 'assertion.sig', 'at-456', 'at-789']) expect(text).not.toContain(secret);
   const [line] = own.lines();
   expect(line).toMatchObject({ level: 'warn', message: 'careless caller', outcome: 'pend', memberId: '[redacted]', patient: { birthDate: '[redacted]' } });
+  // Past the depth the censor walks, a value is dropped whole rather than written unchecked.
+  expect(JSON.stringify(line?.deep)).toContain('[truncated]');
 });
 
 test('lines logged while a request is handled carry its id, also after the body is read', async () => {

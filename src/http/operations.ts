@@ -9,7 +9,7 @@ import helmet from 'helmet';
 import { rateLimit, type IncrementResponse, type Store as RateLimitStore } from 'express-rate-limit';
 import type { Config } from '../config';
 import type { Store } from '../store';
-import { requestContext, type Logger } from '../logger';
+import type { Logger } from '../logger';
 import { observeRequest, UNROUTED } from '../ops/metrics';
 import { throttled, tooLarge } from '../fhir/outcomes';
 import { STYLE_CSP_SOURCE } from '../catalog/pages';
@@ -34,7 +34,7 @@ export function requestTracking(logger: Logger): RequestHandler {
       observeRequest(req.method, operation, res.statusCode, seconds);
       logger.info('request', { requestId, method: req.method, operation, path: req.path, status: res.statusCode, ms: Math.round(seconds * 1e6) / 1e3 });
     });
-    requestContext.run({ requestId }, next);
+    next();
   };
 }
 

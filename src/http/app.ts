@@ -98,7 +98,7 @@ export function createApp(ctx: AppContext, modules: RouteModule[]): express.Expr
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', ctx.config.ops.trustProxy);
-  app.use(requestTracking(ctx.logger));
+  app.use(requestTracking(ctx));
   app.use(securityHeaders());
   // CDS Hooks clients call from browsers too (SMART apps, sandboxes).
   app.use((req, res, next) => {

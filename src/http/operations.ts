@@ -22,7 +22,7 @@ export function operationOf(req: Request): string {
 }
 
 /** Request id (X-Request-Id) for the answer, the log lines and the 500 text; one log line and one latency observation per request. */
-export function requestTracking(logger: Logger): RequestHandler {
+export function requestTracking(ctx: { logger: Logger }): RequestHandler {
   return (req, res, next) => {
     const requestId = crypto.randomUUID();
     res.locals.requestId = requestId;
@@ -32,7 +32,8 @@ export function requestTracking(logger: Logger): RequestHandler {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const operation = operationOf(req);
       observeRequest(req.method, operation, res.statusCode, seconds);
-      logger.info('request', { requestId, method: req.method, operation, path: req.path, status: res.statusCode, ms: Math.round(seconds * 1e6) / 1e3 });
+      // Read at the end: tests (and operators) may swap the context's logger after start.
+      ctx.logger.info('request', { requestId, method: req.method, operation, path: req.path, status: res.statusCode, ms: Math.round(seconds * 1e6) / 1e3 });
     });
     next();
   };

@@ -31,6 +31,8 @@ export interface Config {
   dtrAppClientId: string;
   /** PAS Subscriptions: outbox dispatcher and rest-hook delivery. */
   subscriptions: SubscriptionSettings;
+  /** Operations: logs, limits, shutdown, metrics (README "Operations"). */
+  ops: OpsConfig;
   /** Folders the server loads its policy content from. */
   paths: { cql: string; elm: string; catalog: string; valueSets: string; questionnaires: string };
 }
@@ -45,6 +47,73 @@ export interface SubscriptionSettings {
   /** First retry delay (ms); doubled per attempt up to `retryMaxMs`. */
   retryBaseMs: number;
   retryMaxMs: number;
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface OpsConfig {
+  logLevel: LogLevel;
+  /** Body limit (bytes) per route family; each is also capped by `maxBodyBytes`. */
+  bodyLimits: { cdsHooks: number; submit: number; dtr: number; token: number; other: number };
+  rateLimit: {
+    windowSeconds: number;
+    /** Requests per window from one IP address (every route); 0 turns the limit off. */
+    perIp: number;
+    /** Requests per window from one authenticated SMART client (/fhir); 0 turns the limit off. */
+    perClient: number;
+    /** `database`: counters in the store, shared by every instance; `memory`: per instance. */
+    store: 'memory' | 'database';
+  };
+  /** Express `trust proxy`: hops (or addresses) whose X-Forwarded-For is believed; false = none. */
+  trustProxy: boolean | number | string;
+  /** How long in-flight requests may run after SIGTERM/SIGINT before connections are cut. */
+  shutdownGraceMs: number;
+  /** When set, GET /metrics needs `Authorization: Bearer <this>`. */
+  metricsToken?: string;
+}
+
+const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** A non-negative integer from the environment, or the default; anything else stops the start. */
+function count(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  return value;
+}
+
+function trustProxy(raw: string | undefined): boolean | number | string {
+  if (raw === undefined || raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  return /^\d+$/.test(raw) ? Number(raw) : raw;
+}
+
+export function loadOpsConfig(env: NodeJS.ProcessEnv = process.env): OpsConfig {
+  const level = (env.LOG_LEVEL ?? 'info').toLowerCase() as LogLevel;
+  if (!LOG_LEVELS.includes(level)) throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+  const store = env.RATE_LIMIT_STORE ?? (env.DATABASE_URL ? 'database' : 'memory');
+  if (store !== 'memory' && store !== 'database') throw new Error('RATE_LIMIT_STORE must be "memory" or "database"');
+  const mb = 1024 * 1024;
+  return {
+    logLevel: level,
+    bodyLimits: {
+      cdsHooks: count(env, 'BODY_LIMIT_CDS_HOOKS', 5 * mb),
+      submit: count(env, 'BODY_LIMIT_SUBMIT', 20 * mb),
+      dtr: count(env, 'BODY_LIMIT_DTR', 5 * mb),
+      token: count(env, 'BODY_LIMIT_TOKEN', 16 * 1024),
+      other: count(env, 'BODY_LIMIT_OTHER', mb),
+    },
+    rateLimit: {
+      windowSeconds: Math.max(1, count(env, 'RATE_LIMIT_WINDOW_SECONDS', 60)),
+      perIp: count(env, 'RATE_LIMIT_PER_IP', 120_000),
+      perClient: count(env, 'RATE_LIMIT_PER_CLIENT', 60_000),
+      store,
+    },
+    trustProxy: trustProxy(env.TRUST_PROXY),
+    shutdownGraceMs: count(env, 'SHUTDOWN_GRACE_MS', 10_000),
+    ...(env.METRICS_TOKEN ? { metricsToken: env.METRICS_TOKEN } : {}),
+  };
 }
 
 export interface TrustedIssuer {
@@ -144,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryBaseMs: Number(env.SUBSCRIPTION_RETRY_BASE_MS ?? 5000),
       retryMaxMs: Number(env.SUBSCRIPTION_RETRY_MAX_MS ?? 600000),
     },
+    ops: loadOpsConfig(env),
     paths: {
       cql: path.join(root, 'cql'),
       elm: path.join(root, 'dist', 'elm'),

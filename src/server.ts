@@ -3,6 +3,7 @@
  * default, PostgreSQL when DATABASE_URL is set), and serves CRD, DTR and PAS on PORT.
  */
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { loadConfig, type Config } from './config';
 import { createPolicyEngine } from './engine';
 import { loadArtifacts } from './dtr/artifacts';
@@ -54,8 +55,38 @@ export function startDispatcher(ctx: AppContext, onTick?: DispatcherOptions['onT
   return dispatcher;
 }
 
+/**
+ * Graceful stop: readiness turns 503, the listener closes (no new connections; idle keep-alive
+ * connections are closed), requests in flight get up to `graceMs` to finish (their answers carry
+ * `Connection: close`), then any connection left is cut, the outbox dispatcher stops and the store
+ * is closed.
+ * Resolves true when every request finished within the grace period.
+ */
+export async function shutdown(server: Server, ctx: AppContext, graceMs: number, dispatcher?: Dispatcher): Promise<boolean> {
+  ctx.shuttingDown = true;
+  server.prependListener('request', (_req, res) => res.setHeader('Connection', 'close'));
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  let timer: NodeJS.Timeout | undefined;
+  const inTime = await Promise.race([
+    closed.then(() => true),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), graceMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!inTime) {
+    server.closeAllConnections();
+    await closed;
+  }
+  // The outbox stays in the store: what the dispatcher has not sent, the next start sends.
+  await dispatcher?.stop();
+  await ctx.store.close();
+  return inTime;
+}
+
 export async function start(config: Config = loadConfig()): Promise<{ server: Server; ctx: AppContext; dispatcher?: Dispatcher }> {
-  const logger = createLogger();
+  const logger = createLogger({ level: config.ops.logLevel });
   assertNotOpen(config, logger);
   const ctx = await buildContext(config, logger);
   const app = createApp(ctx, allRoutes);
@@ -67,19 +98,27 @@ export async function start(config: Config = loadConfig()): Promise<{ server: Se
   const dispatcher = startDispatcher(ctx);
   logger.info('listening', {
     url: config.publicBaseUrl,
+    port: (server.address() as AddressInfo).port,
     store: ctx.store.backend,
     policies: ctx.engine.catalog.policies.map((p) => p.id),
   });
+  let stopping = false;
   const stop = (signal: string) => {
-    logger.info('stopping', { signal });
-    server.close(() => {
-      void (dispatcher?.stop() ?? Promise.resolve())
-        .then(() => ctx.store.close())
-        .finally(() => process.exit(0));
-    });
+    if (stopping) return;
+    stopping = true;
+    logger.info('stopping', { signal, graceMs: config.ops.shutdownGraceMs });
+    shutdown(server, ctx, config.ops.shutdownGraceMs, dispatcher)
+      .then((inTime) => {
+        logger.info('stopped', { signal, inFlightFinished: inTime });
+        process.exit(inTime ? 0 : 1);
+      })
+      .catch((error: unknown) => {
+        logger.error('shutdown failed', { error: error instanceof Error ? error.message : String(error) });
+        process.exit(1);
+      });
   };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
   return { server, ctx, ...(dispatcher ? { dispatcher } : {}) };
 }
 

@@ -16,21 +16,12 @@
  * Never logs or echoes a token or assertion.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  decodeJwt,
-  decodeProtectedHeader,
-  errors as joseErrors,
-  jwtVerify,
-  type JSONWebKeySet,
-  type JWTVerifyGetKey,
-} from 'jose';
+import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Config, SmartClientConfig } from '../config';
 import type { Store } from '../store';
 import { forbidden, unauthorized, type OperationOutcomeError } from '../fhir/outcomes';
 import { allows, describe, grantScopes, parseScopes, requiredScope, type Scope } from './scopes';
+import { joseReason, pinKeys } from './keys';
 
 export const TOKEN_PATH = '/auth/token';
 export const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -86,13 +77,6 @@ interface RegisteredClient {
   keys: JWTVerifyGetKey;
 }
 
-function keysOf(client: SmartClientConfig): JWTVerifyGetKey {
-  if (client.jwksUrl) return createRemoteJWKSet(new URL(client.jwksUrl), { timeoutDuration: 5000 });
-  const set = (client.jwks ?? JSON.parse(fs.readFileSync(client.jwksFile!, 'utf8'))) as JSONWebKeySet;
-  if (!Array.isArray(set.keys) || set.keys.length === 0) throw new Error(`SMART client ${client.clientId}: its JWK Set has no keys`);
-  return createLocalJWKSet(set);
-}
-
 export function hashToken(token: string): string {
   return crypto.createHash('sha256').update(token).digest('hex');
 }
@@ -105,23 +89,16 @@ export function bearerChallenge(text: string, error?: 'invalid_token'): Operatio
 }
 
 function assertionReason(error: unknown): string {
-  if (error instanceof joseErrors.JWTExpired) return 'client assertion has expired';
-  if (error instanceof joseErrors.JWTClaimValidationFailed) {
-    if (error.claim === 'aud') return `client assertion "aud" must be the token endpoint URL`;
-    if (error.claim === 'sub') return 'client assertion "sub" must equal its "iss" (the client id)';
-    return `client assertion claim "${error.claim}" is missing or invalid`;
-  }
-  if (error instanceof joseErrors.JOSEAlgNotAllowed) return `client assertion must be signed ${ASSERTION_ALGORITHMS.join(' or ')}`;
-  if (error instanceof joseErrors.JWKSNoMatchingKey) return 'no registered key of this client matches the assertion';
-  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'client assertion signature is invalid';
-  if (error instanceof joseErrors.JWKSTimeout) return "the client's key set could not be retrieved in time";
-  return 'client assertion cannot be verified';
+  return joseReason(error, 'client assertion', {
+    aud: 'client assertion "aud" must be the token endpoint URL',
+    sub: 'client assertion "sub" must equal its "iss" (the client id)',
+  });
 }
 
 export function createSmartAuth(config: Pick<Config, 'publicBaseUrl' | 'smartClients' | 'accessTokenTtlSeconds'>, store: Store, clock: () => Date): SmartAuth {
   const tokenUrl = `${config.publicBaseUrl}${TOKEN_PATH}`;
   const clients = new Map<string, RegisteredClient>();
-  for (const client of config.smartClients) clients.set(client.clientId, { config: client, keys: keysOf(client) });
+  for (const client of config.smartClients) clients.set(client.clientId, { config: client, keys: pinKeys(client, `SMART client ${client.clientId}`).keys });
   const supportedScopes = [...new Set(config.smartClients.flatMap((c) => c.scope.split(/\s+/)))].sort();
 
   function discovery(): Record<string, unknown> {

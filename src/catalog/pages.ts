@@ -5,6 +5,7 @@
  *   and `npm run policies:compare` for Markdown) — the view a policy author wants when one
  *   drug has several payers' rules.
  */
+import crypto from 'node:crypto';
 import type { CriterionDefinition, IndicationDefinition, PhaseDefinition, PolicyDefinition, ReviewRoute } from './types';
 
 const ROUTE: Record<ReviewRoute, string> = {
@@ -21,6 +22,9 @@ export function escapeHtml(text: string): string {
 const STYLE = `body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1b1b1b}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}th,td{border:1px solid #ccc;padding:.35rem .5rem;vertical-align:top;text-align:left}
 th{background:#f3f3f3}code{font-size:.9em}.deny{color:#a00}.muted{color:#666}h2{margin-top:2rem}`;
+
+/** The pages' inline style as a Content-Security-Policy source: the CSP allows it by hash, not 'unsafe-inline'. */
+export const STYLE_CSP_SOURCE = `'sha256-${crypto.createHash('sha256').update(STYLE).digest('base64')}'`;
 
 function page(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body>${body}</body></html>`;

@@ -13,20 +13,10 @@
  *
  * Never logs or echoes the token: error texts name the failed check only.
  */
-import fs from 'node:fs';
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  decodeJwt,
-  decodeProtectedHeader,
-  errors as joseErrors,
-  jwtVerify,
-  type JSONWebKeySet,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-} from 'jose';
+import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { TrustedIssuer } from '../config';
 import { unauthorized } from '../fhir/outcomes';
+import { joseReason, pinKeys } from '../auth/keys';
 
 /** The only algorithms CDS Hooks 2.0 recommends; everything else is refused before any key lookup. */
 export const ALLOWED_ALGORITHMS = ['ES384', 'RS384'] as const;
@@ -73,32 +63,11 @@ interface PinnedIssuer {
   keys: JWTVerifyGetKey;
 }
 
-function loadJwksFile(file: string, iss: string): JSONWebKeySet {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new Error(`JWKS file for trusted issuer ${iss} cannot be read as JSON: ${(error as Error).message}`);
-  }
-  const keys = (parsed as { keys?: unknown }).keys;
-  if (!Array.isArray(keys) || keys.length === 0) {
-    throw new Error(`JWKS file for trusted issuer ${iss} has no "keys" array`);
-  }
-  return parsed as JSONWebKeySet;
-}
-
-function pin(issuer: TrustedIssuer, timeoutDuration: number): PinnedIssuer {
-  if (issuer.jwksUrl) {
-    return {
-      iss: issuer.iss,
-      jwksUrl: issuer.jwksUrl,
-      keys: createRemoteJWKSet(new URL(issuer.jwksUrl), { timeoutDuration }),
-    };
-  }
-  if (issuer.jwksFile) {
-    return { iss: issuer.iss, keys: createLocalJWKSet(loadJwksFile(issuer.jwksFile, issuer.iss)) };
-  }
-  throw new Error(`Trusted issuer ${issuer.iss} needs a jwksUrl or a jwksFile`);
+function pin(issuer: TrustedIssuer, timeoutMs: number): PinnedIssuer {
+  if (!issuer.jwksUrl && !issuer.jwksFile) throw new Error(`Trusted issuer ${issuer.iss} needs a jwksUrl or a jwksFile`);
+  // Only the URL or file: an issuer's keys never come inline from CDS_TRUSTED_ISSUERS.
+  const source = issuer.jwksUrl ? { jwksUrl: issuer.jwksUrl } : { jwksFile: issuer.jwksFile! };
+  return { iss: issuer.iss, ...pinKeys(source, `trusted issuer ${issuer.iss}`, timeoutMs) };
 }
 
 /**
@@ -133,22 +102,12 @@ class ReplayCache {
 }
 
 function reasonFor(error: unknown): string {
-  if (error instanceof joseErrors.JWTExpired) return 'token has expired';
-  if (error instanceof joseErrors.JWTClaimValidationFailed) {
-    if (error.reason === 'missing') return `token claim "${error.claim}" is missing`;
-    if (error.claim === 'aud') return 'token audience does not match the service URL';
-    if (error.claim === 'iss') return 'token issuer is not trusted';
-    if (error.claim === 'iat') return 'token issue time is not acceptable';
-    if (error.claim === 'nbf') return 'token is not yet valid';
-    return `token claim "${error.claim}" is missing or invalid`;
-  }
-  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'token algorithm is not allowed';
-  if (error instanceof joseErrors.JWKSNoMatchingKey) return 'no trusted key matches the token kid';
-  if (error instanceof joseErrors.JWKSMultipleMatchingKeys) return 'several trusted keys match the token kid';
-  if (error instanceof joseErrors.JWKSTimeout) return 'the issuer key set could not be retrieved in time';
-  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'token signature is invalid';
-  if (error instanceof joseErrors.JOSEError) return 'token is malformed or cannot be verified';
-  return 'token cannot be verified';
+  return joseReason(error, 'token', {
+    aud: 'token audience does not match the service URL',
+    iss: 'token issuer is not trusted',
+    iat: 'token issue time is not acceptable',
+    nbf: 'token is not yet valid',
+  });
 }
 
 export function createJwtVerifier(issuers: TrustedIssuer[], options: JwtVerifierOptions = {}): JwtVerifier {

@@ -91,3 +91,8 @@ export function forbidden(text: string, expression?: string | string[]): Operati
 export function conflict(text: string, expression?: string | string[]): OperationOutcomeError {
   return new OperationOutcomeError(409, outcome([issue('error', 'conflict', text, expression)]));
 }
+
+/** 429: a rate limit is spent; the caller retries after the Retry-After header's seconds. */
+export function throttled(text: string): OperationOutcomeError {
+  return new OperationOutcomeError(429, outcome([issue('error', 'throttled', text)]));
+}

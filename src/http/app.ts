@@ -2,7 +2,6 @@
  * The Express application: parses, authenticates and writes; every route calls a domain
  * handler that returns `{ status, body }` and knows nothing of Express.
  */
-import crypto from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../config';
 import type { PolicyEngine } from '../engine';
@@ -13,6 +12,7 @@ import type { Logger } from '../logger';
 import { TOKEN_PATH, type AuthenticatedClient } from '../auth/smart';
 import { errorHandler, notFoundHandler } from './errors';
 import { unsupportedMediaType } from '../fhir/outcomes';
+import { bodyParsing, ipRateLimit, requestTracking, securityHeaders } from './operations';
 
 export interface HandlerResult {
   status: number;
@@ -48,6 +48,8 @@ export interface AppContext {
   clock: () => Date;
   /** How CRD and DTR read a client's FHIR server; default fhir-kit-client. */
   fhirFetcherFactory?: FhirFetcherFactory;
+  /** Set by the server once SIGTERM/SIGINT came: readiness answers 503 while in-flight requests finish. */
+  shuttingDown?: boolean;
 }
 
 export type RouteModule = (router: express.Router, ctx: AppContext) => void;
@@ -95,36 +97,25 @@ function requireJson(req: Request, _res: Response, next: NextFunction): void {
 export function createApp(ctx: AppContext, modules: RouteModule[]): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
-  app.use((req, res, next) => {
-    const requestId = crypto.randomUUID();
-    res.locals.requestId = requestId;
-    res.setHeader('X-Request-Id', requestId);
-    const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      ctx.logger.info('request', {
-        requestId,
-        method: req.method,
-        path: req.path,
-        status: res.statusCode,
-        ms: Number(process.hrtime.bigint() - started) / 1e6,
-      });
-    });
-    next();
-  });
+  app.set('trust proxy', ctx.config.ops.trustProxy);
+  app.use(requestTracking(ctx));
+  app.use(securityHeaders());
   // CDS Hooks clients call from browsers too (SMART apps, sandboxes).
   app.use((req, res, next) => {
     res.setHeader('Access-Control-Allow-Origin', '*');
     res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
     res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+    res.setHeader('Access-Control-Expose-Headers', 'X-Request-Id, Retry-After, RateLimit, RateLimit-Policy, WWW-Authenticate');
     if (req.method === 'OPTIONS') {
       res.status(204).end();
       return;
     }
     next();
   });
+  const perIp = ipRateLimit(ctx.config, ctx.store, ctx.logger);
+  if (perIp) app.use(perIp);
   app.use(requireJson);
-  app.use(express.json({ type: JSON_TYPES, limit: ctx.config.maxBodyBytes, strict: false }));
+  app.use(bodyParsing(ctx.config, JSON_TYPES));
 
   const router = express.Router();
   for (const module of modules) module(router, ctx);

@@ -898,6 +898,36 @@ export class SqlStore implements Store {
     }));
   }
 
+  // ---- operations ----
+
+  async hitRateLimit(key: string, windowMs: number, now: Date): Promise<{ hits: number; resetAt: Date }> {
+    // One statement, so instances counting the same key at once never lose a hit.
+    const { rows } = await this.db.query(
+      `INSERT INTO rate_limits (key, hits, reset_at) VALUES ($1, 1, $2)
+       ON CONFLICT (key) DO UPDATE SET
+         hits = CASE WHEN rate_limits.reset_at <= $3 THEN 1 ELSE rate_limits.hits + 1 END,
+         reset_at = CASE WHEN rate_limits.reset_at <= $3 THEN EXCLUDED.reset_at ELSE rate_limits.reset_at END
+       RETURNING hits, reset_at`,
+      [key, new Date(now.getTime() + windowMs).toISOString(), now.toISOString()],
+    );
+    if (Math.random() < 0.001) await this.db.query('DELETE FROM rate_limits WHERE reset_at <= $1', [now.toISOString()]);
+    const r = rows[0];
+    if (!r) throw new StoreError('rate limit counter returned no row');
+    return { hits: Number(r.hits), resetAt: new Date(iso(r.reset_at)) };
+  }
+
+  async unhitRateLimit(key: string): Promise<void> {
+    await this.db.query('UPDATE rate_limits SET hits = hits - 1 WHERE key = $1 AND hits > 0', [key]);
+  }
+
+  async resetRateLimit(key: string): Promise<void> {
+    await this.db.query('DELETE FROM rate_limits WHERE key = $1', [key]);
+  }
+
+  async ping(): Promise<void> {
+    await this.db.query('SELECT 1');
+  }
+
   async close(): Promise<void> {
     if (this.inTransaction) throw new StoreError('close() inside a transaction');
     await this.client.close();

@@ -457,6 +457,14 @@ export interface Store extends ReviewStore {
   /** The PAS response Bundle of one ClaimResponse version. */
   getResponseBundleVersion(claimId: string, version: number): Promise<Bundle | null>;
   outboxStats(): Promise<OutboxStats>;
+  /** Counts one hit for `key` in a fixed window of `windowMs` (a new window once the last one ended). Shared by every instance. */
+  hitRateLimit(key: string, windowMs: number, now: Date): Promise<{ hits: number; resetAt: Date }>;
+  /** Takes one hit back (a request the limiter decided not to count). */
+  unhitRateLimit(key: string): Promise<void>;
+  resetRateLimit(key: string): Promise<void>;
+
+  /** A trivial query: resolves when the database answers (readiness). */
+  ping(): Promise<void>;
 
   close(): Promise<void>;
 }

@@ -6,7 +6,7 @@ import type { Express } from 'express';
 import { loadConfig, type Config } from '../../src/config';
 import { createApp, type AppContext } from '../../src/http/app';
 import { allRoutes } from '../../src/http/routes';
-import { silentLogger } from '../../src/logger';
+import { silentLogger, type Logger } from '../../src/logger';
 import { buildContext } from '../../src/server';
 
 export const EVALUATION_DATE = new Date('2026-11-20T15:00:00Z');
@@ -17,10 +17,10 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function createTestApp(overrides: Partial<Config> = {}, clock: () => Date = () => EVALUATION_DATE): Promise<TestApp> {
+export async function createTestApp(overrides: Partial<Config> = {}, clock: () => Date = () => EVALUATION_DATE, logger: Logger = silentLogger): Promise<TestApp> {
   const base = loadConfig({ ...process.env, DATABASE_URL: '' });
   const config: Config = { ...base, dataDir: 'memory://', publicBaseUrl: 'http://pa.test', ...overrides };
   if (!overrides.databaseUrl) delete (config as { databaseUrl?: string }).databaseUrl;
-  const ctx = await buildContext(config, silentLogger, clock);
+  const ctx = await buildContext(config, logger, clock);
   return { app: createApp(ctx, allRoutes), ctx, close: () => ctx.store.close() };
 }

@@ -6,6 +6,7 @@ import { route, type RouteModule } from '../app';
 import { createJwtVerifier } from '../../crd/jwt';
 import { discovery, handleFeedback, handleHook } from '../../crd/hook';
 import { guardedFetcherFactory } from '../../auth/outbound';
+import { countDecision } from '../../ops/metrics';
 
 export const crdRoutes: RouteModule = (router, ctx) => {
   const verifier =
@@ -51,6 +52,7 @@ export const crdRoutes: RouteModule = (router, ctx) => {
         payerId = result.payerId;
         policyId = result.policyIds.join(',') || null;
         outcome = result.outcomes.join(',') || 'no-policy';
+        result.outcomes.forEach((o, i) => countDecision('crd', result.policyIds[i] || null, o));
         return { status: 200, contentType: json, body: result.response };
       } catch (error) {
         status = (error as { status?: number }).status ?? 500;

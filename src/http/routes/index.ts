@@ -10,10 +10,13 @@ import { subscriptionRoutes } from './subscriptions';
 import { inquireRoutes } from './inquire';
 import { reviewRoutes } from './review';
 import { dtrAppRoutes } from './dtr-app';
+import { clientLimitRoutes, opsRoutes } from './ops';
 
 export const allRoutes: RouteModule[] = [
+  opsRoutes,
   metadataRoutes,
   smartRoutes,
+  clientLimitRoutes,
   crdRoutes,
   pasRoutes,
   dtrRoutes,

@@ -18,12 +18,14 @@ function visible(record: ClaimRecord | null, client: AuthenticatedClient | undef
   const mine = record.submitterKeys.length > 0 ? record.submitterKeys.includes(key) : clientMaySee(client, record.requestBundle);
   return mine ? record : null;
 }
+import { countDecision } from '../../ops/metrics';
 
 export const pasRoutes: RouteModule = (router, ctx) => {
   router.post(
     '/fhir/Claim/\\$submit',
     route(async ({ body, requestId, client }) => {
       const result = await submitClaim(ctx, body, requestId, client);
+      for (const d of result.decisions) countDecision('pas', d.policy?.id ?? null, d.outcome);
       return { status: result.status, body: result.body };
     }, ctx),
   );

@@ -11,6 +11,13 @@
  * read raw, e.g. a medicationReference, is kept); each resource is wrapped at most once, and each
  * retrieve's result is reused. The engine still applies its own filter to what is returned, so
  * results are unchanged.
+ *
+ * Records are handed to the engine as ResourceRecords. cql-execution compares records by value
+ * (distinct queries, union, equality): for a FHIRObject that means reading and normalizing every
+ * element of the resource, recursively, which was most of the evaluation time. A ResourceRecord's
+ * only enumerable property is a key that is equal for two records exactly when their resources
+ * are equal (type and id, and content when two resources share them), so the same comparisons
+ * give the same answers at the cost of one string.
  */
 import { FHIRWrapper } from 'cql-exec-fhir';
 import type { PatientObject, RecordObject, RetrieveDetails } from 'cql-execution';
@@ -59,54 +66,140 @@ function rawCodings(resource: Record<string, unknown>, property: string): CodeLi
 
 type Wrapped = ReturnType<FHIRWrapper['wrap']>;
 
+export class EvaluationTimeout extends Error {
+  constructor() {
+    super('the evaluation time budget ran out');
+    this.name = 'EvaluationTimeout';
+  }
+}
+
+/** JSON with object keys sorted, so that equal content gives equal text. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+/** One resource as a cql-execution record: cql-exec-fhir's FHIRObject behind a value-equality key. */
+export class ResourceRecord implements RecordObject {
+  readonly #fhir: Wrapped;
+  constructor(
+    /** The only enumerable property: what cql-execution's equality and distinct compare. */
+    readonly __record: string,
+    fhir: Wrapped,
+  ) {
+    this.#fhir = fhir;
+  }
+  /** The resource JSON (read by the decision's evidence and DTR answers, as on a FHIRObject). */
+  get _json(): unknown {
+    return (this.#fhir as unknown as { _json: unknown })._json;
+  }
+  get _typeInfo(): unknown {
+    return this.#fhir.getTypeInfo();
+  }
+  get(field: string): unknown {
+    return this.#fhir.get(field);
+  }
+  getId(): unknown {
+    return this.#fhir.getId();
+  }
+  getCode(field: string): unknown {
+    return this.#fhir.getCode(field);
+  }
+  getDate(field: string): unknown {
+    return this.#fhir.getDate(field);
+  }
+  getInterval(field: string): unknown {
+    return this.#fhir.getInterval(field);
+  }
+  getDateOrInterval(field: string): unknown {
+    return this.#fhir.getDateOrInterval(field);
+  }
+  getTypeInfo(): unknown {
+    return this.#fhir.getTypeInfo();
+  }
+  _is(typeSpecifier: unknown): boolean {
+    return this.#fhir._is(typeSpecifier);
+  }
+  _typeHierarchy(): ReturnType<Wrapped['_typeHierarchy']> {
+    return this.#fhir._typeHierarchy();
+  }
+}
+
+interface Slot {
+  resource: FhirResource;
+  key: string;
+  record?: ResourceRecord;
+}
+
 /**
  * One patient's record for one evaluation. `bundle` holds that patient's resources, the Patient
  * first (see preparePatientData). Implements cql-execution's PatientObject by delegating the
  * record methods to the wrapped Patient resource.
  */
 export class IndexedPatient implements PatientObject {
-  private readonly byType = new Map<string, { resource: FhirResource; wrapped?: Wrapped }[]>();
-  private readonly cache = new Map<string, RecordObject[]>();
-  private readonly self: Wrapped;
+  // Private fields are not enumerable: nothing in cql-execution walks into the index.
+  readonly #byType = new Map<string, Slot[]>();
+  readonly #cache = new Map<string, RecordObject[]>();
+  readonly #wrapper: FHIRWrapper;
+  readonly #self: ResourceRecord;
 
-  constructor(
-    bundle: Bundle,
-    private readonly wrapper: FHIRWrapper = fhirWrapper(),
-  ) {
-    for (const entry of bundle.entry ?? []) {
+  readonly #deadline: number;
+
+  /** @param deadline `performance.now()` past which a retrieve throws EvaluationTimeout */
+  constructor(bundle: Bundle, options: { deadline?: number; wrapper?: FHIRWrapper } = {}) {
+    this.#wrapper = options.wrapper ?? fhirWrapper();
+    this.#deadline = options.deadline ?? Infinity;
+    const byId = new Map<string, { resource: FhirResource; key: string; text?: string }[]>();
+    (bundle.entry ?? []).forEach((entry, index) => {
       const resource = entry.resource;
-      if (!resource?.resourceType) continue;
-      let list = this.byType.get(resource.resourceType);
-      if (!list) this.byType.set(resource.resourceType, (list = []));
-      list.push({ resource });
-    }
-    const patient = this.byType.get('Patient')?.[0];
+      if (!resource?.resourceType) return;
+      let list = this.#byType.get(resource.resourceType);
+      if (!list) this.#byType.set(resource.resourceType, (list = []));
+      const id = `${resource.resourceType}/${resource.id ?? `#${index}`}`;
+      // Two resources of one type and id are one value only when their content is the same.
+      const prior = byId.get(id);
+      let key = id;
+      if (!prior) byId.set(id, [{ resource, key }]);
+      else {
+        const text = canonical(resource);
+        const same = prior.find((p) => (p.text ??= canonical(p.resource)) === text);
+        key = same?.key ?? `${id}#${prior.length + 1}`;
+        if (!same) prior.push({ resource, key, text });
+      }
+      list.push({ resource, key });
+    });
+    const patient = this.#byType.get('Patient')?.[0];
     if (!patient) throw new Error('the patient data holds no Patient resource');
-    this.self = this.wrap(patient);
+    this.#self = this.#record(patient);
   }
 
-  private wrap(slot: { resource: FhirResource; wrapped?: Wrapped }): Wrapped {
-    slot.wrapped ??= this.wrapper.wrap(slot.resource);
-    return slot.wrapped;
+  #record(slot: Slot): ResourceRecord {
+    slot.record ??= new ResourceRecord(slot.key, this.#wrapper.wrap(slot.resource));
+    return slot.record;
   }
 
   findRecords(profile: string | null, details?: RetrieveDetails): RecordObject[] {
+    // A retrieve is where a long evaluation can be stopped: the definition then fails alone.
+    if (performance.now() > this.#deadline) throw new EvaluationTimeout();
     const datatype = details?.datatype ?? profile ?? '';
     const type = datatype.replace(/^\{[^}]*\}/, '').replace(/^FHIR\./, '');
     const property = details?.codeProperty;
     const coded = property ? retrieveCodeKeys(details.codes) : undefined;
     const key = `${type}|${property ?? ''}|${coded?.key ?? ''}`;
-    let records = this.cache.get(key);
+    let records = this.#cache.get(key);
     if (!records) {
-      let slots = this.byType.get(type) ?? [];
+      let slots = this.#byType.get(type) ?? [];
       if (coded && property) {
         slots = slots.filter((slot) => {
           const codings = rawCodings(slot.resource as unknown as Record<string, unknown>, property);
           return codings === undefined || codings.some((c) => coded.members.has(codeKey(c)));
         });
       }
-      records = slots.map((slot) => this.wrap(slot));
-      this.cache.set(key, records);
+      records = slots.map((slot) => this.#record(slot));
+      this.#cache.set(key, records);
     }
     // The engine filters and may sort the list it gets: hand out a copy.
     return records.slice();
@@ -117,27 +210,24 @@ export class IndexedPatient implements PatientObject {
   }
 
   get(field: string): unknown {
-    return this.self.get(field);
+    return this.#self.get(field);
   }
   getId(): unknown {
-    return this.self.getId();
+    return this.#self.getId();
   }
   getCode(field: string): unknown {
-    return this.self.getCode(field);
+    return this.#self.getCode(field);
   }
   getDate(field: string): unknown {
-    return this.self.getDate(field);
-  }
-  getInterval(field: string): unknown {
-    return this.self.getInterval(field);
+    return this.#self.getDate(field);
   }
   getDateOrInterval(field: string): unknown {
-    return this.self.getDateOrInterval(field);
+    return this.#self.getDateOrInterval(field);
   }
   _is(typeSpecifier: unknown): boolean {
-    return this.self._is(typeSpecifier);
+    return this.#self._is(typeSpecifier);
   }
   _typeHierarchy(): ReturnType<Wrapped['_typeHierarchy']> {
-    return this.self._typeHierarchy();
+    return this.#self._typeHierarchy();
   }
 }

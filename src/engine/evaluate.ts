@@ -10,7 +10,7 @@ import { type CodeService, Code, DateTime, Date as CqlDate, PatientContext } fro
 import type { Bundle, Coding } from 'fhir/r4';
 import type { LibrarySet } from './libraries';
 import type { PriorAuthorization } from './request';
-import { IndexedPatient } from './data-provider';
+import { EvaluationTimeout, IndexedPatient } from './data-provider';
 
 export { codeServiceFor } from './terminology';
 
@@ -83,9 +83,11 @@ export function openSession(
   data: Bundle,
   inputs: CqlInputs,
   codeService: CodeService,
+  /** `performance.now()` after which the remaining definitions fail (unknown, with a warning). */
+  deadline = Infinity,
 ): EvaluationSession {
   const library = libraries.executable(libraryName);
-  const patient = new IndexedPatient(data);
+  const patient = new IndexedPatient(data, { deadline });
 
   const declared = new Set((libraries.libraries.get(libraryName)?.elm.library.parameters?.def ?? []).map((p) => p.name));
   const params = Object.fromEntries(Object.entries(parameters(inputs)).filter(([name]) => declared.has(name)));
@@ -106,6 +108,10 @@ export function openSession(
           results.set(name, {
             error: new ExpressionError(libraryName, name, undefined, 'no such definition in the library'),
           });
+          continue;
+        }
+        if (performance.now() > deadline) {
+          results.set(name, { error: new ExpressionError(libraryName, name, undefined, new EvaluationTimeout().message) });
           continue;
         }
         try {

@@ -4,7 +4,7 @@
  */
 import type { Server } from 'node:http';
 import { loadConfig, type Config } from './config';
-import { createPolicyEngine } from './engine';
+import { createEngine } from './engine/pool';
 import { loadArtifacts } from './dtr/artifacts';
 import { openStore } from './store';
 import { createLogger, type Logger } from './logger';
@@ -12,7 +12,7 @@ import { createApp, type AppContext } from './http/app';
 import { allRoutes } from './http/routes';
 
 export async function buildContext(config: Config, logger: Logger, clock: () => Date = () => new Date()): Promise<AppContext> {
-  const engine = createPolicyEngine(config.paths);
+  const engine = createEngine(config);
   const artifacts = loadArtifacts(config.paths);
   const store = await openStore(config);
   return { config, engine, artifacts, store, logger, clock };
@@ -52,7 +52,7 @@ export async function start(config: Config = loadConfig()): Promise<{ server: Se
   const stop = (signal: string) => {
     logger.info('stopping', { signal });
     server.close(() => {
-      void ctx.store.close().finally(() => process.exit(0));
+      void Promise.allSettled([ctx.store.close(), ctx.engine.close?.()]).finally(() => process.exit(0));
     });
   };
   process.once('SIGINT', () => stop('SIGINT'));

@@ -50,7 +50,7 @@ function toCqlDate(iso: string): CqlDate {
 }
 
 /** The parameters every policy library may declare; undeclared ones are ignored by the engine. */
-function parameters(inputs: CqlInputs): Record<string, unknown> {
+export function cqlParameters(inputs: CqlInputs): Record<string, unknown> {
   return {
     'Order Id': inputs.orderId ?? null,
     'Request Phase': inputs.phaseHint ?? null,
@@ -90,7 +90,7 @@ export function openSession(
   const patient = new IndexedPatient(data, { deadline });
 
   const declared = new Set((libraries.libraries.get(libraryName)?.elm.library.parameters?.def ?? []).map((p) => p.name));
-  const params = Object.fromEntries(Object.entries(parameters(inputs)).filter(([name]) => declared.has(name)));
+  const params = Object.fromEntries(Object.entries(cqlParameters(inputs)).filter(([name]) => declared.has(name)));
   const context = new PatientContext(
     library,
     patient,

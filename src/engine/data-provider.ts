@@ -99,14 +99,24 @@ export class ResourceRecord implements RecordObject {
   get _typeInfo(): unknown {
     return this.#fhir.getTypeInfo();
   }
+  // A policy reads the same elements of a resource in many definitions; each read of a FHIRObject
+  // builds new wrappers (a getter per element), so the first answer per element is kept.
+  readonly #values = new Map<string, unknown>();
+  #memo(kind: string, field: string, read: () => unknown): unknown {
+    const key = `${kind}:${field}`;
+    if (this.#values.has(key)) return this.#values.get(key);
+    const value = read();
+    this.#values.set(key, value);
+    return value;
+  }
   get(field: string): unknown {
-    return this.#fhir.get(field);
+    return this.#memo('get', field, () => this.#fhir.get(field));
   }
   getId(): unknown {
     return this.#fhir.getId();
   }
   getCode(field: string): unknown {
-    return this.#fhir.getCode(field);
+    return this.#memo('code', field, () => this.#fhir.getCode(field));
   }
   getDate(field: string): unknown {
     return this.#fhir.getDate(field);
@@ -115,7 +125,7 @@ export class ResourceRecord implements RecordObject {
     return this.#fhir.getInterval(field);
   }
   getDateOrInterval(field: string): unknown {
-    return this.#fhir.getDateOrInterval(field);
+    return this.#memo('dateOrInterval', field, () => this.#fhir.getDateOrInterval(field));
   }
   getTypeInfo(): unknown {
     return this.#fhir.getTypeInfo();

@@ -35,7 +35,8 @@ export function createPooledEngine(config: Pick<Config, 'paths' | 'evaluation'>,
   const pool = new Piscina<EvaluationTask, Decision>({
     filename: path.join(__dirname, fromSource ? 'worker.ts' : 'worker.js'),
     ...(fromSource ? { execArgv: [...process.execArgv, '--require', 'tsx/cjs'] } : {}),
-    minThreads: workers,
+    // One worker loads during start-up (beside the store opening); the others when load asks.
+    minThreads: 1,
     maxThreads: workers,
     idleTimeout: Infinity,
     workerData,

@@ -1,41 +1,60 @@
 /**
- * `npm run bench`: latency (p50 / p95 / p99) and throughput of the server's hot paths, measured
- * with autocannon against the real app on a loopback port (embedded store in a temp folder).
+ * `npm run bench`: the server's performance figures in one run on this machine (issue 11).
  *
- * Scenarios: PAS `$submit` with a typical Kineret request, the same with a large chart (thousands
- * of resources), and CRD `order-sign` for a typical patient when the CRD service is mounted.
- * Each request carries a fresh Claim identifier / hookInstance so no answer comes from a cache.
+ * 1. Floors, in-process: raw cql-execution + cql-exec-fhir (PatientSource, the policy's own ELM,
+ *    the plain CodeService) on the same prepared bundles, evaluating the definitions the decision
+ *    reads; and the engine's `evaluate` on the same requests.
+ * 2. Start-up: `node dist/src/server.js` to its first answer, with a new and an existing store.
+ * 3. Over HTTP (autocannon, loopback, a new Claim identifier / hookInstance per request):
+ *    PAS `$submit` and CRD `order-sign` (prefetch, and no prefetch: the chart read from a local
+ *    EHR FHIR server), with 1 and 8 clients; a large record.
+ * 4. The p99 of small requests and of `/fhir/metadata` while large requests run back to back
+ *    (a 1,000-item Claim and an ~800 KB Synthea record).
+ * 5. RSS of the server process (peak and after the run), and per worker (against EVALUATION_WORKERS=0).
  *
- *   npm run bench -- [--duration 10] [--connections 4]
+ *   npm run bench -- [--duration 5] [--items 1000] [--synthea <dir>]
+ *
+ * The Synthea record comes from ../shared/data/synthea (or --synthea); without it a generated
+ * chart of 3,000 resources stands in. DATABASE_URL is passed to the server when set.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
+import { CodeService, DateTime, Library, PatientContext, Repository } from 'cql-execution';
+import { PatientSource } from 'cql-exec-fhir';
 import type { Bundle, BundleEntry, FhirResource } from 'fhir/r4';
 import { loadConfig, REPO_ROOT } from '../src/config';
-import { createApp } from '../src/http/app';
-import { allRoutes } from '../src/http/routes';
-import { silentLogger } from '../src/logger';
-import { buildContext } from '../src/server';
+import { createPolicyEngine } from '../src/engine';
+import { expressionsFor, selectIndication } from '../src/engine/decide';
+import { cqlParameters } from '../src/engine/evaluate';
+import { preparePatientData } from '../src/engine/patient-data';
+import type { EvaluationRequest } from '../src/engine/request';
+import { parsePasRequest } from '../src/pas/validate';
+import { extractPasContext, toEvaluationRequest } from '../src/pas/context';
+import { startLocalFhirServer } from '../test/support/fhir-server';
 
-interface Scenario {
-  name: string;
-  path: string;
-  body: () => string;
-}
+const EVALUATION_DATE = new Date('2026-11-20T15:00:00Z');
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   const value = i >= 0 ? Number(process.argv[i + 1]) : NaN;
   return Number.isFinite(value) && value > 0 ? value : fallback;
 }
-
-function readJson<T>(relative: string): T {
-  return JSON.parse(fs.readFileSync(path.join(REPO_ROOT, relative), 'utf8')) as T;
+function stringArg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
 }
+
+const readJson = <T>(file: string): T => JSON.parse(fs.readFileSync(path.resolve(REPO_ROOT, file), 'utf8')) as T;
+const round = (n: number) => Math.round(n * 10) / 10;
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
+
+// ------------------------------------------------------------------------------------ requests
 
 /** The PAS fixture with `extra` more chart resources for the same patient (observations, conditions, fills). */
 function enlarge(bundle: Bundle, extra: number): Bundle {
@@ -78,84 +97,375 @@ function enlarge(bundle: Bundle, extra: number): Bundle {
   return { ...bundle, entry: [...(bundle.entry ?? []), ...entries] };
 }
 
-function withClaimIdentifier(bundle: Bundle): string {
-  const claim = bundle.entry?.[0]?.resource as { identifier?: unknown };
-  claim.identifier = [{ system: 'urn:example:bench', value: crypto.randomUUID() }];
-  return JSON.stringify(bundle);
-}
-
-async function run(url: string, scenario: Scenario, duration: number, connections: number) {
-  const result = await autocannon({
-    url: `${url}${scenario.path}`,
-    method: 'POST',
-    headers: { 'content-type': 'application/fhir+json' },
-    duration,
-    connections,
-    requests: [
-      {
-        setupRequest: (req) => ({ ...req, body: scenario.body() }),
+/** A Synthea record (not its own claims) inside a Kineret PAS request to Centene Medicaid, as test/shared does. */
+function syntheaRequest(record: Bundle): Bundle {
+  const entries = (record.entry ?? []).filter(
+    (e): e is BundleEntry & { resource: FhirResource } => e.resource !== undefined && !['Claim', 'ExplanationOfBenefit'].includes(e.resource.resourceType),
+  );
+  const patientEntry = entries.find((e) => e.resource.resourceType === 'Patient');
+  const patient = { reference: patientEntry?.fullUrl ?? `Patient/${patientEntry?.resource.id ?? 'unknown'}` };
+  const u = { payer: 'urn:uuid:b0000000-0000-4000-8000-000000000001', coverage: 'urn:uuid:b0000000-0000-4000-8000-000000000002', role: 'urn:uuid:b0000000-0000-4000-8000-000000000003', order: 'urn:uuid:b0000000-0000-4000-8000-000000000004', claim: 'urn:uuid:b0000000-0000-4000-8000-000000000005' };
+  const fresh: BundleEntry[] = [
+    {
+      fullUrl: u.claim,
+      resource: {
+        resourceType: 'Claim',
+        identifier: [{ system: 'urn:example:bench', value: 'synthea' }],
+        status: 'active',
+        type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/claim-type', code: 'pharmacy' }] },
+        use: 'preauthorization',
+        patient,
+        created: '2026-11-20T10:00:00Z',
+        insurer: { reference: u.payer },
+        provider: { reference: u.role },
+        priority: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/processpriority', code: 'normal' }] },
+        insurance: [{ sequence: 1, focal: true, coverage: { reference: u.coverage } }],
+        diagnosis: [{ sequence: 1, diagnosisCodeableConcept: { coding: [{ system: 'http://hl7.org/fhir/sid/icd-10-cm', code: 'M06.9' }] } }],
+        item: [
+          {
+            sequence: 1,
+            extension: [{ url: 'http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-requestedService', valueReference: { reference: u.order } }],
+            productOrService: { coding: [{ system: 'http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets', code: 'J3590' }] },
+            quantity: { value: 28 },
+          },
+        ],
       },
-    ],
-  });
-  const failures = result.non2xx + result.errors + result.timeouts;
+    },
+    { fullUrl: u.payer, resource: { resourceType: 'Organization', name: 'Centene plan', identifier: [{ system: 'urn:oid:2.16.840.1.113883.6.300', value: '60001' }] } },
+    {
+      fullUrl: u.coverage,
+      resource: {
+        resourceType: 'Coverage',
+        status: 'active',
+        subscriberId: 'SYN-1',
+        beneficiary: patient,
+        payor: [{ reference: u.payer }],
+        type: { coding: [{ system: 'urn:oid:2.16.840.1.113883.3.221.5', code: '2', display: 'Medicaid' }] },
+      },
+    },
+    { fullUrl: u.role, resource: { resourceType: 'PractitionerRole', specialty: [{ coding: [{ system: 'http://nucc.org/provider-taxonomy', code: '207RR0500X' }] }] } },
+    {
+      fullUrl: u.order,
+      resource: {
+        resourceType: 'MedicationRequest',
+        status: 'active',
+        intent: 'order',
+        subject: patient,
+        requester: { reference: u.role },
+        authoredOn: '2026-11-20',
+        medicationCodeableConcept: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '727711' }] },
+      },
+    },
+  ];
   return {
-    scenario: scenario.name,
-    requests: result.requests.total,
-    failures,
-    'p50 ms': result.latency.p50,
-    'p95 ms': (result.latency as unknown as Record<string, number>).p97_5 !== undefined ? percentile(result, 95) : result.latency.p90,
-    'p99 ms': result.latency.p99,
-    'req/s': Math.round(result.requests.average * 10) / 10,
+    resourceType: 'Bundle',
+    identifier: { system: 'urn:example:bench-bundles', value: 'synthea' },
+    type: 'collection',
+    timestamp: '2026-11-20T10:00:00Z',
+    entry: [...fresh, ...entries.map((e) => ({ ...(e.fullUrl ? { fullUrl: e.fullUrl } : {}), resource: e.resource }))],
   };
 }
 
+/** The typical request with its one item repeated `count` times. */
+function manyItems(bundle: Bundle, count: number): Bundle {
+  const copy = structuredClone(bundle);
+  const claim = copy.entry?.[0]?.resource as { item?: { sequence: number }[] };
+  const first = claim.item?.[0];
+  if (first) claim.item = Array.from({ length: count }, (_, i) => ({ ...structuredClone(first), sequence: i + 1 }));
+  return copy;
+}
+
+/** A fresh Claim and Bundle identifier, so that no answer is a replay. */
+function fresh(bundle: Bundle): string {
+  const copy = { ...bundle, identifier: { system: 'urn:example:bench-bundles', value: crypto.randomUUID() } };
+  const claim = { ...(copy.entry?.[0]?.resource as object), identifier: [{ system: 'urn:example:bench', value: crypto.randomUUID() }] };
+  return JSON.stringify({ ...copy, entry: [{ ...copy.entry?.[0], resource: claim }, ...(copy.entry ?? []).slice(1)] });
+}
+
+function pasRequests(bundle: Bundle): EvaluationRequest[] {
+  const ctx = extractPasContext(parsePasRequest(bundle));
+  return ctx.items.map((item) => toEvaluationRequest(ctx, item, [], EVALUATION_DATE));
+}
+
+// ------------------------------------------------------------------------------------ floors
+
+interface Timing {
+  p50: number;
+  p95: number;
+}
+async function timeIt(n: number, fn: () => Promise<unknown>): Promise<Timing> {
+  for (let i = 0; i < Math.min(5, Math.ceil(n / 4)); i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: round(pct(times, 50)), p95: round(pct(times, 95)) };
+}
+
+async function floors(cases: { name: string; bundle: Bundle; n: number }[]) {
+  const config = loadConfig();
+  const engine = createPolicyEngine(config.paths);
+  const elm = Object.fromEntries([...engine.libraries.libraries].map(([name, lib]) => [name, lib.elm]));
+  const repository = new Repository(elm);
+  const plainCodes: Record<string, Record<string, { code: string; system: string }[]>> = {};
+  for (const [url, vs] of engine.valueSets.valueSets) {
+    plainCodes[url] = { [vs.version ?? '']: engine.valueSets.codes(url).flatMap((c) => (c.code && c.system ? [{ code: c.code, system: c.system }] : [])) };
+  }
+  const codeService = new CodeService(plainCodes);
+  const source = PatientSource.FHIRv401();
+  const rows = [];
+  for (const { name, bundle, n } of cases) {
+    const request = pasRequests(bundle)[0] as EvaluationRequest;
+    const policy = engine.catalog.select(request.payer, request.drug).policy;
+    if (!policy) throw new Error(`${name}: no policy selected`);
+    const data = preparePatientData(request.bundle, request.patientId).bundle;
+    const conditions = (data.entry ?? []).flatMap((e) => (e.resource?.resourceType === 'Condition' ? (e.resource.code?.coding ?? []) : []));
+    const indication = selectIndication(policy, request.diagnoses, conditions, (v, c) => engine.valueSets.contains(v, c));
+    const expressions = indication ? expressionsFor(policy, indication.initial) : [];
+    const library = new Library(elm[policy.library.name], repository);
+    const declared = new Set((engine.libraries.libraries.get(policy.library.name)?.elm.library.parameters?.def ?? []).map((p) => p.name));
+    const inputs = { lineOfBusiness: request.payer.lineOfBusiness, diagnoses: request.diagnoses, priorAuthorizations: [], evaluationDate: EVALUATION_DATE, ...(request.drug.orderId ? { orderId: request.drug.orderId } : {}) };
+    const params = Object.fromEntries(Object.entries(cqlParameters(inputs)).filter(([k]) => declared.has(k)));
+    const raw = async () => {
+      source.reset();
+      source.loadBundles([data]);
+      const context = new PatientContext(library, source.currentPatient(), codeService, params as never, DateTime.fromJSDate(EVALUATION_DATE, 0));
+      for (const e of expressions) await library.expressions[e]?.execute(context).catch(() => null);
+    };
+    const floor = await timeIt(n, raw);
+    const ours = await timeIt(n, async () => {
+      for (const r of pasRequests(bundle)) await engine.evaluate(r);
+    });
+    rows.push({ case: name, definitions: expressions.length, 'floor p50 ms': floor.p50, 'floor p95 ms': floor.p95, 'engine p50 ms': ours.p50, 'engine p95 ms': ours.p95 });
+  }
+  return rows;
+}
+
+// ------------------------------------------------------------------------------------ server
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function get(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    http
+      .get(url, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+      .on('error', () => resolve(0));
+  });
+}
+
+interface Server {
+  url: string;
+  child: ChildProcess;
+  startMs: number;
+  stop(): Promise<void>;
+}
+
+async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<Server> {
+  const port = await freePort();
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'src', 'server.js')], {
+    env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  while ((await get(`${url}/fhir/metadata`)) !== 200) {
+    if (child.exitCode !== null) throw new Error(`server exited: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const startMs = Math.round(performance.now() - t0);
+  return {
+    url,
+    child,
+    startMs,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** RSS of a process, now and at its peak, in MB (Linux /proc). */
+function rss(pid: number | undefined): { now: number; peak: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
+  return { now: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
+}
+
+interface Scenario {
+  name: string;
+  path: string;
+  method?: 'GET' | 'POST';
+  contentType?: string;
+  body?: () => string;
+}
+
+function cannon(url: string, s: Scenario, opts: { duration?: number; amount?: number; connections: number }) {
+  return autocannon({
+    url: `${url}${s.path}`,
+    method: s.method ?? 'POST',
+    headers: { 'content-type': s.contentType ?? 'application/fhir+json' },
+    connections: opts.connections,
+    ...(opts.amount ? { amount: opts.amount } : { duration: opts.duration ?? 5 }),
+    timeout: 120,
+    requests: [{ setupRequest: (req) => (s.body ? { ...req, body: s.body() } : req) }],
+  });
+}
+
 /** autocannon reports p90, p97.5 and p99; p95 is interpolated between p90 and p97.5. */
-function percentile(result: autocannon.Result, p: number): number {
-  const l = result.latency as unknown as Record<string, number>;
+function row(name: string, connections: number, r: autocannon.Result) {
+  const l = r.latency as unknown as Record<string, number>;
   const p90 = l.p90 ?? 0;
   const p975 = l.p97_5 ?? p90;
-  return Math.round((p90 + ((p - 90) / 7.5) * (p975 - p90)) * 10) / 10;
+  return {
+    scenario: name,
+    clients: connections,
+    requests: r.requests.total,
+    failures: r.non2xx + r.errors + r.timeouts,
+    'p50 ms': l.p50,
+    'p95 ms': round(p90 + ((95 - 90) / 7.5) * (p975 - p90)),
+    'p99 ms': l.p99,
+    'req/s': round(r.requests.average),
+  };
 }
 
 async function main(): Promise<void> {
-  const duration = arg('duration', 10);
-  const connections = arg('connections', 4);
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-bench-'));
-  const config = { ...loadConfig({ ...process.env, DATABASE_URL: process.env.DATABASE_URL ?? '' }), dataDir, port: 0 };
-  if (!process.env.DATABASE_URL) delete (config as { databaseUrl?: string }).databaseUrl;
-  const ctx = await buildContext(config, silentLogger);
-  const app = createApp(ctx, allRoutes);
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const duration = arg('duration', 5);
+  const itemCount = arg('items', 1000);
+  const syntheaDir = stringArg('synthea', path.resolve(REPO_ROOT, '..', 'shared', 'data', 'synthea'));
+  const load = () => os.loadavg().map((x) => x.toFixed(1)).join(' ');
+  process.stdout.write(`bench: node ${process.version}, ${os.availableParallelism()} CPUs, load ${load()}, ${duration}s per scenario, store ${process.env.DATABASE_URL ? 'postgresql' : 'pglite'}\n`);
 
   const typical = readJson<Bundle>('fixtures/pas/kineret-request-base.json');
-  const large = enlarge(typical, 3000);
+  const records = fs.existsSync(syntheaDir) ? fs.readdirSync(syntheaDir).filter((f) => f.endsWith('.json') && f !== 'MANIFEST.json') : [];
+  const closest = records.map((f) => ({ f, size: fs.statSync(path.join(syntheaDir, f)).size })).sort((a, b) => Math.abs(a.size - 800e3) - Math.abs(b.size - 800e3))[0];
+  const large = closest ? syntheaRequest(JSON.parse(fs.readFileSync(path.join(syntheaDir, closest.f), 'utf8')) as Bundle) : enlarge(typical, 3000);
+  const largeName = closest ? `Synthea ${Math.round(closest.size / 1024)} KB (${large.entry?.length} resources)` : `generated chart (${large.entry?.length} resources)`;
+  const generated = enlarge(typical, 3000);
+  const itemsClaim = manyItems(typical, itemCount);
+
+  // 1. Floors, before the server competes for the CPU.
+  console.log('\n1. In-process: raw cql-execution floor (policy ELM, decision definitions) and engine.evaluate');
+  console.table(
+    await floors([
+      { name: `typical $submit (${typical.entry?.length} resources)`, bundle: typical, n: 200 },
+      { name: largeName, bundle: large, n: 20 },
+      { name: `generated chart (${generated.entry?.length} resources)`, bundle: generated, n: 4 },
+    ]),
+  );
+
+  // 2. Start-up.
+  const dataDir = process.env.DATABASE_URL ? 'memory://' : fs.mkdtempSync(path.join(os.tmpdir(), 'pa-bench-'));
+  const first = await startServer(dataDir);
+  await first.stop();
+  const server = await startServer(dataDir);
+  console.log(`\n2. Start to first answer: new store ${first.startMs} ms, existing store ${server.startMs} ms`);
+
+  // 3. Throughput and latency.
+  const ehrChart = readJson<Bundle>('fixtures/cp-phar-244/ra-chart-only-partial.json');
+  const ehr = await startLocalFhirServer((ehrChart.entry ?? []).flatMap((e) => (e.resource && e.resource.id !== 'medreq-kineret' ? [e.resource] : [])));
+  const hook = readJson<{ prefetch?: unknown; context: { draftOrders: Bundle } }>('fixtures/crd/order-sign-kineret.json');
+  const { prefetch: _prefetch, ...noPrefetch } = hook;
+  const orderSign = (withPrefetch: boolean) => () =>
+    JSON.stringify({
+      ...(withPrefetch ? hook : noPrefetch),
+      hookInstance: crypto.randomUUID(),
+      ...(withPrefetch ? {} : { fhirServer: ehr.baseUrl, fhirAuthorization: { access_token: 'bench', token_type: 'Bearer', expires_in: 300, scope: 'patient/*.read', subject: 'pa-server' } }),
+    });
   const scenarios: Scenario[] = [
-    { name: `PAS $submit, typical (${typical.entry?.length ?? 0} resources)`, path: '/fhir/Claim/$submit', body: () => withClaimIdentifier(structuredClone(typical)) },
-    { name: `PAS $submit, large (${large.entry?.length ?? 0} resources)`, path: '/fhir/Claim/$submit', body: () => withClaimIdentifier(structuredClone(large)) },
+    { name: `$submit typical (${typical.entry?.length} resources)`, path: '/fhir/Claim/$submit', body: () => fresh(typical) },
+    { name: 'order-sign, prefetch', path: '/cds-services/pa-order-sign', contentType: 'application/json', body: orderSign(true) },
+    { name: 'order-sign, chart read from the EHR', path: '/cds-services/pa-order-sign', contentType: 'application/json', body: orderSign(false) },
   ];
-  const crdRequestFile = path.join(REPO_ROOT, 'fixtures/crd/order-sign-kineret.json');
-  if (fs.existsSync(crdRequestFile)) {
-    const hook = JSON.parse(fs.readFileSync(crdRequestFile, 'utf8')) as { hookInstance: string; hook: string };
-    scenarios.push({
-      name: 'CRD order-sign, typical',
-      path: `/cds-services/${(hook as { serviceId?: string }).serviceId ?? 'pa-order-sign'}`,
-      body: () => JSON.stringify({ ...hook, hookInstance: crypto.randomUUID() }),
+  const rows = [];
+  for (const s of scenarios) {
+    const warm = await cannon(server.url, s, { amount: 30, connections: 2 });
+    if (warm.non2xx > 0) throw new Error(`${s.name}: ${warm.non2xx} non-2xx answers in the warm-up`);
+    for (const connections of [1, 8]) rows.push(row(s.name, connections, await cannon(server.url, s, { duration, connections })));
+  }
+  for (const [name, bundle] of [
+    [largeName, large],
+    [`generated chart (${generated.entry?.length} resources)`, generated],
+  ] as const) {
+    rows.push(row(`$submit ${name}`, 1, await cannon(server.url, { name, path: '/fhir/Claim/$submit', body: () => fresh(bundle) }, { duration, connections: 1 })));
+  }
+  console.log('\n3. Over HTTP');
+  console.table(rows);
+
+  // 4. Small requests while large ones run back to back.
+  console.log('\n4. Small requests (1 client each) while large requests run back to back');
+  const isolation = [];
+  for (const [name, bundle] of [
+    [`${itemCount}-item Claim`, itemsClaim],
+    [largeName, large],
+  ] as const) {
+    let running = true;
+    let largeDone = 0;
+    const largeStatuses = new Set<number>();
+    const largeTimes: number[] = [];
+    const background = (async () => {
+      while (running) {
+        const t = performance.now();
+        const res = await fetch(`${server.url}/fhir/Claim/$submit`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: fresh(bundle) });
+        await res.arrayBuffer();
+        largeStatuses.add(res.status);
+        largeTimes.push(performance.now() - t);
+        largeDone++;
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    const [small, metadata] = await Promise.all([
+      cannon(server.url, scenarios[0] as Scenario, { duration, connections: 1 }),
+      cannon(server.url, { name: 'metadata', path: '/fhir/metadata', method: 'GET' }, { duration, connections: 1 }),
+    ]);
+    running = false;
+    await background;
+    largeTimes.sort((a, b) => a - b);
+    isolation.push({
+      'large request': name,
+      'large done': largeDone,
+      'large status': [...largeStatuses].join(','),
+      'large p50 ms': Math.round(pct(largeTimes, 50)),
+      'small $submit p50 ms': small.latency.p50,
+      'small $submit p99 ms': small.latency.p99,
+      'metadata p50 ms': metadata.latency.p50,
+      'metadata p99 ms': metadata.latency.p99,
     });
   }
+  console.table(isolation);
 
-  process.stdout.write(`bench: ${duration}s per scenario, ${connections} connections, store ${ctx.store.backend}, node ${process.version}, ${os.cpus().length} CPUs\n`);
-  const rows = [];
-  for (const scenario of scenarios) {
-    // Warm up (JIT, caches) before measuring.
-    await autocannon({ url: `${url}${scenario.path}`, method: 'POST', headers: { 'content-type': 'application/fhir+json' }, amount: 20, connections: 1, requests: [{ setupRequest: (req) => ({ ...req, body: scenario.body() }) }] });
-    rows.push(await run(url, scenario, duration, connections));
-  }
-  console.table(rows);
-  server.close();
-  await ctx.store.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  // 5. Memory.
+  const pooled = rss(server.child.pid);
+  const workers = loadConfig({ ...process.env }).evaluation.workers || os.availableParallelism();
+  await server.stop();
+  const single = await startServer(dataDir, { EVALUATION_WORKERS: '0' });
+  await cannon(single.url, scenarios[0] as Scenario, { amount: 200, connections: 4 });
+  const inProcess = rss(single.child.pid);
+  await single.stop();
+  console.log(
+    `\n5. RSS of the server: ${pooled.now} MB after the run, peak ${pooled.peak} MB (${workers} workers); ` +
+      `in-process evaluation (EVALUATION_WORKERS=0) after 200 requests: ${inProcess.now} MB, peak ${inProcess.peak} MB; ` +
+      `per worker ≈ ${Math.round((pooled.now - inProcess.now) / workers)} MB`,
+  );
+  console.log(`load average at the end: ${load()}`);
+
+  await ehr.close();
+  if (!process.env.DATABASE_URL) fs.rmSync(dataDir, { recursive: true, force: true });
   if (rows.some((r) => r.failures > 0)) process.exitCode = 1;
 }
 
@@ -163,3 +473,4 @@ main().catch((error: unknown) => {
   process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });
+

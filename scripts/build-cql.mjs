@@ -110,7 +110,15 @@ const ucumService = createUcumService(
   },
 );
 
-const libraryManager = new LibraryManager(modelManager, CqlCompilerOptions.defaultOptions(), null, ucumService);
+// The defaults minus EnableAnnotations: annotations bring a localId on every ELM node, and
+// cql-execution then records every node's result per evaluation (~15% of its time). Locators
+// stay: error messages cite the CQL line. DTR clients execute the published ELM and need neither.
+const compilerOptions = new CqlCompilerOptions().withOptions([
+  CqlCompilerOptions.Options.EnableLocators,
+  CqlCompilerOptions.Options.DisableListDemotion,
+  CqlCompilerOptions.Options.DisableListPromotion,
+]);
+const libraryManager = new LibraryManager(modelManager, compilerOptions, null, ucumService);
 libraryManager.librarySourceLoader.registerProvider(
   createLibrarySourceProvider((name) => {
     const source = sources.get(name);

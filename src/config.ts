@@ -3,6 +3,7 @@
  * (or the part they need) as an argument; nothing else reads `process.env`.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 /** Canonical base of every artifact this server publishes (Questionnaire, Library, ValueSet). */
@@ -33,6 +34,8 @@ export interface Config {
   subscriptions: SubscriptionSettings;
   /** Operations: logs, limits, shutdown, metrics (README "Operations"). */
   ops: OpsConfig;
+  /** Policy evaluation: worker threads (0 = on the main thread) and the time budget of one evaluation. */
+  evaluation: { workers: number; timeoutMs: number };
   /** Folders the server loads its policy content from. */
   paths: { cql: string; elm: string; catalog: string; valueSets: string; questionnaires: string };
 }
@@ -214,6 +217,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryMaxMs: Number(env.SUBSCRIPTION_RETRY_MAX_MS ?? 600000),
     },
     ops: loadOpsConfig(env),
+    evaluation: {
+      // Workers load compiled JavaScript: from TypeScript sources (tests, tsx) evaluate in-process.
+      workers: Number(env.EVALUATION_WORKERS ?? (__filename.endsWith('.js') ? os.availableParallelism() : 0)),
+      timeoutMs: Number(env.EVALUATION_TIMEOUT_MS ?? 5000),
+    },
     paths: {
       cql: path.join(root, 'cql'),
       elm: path.join(root, 'dist', 'elm'),

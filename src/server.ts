@@ -5,7 +5,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig, type Config } from './config';
-import { createPolicyEngine } from './engine';
+import { createEngine } from './engine/pool';
 import { loadArtifacts } from './dtr/artifacts';
 import { openStore } from './store';
 import { createLogger, type Logger } from './logger';
@@ -15,7 +15,7 @@ import { createDispatcher, type Dispatcher, type DispatcherOptions } from './sub
 import { reviewIsOpen } from './http/routes/review';
 
 export async function buildContext(config: Config, logger: Logger, clock: () => Date = () => new Date()): Promise<AppContext> {
-  const engine = createPolicyEngine(config.paths);
+  const engine = createEngine(config);
   const artifacts = loadArtifacts(config.paths);
   const store = await openStore(config);
   return { config, engine, artifacts, store, logger, clock };
@@ -81,7 +81,7 @@ export async function shutdown(server: Server, ctx: AppContext, graceMs: number,
   }
   // The outbox stays in the store: what the dispatcher has not sent, the next start sends.
   await dispatcher?.stop();
-  await ctx.store.close();
+  await Promise.allSettled([ctx.store.close(), ctx.engine.close?.()]);
   return inTime;
 }
 

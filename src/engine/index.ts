@@ -3,7 +3,7 @@
  * drug request and returns the shared Decision contract. No HTTP, no storage: callers pass
  * the data (including prior authorizations on file) and persist the result.
  */
-import type { Coding, Condition } from 'fhir/r4';
+import type { Bundle, Coding, Condition } from 'fhir/r4';
 import type { Config } from '../config';
 import { buildValueSetIndex, loadValueSets, type ValueSetIndex } from '../catalog/terminology';
 import { createCatalog, loadPolicies, type PolicyCatalog } from '../catalog/catalog';
@@ -27,9 +27,16 @@ export interface PolicyEngine {
   evaluate(request: EvaluationRequest): Promise<Decision>;
   /** Evaluates a given policy (e.g. chosen by a DTR questionnaire canonical). */
   evaluatePolicy(policy: PolicyDefinition, request: EvaluationRequest): Promise<Decision>;
+  /** Stops the evaluation workers, when there are any. */
+  close?(): Promise<void>;
 }
 
-export function createPolicyEngine(paths: Config['paths']): PolicyEngine {
+export interface EngineOptions {
+  /** Time budget of one evaluation: definitions still unevaluated past it are unknown, with a warning. */
+  timeoutMs?: number;
+}
+
+export function createPolicyEngine(paths: Config['paths'], options: EngineOptions = {}): PolicyEngine {
   const valueSets = buildValueSetIndex(loadValueSets(paths.valueSets));
   const catalog = createCatalog(loadPolicies(paths.catalog, valueSets), valueSets);
   const libraries = loadLibraries(paths.elm);
@@ -45,17 +52,19 @@ export function createPolicyEngine(paths: Config['paths']): PolicyEngine {
     }
   }
   const codeService = codeServiceFor(valueSets);
+  const budget = options.timeoutMs ?? Infinity;
   const engine: PolicyEngine = {
     catalog,
     valueSets,
     libraries,
     codeService,
     async evaluate(request) {
+      const deadline = performance.now() + budget;
       const selection = catalog.select(request.payer, request.drug);
       if (!selection.policy) return noPolicyDecision(selection.text, request.evaluationDate);
-      return evaluatePolicy(selection.policy, request, libraries, valueSets, codeService);
+      return evaluatePolicy(selection.policy, request, libraries, valueSets, codeService, deadline);
     },
-    evaluatePolicy: (policy, request) => evaluatePolicy(policy, request, libraries, valueSets, codeService),
+    evaluatePolicy: (policy, request) => evaluatePolicy(policy, request, libraries, valueSets, codeService, performance.now() + budget),
   };
   return engine;
 }
@@ -89,12 +98,48 @@ function chartDiagnoses(conditions: Condition[]): Coding[] {
     .flatMap((c) => c.code?.coding ?? []);
 }
 
+function indicationOf(policy: PolicyDefinition, request: EvaluationRequest, bundle: Bundle, valueSets: ValueSetIndex) {
+  const conditions = (bundle.entry ?? []).map((e) => e.resource).filter((r): r is Condition => r?.resourceType === 'Condition');
+  return selectIndication(policy, request.diagnoses, chartDiagnoses(conditions), (vs, c) => valueSets.contains(vs, c));
+}
+
+/**
+ * The decision when an evaluation ran past its budget and had to be stopped: every criterion
+ * unknown, with a warning, and the request pended for review (never approved, never denied).
+ */
+export function timedOutDecision(policy: PolicyDefinition, request: EvaluationRequest, valueSets: ValueSetIndex, budgetMs: number): Decision {
+  const data = preparePatientData(request.bundle, request.patientId);
+  const indication = indicationOf(policy, request, data.bundle, valueSets);
+  const text = `The evaluation did not finish within its time budget (${budgetMs} ms); the criteria were not evaluated.`;
+  const decision = decide({
+    policy,
+    indication,
+    phase: request.phaseHint ?? 'initial',
+    results: new Map(),
+    warnings: [warning('timeout', text)],
+    evaluationDate: request.evaluationDate,
+  });
+  const criteria = decision.criteria.map((c) => (c.status === 'not-applicable' ? c : { ...c, status: 'unknown' as const, note: 'not evaluated: time budget exceeded' }));
+  const route = decision.reviewRoute === 'auto' ? 'physician-reviewer' : decision.reviewRoute;
+  return {
+    ...decision,
+    criteria,
+    outcome: 'pend',
+    reviewRoute: route,
+    reasons: [
+      ...criteria.filter((c) => c.status === 'unknown').map((c) => ({ code: 'criteria-unknown' as const, text: `Not evaluated: ${c.text}`, citation: c.citation })),
+      { code: 'review-required', text },
+    ],
+  };
+}
+
 async function evaluatePolicy(
   policy: PolicyDefinition,
   request: EvaluationRequest,
   libraries: LibrarySet,
   valueSets: ValueSetIndex,
   codeService: CodeService,
+  deadline: number,
 ): Promise<Decision> {
   const data = preparePatientData(request.bundle, request.patientId);
   const warnings = [];
@@ -107,10 +152,9 @@ async function evaluatePolicy(
     priorAuthorizations: request.priorAuthorizations,
     evaluationDate: request.evaluationDate,
   };
-  const conditions = (data.bundle.entry ?? []).map((e) => e.resource).filter((r): r is Condition => r?.resourceType === 'Condition');
-  const indication = selectIndication(policy, request.diagnoses, chartDiagnoses(conditions), (vs, c) => valueSets.contains(vs, c));
+  const indication = indicationOf(policy, request, data.bundle, valueSets);
 
-  const session = openSession(libraries, policy.library.name, data.bundle, inputs, codeService);
+  const session = openSession(libraries, policy.library.name, data.bundle, inputs, codeService, deadline);
   let phase: TherapyPhase = request.phaseHint ?? 'initial';
   if (!request.phaseHint && policy.continuationExpression) {
     const result = (await session.run([policy.continuationExpression])).get(policy.continuationExpression);

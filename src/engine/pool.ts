@@ -1,0 +1,107 @@
+/**
+ * The policy engine on a pool of worker threads (piscina), one per CPU: evaluations leave the
+ * event loop, so the server keeps answering while they run, and every core is used.
+ *
+ * The main thread keeps its own engine for the catalog, the value sets and DTR pre-population;
+ * its CQL libraries and model info load only if that is used. Requests go to a worker as plain
+ * data (structured clone). Each evaluation has a time budget: the worker stops evaluating at the
+ * budget (remaining criteria unknown, with a warning); a worker still busy a grace period later
+ * (stuck inside one CQL expression) is terminated and replaced, and the request is pended.
+ */
+import path from 'node:path';
+import { Piscina } from 'piscina';
+import type { Config } from '../config';
+import { createPolicyEngine, noPolicyDecision, timedOutDecision, type PolicyEngine } from './index';
+import type { Decision } from './decision';
+import type { PolicyDefinition } from '../catalog/types';
+import type { EvaluationRequest } from './request';
+import type { EvaluationTask, WorkerData } from './worker';
+
+export interface PoolOptions {
+  /**
+   * How long past its budget a task may take before its worker is terminated: the worker stops
+   * on its own at the budget, and the wait in the queue counts too. Default: the budget + 1 s.
+   */
+  graceMs?: number;
+}
+
+export function createPooledEngine(config: Pick<Config, 'paths' | 'evaluation'>, options: PoolOptions = {}): PolicyEngine {
+  const { workers, timeoutMs } = config.evaluation;
+  const graceMs = options.graceMs ?? timeoutMs + 1000;
+  const local = createPolicyEngine(config.paths, { timeoutMs });
+  const workerData: WorkerData = { paths: config.paths, timeoutMs };
+  // From TypeScript sources (tests, tsx) the worker compiles its module with tsx.
+  const fromSource = __filename.endsWith('.ts');
+  const pool = new Piscina<EvaluationTask, Decision>({
+    filename: path.join(__dirname, fromSource ? 'worker.ts' : 'worker.js'),
+    ...(fromSource ? { execArgv: [...process.execArgv, '--require', 'tsx/cjs'] } : {}),
+    // One worker loads during start-up (beside the store opening); the others when load asks.
+    minThreads: 1,
+    maxThreads: workers,
+    idleTimeout: Infinity,
+    workerData,
+  });
+
+  async function run(policy: PolicyDefinition, request: EvaluationRequest, task: EvaluationTask): Promise<Decision> {
+    try {
+      return await pool.run(task, { signal: AbortSignal.timeout(timeoutMs + graceMs) });
+    } catch (error) {
+      // piscina terminates the worker of an aborted task and starts a new one.
+      if (error instanceof Error && error.name === 'AbortError') return timedOutDecision(policy, request, local.valueSets, timeoutMs);
+      throw error;
+    }
+  }
+
+  return {
+    catalog: local.catalog,
+    valueSets: local.valueSets,
+    libraries: local.libraries,
+    codeService: local.codeService,
+    async evaluate(request) {
+      const selection = local.catalog.select(request.payer, request.drug);
+      if (!selection.policy) return noPolicyDecision(selection.text, request.evaluationDate);
+      return run(selection.policy, request, { policyId: selection.policy.id, request });
+    },
+    async evaluatePolicy(policy, request) {
+      // A policy from elsewhere than the catalog cannot be named to a worker.
+      if (local.catalog.get(policy.id) !== policy) return local.evaluatePolicy(policy, request);
+      return run(policy, request, { policyId: policy.id, request });
+    },
+    close: () => pool.destroy(),
+  };
+}
+
+/**
+ * Evaluates identical requests about one bundle once. A PAS Claim repeats its item for each
+ * line (1,000 lines of one drug and order were 1,000 evaluations of the same chart); the answer
+ * depends only on the request, so the same content gets the same decision. The memo lives as long
+ * as the caller's bundle object, and its key is the request's whole content, so an edited bundle
+ * is evaluated again.
+ */
+export function evaluateSameRequestOnce(engine: PolicyEngine): PolicyEngine {
+  const memo = new WeakMap<object, Map<string, Promise<Decision>>>();
+  const once = (policyId: string, request: EvaluationRequest, evaluate: () => Promise<Decision>): Promise<Decision> => {
+    let byKey = memo.get(request.bundle);
+    if (!byKey) memo.set(request.bundle, (byKey = new Map()));
+    const key = JSON.stringify([policyId, request]);
+    let decision = byKey.get(key);
+    if (!decision) {
+      decision = evaluate();
+      byKey.set(key, decision);
+      decision.catch(() => byKey.delete(key));
+    }
+    // Each caller gets its own copy to edit.
+    return decision.then((d) => structuredClone(d));
+  };
+  return {
+    ...engine,
+    evaluate: (request) => once('', request, () => engine.evaluate(request)),
+    evaluatePolicy: (policy, request) => once(policy.id, request, () => engine.evaluatePolicy(policy, request)),
+  };
+}
+
+/** The engine the configuration asks for: a worker pool, or in-process when `workers` is 0. */
+export function createEngine(config: Pick<Config, 'paths' | 'evaluation'>): PolicyEngine {
+  const engine = config.evaluation.workers > 0 ? createPooledEngine(config) : createPolicyEngine(config.paths, { timeoutMs: config.evaluation.timeoutMs });
+  return evaluateSameRequestOnce(engine);
+}

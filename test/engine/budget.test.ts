@@ -1,0 +1,75 @@
+/**
+ * The time budget of one evaluation, in-process and on the worker pool, and the pool giving the
+ * same decisions as the in-process engine. Past the budget every criterion left is unknown, with
+ * a warning, and the request pends: never approved, never denied.
+ */
+import { loadConfig } from '../../src/config';
+import { createPolicyEngine, timedOutDecision } from '../../src/engine';
+import { createPooledEngine, evaluateSameRequestOnce } from '../../src/engine/pool';
+import type { Decision } from '../../src/engine/decision';
+import { getEngine, load, requestFor } from '../cp-phar-244/helpers';
+
+const config = loadConfig();
+
+function expectPendedForTime(decision: Decision): void {
+  expect(decision.outcome).toBe('pend');
+  expect(decision.criteria.length).toBeGreaterThan(0);
+  for (const c of decision.criteria) expect(c.status).toBe('unknown');
+  expect(decision.warnings.some((w) => /time budget/.test(w.diagnostics ?? ''))).toBe(true);
+}
+
+describe('in-process time budget', () => {
+  test('an approvable chart with a budget of 0 ms pends with every criterion unknown and a warning', async () => {
+    expect((await getEngine().evaluate(requestFor(load('ra-approvable')))).outcome).toBe('approve');
+    const engine = createPolicyEngine(config.paths, { timeoutMs: 0 });
+    expectPendedForTime(await engine.evaluate(requestFor(load('ra-approvable'))));
+  });
+
+  test('a use the policy denies is pended, not denied, when it was not evaluated in time', async () => {
+    const request = requestFor(load('covid-outpatient'), { placeOfService: '11' });
+    expect((await getEngine().evaluate(request)).outcome).toBe('deny');
+    const policy = getEngine().catalog.get('cp-phar-244');
+    if (!policy) throw new Error('cp-phar-244 is not in the catalog');
+    const decision = timedOutDecision(policy, request, getEngine().valueSets, 5000);
+    expect(decision.outcome).toBe('pend');
+    expect(decision.reviewRoute).not.toBe('auto');
+    expect(decision.reasons.at(-1)?.text).toMatch(/time budget \(5000 ms\)/);
+  });
+});
+
+describe('worker pool', () => {
+  test('decides as the in-process engine does', async () => {
+    const pool = createPooledEngine({ ...config, evaluation: { workers: 1, timeoutMs: 60000 } });
+    try {
+      for (const base of ['ra-approvable', 'ra-chart-only-partial', 'covid-outpatient', 'ra-continuation'] as const) {
+        expect(await pool.evaluate(requestFor(load(base)))).toEqual(await getEngine().evaluate(requestFor(load(base))));
+      }
+    } finally {
+      await pool.close?.();
+    }
+  }, 120000);
+
+  test('a task past its budget and grace is stopped: pended with every criterion unknown, and the pool answers again', async () => {
+    const pool = createPooledEngine({ ...config, evaluation: { workers: 1, timeoutMs: 1 } }, { graceMs: 0 });
+    try {
+      expectPendedForTime(await pool.evaluate(requestFor(load('ra-approvable'))));
+      expectPendedForTime(await pool.evaluate(requestFor(load('ra-approvable'))));
+    } finally {
+      await pool.close?.();
+    }
+  }, 120000);
+});
+
+test('identical requests about one bundle are evaluated once; an edited bundle again', async () => {
+  let calls = 0;
+  const base = getEngine();
+  const engine = evaluateSameRequestOnce({ ...base, evaluate: (r) => (calls++, base.evaluate(r)) });
+  const request = requestFor(load('ra-approvable'));
+  const [a, b] = [await engine.evaluate(request), await engine.evaluate({ ...request })];
+  expect(calls).toBe(1);
+  expect(b).toEqual(a);
+  expect(b).not.toBe(a);
+  request.bundle.entry?.push({ resource: { resourceType: 'Observation', id: 'added', status: 'final', code: { text: 'added' } } });
+  await engine.evaluate(request);
+  expect(calls).toBe(2);
+});

@@ -15,6 +15,7 @@ import { codeServiceFor, openSession, type CqlInputs } from './evaluate';
 import { decide, expressionsFor, selectIndication } from './decide';
 import { preparePatientData } from './patient-data';
 import { warning } from '../fhir/outcomes';
+import { codingsOf, objects } from '../fhir/json';
 import type { CodeService } from 'cql-execution';
 
 export interface PolicyEngine {
@@ -83,10 +84,10 @@ function chartDiagnoses(conditions: Condition[]): Coding[] {
   return conditions
     .filter(
       (c) =>
-        c.clinicalStatus?.coding?.some((x) => ['active', 'recurrence', 'relapse'].includes(x.code ?? '')) &&
-        !c.verificationStatus?.coding?.some((x) => ['refuted', 'entered-in-error'].includes(x.code ?? '')),
+        codingsOf(c.clinicalStatus).some((x) => ['active', 'recurrence', 'relapse'].includes(x.code ?? '')) &&
+        !codingsOf(c.verificationStatus).some((x) => ['refuted', 'entered-in-error'].includes(x.code ?? '')),
     )
-    .flatMap((c) => c.code?.coding ?? []);
+    .flatMap((c) => codingsOf(c.code));
 }
 
 async function evaluatePolicy(
@@ -107,7 +108,7 @@ async function evaluatePolicy(
     priorAuthorizations: request.priorAuthorizations,
     evaluationDate: request.evaluationDate,
   };
-  const conditions = (data.bundle.entry ?? []).map((e) => e.resource).filter((r): r is Condition => r?.resourceType === 'Condition');
+  const conditions = objects(data.bundle.entry).map((e) => e.resource).filter((r): r is Condition => r?.resourceType === 'Condition');
   const indication = selectIndication(policy, request.diagnoses, chartDiagnoses(conditions), (vs, c) => valueSets.contains(vs, c));
 
   const session = openSession(libraries, policy.library.name, data.bundle, inputs, codeService);

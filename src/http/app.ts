@@ -13,6 +13,7 @@ import type { Logger } from '../logger';
 import { TOKEN_PATH, type AuthenticatedClient } from '../auth/smart';
 import { errorHandler, notFoundHandler } from './errors';
 import { unsupportedMediaType } from '../fhir/outcomes';
+import { assertJsonShape, loadR4Definitions } from '../fhir/structure';
 
 export interface HandlerResult {
   status: number;
@@ -125,6 +126,12 @@ export function createApp(ctx: AppContext, modules: RouteModule[]): express.Expr
   });
   app.use(requireJson);
   app.use(express.json({ type: JSON_TYPES, limit: ctx.config.maxBodyBytes, strict: false }));
+  // Bounded nesting and array sizes before any handler walks the body; R4 definitions loaded now, not on a first request.
+  loadR4Definitions();
+  app.use((req, _res, next) => {
+    assertJsonShape(req.body, ctx.config.limits);
+    next();
+  });
 
   const router = express.Router();
   for (const module of modules) module(router, ctx);

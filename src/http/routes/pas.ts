@@ -7,11 +7,15 @@ import { submitClaim } from '../../pas/submit';
 import { notFound } from '../../fhir/outcomes';
 import { auditRead } from '../../auth/audit';
 import { clientMaySee } from '../../pas/submitter';
+import { assertResourceStructure } from '../../fhir/structure';
 
 export const pasRoutes: RouteModule = (router, ctx) => {
   router.post(
     '/fhir/Claim/\\$submit',
     route(async ({ body, requestId, client }) => {
+      // R4 structure and size bounds first: the PAS checks and the engine read only well-typed resources.
+      const warnings = assertResourceStructure(body, ctx.config.limits);
+      if (warnings.length > 0) ctx.logger.info('structure warnings', { requestId, count: warnings.length });
       const result = await submitClaim(ctx, body, requestId, client);
       return { status: result.status, body: result.body };
     }, ctx),

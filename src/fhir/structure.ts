@@ -123,6 +123,7 @@ const WARNING_MESSAGES = [
   /^Invalid additional property/,
   /^Missing required property/,
   /^Invalid number of values/,
+  /^Invalid empty/,
   /^Value did not match expected pattern/,
   /^Incorrect number of values provided for slice/,
   /^Conflicting choice of type/,
@@ -165,6 +166,17 @@ function removeAt(root: unknown, segments: Segment[]): void {
   if (last === undefined || parent === null || typeof parent !== 'object') return;
   if (Array.isArray(parent) && typeof last === 'number') parent.splice(last, 1);
   else delete (parent as Record<Segment, unknown>)[last];
+}
+
+/** The validator names a choice element `onset[x]`; the client wrote `onsetDateTime`. */
+function withChoiceKeys(root: unknown, segments: Segment[]): Segment[] {
+  return segments.map((segment, i) => {
+    if (typeof segment !== 'string' || !segment.endsWith('[x]')) return segment;
+    const owner = valueAt(root, segments.slice(0, i));
+    const base = segment.slice(0, -3);
+    const key = isObject(owner) ? Object.keys(owner).find((k) => k.startsWith(base) && /^[A-Z]/.test(k.slice(base.length))) : undefined;
+    return key ?? segment;
+  });
 }
 
 function render(segments: Segment[]): string {
@@ -331,7 +343,7 @@ function validateOne(original: Json, shell: Json, type: string, at: string, repo
   for (const problem of found) {
     const text = messageOf(problem);
     if (IGNORED_MESSAGES.some((m) => m.test(text))) continue;
-    const expression = `${at}${render(segmentsOf(problem.expression?.[0] ?? type))}`;
+    const expression = `${at}${render(withChoiceKeys(shell, segmentsOf(problem.expression?.[0] ?? type)))}`;
     const code = problem.code === 'invariant' ? 'invariant' : 'structure';
     const severe = problem.severity === 'error' && !WARNING_MESSAGES.some((m) => m.test(text));
     (severe ? report.errors : report.warnings).push(issue(severe ? 'error' : 'warning', code, `${expression}: ${text}`, expression));

@@ -17,7 +17,7 @@
 import type { Bundle, FhirResource, Task } from 'fhir/r4';
 import { z } from 'zod';
 import type { OperationOutcomeIssue } from 'fhir/r4';
-import { badRequestMany, issue } from '../fhir/outcomes';
+import { badRequestMany, issue, tooLarge } from '../fhir/outcomes';
 import { checkResource, DEFAULT_LIMITS, StructureReport, type RequestLimits } from '../fhir/structure';
 import { parseReference } from './prefetch';
 import type { HookName } from './types';
@@ -227,6 +227,11 @@ export function parseCdsHooksRequest(body: unknown, hook: HookName, options: Par
   };
   // Every resource the request carries must have the base R4 structure before anything reads it.
   const report = new StructureReport(options.limits ?? DEFAULT_LIMITS);
+  // Each draft order is one policy evaluation: bounded like the items of a Claim.
+  const orders = data.context.draftOrders?.entry?.length ?? 0;
+  if (orders > report.limits.maxClaimItems) {
+    throw tooLarge(`context.draftOrders may hold at most ${report.limits.maxClaimItems} orders (MAX_CLAIM_ITEMS); this one has ${orders}.`, 'context.draftOrders.entry');
+  }
   if (data.context.draftOrders) checkResource(data.context.draftOrders, 'context.draftOrders', report);
   data.context.fulfillmentTasks?.forEach((task, i) => checkResource(task, `context.fulfillmentTasks[${i}]`, report));
   for (const [key, value] of Object.entries(data.prefetch ?? {})) {

@@ -34,14 +34,14 @@ export interface RequestLimits {
   maxJsonDepth: number;
   /** Most entries in any Bundle of a request (PAS request, draftOrders, prefetch, DTR data). */
   maxBundleEntries: number;
-  /** Most items in a Claim. */
+  /** Most items in a Claim, and draft orders in a CDS Hooks request (each is one policy evaluation). */
   maxClaimItems: number;
   /** Most values in any other JSON array of a request (a coding list, names...). */
   maxArrayItems: number;
 }
 
 /** The defaults of MAX_JSON_DEPTH, MAX_BUNDLE_ENTRIES, MAX_CLAIM_ITEMS and MAX_ARRAY_ITEMS (src/config.ts). */
-export const DEFAULT_LIMITS: RequestLimits = { maxJsonDepth: 64, maxBundleEntries: 2000, maxClaimItems: 100, maxArrayItems: 500 };
+export const DEFAULT_LIMITS: RequestLimits = { maxJsonDepth: 64, maxBundleEntries: 2000, maxClaimItems: 50, maxArrayItems: 500 };
 
 let loaded = false;
 

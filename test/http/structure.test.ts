@@ -223,6 +223,15 @@ describe('CDS Hooks', () => {
     expect(expressions(res.body)).toContain('prefetch.conditions.entry[0].resource.verificationStatus.coding');
   });
 
+  test('more draft orders than MAX_CLAIM_ITEMS: 413 naming context.draftOrders.entry', async () => {
+    const body = hook();
+    const order = body.context.draftOrders.entry?.[0];
+    body.context.draftOrders.entry = Array.from({ length: 6 }, (_, i) => ({ resource: { ...(structuredClone(order?.resource) as MedicationRequest), id: `draft-${i}` } }));
+    const res = await call(body);
+    expect(res.status).toBe(413);
+    expect(expressions(res.body)).toEqual(['context.draftOrders.entry']);
+  });
+
   test('null prefetch values are skipped, and the unmutated request is answered', async () => {
     const body = hook();
     expect(Object.values(body.prefetch)).toContain(null);

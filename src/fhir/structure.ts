@@ -306,15 +306,43 @@ function removeBoth(original: Json, shell: Json, segments: Segment[]): void {
   if (fromShell !== fromOriginal) removeAt(shell, segments);
 }
 
+/** FHIR JSON has no nulls, except in the arrays of primitive extensions (`_given: [null, {...}]`). */
+function nullsIn(root: Json): string[] {
+  const found: string[] = [];
+  const stack: { node: unknown; path: string; key: string }[] = [{ node: root, path: '', key: '' }];
+  while (stack.length > 0) {
+    const { node, path, key } = stack.pop() as { node: unknown; path: string; key: string };
+    if (node === null) {
+      if (!key.startsWith('_')) found.push(path);
+    } else if (Array.isArray(node)) {
+      node.forEach((child: unknown, i) => stack.push({ node: child, path: `${path}[${i}]`, key }));
+    } else if (typeof node === 'object') {
+      for (const [k, child] of Object.entries(node)) stack.push({ node: child, path: `${path}.${k}`, key: k });
+    }
+  }
+  return found.reverse();
+}
+
 function validateOne(original: Json, shell: Json, type: string, at: string, report: StructureReport): void {
   loadR4Definitions();
+  const nulls = nullsIn(shell);
+  if (nulls.length > 0) {
+    for (const path of nulls) report.errors.push(issue('error', 'structure', `${at}${path} is null; FHIR JSON leaves an absent value out.`, `${at}${path}`));
+    return;
+  }
   try {
     getDataType(type);
   } catch {
     report.errors.push(issue('error', 'structure', `${at}.resourceType: "${type.slice(0, 64)}" is not an R4 resource type.`, `${at}.resourceType`));
     return;
   }
-  const kinds = jsonKindProblems(shell, type);
+  let kinds: ReturnType<typeof jsonKindProblems>;
+  try {
+    kinds = jsonKindProblems(shell, type);
+  } catch {
+    report.errors.push(issue('error', 'structure', `${at} is not a FHIR R4 resource the server can read.`, at));
+    return;
+  }
   for (const problem of kinds.errors) {
     const expression = `${at}${render(segmentsOf(problem.path))}`;
     report.errors.push(issue('error', 'structure', `${expression} ${problem.text}.`, expression));

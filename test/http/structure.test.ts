@@ -33,6 +33,7 @@ describe('checkResource', () => {
     ['a dateTime in no FHIR format', { onsetDateTime: '20.11.2026' }, 'X.onsetDateTime'],
     ['null', { code: null }, 'X.code'],
     ['a number in a list of CodeableConcepts', { category: [7] }, 'X.category[0]'],
+    ['null in a list', { identifier: [null] }, 'X.identifier[0]'],
   ])('%s is an error naming the element', (_name, extra, expression) => {
     const report = new StructureReport(DEFAULT_LIMITS);
     checkResource(condition(extra), 'X', report);

@@ -40,7 +40,7 @@ let t: TestApp;
 beforeAll(async () => {
   console.log(`fuzz seed ${SEED} (FUZZ_SEED=${SEED} to reproduce), ${RUNS} runs per property`);
   t = await createTestApp();
-});
+}, 120_000);
 afterAll(async () => {
   console.log(`fuzz tally: ${JSON.stringify({ seed: SEED, ...tally, failures: tally.failures.slice(0, 40) }, null, 1)}`);
   await t?.close();

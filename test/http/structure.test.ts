@@ -70,7 +70,7 @@ describe('checkResource', () => {
 let t: TestApp;
 beforeAll(async () => {
   t = await createTestApp({ limits: { ...DEFAULT_LIMITS, maxBundleEntries: 50, maxClaimItems: 5, maxArrayItems: 40 } });
-});
+}, 120_000);
 afterAll(async () => {
   await t?.close();
 });

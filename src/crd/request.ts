@@ -227,10 +227,16 @@ export function parseCdsHooksRequest(body: unknown, hook: HookName, options: Par
   };
   // Every resource the request carries must have the base R4 structure before anything reads it.
   const report = new StructureReport(options.limits ?? DEFAULT_LIMITS);
-  // Each draft order is one policy evaluation: bounded like the items of a Claim.
-  const orders = data.context.draftOrders?.entry?.length ?? 0;
-  if (orders > report.limits.maxClaimItems) {
-    throw tooLarge(`context.draftOrders may hold at most ${report.limits.maxClaimItems} orders (MAX_CLAIM_ITEMS); this one has ${orders}.`, 'context.draftOrders.entry');
+  // Each draft, selected or dispatched order is one policy evaluation: bounded like the items of a Claim.
+  const orderLists: [string, number][] = [
+    ['context.draftOrders.entry', data.context.draftOrders?.entry?.length ?? 0],
+    ['context.selections', data.context.selections?.length ?? 0],
+    ['context.dispatchedOrders', data.context.dispatchedOrders?.length ?? 0],
+  ];
+  for (const [where, count] of orderLists) {
+    if (count > report.limits.maxClaimItems) {
+      throw tooLarge(`${where} may name at most ${report.limits.maxClaimItems} orders (MAX_CLAIM_ITEMS); this one has ${count}.`, where);
+    }
   }
   if (data.context.draftOrders) checkResource(data.context.draftOrders, 'context.draftOrders', report);
   data.context.fulfillmentTasks?.forEach((task, i) => checkResource(task, `context.fulfillmentTasks[${i}]`, report));

@@ -233,6 +233,14 @@ describe('CDS Hooks', () => {
     expect(expressions(res.body)).toEqual(['context.draftOrders.entry']);
   });
 
+  test('order-dispatch naming more orders than MAX_CLAIM_ITEMS: 413 naming context.dispatchedOrders', async () => {
+    const body = read<Record<string, unknown> & { context: Record<string, unknown> }>('crd/order-dispatch-kineret.json');
+    body.context.dispatchedOrders = Array.from({ length: 6 }, (_, i) => `MedicationRequest/d${i}`);
+    const res = await request(t.app).post('/cds-services/pa-order-dispatch').set('Content-Type', 'application/json').send(JSON.stringify({ ...body, hookInstance: crypto.randomUUID() }));
+    expect(res.status).toBe(413);
+    expect(expressions(res.body)).toEqual(['context.dispatchedOrders']);
+  });
+
   test('null prefetch values are skipped, and the unmutated request is answered', async () => {
     const body = hook();
     expect(Object.values(body.prefetch)).toContain(null);

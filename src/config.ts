@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { DEFAULT_LIMITS, type RequestLimits } from './fhir/structure';
 
 /** Canonical base of every artifact this server publishes (Questionnaire, Library, ValueSet). */
 export const CANONICAL_BASE = 'http://pa.example.org/fhir';
@@ -22,6 +23,8 @@ export interface Config {
   production: boolean;
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
+  /** Bounds on one request's shape (src/fhir/structure.ts): JSON depth, Bundle entries, Claim items, array lengths. */
+  limits: RequestLimits;
   /** CDS Hooks JWT: trusted issuers, each pinned to a JWKS URL or file. Empty = open (dev only). */
   trustedIssuers: TrustedIssuer[];
   /** SMART Backend Services clients allowed on /fhir. Empty (and no CDS issuers) = open mode (dev only). */
@@ -195,6 +198,13 @@ export function parseSmartClients(raw: string | undefined): SmartClientConfig[] 
   });
 }
 
+function positiveInteger(raw: string | undefined, fallback: number, name: string): number {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = Number(env.PORT ?? 8080);
   const root = REPO_ROOT;
@@ -205,6 +215,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: env.DATA_DIR ?? path.join(root, 'data', 'pglite'),
     production: env.NODE_ENV === 'production',
     maxBodyBytes: Number(env.MAX_BODY_BYTES ?? 25 * 1024 * 1024),
+    limits: {
+      maxJsonDepth: positiveInteger(env.MAX_JSON_DEPTH, DEFAULT_LIMITS.maxJsonDepth, 'MAX_JSON_DEPTH'),
+      maxBundleEntries: positiveInteger(env.MAX_BUNDLE_ENTRIES, DEFAULT_LIMITS.maxBundleEntries, 'MAX_BUNDLE_ENTRIES'),
+      maxClaimItems: positiveInteger(env.MAX_CLAIM_ITEMS, DEFAULT_LIMITS.maxClaimItems, 'MAX_CLAIM_ITEMS'),
+      maxArrayItems: positiveInteger(env.MAX_ARRAY_ITEMS, DEFAULT_LIMITS.maxArrayItems, 'MAX_ARRAY_ITEMS'),
+    },
     trustedIssuers: parseIssuers(env.CDS_TRUSTED_ISSUERS),
     smartClients: parseSmartClients(env.SMART_CLIENTS),
     accessTokenTtlSeconds: Number(env.ACCESS_TOKEN_TTL_SECONDS ?? 300),

@@ -36,6 +36,7 @@ import { badRequest, preconditionFailed, warning } from '../fhir/outcomes';
 import { PREFETCH_KEYS } from './discovery';
 import { createFhirKitFetcher, type FhirFetcher, type FhirFetcherFactory } from './fhir-fetcher';
 import { parseReference, substituteTokens, templateDependencies } from './prefetch';
+import { codingsOf, objects } from '../fhir/json';
 import type { CdsHooksRequest } from './request';
 
 export type KeySource = 'prefetch' | 'fetched' | 'not-needed' | 'failed';
@@ -344,7 +345,7 @@ async function readById<T extends FhirResource>(data: PatientData, type: T['reso
  */
 export async function resolvePayer(coverage: Coverage, data: PatientData): Promise<PayerContext> {
   const identifiers: { system?: string; value?: string }[] = [];
-  for (const payor of coverage.payor ?? []) {
+  for (const payor of objects(coverage.payor)) {
     if (payor.identifier?.value) {
       identifiers.push({ ...(payor.identifier.system ? { system: payor.identifier.system } : {}), value: payor.identifier.value });
       continue;
@@ -357,16 +358,17 @@ export async function resolvePayer(coverage: Coverage, data: PatientData): Promi
       const ref = parseReference(payor.reference);
       if (ref?.resourceType === 'Organization') org = await readById<Organization>(data, 'Organization', ref.id);
     }
-    for (const id of org?.identifier ?? []) {
+    for (const id of objects(org?.identifier)) {
       if (id.value) identifiers.push({ ...(id.system ? { system: id.system } : {}), value: id.value });
     }
   }
   if (identifiers.length === 0) {
     throw badRequest('The Coverage does not identify its payer (Coverage.payor has no identifier), see CRD hook-13', `prefetch.${PREFETCH_KEYS.coverage}`);
   }
-  const lineOfBusiness: Coding[] = coverage.type?.coding ?? [];
-  const planValues = (coverage.class ?? [])
-    .filter((c) => c.type.coding?.some((t) => t.code === 'plan'))
+  // Coverage.class.type is required in R4, but a FHIR server's answer is not checked like a request.
+  const lineOfBusiness: Coding[] = codingsOf(coverage.type);
+  const planValues = objects(coverage.class)
+    .filter((c) => codingsOf(c.type).some((t) => t.code === 'plan'))
     .map((c) => c.value);
   const patient = resourcesOfType<Patient>(data, 'Patient').find((p) => p.id === patientIdOf(coverage, data));
   const state = currentHomeState(patient);

@@ -32,6 +32,7 @@ import { drugCodes, toEvaluationRequest } from './evaluation';
 import { mayGrantUnsolicitedDetermination } from './coverage-information';
 import { answerOrders, type OrderAnswerInput } from './cards';
 import type { FhirFetcherFactory } from './fhir-fetcher';
+import type { RequestLimits } from '../fhir/structure';
 import type { CdsServiceResponse, DiscoveryResponse } from './types';
 
 export interface HookDeps {
@@ -44,6 +45,8 @@ export interface HookDeps {
   fetcherFactory?: FhirFetcherFactory;
   /** CDS Hooks: fhirServer MUST be https when production data is exchanged (set when JWTs are verified). */
   requireHttpsFhirServer?: boolean;
+  /** Request-size bounds (src/config.ts). */
+  limits?: RequestLimits;
 }
 
 const optionsByEngine = new WeakMap<PolicyEngine, DiscoveryOptions>();
@@ -76,7 +79,10 @@ export interface HookOutcome {
 export async function handleHook(serviceId: string, body: unknown, deps: HookDeps): Promise<HookOutcome> {
   const hook = hookForServiceId(serviceId);
   if (!hook) throw notFound(`No CDS service ${serviceId}; see GET /cds-services`);
-  const request = parseCdsHooksRequest(body, hook, { requireHttpsFhirServer: deps.requireHttpsFhirServer ?? false });
+  const request = parseCdsHooksRequest(body, hook, {
+    requireHttpsFhirServer: deps.requireHttpsFhirServer ?? false,
+    ...(deps.limits ? { limits: deps.limits } : {}),
+  });
   const version = parseRequestedVersion(request.extension);
   const { config, warnings } = parseConfiguration(request.extension);
   const now = deps.clock();

@@ -17,7 +17,8 @@
 import type { Bundle, FhirResource, Task } from 'fhir/r4';
 import { z } from 'zod';
 import type { OperationOutcomeIssue } from 'fhir/r4';
-import { badRequestMany, issue } from '../fhir/outcomes';
+import { badRequestMany, issue, tooLarge } from '../fhir/outcomes';
+import { checkResource, DEFAULT_LIMITS, StructureReport, type RequestLimits } from '../fhir/structure';
 import { parseReference } from './prefetch';
 import type { HookName } from './types';
 
@@ -59,6 +60,8 @@ export interface CdsHooksRequest {
 export interface ParseOptions {
   /** CDS Hooks: the fhirServer scheme MUST be https when production data is exchanged. */
   requireHttpsFhirServer?: boolean;
+  /** Bundle entry and Claim item bounds for draftOrders and prefetch (default DEFAULT_LIMITS). */
+  limits?: RequestLimits;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -222,6 +225,25 @@ export function parseCdsHooksRequest(body: unknown, hook: HookName, options: Par
     prefetch?: Record<string, FhirResource | null>;
     extension?: Record<string, unknown>;
   };
+  // Every resource the request carries must have the base R4 structure before anything reads it.
+  const report = new StructureReport(options.limits ?? DEFAULT_LIMITS);
+  // Each draft, selected or dispatched order is one policy evaluation: bounded like the items of a Claim.
+  const orderLists: [string, number][] = [
+    ['context.draftOrders.entry', data.context.draftOrders?.entry?.length ?? 0],
+    ['context.selections', data.context.selections?.length ?? 0],
+    ['context.dispatchedOrders', data.context.dispatchedOrders?.length ?? 0],
+  ];
+  for (const [where, count] of orderLists) {
+    if (count > report.limits.maxClaimItems) {
+      throw tooLarge(`${where} may name at most ${report.limits.maxClaimItems} orders (MAX_CLAIM_ITEMS); this one has ${count}.`, where);
+    }
+  }
+  if (data.context.draftOrders) checkResource(data.context.draftOrders, 'context.draftOrders', report);
+  data.context.fulfillmentTasks?.forEach((task, i) => checkResource(task, `context.fulfillmentTasks[${i}]`, report));
+  for (const [key, value] of Object.entries(data.prefetch ?? {})) {
+    if (value !== null) checkResource(value, `prefetch.${key}`, report);
+  }
+  report.throwIfErrors();
   const { order, ...rest } = data.context;
   const context: OrderContext = { ...rest };
   if (hook === 'order-dispatch' && !context.dispatchedOrders && order) context.dispatchedOrders = [order];

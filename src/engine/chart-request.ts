@@ -6,15 +6,16 @@
 import { currentHomeState } from '../fhir/address';
 import type { Bundle, Coding, Condition, Coverage, FhirResource, Medication, MedicationRequest, Organization, Patient } from 'fhir/r4';
 import type { EvaluationRequest, PayerContext, PriorAuthorization } from './request';
+import { codingsOf, objects } from '../fhir/json';
 
 function resources(bundle: Bundle): FhirResource[] {
-  return (bundle.entry ?? []).map((e) => e.resource).filter((r): r is FhirResource => r !== undefined);
+  return objects(bundle.entry).map((e) => e.resource).filter((r): r is FhirResource => typeof r === 'object' && r !== null);
 }
 
 /** Finds `Type/id`, `urn:uuid:x` or an absolute URL ending in `Type/id` among the bundle's resources. */
 export function resolve<T extends FhirResource>(bundle: Bundle, reference: string | undefined, type: T['resourceType']): T | undefined {
-  if (!reference) return undefined;
-  for (const entry of bundle.entry ?? []) {
+  if (typeof reference !== 'string' || !reference) return undefined;
+  for (const entry of objects(bundle.entry)) {
     const r = entry.resource;
     if (!r || r.resourceType !== type) continue;
     if (entry.fullUrl === reference) return r as T;
@@ -25,19 +26,19 @@ export function resolve<T extends FhirResource>(bundle: Bundle, reference: strin
 
 export function payerContextOf(bundle: Bundle, coverage: Coverage | undefined, patient: Patient | undefined): PayerContext {
   const identifiers: PayerContext['identifiers'] = [];
-  for (const payor of coverage?.payor ?? []) {
-    if (payor.identifier) identifiers.push(payor.identifier);
+  for (const payor of objects(coverage?.payor)) {
+    if (typeof payor.identifier === 'object' && payor.identifier !== null) identifiers.push(payor.identifier);
     const org = resolve<Organization>(bundle, payor.reference, 'Organization');
-    for (const id of org?.identifier ?? []) identifiers.push(id);
+    for (const id of objects(org?.identifier)) identifiers.push(id);
   }
-  const planValues = (coverage?.class ?? [])
-    .filter((c) => c.type?.coding?.some((t) => t.code === 'plan'))
+  const planValues = objects(coverage?.class)
+    .filter((c) => codingsOf(c.type).some((t) => t.code === 'plan'))
     .map((c) => c.value)
     .filter((v): v is string => typeof v === 'string');
   const state = currentHomeState(patient);
   return {
     identifiers,
-    lineOfBusiness: coverage?.type?.coding ?? [],
+    lineOfBusiness: codingsOf(coverage?.type),
     planValues,
     ...(state ? { state } : {}),
   };
@@ -45,19 +46,19 @@ export function payerContextOf(bundle: Bundle, coverage: Coverage | undefined, p
 
 /** Codes naming the ordered product: `medicationCodeableConcept`, or the Medication it references (contained or in the bundle). */
 export function medicationCodes(bundle: Bundle, order: MedicationRequest): Coding[] {
-  if (order.medicationCodeableConcept) return order.medicationCodeableConcept.coding ?? [];
+  if (order.medicationCodeableConcept) return codingsOf(order.medicationCodeableConcept);
   const reference = order.medicationReference?.reference;
-  if (!reference) return [];
+  if (typeof reference !== 'string' || !reference) return [];
   const medication = reference.startsWith('#')
-    ? order.contained?.find((c): c is Medication => c.resourceType === 'Medication' && c.id === reference.slice(1))
+    ? objects(order.contained).find((c): c is Medication => c.resourceType === 'Medication' && c.id === reference.slice(1))
     : resolve<Medication>(bundle, reference, 'Medication');
-  return medication?.code?.coding ?? [];
+  return codingsOf(medication?.code);
 }
 
 /** Diagnoses the order gives as its reason: `reasonCode`, and the Conditions `reasonReference` names. */
 export function orderDiagnoses(bundle: Bundle, order: MedicationRequest): Coding[] {
-  const coded = (order.reasonCode ?? []).flatMap((c) => c.coding ?? []);
-  const referenced = (order.reasonReference ?? []).flatMap((r) => resolve<Condition>(bundle, r.reference, 'Condition')?.code?.coding ?? []);
+  const coded = objects(order.reasonCode).flatMap((c) => codingsOf(c));
+  const referenced = objects(order.reasonReference).flatMap((r) => codingsOf(resolve<Condition>(bundle, r.reference, 'Condition')?.code));
   return [...coded, ...referenced];
 }
 
@@ -75,7 +76,8 @@ export interface ChartRequestInput {
 export function chartRequest(input: ChartRequestInput): EvaluationRequest {
   const { bundle, order } = input;
   const all = resources(bundle);
-  const patientRef = order.subject?.reference;
+  const subject = order.subject?.reference;
+  const patientRef = typeof subject === 'string' ? subject : undefined;
   const patient =
     resolve<Patient>(bundle, patientRef, 'Patient') ??
     (all.find((r) => r.resourceType === 'Patient' && (!input.patientId || r.id === input.patientId)) as Patient | undefined);

@@ -15,6 +15,7 @@ import { codeServiceFor, openSession, type CqlInputs } from './evaluate';
 import { decide, expressionsFor, selectIndication } from './decide';
 import { preparePatientData } from './patient-data';
 import { warning } from '../fhir/outcomes';
+import { codingsOf, objects } from '../fhir/json';
 import type { CodeService } from 'cql-execution';
 
 export interface PolicyEngine {
@@ -92,14 +93,14 @@ function chartDiagnoses(conditions: Condition[]): Coding[] {
   return conditions
     .filter(
       (c) =>
-        c.clinicalStatus?.coding?.some((x) => ['active', 'recurrence', 'relapse'].includes(x.code ?? '')) &&
-        !c.verificationStatus?.coding?.some((x) => ['refuted', 'entered-in-error'].includes(x.code ?? '')),
+        codingsOf(c.clinicalStatus).some((x) => ['active', 'recurrence', 'relapse'].includes(x.code ?? '')) &&
+        !codingsOf(c.verificationStatus).some((x) => ['refuted', 'entered-in-error'].includes(x.code ?? '')),
     )
-    .flatMap((c) => c.code?.coding ?? []);
+    .flatMap((c) => codingsOf(c.code));
 }
 
 function indicationOf(policy: PolicyDefinition, request: EvaluationRequest, bundle: Bundle, valueSets: ValueSetIndex) {
-  const conditions = (bundle.entry ?? []).map((e) => e.resource).filter((r): r is Condition => r?.resourceType === 'Condition');
+  const conditions = objects(bundle.entry).map((e) => e.resource).filter((r): r is Condition => r?.resourceType === 'Condition');
   return selectIndication(policy, request.diagnoses, chartDiagnoses(conditions), (vs, c) => valueSets.contains(vs, c));
 }
 

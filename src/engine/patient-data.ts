@@ -14,20 +14,24 @@ function lastSegment(url: string): string {
   return url.slice(cut + 1);
 }
 
-/** Rewrites `reference` strings that point at a bundle entry's fullUrl to `Type/id`. */
-function rewriteReferences(node: unknown, targets: ReadonlyMap<string, string>): void {
-  if (Array.isArray(node)) {
-    for (const item of node) rewriteReferences(item, targets);
-    return;
-  }
-  if (node === null || typeof node !== 'object') return;
-  const record = node as Record<string, unknown>;
-  for (const [key, value] of Object.entries(record)) {
-    if (key === 'reference' && typeof value === 'string') {
-      const target = targets.get(value);
-      if (target) record[key] = target;
-    } else if (typeof value === 'object') {
-      rewriteReferences(value, targets);
+/** Rewrites `reference` strings that point at a bundle entry's fullUrl to `Type/id` (iteratively: any depth is safe). */
+function rewriteReferences(root: unknown, targets: ReadonlyMap<string, string>): void {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (Array.isArray(node)) {
+      for (const item of node) if (item !== null && typeof item === 'object') stack.push(item);
+      continue;
+    }
+    if (node === null || typeof node !== 'object') continue;
+    const record = node as Record<string, unknown>;
+    for (const [key, value] of Object.entries(record)) {
+      if (key === 'reference' && typeof value === 'string') {
+        const target = targets.get(value);
+        if (target) record[key] = target;
+      } else if (value !== null && typeof value === 'object') {
+        stack.push(value);
+      }
     }
   }
 }
@@ -63,12 +67,15 @@ export interface PatientData {
  * @param patientId the patient the request is about; when absent, the first Patient in the bundle
  */
 export function preparePatientData(source: Bundle, patientId?: string): PatientData {
-  const entries = (source.entry ?? []).filter((e) => e.resource && typeof e.resource.resourceType === 'string');
+  const entries = (Array.isArray(source.entry) ? source.entry : []).filter(
+    (e) => typeof e === 'object' && e !== null && typeof e.resource === 'object' && e.resource !== null && typeof e.resource.resourceType === 'string',
+  );
   const resources: FhirResource[] = entries.map((e) => structuredClone(e.resource as FhirResource));
   const targets = new Map<string, string>();
   let generated = 0;
   resources.forEach((resource, index) => {
-    const fullUrl = entries[index]?.fullUrl;
+    const url = entries[index]?.fullUrl;
+    const fullUrl = typeof url === 'string' ? url : undefined;
     if (!resource.id) resource.id = fullUrl ? lastSegment(fullUrl) : `generated-${++generated}`;
     const local = `${resource.resourceType}/${resource.id}`;
     if (fullUrl) targets.set(fullUrl, local);

@@ -66,8 +66,8 @@ export function unsupportedMediaType(text: string): OperationOutcomeError {
   return new OperationOutcomeError(415, outcome([issue('error', 'not-supported', text)]));
 }
 
-export function tooLarge(text: string): OperationOutcomeError {
-  return new OperationOutcomeError(413, outcome([issue('error', 'too-costly', text)]));
+export function tooLarge(text: string, expression?: string | string[]): OperationOutcomeError {
+  return new OperationOutcomeError(413, outcome([issue('error', 'too-costly', text, expression)]));
 }
 
 /** 500 with a generic text and a request id the operator can find in the log. */

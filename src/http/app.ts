@@ -13,6 +13,7 @@ import { TOKEN_PATH, type AuthenticatedClient } from '../auth/smart';
 import { errorHandler, notFoundHandler } from './errors';
 import { unsupportedMediaType } from '../fhir/outcomes';
 import { bodyParsing, ipRateLimit, requestTracking, securityHeaders } from './operations';
+import { assertJsonShape, loadR4Definitions } from '../fhir/structure';
 
 export interface HandlerResult {
   status: number;
@@ -116,6 +117,12 @@ export function createApp(ctx: AppContext, modules: RouteModule[]): express.Expr
   if (perIp) app.use(perIp);
   app.use(requireJson);
   app.use(bodyParsing(ctx.config, JSON_TYPES));
+  // Bounded nesting and array sizes before any handler walks the body; R4 definitions loaded now, not on a first request.
+  loadR4Definitions();
+  app.use((req, _res, next) => {
+    assertJsonShape(req.body, ctx.config.limits);
+    next();
+  });
 
   const router = express.Router();
   for (const module of modules) module(router, ctx);

@@ -44,6 +44,7 @@ export const crdRoutes: RouteModule = (router, ctx) => {
           publicBaseUrl: ctx.config.publicBaseUrl,
           // With JWT verification on, fhirServer must be https and listed for the token's issuer.
           requireHttpsFhirServer: verifier !== null,
+          limits: ctx.config.limits,
           fetcherFactory: guardedFetcherFactory(
             claims ? { caller: `issuer ${claims.iss}`, allowed: issuers.get(claims.iss)?.fhirServers ?? [] } : { caller: 'open mode', allowed: null },
             ctx.fhirFetcherFactory,

@@ -14,6 +14,7 @@ import { populate } from '../../dtr/populate';
 import { nextQuestion } from '../../dtr/next-question';
 import type { AuthenticatedClient } from '../../auth/smart';
 import { guardedFetcherFactory } from '../../auth/outbound';
+import { assertResourceStructure } from '../../fhir/structure';
 
 /** Chooses the policy's Questionnaire from the coverage's payer (src/dtr/payer.ts) and the order's drug. */
 function selectByCoverageAndOrder(ctx: AppContext) {
@@ -73,8 +74,9 @@ export const dtrRoutes: RouteModule = (router, ctx) => {
   router.post(
     '/fhir/Questionnaire/\\$questionnaire-package',
     route(
-      (input) =>
-        questionnairePackage(input.body, {
+      async (input) => {
+        assertResourceStructure(input.body, ctx.config.limits);
+        return questionnairePackage(input.body, {
           artifacts: ctx.artifacts,
           selectPolicy: selectByCoverageAndOrder(ctx),
           lookupAssertion: async (id) => {
@@ -84,7 +86,8 @@ export const dtrRoutes: RouteModule = (router, ctx) => {
             return { questionnaire: assertion.questionnaire, ...(order ? { order } : {}) };
           },
           now: ctx.clock,
-        }),
+        });
+      },
       ctx,
     ),
   );
@@ -99,9 +102,14 @@ export const dtrRoutes: RouteModule = (router, ctx) => {
       ctx.fhirFetcherFactory,
     ),
   });
-  router.post('/fhir/Questionnaire/\\$populate', route(({ body, client }) => populate(body, sdcDeps(client)), ctx));
-  router.post('/fhir/Questionnaire/:id/\\$populate', route(({ body, params, client }) => populate(body, sdcDeps(client), params.id), ctx));
-  router.post('/fhir/Questionnaire/\\$next-question', route(({ body, client }) => nextQuestion(body, sdcDeps(client)), ctx));
+  // Every resource in the input (Parameters, data Bundles, QuestionnaireResponse) has the base R4 structure first.
+  const checked = (body: unknown) => {
+    assertResourceStructure(body, ctx.config.limits);
+    return body;
+  };
+  router.post('/fhir/Questionnaire/\\$populate', route(async ({ body, client }) => populate(checked(body), sdcDeps(client)), ctx));
+  router.post('/fhir/Questionnaire/:id/\\$populate', route(async ({ body, params, client }) => populate(checked(body), sdcDeps(client), params.id), ctx));
+  router.post('/fhir/Questionnaire/\\$next-question', route(async ({ body, client }) => nextQuestion(checked(body), sdcDeps(client)), ctx));
   for (const type of ['Questionnaire', 'Library', 'ValueSet'] as const) {
     router.get(`/fhir/${type}`, route(async ({ query }) => searchArtifacts(ctx.artifacts, type, query as Query, base), ctx));
     router.get(`/fhir/${type}/:id`, route(async ({ params }) => readArtifact(ctx.artifacts, type, params.id ?? ''), ctx));

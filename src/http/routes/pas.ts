@@ -10,6 +10,8 @@ import { auditRead } from '../../auth/audit';
 import { clientMaySee } from '../../pas/submitter';
 import type { AuthenticatedClient } from '../../auth/smart';
 import type { ClaimRecord } from '../../store';
+import { countDecision } from '../../ops/metrics';
+import { assertResourceStructure } from '../../fhir/structure';
 
 /** Another organization's request is answered as unknown (404), not forbidden: ids reveal nothing. */
 function visible(record: ClaimRecord | null, client: AuthenticatedClient | undefined): ClaimRecord | null {
@@ -18,12 +20,14 @@ function visible(record: ClaimRecord | null, client: AuthenticatedClient | undef
   const mine = record.submitterKeys.length > 0 ? record.submitterKeys.includes(key) : clientMaySee(client, record.requestBundle);
   return mine ? record : null;
 }
-import { countDecision } from '../../ops/metrics';
 
 export const pasRoutes: RouteModule = (router, ctx) => {
   router.post(
     '/fhir/Claim/\\$submit',
     route(async ({ body, requestId, client }) => {
+      // R4 structure and size bounds first: the PAS checks and the engine read only well-typed resources.
+      const warnings = assertResourceStructure(body, ctx.config.limits);
+      if (warnings.length > 0) ctx.logger.info('structure warnings', { requestId, count: warnings.length });
       const result = await submitClaim(ctx, body, requestId, client);
       for (const d of result.decisions) countDecision('pas', d.policy?.id ?? null, d.outcome);
       return { status: result.status, body: result.body };

@@ -16,7 +16,7 @@
  * Medication resources referenced by orders are read from fhirServer (resolveOrderMedications).
  * Our own reads run the discovery templates as they are, `_include`s and all.
  */
-import { currentHomeState } from '../fhir/address';
+import { memberState } from '../fhir/address';
 import type {
   Bundle,
   BundleEntry,
@@ -29,6 +29,7 @@ import type {
   OperationOutcomeIssue,
   Organization,
   Patient,
+  RelatedPerson,
   PractitionerRole,
 } from 'fhir/r4';
 import type { PayerContext } from '../engine/request';
@@ -371,7 +372,11 @@ export async function resolvePayer(coverage: Coverage, data: PatientData): Promi
     .filter((c) => codingsOf(c.type).some((t) => t.code === 'plan'))
     .map((c) => c.value);
   const patient = resourcesOfType<Patient>(data, 'Patient').find((p) => p.id === patientIdOf(coverage, data));
-  const state = currentHomeState(patient);
+  const subscriberRef = parseReference(coverage.subscriber?.reference);
+  const subscriber = subscriberRef
+    ? resourcesOfType<Patient | RelatedPerson>(data, subscriberRef.resourceType === 'RelatedPerson' ? 'RelatedPerson' : 'Patient').find((r) => r.id === subscriberRef.id)
+    : undefined;
+  const state = memberState(subscriber, patient);
   return { identifiers, lineOfBusiness, planValues, ...(state ? { state } : {}) };
 }
 

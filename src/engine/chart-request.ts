@@ -3,8 +3,8 @@
  * and the clinical data), as CRD, DTR and the evaluate CLI have it. PAS builds its own from the
  * Claim (src/pas/context.ts) because the Claim names payer, drug and diagnoses itself.
  */
-import { currentHomeState } from '../fhir/address';
-import type { Bundle, Coding, Condition, Coverage, FhirResource, Medication, MedicationRequest, Organization, Patient } from 'fhir/r4';
+import { memberState } from '../fhir/address';
+import type { Bundle, Coding, Condition, Coverage, FhirResource, Medication, MedicationRequest, Organization, Patient, RelatedPerson } from 'fhir/r4';
 import type { EvaluationRequest, PayerContext, PriorAuthorization } from './request';
 import { codingsOf, objects } from '../fhir/json';
 
@@ -35,7 +35,9 @@ export function payerContextOf(bundle: Bundle, coverage: Coverage | undefined, p
     .filter((c) => codingsOf(c.type).some((t) => t.code === 'plan'))
     .map((c) => c.value)
     .filter((v): v is string => typeof v === 'string');
-  const state = currentHomeState(patient);
+  const subscriberRef = coverage?.subscriber?.reference;
+  const subscriber = resolve<Patient>(bundle, subscriberRef, 'Patient') ?? resolve<RelatedPerson>(bundle, subscriberRef, 'RelatedPerson');
+  const state = memberState(subscriber, patient);
   return {
     identifiers,
     lineOfBusiness: codingsOf(coverage?.type),

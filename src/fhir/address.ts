@@ -1,7 +1,8 @@
 /**
  * Where a member lives, for the policies that depend on it (e.g. a plan sold in one state): one
- * rule for CRD, DTR and PAS. The current home address (no `period.end`; `use: home` first, else the
- * first current one); its state as a USPS two-letter code, full names mapped (Synthea writes them).
+ * rule for CRD, DTR and PAS. The Coverage's subscriber's current home address, else the patient's
+ * (no `period.end`; `use: home` first, else the first current one); its state as a USPS two-letter
+ * code, full names mapped (Synthea writes them).
  */
 import type { Address, Patient, RelatedPerson } from 'fhir/r4';
 
@@ -32,4 +33,12 @@ export function currentHomeState(person: Pick<Patient | RelatedPerson, 'address'
   );
   const chosen = addresses.find((a) => a.use === 'home') ?? addresses[0];
   return stateCode(chosen?.state);
+}
+
+/** The member's state: the subscriber's current home state, else the patient's. */
+export function memberState(
+  subscriber: Pick<Patient | RelatedPerson, 'address'> | undefined,
+  patient: Pick<Patient | RelatedPerson, 'address'> | undefined,
+): string | undefined {
+  return currentHomeState(subscriber) ?? currentHomeState(patient);
 }

@@ -34,7 +34,7 @@ import type {
 import type { TherapyPhase } from '../catalog/types';
 import type { EvaluationRequest, PayerContext, PriorAuthorization } from '../engine/request';
 import { warning } from '../fhir/outcomes';
-import { currentHomeState } from '../fhir/address';
+import { memberState } from '../fhir/address';
 import { BundleIndex, type ResolvedEntry } from './bundle-index';
 import { CERTIFICATION_TYPE, HCPCS_SYSTEMS, PAS_EXT, SYSTEM } from './codes';
 import type { PasRequest } from './validate';
@@ -330,7 +330,8 @@ function payerContext(
     .filter((c) => codings(c.type).some((t) => t.code === 'plan' && (!t.system || t.system === SYSTEM.coverageClass)))
     .map((c) => c.value)
     .filter((v): v is string => typeof v === 'string' && v !== '');
-  const state = currentHomeState(patient.resource);
+  const subscriber = index.resolveAs(coverage.resource.subscriber, coverage.fullUrl, 'Patient', 'RelatedPerson');
+  const state = memberState(subscriber?.resource, patient.resource);
   return {
     identifiers,
     lineOfBusiness: codings(coverage.resource.type),

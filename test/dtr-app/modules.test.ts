@@ -6,6 +6,7 @@
 import request from 'supertest';
 import type { Bundle, ClaimResponse, Coverage, FhirResource, Library, MedicationRequest, Parameters, Questionnaire, QuestionnaireResponse, ValueSet } from 'fhir/r4';
 import { readLaunchContext } from '../../app/dtr/src/launch-context';
+import { readPackage } from '../../app/dtr/src/io';
 import { buildPasRequest, readPasResponse } from '../../app/dtr/src/pas';
 import { chartBundle, chartSearches, populateInBrowser, requiredTypes, type PackageContent } from '../../app/dtr/src/population';
 import { answersByLinkId, buildResponse, originOf } from '../../app/dtr/src/response';
@@ -191,7 +192,8 @@ describe('pre-population from the package alone answers as $populate does', () =
       .set('content-type', 'application/fhir+json')
       .send({ resourceType: 'Parameters', parameter: [{ name: 'coverage', resource: coverage }, { name: 'order', resource: order }, { name: 'questionnaire', valueCanonical: 'http://pa.example.org/fhir/Questionnaire/cp-phar-244-kineret' }] });
     expect(res.status).toBe(200);
-    const resources = ((res.body as Bundle).entry ?? []).map((e) => e.resource!);
+    // As the app reads it: the dtr-qpackage-output-parameters shape (PackageBundle), or a bare Bundle.
+    const resources = (readPackage(res.body as Bundle | Parameters).bundles[0]?.entry ?? []).map((e) => e.resource!);
     content = {
       questionnaire: resources.find((r): r is Questionnaire => r.resourceType === 'Questionnaire')!,
       libraries: resources.filter((r): r is Library => r.resourceType === 'Library'),

@@ -253,7 +253,7 @@ describe('Questionnaire/$log-questionnaire-errors (DTR 2.0.1 OperationDefinition
 });
 
 describe('GET /fhir/metadata states exactly what is served', () => {
-  test('each operation with its OperationDefinition canonical; DTR payer service instantiated; PAS Intermediary not (no $inquire, no Subscription yet)', async () => {
+  test('each operation with its OperationDefinition canonical; DTR payer service and PAS Intermediary instantiated', async () => {
     const res = await request(t.app).get('/fhir/metadata');
     expect(res.status).toBe(200);
     const rest = res.body.rest[0];
@@ -261,8 +261,12 @@ describe('GET /fhir/metadata states exactly what is served', () => {
       rest.resource.map((r: { type: string; operation?: { name: string; definition: string }[] }) => [r.type, (r.operation ?? []).map((o) => `${o.name} ${o.definition}`)]),
     );
     expect(ops).toEqual({
-      Claim: ['submit http://hl7.org/fhir/us/davinci-pas/OperationDefinition/Claim-submit|2.2.1'],
+      Claim: [
+        'submit http://hl7.org/fhir/us/davinci-pas/OperationDefinition/Claim-submit|2.2.1',
+        'inquire http://hl7.org/fhir/us/davinci-pas/OperationDefinition/Claim-inquiry|2.2.1',
+      ],
       ClaimResponse: [],
+      Subscription: ['status http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status'],
       Questionnaire: [
         'questionnaire-package http://hl7.org/fhir/us/davinci-dtr/OperationDefinition/questionnaire-package|2.0.1',
         'log-questionnaire-errors http://hl7.org/fhir/us/davinci-dtr/OperationDefinition/log-questionnaire-errors|2.0.1',
@@ -272,11 +276,16 @@ describe('GET /fhir/metadata states exactly what is served', () => {
       Library: [],
       ValueSet: ['expand http://hl7.org/fhir/OperationDefinition/ValueSet-expand'],
     });
-    expect(res.body.instantiates).toEqual(['http://hl7.org/fhir/us/davinci-dtr/CapabilityStatement/dtr-payer-service']);
+    expect(res.body.instantiates).toEqual([
+      'http://hl7.org/fhir/us/davinci-pas/CapabilityStatement/IntermediaryCapabilities',
+      'http://hl7.org/fhir/us/davinci-dtr/CapabilityStatement/dtr-payer-service',
+    ]);
     expect(rest.security).toBeUndefined();
     // Every declared operation answers (not 404) on this app.
     const calls: [string, string][] = [
       ['post', '/fhir/Claim/$submit'],
+      ['post', '/fhir/Claim/$inquire'],
+      ['get', '/fhir/Subscription'],
       ['post', '/fhir/Questionnaire/$questionnaire-package'],
       ['post', '/fhir/Questionnaire/$log-questionnaire-errors'],
       ['post', '/fhir/Questionnaire/$populate'],

@@ -23,7 +23,6 @@ export const RIVERSIDE_NPI = '1538276104';
 export const OKAFOR_NPI = '1992847365';
 export const NPI = 'http://hl7.org/fhir/sid/us-npi';
 export const PAS_TOPIC = 'http://hl7.org/fhir/us/davinci-pas/SubscriptionTopic/PASSubscriptionTopic';
-export const IG = '/tmp/ig/pas/package';
 
 export const readJson = <T = Record<string, unknown>>(file: string): T => JSON.parse(fs.readFileSync(file, 'utf8')) as T;
 export const kineretRequest = (): Bundle => readJson<Bundle>(path.join(__dirname, '../../fixtures/pas/kineret-request-base.json'));
@@ -169,9 +168,19 @@ export function eventNumberOf(bundle: Bundle): number {
 
 /** A PAS Subscription like the IG's example, for the receiver and the organization given. */
 export function subscriptionFor(endpoint: string, org = RIVERSIDE_NPI, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  const example = readJson(path.join(IG, 'example/Subscription-PASSubscriptionExample.json'));
-  delete example.id;
-  delete example.text;
+  // The shape of the PAS IG's Subscription-PASSubscriptionExample (profile-subscription).
+  const example: Record<string, unknown> = {
+    resourceType: 'Subscription',
+    meta: { profile: ['http://hl7.org/fhir/us/davinci-pas/StructureDefinition/profile-subscription'] },
+    status: 'requested',
+    reason: 'Final answers to pended prior-authorization requests of this practice',
+    criteria: 'http://hl7.org/fhir/us/davinci-pas/SubscriptionTopic/PASSubscriptionTopic',
+    channel: {
+      type: 'rest-hook',
+      payload: 'application/fhir+json',
+      _payload: { extension: [{ url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-payload-content', valueCode: 'full-resource' }] },
+    },
+  };
   return {
     ...example,
     _criteria: { extension: [{ url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-filter-criteria', valueString: `orgIdentifier=${org}` }] },

@@ -102,7 +102,7 @@ export function readPackage(body: Bundle | Parameters): PackageAnswer {
   if (body.resourceType === 'Bundle') return { bundles: [body], notes: [] };
   const bundles = (body.parameter ?? []).filter((p) => p.name === 'PackageBundle' && p.resource?.resourceType === 'Bundle').map((p) => p.resource as Bundle);
   const notes = (body.parameter ?? [])
-    .filter((p) => p.name === 'outcome' && p.resource?.resourceType === 'OperationOutcome')
+    .filter((p) => (p.name === 'operationOutcome' || p.name === 'outcome') && p.resource?.resourceType === 'OperationOutcome')
     .flatMap((p) => (p.resource as OperationOutcome).issue)
     .map((i) => i.diagnostics ?? i.details?.text ?? i.code);
   return { bundles, notes };

@@ -243,6 +243,9 @@ describe('CDS Hooks', () => {
 
   test('null prefetch values are skipped, and the unmutated request is answered', async () => {
     const body = hook();
+    // A key the client could not fill is sent as null (CDS Hooks 2.0 prefetch).
+    const empty = Object.entries(body.prefetch).find(([, v]) => v !== null && (v as { entry?: unknown[] }).entry?.length === 0)?.[0];
+    if (empty) (body.prefetch as Record<string, unknown>)[empty] = null;
     expect(Object.values(body.prefetch)).toContain(null);
     const res = await call(body);
     expect(res.status).toBe(200);

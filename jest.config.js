@@ -8,10 +8,9 @@
 const project = require('./test/jest-project.js');
 
 const UNIT = [
-  '**/test/dates.test.ts',
   '**/test/catalog/**/*.test.ts',
   '**/test/crd/**/*.test.ts',
-  '**/test/pas/**/*.test.ts',
+  '**/test/pas/{context,response,validate,robustness}.test.ts',
   '**/test/dtr/{artifacts,conformance,published,questionnaire-package,resources}.test.ts',
 ];
 const IGNORED = ['/node_modules/', '<rootDir>/test/shared/'];

@@ -1,21 +1,28 @@
-/** The product's test suite: needs nothing outside this repository. */
+/**
+ * The product's test suite (`npm test`): needs nothing outside this repository. Two projects:
+ * - unit: pure functions and protocol shapes — no CQL evaluation, store, HTTP server or browser;
+ * - integration: everything else (policy criteria through the CQL engine, the store on PGlite or
+ *   PostgreSQL, the HTTP app, the DTR renderer in Chromium). A new test folder lands here.
+ * `npm run test:unit` / `npm run test:integration` run one of them.
+ */
+const project = require('./test/jest-project.js');
+
+const UNIT = [
+  '**/test/catalog/**/*.test.ts',
+  '**/test/crd/**/*.test.ts',
+  '**/test/pas/{context,response,validate,robustness}.test.ts',
+  '**/test/dtr/{artifacts,conformance,published,questionnaire-package,resources}.test.ts',
+];
+const IGNORED = ['/node_modules/', '<rootDir>/test/shared/'];
+
 module.exports = {
-  preset: 'ts-jest',
-  // PGlite must load outside jest's sandbox (see test/store/jest-environment.js).
-  testEnvironment: '<rootDir>/test/store/jest-environment.js',
-  roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/shared/'],
-  // jose 6 and fhir-kit-client 2 ship ESM only: compile them to CommonJS for jest, and point
-  // fhir-kit-client (whose exports map has only an "import" condition) at its entry file.
-  transform: {
-    '^.+\\.ts$': 'ts-jest',
-    '^.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022', isolatedModules: true } }],
-  },
-  transformIgnorePatterns: ['/node_modules/(?!(jose|fhir-kit-client)/)'],
-  moduleNameMapper: {
-    '^fhir-kit-client$': '<rootDir>/node_modules/fhir-kit-client/dist/index.js',
-    '^@electric-sql/pglite$': '<rootDir>/test/store/pglite-host.js',
-  },
+  // CQL compiled once per run and the empty PGlite cluster dumped once (test/global-setup.js).
+  globalSetup: '<rootDir>/test/global-setup.js',
+  // Both cores: the parent process only schedules (jest's default leaves one core idle).
+  maxWorkers: 2,
   testTimeout: 30000,
+  projects: [
+    { ...project, displayName: 'unit', testMatch: UNIT, testPathIgnorePatterns: IGNORED },
+    { ...project, displayName: 'integration', testMatch: ['**/test/**/*.test.ts', ...UNIT.map((glob) => `!${glob}`)], testPathIgnorePatterns: IGNORED },
+  ],
 };

@@ -1,13 +1,12 @@
 /**
  * Loads the policy catalog (`catalog/policies/*.json`), checks each entry against the
- * contract in ./types.ts, and selects the policy for a request by payer, line of business and drug.
+ * schema in ./types.ts (which the types are inferred from), and selects the policy for a request by payer, line of business and drug.
  */
 import { stateCode } from '../fhir/address';
 import fs from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
 import type { Coding } from 'fhir/r4';
-import type { LineOfBusiness, PolicyDefinition } from './types';
+import { policySchema, type LineOfBusiness, type PolicyDefinition } from './types';
 import type { ValueSetIndex } from './terminology';
 import type { DrugRequest, PayerContext } from '../engine/request';
 
@@ -21,67 +20,6 @@ export const HCPCS_SYSTEMS: readonly string[] = [
 ];
 /** HCPCS codes for "unclassified" drugs: they never identify a drug on their own. */
 const UNCLASSIFIED_HCPCS = new Set(['J3490', 'J3590', 'J9999', 'C9399', 'J7599', 'J7699', 'J7799', 'J8499', 'J8999']);
-
-const route = z.enum(['auto', 'physician-reviewer', 'medical-director', 'committee']);
-const criterion = z.object({
-  id: z.string().min(1),
-  text: z.string().min(1),
-  expression: z.string().min(1),
-  evidence: z.string().optional(),
-  onUnmet: z.enum(['pend', 'deny']).optional(),
-  applicableWhen: z.string().optional(),
-  questionnaireItems: z.array(z.string()).optional(),
-  alternatives: z.array(z.object({ valueSet: z.string(), display: z.string() })).optional(),
-});
-const phase = z.object({
-  section: z.string().min(1),
-  approvalMonths: z.number().int().positive().optional(),
-  quantityNote: z.string().optional(),
-  criteria: z.array(criterion),
-  reviewRoute: route.optional(),
-  disposition: z.enum(['evaluate', 'deny', 'review']).optional(),
-  dispositionReason: z.string().optional(),
-});
-const policySchema = z.object({
-  id: z.string().regex(/^[a-z0-9-]+$/),
-  title: z.string().min(1),
-  citationPrefix: z.string().min(1),
-  version: z.string().min(1),
-  effectiveDate: z.string().min(1),
-  lastReviewDate: z.string().optional(),
-  payers: z.array(z.object({ name: z.string(), identifiers: z.array(z.object({ system: z.string(), value: z.string() })).min(1) })).min(1),
-  linesOfBusiness: z
-    .array(
-      z.object({
-        code: z.string(),
-        display: z.string(),
-        planValues: z.array(z.string()).optional(),
-        states: z.array(z.string()).optional(),
-        description: z.string().optional(),
-      }),
-    )
-    .min(1),
-  drug: z.object({ name: z.string(), valueSet: z.string(), hcpcs: z.array(z.string()) }),
-  library: z.object({ name: z.string(), version: z.string() }),
-  questionnaire: z.string().min(1),
-  reviewRoute: route,
-  continuationExpression: z.string().optional(),
-  approveWithoutReview: z.object({ id: z.string(), text: z.string(), expression: z.string(), evidence: z.string().optional() }).optional(),
-  globalCriteria: z.array(criterion).optional(),
-  indications: z
-    .array(
-      z.object({
-        id: z.string().min(1),
-        title: z.string().min(1),
-        diagnosisValueSet: z.string().optional(),
-        initial: phase,
-        continuation: phase.optional(),
-        reviewRoute: route.optional(),
-      }),
-    )
-    .min(1),
-  otherIndication: z.string().optional(),
-});
 
 export interface PolicyCatalog {
   readonly policies: readonly PolicyDefinition[];
@@ -106,7 +44,7 @@ export function loadPolicies(folder: string, valueSets: ValueSetIndex): PolicyDe
       const first = parsed.error.issues[0];
       throw new Error(`catalog/policies/${file}: ${first?.path.join('.') ?? ''}: ${first?.message ?? 'invalid'}`);
     }
-    const policy = parsed.data as PolicyDefinition;
+    const policy: PolicyDefinition = parsed.data;
     const missing = referencedValueSets(policy).filter((url) => !valueSets.has(url));
     if (missing.length > 0) throw new Error(`catalog/policies/${file}: unknown value set(s) ${missing.join(', ')}`);
     if (policy.otherIndication && !policy.indications.some((i) => i.id === policy.otherIndication)) {

@@ -72,71 +72,202 @@ ${sections}`;
   return page(`${policy.citationPrefix} ${policy.title}`, body);
 }
 
-export interface ComparisonRow {
-  indication: string;
-  cells: Map<string, string[]>;
+/** What a policy author compares first between payers for one indication. */
+export type Aspect = 'approval' | 'review' | 'step therapy' | 'dose limits';
+export const ASPECTS: readonly Aspect[] = ['approval', 'review', 'step therapy', 'dose limits'];
+
+const SHORT_ROUTE: Record<ReviewRoute, string> = {
+  auto: 'automatic, else physician reviewer',
+  'physician-reviewer': 'physician reviewer',
+  'medical-director': 'Medical Director',
+  committee: 'committee',
+};
+
+// Step therapy: a criterion that offers alternatives, or one about other drugs failing or being tried.
+const STEP_THERAPY = /\b(failed|failure|trial|tried|inadequate response|preferred (formulary )?(product|drug|agent)s?)\b/i;
+// Dose limits: a criterion that caps the dose or quantity.
+const DOSE_LIMIT = /\b(at most|not exceed|up to|maximum)\b[^.]*\b(mg|syringes?|doses?|daily|per day)\b/i;
+
+export interface PhaseLines {
+  label: 'Initial' | 'Continued';
+  section: string;
+  /** `6 months`, `not authorized`, `referred to review`, `no approval`. */
+  approval: string;
+  /** Short lines: citation and criterion text. */
+  criteria: { citation: string; text: string; deny: boolean }[];
 }
 
-/** Indications grouped by title across policies of the same drug, with each policy's criteria. */
+export interface ComparisonCell {
+  /** The policy's own title for the indication. */
+  title: string;
+  phases: PhaseLines[];
+  aspects: Record<Aspect, string>;
+}
+
+export interface ComparisonRow {
+  /** The shared identity: the diagnosis value set, else `other` for each policy's "other uses" section. */
+  key: string;
+  indication: string;
+  cells: Map<string, ComparisonCell>;
+  /** Aspects whose value is not the same for every policy that covers the indication. */
+  differs: Set<Aspect>;
+}
+
+function phaseLines(policy: PolicyDefinition, label: PhaseLines['label'], phase: PhaseDefinition): PhaseLines {
+  const evaluated = phase.disposition !== 'deny' && phase.disposition !== 'review';
+  const approval =
+    phase.disposition === 'deny' ? 'not authorized' : phase.disposition === 'review' ? 'referred to review' : phase.approvalMonths ? `${phase.approvalMonths} months` : 'no approval';
+  const criteria = evaluated
+    ? [...(policy.globalCriteria ?? []), ...phase.criteria].map((c) => ({ citation: `${policy.citationPrefix} ${c.id}`, text: c.text, deny: c.onUnmet === 'deny' }))
+    : [];
+  return { label, section: phase.section, approval, criteria };
+}
+
+function cellFor(policy: PolicyDefinition, indication: IndicationDefinition): ComparisonCell {
+  const phases = [phaseLines(policy, 'Initial', indication.initial), ...(indication.continuation ? [phaseLines(policy, 'Continued', indication.continuation)] : [])];
+  const evaluated = [indication.initial, ...(indication.continuation ? [indication.continuation] : [])].filter((p) => p.disposition !== 'deny' && p.disposition !== 'review');
+  const criteria = evaluated.flatMap((p) => [...(policy.globalCriteria ?? []), ...p.criteria]);
+  const ids = (list: CriterionDefinition[]) => [...new Set(list.map((c) => c.id))];
+  const step = ids(criteria.filter((c) => (c.alternatives?.length ?? 0) > 0 || STEP_THERAPY.test(c.text)));
+  const dose = ids(criteria.filter((c) => DOSE_LIMIT.test(c.text)));
+  const notes = [...new Set(evaluated.flatMap((p) => (p.quantityNote ? [p.quantityNote] : [])))];
+  // A phase that is never approved automatically goes to a physician reviewer when the route says `auto` (as decide() does).
+  const routes = [
+    ...new Set(
+      [indication.initial, ...(indication.continuation ? [indication.continuation] : [])].map((p) => {
+        const route = p.reviewRoute ?? indication.reviewRoute ?? policy.reviewRoute;
+        const automatic = p.disposition !== 'deny' && p.disposition !== 'review' && p.approvalMonths !== undefined;
+        return SHORT_ROUTE[route === 'auto' && !automatic ? 'physician-reviewer' : route];
+      }),
+    ),
+  ];
+  return {
+    title: indication.title,
+    phases,
+    aspects: {
+      approval: phases.map((p) => `${p.label.toLowerCase()}: ${p.approval}`).join('; '),
+      review: routes.join('; '),
+      'step therapy': step.length > 0 ? `required (${step.join(', ')})` : 'none',
+      'dose limits': [...(dose.length > 0 ? [`criteria ${dose.join(', ')}`] : []), ...notes].join('; ') || 'none',
+    },
+  };
+}
+
+/** The shared identity of an indication across policies of one drug. */
+function indicationKey(policy: PolicyDefinition, indication: IndicationDefinition): string {
+  if (indication.diagnosisValueSet) return indication.diagnosisValueSet;
+  return indication.id === policy.otherIndication ? 'other' : `${policy.id}#${indication.id}`;
+}
+
+/** The title most policies use (shortest on a tie). */
+function commonTitle(titles: string[]): string {
+  const counts = new Map<string, number>();
+  for (const t of titles) counts.set(t, (counts.get(t) ?? 0) + 1);
+  return [...counts].sort(([a, x], [b, y]) => y - x || a.length - b.length)[0]?.[0] ?? '';
+}
+
+/** Differences are judged without citations (each payer numbers its sections its own way). */
+function comparable(aspect: Aspect, value: string): string {
+  return aspect === 'step therapy' ? value.replace(/ \(.*\)$/, '') : aspect === 'dose limits' ? value.replace(/criteria [^;]+/, 'criteria') : value;
+}
+
+/**
+ * Indications across the policies of each drug, one row per shared indication identity (the
+ * diagnosis value set; a policy's "other uses" section shares the `other` row), so one payer's
+ * "Moderate to severe rheumatoid arthritis" sits beside another's "Rheumatoid arthritis".
+ */
 export function compare(policies: readonly PolicyDefinition[]): { drug: string; policies: PolicyDefinition[]; rows: ComparisonRow[] }[] {
   const byDrug = new Map<string, PolicyDefinition[]>();
-  for (const p of policies) {
-    const key = p.drug.name;
-    byDrug.set(key, [...(byDrug.get(key) ?? []), p]);
-  }
-  return [...byDrug].map(([drug, group]) => {
+  for (const p of policies) byDrug.set(p.drug.valueSet, [...(byDrug.get(p.drug.valueSet) ?? []), p]);
+  return [...byDrug.values()].map((group) => {
     const rows = new Map<string, ComparisonRow>();
     for (const p of group) {
       for (const i of p.indications) {
-        const row = rows.get(i.title) ?? { indication: i.title, cells: new Map<string, string[]>() };
-        const lines: string[] = [];
-        for (const [label, phase] of [['Initial', i.initial], ['Continued', i.continuation]] as const) {
-          if (!phase) continue;
-          const head = `${label} (${phase.section}${phase.approvalMonths ? `, ${phase.approvalMonths} mo` : ''})`;
-          if (phase.disposition === 'deny' || phase.disposition === 'review') {
-            lines.push(`${head}: ${phase.disposition === 'deny' ? 'not authorized' : 'referred to review'}`);
-            continue;
-          }
-          lines.push(`${head}:`);
-          for (const c of [...(p.globalCriteria ?? []), ...phase.criteria]) lines.push(`• ${c.id} ${c.text}${c.onUnmet === 'deny' ? ' [deny if unmet]' : ''}`);
-        }
-        row.cells.set(p.id, lines);
-        rows.set(i.title, row);
+        const key = indicationKey(p, i);
+        const row = rows.get(key) ?? { key, indication: '', cells: new Map<string, ComparisonCell>(), differs: new Set<Aspect>() };
+        row.cells.set(p.id, cellFor(p, i));
+        rows.set(key, row);
       }
     }
-    return { drug, policies: group, rows: [...rows.values()] };
+    for (const row of rows.values()) {
+      const cells = [...row.cells.values()];
+      row.indication = commonTitle(cells.map((c) => c.title));
+      for (const aspect of ASPECTS) {
+        if (new Set(cells.map((c) => comparable(aspect, c.aspects[aspect]))).size > 1) row.differs.add(aspect);
+      }
+    }
+    const ordered = [...rows.values()].sort((a, b) => Number(a.key === 'other') - Number(b.key === 'other'));
+    return { drug: group[0]?.drug.name ?? '', policies: group, rows: ordered };
   });
 }
+
+const NOT_COVERED = 'not covered by this policy';
+
+function cellHtml(row: ComparisonRow, cell: ComparisonCell | undefined): string {
+  if (!cell) return `<td class="absent">${NOT_COVERED}</td>`;
+  const title = cell.title !== row.indication ? `<p class="own">${escapeHtml(cell.title)}</p>` : '';
+  const facts = ASPECTS.map(
+    (a) => `<li class="aspect${row.differs.has(a) ? ' differs' : ''}" data-aspect="${a}"><b>${a}:</b> ${escapeHtml(cell.aspects[a])}</li>`,
+  ).join('');
+  const phases = cell.phases
+    .map((p) => {
+      const lines = p.criteria
+        .map((c) => `<li><code>${escapeHtml(c.citation)}</code> ${escapeHtml(c.text)}${c.deny ? ' <span class="deny">(unmet → not authorized)</span>' : ''}</li>`)
+        .join('');
+      return `<h4>${p.label} <span class="muted">(${escapeHtml(p.section)}, ${escapeHtml(p.approval)})</span></h4>${lines ? `<ul class="criteria">${lines}</ul>` : ''}`;
+    })
+    .join('');
+  return `<td>${title}<ul class="aspects">${facts}</ul>${phases}</td>`;
+}
+
+const COMPARE_STYLE = `.aspects,.criteria{margin:.2rem 0 .5rem;padding-left:1.1rem}.criteria li{margin:.15rem 0}
+.differs{background:#fff3bf}.absent{color:#666;font-style:italic}.own{margin:0 0 .3rem;font-style:italic}h4{margin:.5rem 0 .2rem;font-size:.95em}
+td{min-width:16rem}.legend span{background:#fff3bf;padding:0 .3rem}`;
 
 export function renderComparisonHtml(policies: readonly PolicyDefinition[]): string {
   const blocks = compare(policies)
     .map(({ drug, policies: group, rows }) => {
       const head = group
-        .map((p) => `<th><a href="/policies/${encodeURIComponent(p.id)}">${escapeHtml(p.citationPrefix)}</a><br><span class="muted">${escapeHtml(p.payers.map((x) => x.name).join(', '))}</span></th>`)
+        .map((p) => `<th data-policy="${escapeHtml(p.id)}"><a href="/policies/${encodeURIComponent(p.id)}">${escapeHtml(p.citationPrefix)}</a><br><span class="muted">${escapeHtml(p.payers.map((x) => x.name).join(', '))}</span></th>`)
         .join('');
       const body = rows
-        .map(
-          (r) =>
-            `<tr><th>${escapeHtml(r.indication)}</th>${group
-              .map((p) => `<td>${(r.cells.get(p.id) ?? ['not covered by this policy']).map(escapeHtml).join('<br>')}</td>`)
-              .join('')}</tr>`,
-        )
+        .map((r) => `<tr data-indication="${escapeHtml(r.key)}"><th>${escapeHtml(r.indication)}</th>${group.map((p) => cellHtml(r, r.cells.get(p.id))).join('')}</tr>`)
         .join('');
       return `<h2>${escapeHtml(drug)}</h2><table><tr><th>indication</th>${head}</tr>${body}</table>`;
     })
     .join('');
-  return page('Policies side by side', `<h1>Policies side by side</h1><p class="muted">Generated from the policy catalog.</p>${blocks}`);
+  return page(
+    'Policies side by side',
+    `<style>${COMPARE_STYLE}</style><h1>Policies side by side</h1><p class="muted">Generated from the policy catalog. One row per indication (matched by its diagnosis value set); each cell lists that payer's criteria with their citations.</p>
+<p class="legend"><span>Highlighted</span> aspects differ between the payers that cover the indication.</p>${blocks}`,
+  );
 }
 
 export function renderComparisonMarkdown(policies: readonly PolicyDefinition[]): string {
   const md = (text: string) => text.replace(/\|/g, '\\|');
-  const parts = ['# Policies side by side', '', 'Generated by `npm run policies:compare` from `catalog/policies/`. Do not edit by hand.', ''];
+  const parts = [
+    '# Policies side by side',
+    '',
+    'Generated by `npm run policies:compare` from `catalog/policies/`. Do not edit by hand.',
+    'One row per indication (matched by its diagnosis value set). **⚠** marks an aspect that differs between the payers that cover the indication.',
+    '',
+  ];
   for (const { drug, policies: group, rows } of compare(policies)) {
     parts.push(`## ${drug}`, '');
     parts.push(`| indication | ${group.map((p) => `${p.citationPrefix} (${p.payers.map((x) => x.name).join(', ')})`).map(md).join(' | ')} |`);
     parts.push(`|---|${group.map(() => '---').join('|')}|`);
     for (const r of rows) {
-      parts.push(`| ${md(r.indication)} | ${group.map((p) => (r.cells.get(p.id) ?? ['not covered by this policy']).map(md).join('<br>')).join(' | ')} |`);
+      const cells = group.map((p) => {
+        const cell = r.cells.get(p.id);
+        if (!cell) return `_${NOT_COVERED}_`;
+        const lines = [
+          ...(cell.title !== r.indication ? [`_${cell.title}_`] : []),
+          ...ASPECTS.map((a) => `${r.differs.has(a) ? '**⚠ ' : '**'}${a}:** ${cell.aspects[a]}`),
+          ...cell.phases.flatMap((ph) => [`**${ph.label}** (${ph.section}, ${ph.approval})`, ...ph.criteria.map((c) => `• ${c.citation} ${c.text}${c.deny ? ' (unmet → not authorized)' : ''}`)]),
+        ];
+        return lines.map(md).join('<br>');
+      });
+      parts.push(`| ${md(r.indication)} | ${cells.join(' | ')} |`);
     }
     parts.push('');
   }

@@ -5,137 +5,146 @@
  * DTR Questionnaire (`questionnaires/`), its code lists in FHIR ValueSets
  * (`catalog/valuesets/`). This file only says how those pieces fit together, so
  * adding a payer's policy never needs TypeScript.
+ *
+ * The zod schema is the one source: `loadPolicies` validates each file with it, and the types
+ * below are inferred from it (no hand-written twin to drift from the validation).
  */
+import { z } from 'zod';
 
 /** Who decides a request that the rules alone cannot approve. */
-export type ReviewRoute = 'auto' | 'physician-reviewer' | 'medical-director' | 'committee';
+export const reviewRouteSchema = z.enum(['auto', 'physician-reviewer', 'medical-director', 'committee']);
+export type ReviewRoute = z.infer<typeof reviewRouteSchema>;
 
 /** Initial request, or continued therapy (re-authorization). */
 export type TherapyPhase = 'initial' | 'continuation';
 
-export interface Identifier {
-  system: string;
-  value: string;
-}
+const identifierSchema = z.object({ system: z.string(), value: z.string() });
+export type Identifier = z.infer<typeof identifierSchema>;
 
-export interface PayerDefinition {
+const payerSchema = z.object({
   /** Human name, used as the CDS Hooks card source label. */
-  name: string;
+  name: z.string(),
   /** `Coverage.payor` / `Claim.insurer` identifiers (NAIC company code). */
-  identifiers: Identifier[];
-}
+  identifiers: z.array(identifierSchema).min(1),
+});
+export type PayerDefinition = z.infer<typeof payerSchema>;
 
 /** A coded line of business (Source of Payment Typology, urn:oid:2.16.840.1.113883.3.221.5). */
-export interface LineOfBusiness {
-  code: string;
-  display: string;
+const lineOfBusinessSchema = z.object({
+  code: z.string(),
+  display: z.string(),
   /**
    * Optional narrowing to a plan product: a `Coverage.class` of type `plan` whose value is one of
    * these, or a subscriber living in one of `states`. Used for the Texas Marketplace appendix.
    */
-  planValues?: string[];
-  states?: string[];
+  planValues: z.array(z.string()).optional(),
+  states: z.array(z.string()).optional(),
   /** How the catalog tells this line (e.g. which plan values or states name a marketplace product), for readers. */
-  description?: string;
-}
+  description: z.string().optional(),
+});
+export type LineOfBusiness = z.infer<typeof lineOfBusinessSchema>;
 
-export interface DrugDefinition {
-  name: string;
+const drugSchema = z.object({
+  name: z.string(),
   /** ValueSet (canonical) of every RxNorm ingredient, SCD, SBD and NDC code of the drug. */
-  valueSet: string;
+  valueSet: z.string(),
   /** HCPCS codes a claim may bill the drug under (J3590, J3490, Q2056...). */
-  hcpcs: string[];
-}
+  hcpcs: z.array(z.string()),
+});
+export type DrugDefinition = z.infer<typeof drugSchema>;
 
-export interface CriterionDefinition {
+const criterionSchema = z.object({
   /** Section id within the policy, e.g. `I.A.4`. The citation is `${citationPrefix} ${id}`. */
-  id: string;
+  id: z.string().min(1),
   /** Plain-language statement of the criterion (our wording, not the policy's). */
-  text: string;
+  text: z.string().min(1),
   /** CQL definition in the policy library returning Boolean: true = met, false = unmet, null = unknown. */
-  expression: string;
+  expression: z.string().min(1),
   /** Optional CQL definition returning the resources that support the status (evidence). */
-  evidence?: string;
+  evidence: z.string().optional(),
   /**
    * What an unmet criterion means for the outcome. `pend` (default): clinical review.
    * `deny`: the policy itself says coverage is not authorized (e.g. combination use).
    */
-  onUnmet?: 'pend' | 'deny';
+  onUnmet: z.enum(['pend', 'deny']).optional(),
   /**
    * CQL Boolean definition: the criterion applies only when this is not false; false makes it
    * `not-applicable` (e.g. a dose-increase limit when the request is not a dose increase).
    */
-  applicableWhen?: string;
+  applicableWhen: z.string().optional(),
   /** Questionnaire item linkIds that collect or attest this criterion. */
-  questionnaireItems?: string[];
+  questionnaireItems: z.array(z.string()).optional(),
   /** Preferred alternatives to propose (CRD propose-alternate-request) when this trial criterion is unmet. */
-  alternatives?: { valueSet: string; display: string }[];
-}
+  alternatives: z.array(z.object({ valueSet: z.string(), display: z.string() })).optional(),
+});
+export type CriterionDefinition = z.infer<typeof criterionSchema>;
 
-export interface PhaseDefinition {
+const phaseSchema = z.object({
   /** Policy section, e.g. `I.A` or `II.A`. */
-  section: string;
+  section: z.string().min(1),
   /** Approval duration in months; absent when the phase is never approved (e.g. COVID-19 outpatient). */
-  approvalMonths?: number;
+  approvalMonths: z.number().int().positive().optional(),
   /** Limits on what is authorized, carried into the authorization (e.g. "one dose"). */
-  quantityNote?: string;
-  criteria: CriterionDefinition[];
+  quantityNote: z.string().optional(),
+  criteria: z.array(criterionSchema),
   /** Overrides the indication's review route for this phase. */
-  reviewRoute?: ReviewRoute;
+  reviewRoute: reviewRouteSchema.optional(),
   /**
    * `deny`: the policy never authorizes this phase (e.g. Carvykti continued therapy, COVID-19
    * outpatient). `review`: the policy refers the request elsewhere (off-label policy).
    */
-  disposition?: 'evaluate' | 'deny' | 'review';
+  disposition: z.enum(['evaluate', 'deny', 'review']).optional(),
   /** Why the disposition applies, when it is not `evaluate`. */
-  dispositionReason?: string;
-}
+  dispositionReason: z.string().optional(),
+});
+export type PhaseDefinition = z.infer<typeof phaseSchema>;
 
-export interface IndicationDefinition {
-  id: string;
-  title: string;
+const indicationSchema = z.object({
+  id: z.string().min(1),
+  title: z.string().min(1),
   /** ValueSet (canonical) of ICD-10-CM and SNOMED CT codes that select this indication. */
-  diagnosisValueSet?: string;
-  initial: PhaseDefinition;
-  continuation?: PhaseDefinition;
+  diagnosisValueSet: z.string().optional(),
+  initial: phaseSchema,
+  continuation: phaseSchema.optional(),
   /** Who reviews requests for this indication that do not meet the criteria. Default: policy's. */
-  reviewRoute?: ReviewRoute;
-}
+  reviewRoute: reviewRouteSchema.optional(),
+});
+export type IndicationDefinition = z.infer<typeof indicationSchema>;
 
-export interface PolicyDefinition {
+export const policySchema = z.object({
   /** Stable id used in URLs: `/policies/{id}`. */
-  id: string;
-  title: string;
+  id: z.string().regex(/^[a-z0-9-]+$/),
+  title: z.string().min(1),
   /** E.g. `CP.PHAR.244`; prefixes every citation. */
-  citationPrefix: string;
-  version: string;
-  effectiveDate: string;
-  lastReviewDate?: string;
-  /** Where a person reads the policy (served by this server at /policies/{id}). */
-  payers: PayerDefinition[];
-  linesOfBusiness: LineOfBusiness[];
-  drug: DrugDefinition;
+  citationPrefix: z.string().min(1),
+  version: z.string().min(1),
+  effectiveDate: z.string().min(1),
+  lastReviewDate: z.string().optional(),
+  payers: z.array(payerSchema).min(1),
+  linesOfBusiness: z.array(lineOfBusinessSchema).min(1),
+  drug: drugSchema,
   /** The CQL library that holds every criterion of this policy. */
-  library: { name: string; version: string };
+  library: z.object({ name: z.string(), version: z.string() }),
   /** Canonical of the DTR Questionnaire for this policy. */
-  questionnaire: string;
+  questionnaire: z.string().min(1),
   /**
    * Who reviews requests that fail, by default. `auto` means: all met → approve automatically,
    * otherwise pend for a clinical reviewer. `committee` means no request is ever approved automatically.
    */
-  reviewRoute: ReviewRoute;
+  reviewRoute: reviewRouteSchema,
   /** Expression in the policy library that is true when the request is for continued therapy. */
-  continuationExpression?: string;
+  continuationExpression: z.string().optional(),
   /**
    * A rule under which the request is approved without a new review, evaluated before the criteria
    * (e.g. Molina's Texas Marketplace appendix: one prior authorization a year for an autoimmune drug,
    * so a second request within 12 months of an approval is approved). The criteria are still
    * evaluated and recorded; a criterion whose `onUnmet` is `deny` still denies.
    */
-  approveWithoutReview?: { id: string; text: string; expression: string; evidence?: string };
+  approveWithoutReview: z.object({ id: z.string(), text: z.string(), expression: z.string(), evidence: z.string().optional() }).optional(),
   /** Criteria that apply to every indication and phase (e.g. no combination use). */
-  globalCriteria?: CriterionDefinition[];
-  indications: IndicationDefinition[];
+  globalCriteria: z.array(criterionSchema).optional(),
+  indications: z.array(indicationSchema).min(1),
   /** Indication id used when no diagnosis selects another (the policy's "other diagnoses" section). */
-  otherIndication?: string;
-}
+  otherIndication: z.string().optional(),
+});
+export type PolicyDefinition = z.infer<typeof policySchema>;

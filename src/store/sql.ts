@@ -63,6 +63,16 @@ const JSON_OIDS = [114, 3802];
  * of running initdb each time (measured here: ~2.5 s per initdb, ~0.5 s per load).
  */
 let emptyCluster: Promise<Blob> | undefined;
+let emptyClusterSource: (() => Blob) | undefined;
+
+/**
+ * Tests: the empty cluster comes from a dump made once per test run (test/global-setup.js), read
+ * when the first store opens, instead of an initdb in every test file.
+ */
+export function useEmptyClusterDump(load: () => Blob): void {
+  emptyClusterSource = load;
+  emptyCluster = undefined;
+}
 
 /**
  * Embedded PostgreSQL in a data folder (`memory://` = in memory). PGlite has one connection and
@@ -77,7 +87,8 @@ export async function openPglite(dataDir: string): Promise<SqlClient> {
   let db: PGlite;
   let release = (): void => undefined;
   if (dataDir.startsWith('memory://')) {
-    emptyCluster ??= (async () => {
+    const source = emptyClusterSource;
+    emptyCluster ??= source ? Promise.resolve().then(source) : (async () => {
       const seed = await PGliteClass.create();
       try {
         return await seed.dumpDataDir('none');

@@ -209,7 +209,8 @@ describe.each(backends)('store on $name', (backend) => {
           await second.close();
         }
       }
-    });
+      // Opens a PGlite data folder (initdb on disk) twice: slow on a shared 2-core machine.
+    }, 120_000);
 
     pgliteIt('a PGlite data folder is used by one store at a time; a dead owner\'s lock is taken over', async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-store-'));
@@ -227,7 +228,8 @@ describe.each(backends)('store on $name', (backend) => {
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
-    });
+      // Opens a PGlite data folder (initdb on disk) twice: slow on a shared 2-core machine.
+    }, 120_000);
 
     it_('two starts at once: one applies the migrations, the other waits and applies none', async () => {
       if (backend.kind === 'pglite') {

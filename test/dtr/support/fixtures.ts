@@ -1,5 +1,4 @@
-/** Test support: the DTR fixture artifacts (test/dtr/fixtures) with their ELM compiled on the fly. */
-import { execFileSync } from 'node:child_process';
+/** Test support: the DTR fixture artifacts (test/dtr/fixtures) with the ELM test/global-setup.js compiled once per run. */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,11 +20,8 @@ function tempDir(prefix: string): string {
   return dir;
 }
 
-/** Translates the .cql files under `cqlDir` into a fresh temporary ELM folder. */
-export function compileElm(cqlDir: string, outDir = tempDir('dtr-elm-')): string {
-  execFileSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'build-cql.mjs'), cqlDir, outDir], { stdio: 'pipe' });
-  return outDir;
-}
+/** The fixture libraries' ELM, compiled by test/global-setup.js (jest's globalSetup) for the whole run. */
+export const FIXTURE_ELM = path.join(REPO_ROOT, 'build', 'test-elm', 'dtr-fixtures');
 
 /** A writable copy of the fixture folders (for tests that break them on purpose), ELM compiled. */
 export function copyFixtures(): ArtifactPaths {
@@ -50,7 +46,7 @@ export function fixtureArtifacts(): { paths: ArtifactPaths; artifacts: ArtifactR
   if (!cached) {
     const paths = {
       cql: path.join(FIXTURES, 'cql'),
-      elm: compileElm(path.join(FIXTURES, 'cql')),
+      elm: FIXTURE_ELM,
       valueSets: path.join(FIXTURES, 'valuesets'),
       questionnaires: path.join(FIXTURES, 'questionnaires'),
     };

@@ -1,0 +1,23 @@
+/**
+ * What every jest project of this repository shares (jest.config.js, jest.shared.config.js).
+ *
+ * TypeScript is transpiled only (tsconfig.jest.json: isolatedModules): the type check is the
+ * separate `npm run typecheck`, not repeated in every suite.
+ */
+module.exports = {
+  // PGlite must load outside jest's sandbox (see test/store/jest-environment.js).
+  testEnvironment: '<rootDir>/test/store/jest-environment.js',
+  // The empty PGlite cluster dumped once by test/global-setup.js, for every suite that opens a store.
+  setupFiles: ['<rootDir>/test/support/pglite-template.ts'],
+  // jose 6 and fhir-kit-client 2 ship ESM only: compile them to CommonJS for jest, and point
+  // fhir-kit-client (whose exports map has only an "import" condition) at its entry file.
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
+    '^.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022', isolatedModules: true } }],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!(jose|fhir-kit-client)/)'],
+  moduleNameMapper: {
+    '^fhir-kit-client$': '<rootDir>/node_modules/fhir-kit-client/dist/index.js',
+    '^@electric-sql/pglite$': '<rootDir>/test/store/pglite-host.js',
+  },
+};

@@ -23,8 +23,10 @@ const STYLE = `body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-wid
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}th,td{border:1px solid #ccc;padding:.35rem .5rem;vertical-align:top;text-align:left}
 th{background:#f3f3f3}code{font-size:.9em}.deny{color:#a00}.muted{color:#666}h2{margin-top:2rem}`;
 
-/** The pages' inline style as a Content-Security-Policy source: the CSP allows it by hash, not 'unsafe-inline'. */
-export const STYLE_CSP_SOURCE = `'sha256-${crypto.createHash('sha256').update(STYLE).digest('base64')}'`;
+/** An inline style as a Content-Security-Policy source: the CSP allows it by hash, not 'unsafe-inline'. */
+export function styleCspSource(css: string): string {
+  return `'sha256-${crypto.createHash('sha256').update(css).digest('base64')}'`;
+}
 
 function page(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body>${body}</body></html>`;
@@ -223,6 +225,9 @@ function cellHtml(row: ComparisonRow, cell: ComparisonCell | undefined): string 
 const COMPARE_STYLE = `.aspects,.criteria{margin:.2rem 0 .5rem;padding-left:1.1rem}.criteria li{margin:.15rem 0}
 .differs{background:#fff3bf}.absent{color:#666;font-style:italic}.own{margin:0 0 .3rem;font-style:italic}h4{margin:.5rem 0 .2rem;font-size:.95em}
 td{min-width:16rem}.legend span{background:#fff3bf;padding:0 .3rem}`;
+
+/** Every inline style these pages carry, for the CSP. */
+export const PAGE_STYLE_CSP_SOURCES = [STYLE, COMPARE_STYLE].map(styleCspSource);
 
 export function renderComparisonHtml(policies: readonly PolicyDefinition[]): string {
   const blocks = compare(policies)

@@ -12,7 +12,8 @@ import type { Store } from '../store';
 import type { Logger } from '../logger';
 import { observeRequest, UNROUTED } from '../ops/metrics';
 import { throttled, tooLarge } from '../fhir/outcomes';
-import { STYLE_CSP_SOURCE } from '../catalog/pages';
+import { PAGE_STYLE_CSP_SOURCES, styleCspSource } from '../catalog/pages';
+import { REPORT_STYLE } from '../review/report';
 import { TOKEN_PATH } from '../auth/smart';
 
 /** The route template that answered (`/fhir/Claim/:id`), for metrics and logs; never the raw path. */
@@ -51,7 +52,7 @@ export function securityHeaders(): RequestHandler {
       directives: {
         defaultSrc: ["'self'"],
         scriptSrc: ["'self'"],
-        styleSrc: ["'self'", STYLE_CSP_SOURCE],
+        styleSrc: ["'self'", ...PAGE_STYLE_CSP_SOURCES, styleCspSource(REPORT_STYLE)],
         imgSrc: ["'self'", 'data:'],
         objectSrc: ["'none'"],
         baseUri: ["'self'"],

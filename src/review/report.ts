@@ -13,6 +13,9 @@ import { escapeHtml } from '../catalog/pages';
 import { badRequest } from '../fhir/outcomes';
 import type { ReportRow, Store } from '../store';
 
+/** The report page's inline style (allowed by hash in the CSP). */
+export const REPORT_STYLE = `body{font:14px/1.45 system-ui,sans-serif;margin:1.5rem;color:#1d2733}h1{font-size:1.3rem}h2{font-size:1.05rem;margin-top:1.5rem}table{border-collapse:collapse;width:100%}caption{text-align:left;color:#56606b;padding:.25rem 0}th,td{border-bottom:1px solid #d8dee5;padding:.35rem .5rem;text-align:left}tbody th{white-space:nowrap}td.num{text-align:right;font-variant-numeric:tabular-nums}thead th{background:#eef2f6;font-weight:600}tr.total{font-weight:600;background:#f7f9fb}.muted{color:#56606b}`;
+
 export type Timeframe = 'standard' | 'expedited';
 
 export interface ReportLine extends Omit<ReportRow, 'policyId' | 'expedited' | 'averageSeconds' | 'medianSeconds'> {
@@ -123,7 +126,7 @@ export function renderReportHtml(report: PriorAuthorizationReport): string {
     .join('\n');
   const window = [report.since ? `from ${report.since.slice(0, 10)}` : '', report.until ? `before ${report.until.slice(0, 10)}` : ''].filter(Boolean).join(' ') || 'at any time';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(report.title)}</title>
-<style>body{font:14px/1.45 system-ui,sans-serif;margin:1.5rem;color:#1d2733}h1{font-size:1.3rem}h2{font-size:1.05rem;margin-top:1.5rem}table{border-collapse:collapse;width:100%}caption{text-align:left;color:#56606b;padding:.25rem 0}th,td{border-bottom:1px solid #d8dee5;padding:.35rem .5rem;text-align:left}tbody th{white-space:nowrap}td.num{text-align:right;font-variant-numeric:tabular-nums}thead th{background:#eef2f6;font-weight:600}tr.total{font-weight:600;background:#f7f9fb}.muted{color:#56606b}</style></head>
+<style>${REPORT_STYLE}</style></head>
 <body><h1>${escapeHtml(report.title)}</h1><p class="muted">Requests received ${escapeHtml(window)}; generated ${escapeHtml(report.generatedAt)}. Time to decision counts approved and denied requests. <a href="?format=json">JSON</a></p>
 ${body}</body></html>`;
 }

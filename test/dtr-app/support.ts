@@ -123,7 +123,8 @@ export async function launchFromCard(h: Harness, app: OpenedApp, link: CdsLink, 
 export async function formReady(page: Page): Promise<void> {
   try {
     await page.waitForSelector('#formContainer wc-lhc-form', { timeout: 60_000 });
-    await page.waitForFunction("/saved in the EHR|Not saved/.test(document.getElementById('status')?.textContent ?? '')", undefined, { timeout: 60_000 });
+    // A DOM wait, not waitForFunction: the app's CSP (script-src 'self') refuses string evaluation.
+    await page.locator('#status').filter({ hasText: /saved in the EHR|Not saved/ }).waitFor({ timeout: 60_000 });
   } catch (error) {
     const shown = await page.locator('body').innerText().catch(() => '');
     throw new Error(`The form did not open (${(error as Error).message.split('\n')[0]}). The page shows:\n${shown.slice(0, 2000)}`);

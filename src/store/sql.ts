@@ -55,6 +55,15 @@ export function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
 }
 
+/**
+ * PostgreSQL text cannot hold U+0000, and a received identifier may carry one: it becomes U+FFFD
+ * rather than failing the request (jsonb parameters are cleaned the same way by the store).
+ */
+function withoutNul(params: unknown[] | undefined): unknown[] | undefined {
+  if (!params) return params;
+  return params.map((p) => (typeof p === 'string' && p.includes('\u0000') ? p.replace(/\u0000/g, '\uFFFD') : p));
+}
+
 /** PostgreSQL type oids whose text PGlite should parse with this module's JSON.parse. */
 const JSON_OIDS = [114, 3802];
 
@@ -114,7 +123,7 @@ export async function openPglite(dataDir: string): Promise<SqlClient> {
   }
   let closed = false;
   const run = async <R>(q: Pick<PGlite, 'query'>, sql: string, params?: unknown[]): Promise<QueryResult<R>> => {
-    const result = await q.query<R>(sql, params as unknown[] | undefined);
+    const result = await q.query<R>(sql, withoutNul(params));
     return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
   };
   return {
@@ -200,7 +209,7 @@ export async function openPostgres(connectionString: string): Promise<SqlClient>
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   const run = async <R>(c: Pool | PoolClient, sql: string, params?: unknown[]): Promise<QueryResult<R>> => {
-    const result = await c.query(sql, params as unknown[] | undefined);
+    const result = await c.query(sql, withoutNul(params));
     return { rows: result.rows as R[], rowCount: result.rowCount ?? result.rows.length };
   };
   // Fail at start-up, not on the first request, when the database is unreachable.

@@ -4,7 +4,7 @@
  * For every mutant: never a 5xx, an answer within a bound, and never an approval (PAS A1 / CRD
  * `satisfied`) when the unmutated request is not approved.
  *
- * Reproduce a run with FUZZ_SEED=<seed printed below>; FUZZ_RUNS sets the runs per property;
+ * Reproduce a run with FUZZ_SEED=<seed printed below> (FUZZ_SEED=random draws a new one); FUZZ_RUNS sets the runs per property;
  * FUZZ_SECONDS bounds each property (default 18 s: the suite stays under a minute); FUZZ_TALLY=1
  * only counts (no assertion), to measure a branch's behaviour; FUZZ_DEBUG=1 logs every mutant.
  */
@@ -19,7 +19,8 @@ import { readReviewAction } from '../../src/pas/response';
 import { createTestApp, type TestApp } from '../support/app';
 import { applyMutations, mutationsArb, type Mutation } from './mutate';
 
-const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
+// A fixed seed keeps `npm test` repeatable; FUZZ_SEED=random explores (and prints the seed it drew).
+const SEED = process.env.FUZZ_SEED === 'random' ? Date.now() % 2 ** 31 : Number(process.env.FUZZ_SEED ?? 1232898834);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 60);
 const TALLY_ONLY = process.env.FUZZ_TALLY === '1';
 const HUGE = Number(process.env.FUZZ_HUGE ?? 3000);

@@ -147,15 +147,16 @@ export class SqlStore implements Store {
       const final = outcome !== 'pend';
       let inserted: { rowCount: number };
       try {
-        // ON CONFLICT on the submission key: a concurrent duplicate waits for the first to commit,
-        // then inserts nothing; the error below rolls back its decision and authorization.
+        // ON CONFLICT on any unique key (the submission key, or the Claim's own id a twin took on
+        // another instance): a concurrent duplicate waits for the first to commit, then inserts
+        // nothing; the error below rolls back its decision and authorization.
         inserted = await self.db.query(
           `INSERT INTO claims (id, identifier_system, identifier_value, patient_key, payer_id, policy_id, status, outcome,
              claim, request_bundle, claim_response_id, claim_response, response_bundle, decision_id, authorization_number,
              submitter_keys, content_hash, submission_key, expedited, due_at, review_route, decided_at, replaces_claim_id)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11, $12::jsonb, $13::jsonb, $14, $15,
              $16::text[], $17, $18, $19, $20::timestamptz, $21, CASE WHEN $22::boolean THEN now() END, $23)
-           ON CONFLICT (submission_key) DO NOTHING`,
+           ON CONFLICT DO NOTHING`,
           [
             claimId,
             identifier?.system ?? null,
@@ -185,7 +186,10 @@ export class SqlStore implements Store {
       } catch (error) {
         throw uniqueToStoreError(error, `claim ${claimId} or ClaimResponse ${String(claimResponse.id)} was stored concurrently`);
       }
-      if (inserted.rowCount === 0 && s.submissionKey) throw new DuplicateSubmissionError(s.submissionKey);
+      if (inserted.rowCount === 0) {
+        if (s.submissionKey) throw new DuplicateSubmissionError(s.submissionKey);
+        throw new StoreError(`claim ${claimId} or ClaimResponse ${String(claimResponse.id)} was stored concurrently`);
+      }
       await self.db.query(
         `INSERT INTO claim_response_versions (claim_id, version, outcome, claim_response, response_bundle, decision_id, authorization_number, event)
          VALUES ($1, 1, $2, $3::jsonb, $4::jsonb, $5, $6, 'submit')`,

@@ -17,6 +17,7 @@
  *
  * Does not support: X12 278 inquiry translation; matching on diagnosis or certification dates.
  */
+import { organizationKeyOf } from './submitter';
 import crypto from 'node:crypto';
 import type { Bundle, BundleEntry, Claim, ClaimResponse, Coverage, Identifier, Parameters, Patient, Period } from 'fhir/r4';
 import type { AuthenticatedClient } from '../auth/smart';
@@ -189,7 +190,7 @@ export async function inquire(
 ): Promise<{ status: number; body: Parameters }> {
   const { bundle } = parseInquiry(body);
   const asked = factsOf(bundle);
-  const clientKey = client ? `${client.organization.system}|${client.organization.value}` : null;
+  const clientKey = organizationKeyOf(client);
   if (clientKey && !asked.providerKeys.includes(clientKey)) {
     throw forbidden(
       `This client inquires for ${clientKey}; Claim.provider does not carry that identifier.`,

@@ -49,7 +49,7 @@ import { ACTION } from './codes';
 import type { Logger } from '../logger';
 import type { AuthenticatedClient } from '../auth/smart';
 import { badRequest, forbidden, OperationOutcomeError, outcome, issue } from '../fhir/outcomes';
-import { clientMaySee, submitterKeysOf } from './submitter';
+import { clientMaySee, clientMaySeeClaim, organizationKeyOf, submitterKeysOf } from './submitter';
 
 export interface SubmitDeps {
   engine: PolicyEngine;
@@ -95,14 +95,7 @@ function identifierTaken(claim: ClaimRecord): OperationOutcomeError {
 
 /** Who the request is from, for the resend key: the SMART client's organization, else Claim.provider. */
 function submitterScope(client: AuthenticatedClient | undefined, submitterKeys: string[]): string {
-  if (client) return `${client.organization.system}|${client.organization.value}`;
-  return [...submitterKeys].sort()[0] ?? 'anonymous';
-}
-
-function maySeeRecord(client: AuthenticatedClient | undefined, record: ClaimRecord): boolean {
-  if (!client) return true;
-  const key = `${client.organization.system}|${client.organization.value}`;
-  return record.submitterKeys.length > 0 ? record.submitterKeys.includes(key) : clientMaySee(client, record.requestBundle);
+  return organizationKeyOf(client) ?? [...submitterKeys].sort()[0] ?? 'anonymous';
 }
 
 /** The request an update or cancel replaces, visible to this submitter; 400 naming the reference otherwise. */
@@ -125,7 +118,7 @@ async function findPrior(store: Store, ctx: PasContext, client: AuthenticatedCli
   } else {
     return null;
   }
-  if (!prior || !maySeeRecord(client, prior)) {
+  if (!prior || !clientMaySeeClaim(client, prior)) {
     throw badRequest(
       'The request this Claim updates or cancels is not on file for this submitter: name it in related.claim (relationship prior) by the Claim reference or identifier ClaimResponse.request gave.',
       expression,

@@ -6,6 +6,7 @@
 import type { Bundle, Claim, Identifier, Reference } from 'fhir/r4';
 import type { AuthenticatedClient } from '../auth/smart';
 import { BundleIndex } from './bundle-index';
+import type { ClaimRecord } from '../store';
 
 function keysOf(identifiers: Identifier | Identifier[] | undefined): string[] {
   const list: unknown[] = Array.isArray(identifiers) ? identifiers : identifiers ? [identifiers] : [];
@@ -33,8 +34,20 @@ export function submitterKeysOf(requestBundle: Bundle): string[] {
   return [...new Set(keys)];
 }
 
+/** The organization a SMART client acts for, as a submitter key (`system|value`); null in open mode. */
+export function organizationKeyOf(client: AuthenticatedClient | undefined): string | null {
+  return client ? `${client.organization.system}|${client.organization.value}` : null;
+}
+
 /** Open mode (no client) sees everything; a client only its own organization's requests. */
 export function clientMaySee(client: AuthenticatedClient | undefined, requestBundle: Bundle): boolean {
-  if (!client) return true;
-  return submitterKeysOf(requestBundle).includes(`${client.organization.system}|${client.organization.value}`);
+  const key = organizationKeyOf(client);
+  return key === null || submitterKeysOf(requestBundle).includes(key);
+}
+
+/** The same for a stored claim: its submitter keys were written at submit (older rows: re-read). */
+export function clientMaySeeClaim(client: AuthenticatedClient | undefined, record: ClaimRecord): boolean {
+  const key = organizationKeyOf(client);
+  if (key === null) return true;
+  return record.submitterKeys.length > 0 ? record.submitterKeys.includes(key) : clientMaySee(client, record.requestBundle);
 }

@@ -7,6 +7,7 @@
  * subscribes only for its own organization and sees only its own Subscriptions (another's id is
  * 404); in open mode every Subscription is visible.
  */
+import { organizationKeyOf } from '../pas/submitter';
 import crypto from 'node:crypto';
 import type { Bundle } from 'fhir/r4';
 import type { AuthenticatedClient } from '../auth/smart';
@@ -35,8 +36,7 @@ export interface SubscriptionResult {
   headers?: Record<string, string>;
 }
 
-const ownerOf = (client: AuthenticatedClient | undefined): string | null =>
-  client ? `${client.organization.system}|${client.organization.value}` : null;
+const ownerOf = organizationKeyOf;
 
 async function visible(deps: SubscriptionDeps, id: string, client: AuthenticatedClient | undefined): Promise<SubscriptionRecord> {
   const record = await deps.store.getSubscription(id);

@@ -7,7 +7,7 @@ import { route, type RouteModule } from '../app';
 import { submitClaim } from '../../pas/submit';
 import { notFound } from '../../fhir/outcomes';
 import { auditRead } from '../../auth/audit';
-import { clientMaySee } from '../../pas/submitter';
+import { clientMaySeeClaim } from '../../pas/submitter';
 import type { AuthenticatedClient } from '../../auth/smart';
 import type { ClaimRecord } from '../../store';
 import { countDecision } from '../../ops/metrics';
@@ -15,10 +15,7 @@ import { assertResourceStructure } from '../../fhir/structure';
 
 /** Another organization's request is answered as unknown (404), not forbidden: ids reveal nothing. */
 function visible(record: ClaimRecord | null, client: AuthenticatedClient | undefined): ClaimRecord | null {
-  if (!record || !client) return record;
-  const key = `${client.organization.system}|${client.organization.value}`;
-  const mine = record.submitterKeys.length > 0 ? record.submitterKeys.includes(key) : clientMaySee(client, record.requestBundle);
-  return mine ? record : null;
+  return record && clientMaySeeClaim(client, record) ? record : null;
 }
 
 export const pasRoutes: RouteModule = (router, ctx) => {

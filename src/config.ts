@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_LIMITS, type RequestLimits } from './fhir/structure';
+import { isReviewerRole, REVIEWER_ROLES, type ReviewerRole } from './review/roles';
 
 /** Canonical base of every artifact this server publishes (Questionnaire, Library, ValueSet). */
 export const CANONICAL_BASE = 'http://pa.example.org/fhir';
@@ -37,6 +38,8 @@ export interface Config {
   subscriptions: SubscriptionSettings;
   /** Operations: logs, limits, shutdown, metrics (README "Operations"). */
   ops: OpsConfig;
+  /** Reviewer sign-in for /review (README "Reviewer sign-in"): OIDC, sessions, API tokens. */
+  reviewAuth: ReviewAuthConfig;
   /** Policy evaluation: worker threads (0 = on the main thread) and the time budget of one evaluation. */
   evaluation: { workers: number; timeoutMs: number };
   /** Folders the server loads its policy content from. */
@@ -53,6 +56,98 @@ export interface SubscriptionSettings {
   /** First retry delay (ms); doubled per attempt up to `retryMaxMs`. */
   retryBaseMs: number;
   retryMaxMs: number;
+}
+
+/** Reviewer sign-in through the payer's OpenID Connect provider (authorization code + PKCE). */
+export interface ReviewOidcConfig {
+  /** `REVIEW_OIDC_ISSUER`: the provider's issuer URL; its `/.well-known/openid-configuration` is read at the first sign-in. */
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  /** `REVIEW_OIDC_REDIRECT_URL`, default `${PUBLIC_BASE_URL}/review/callback`; register it with the provider. */
+  redirectUrl: string;
+  /** `REVIEW_OIDC_SCOPE`, default `openid profile`. */
+  scope: string;
+  /** `REVIEW_OIDC_ROLE_CLAIM`: the ID token / userinfo claim holding the roles; a dotted path reaches nested claims (`realm_access.roles`). */
+  roleClaim: string;
+  /** `REVIEW_OIDC_ROLE_MAP`: claim value → reviewer role; default each role code maps to itself. */
+  roleMap: Record<string, ReviewerRole>;
+}
+
+/** An automation token (`REVIEW_API_TOKENS`), kept only as the SHA-256 of its value. */
+export interface ReviewApiToken {
+  name: string;
+  role: ReviewerRole;
+  /** Hex SHA-256 of the token. */
+  sha256: string;
+}
+
+export interface ReviewAuthConfig {
+  oidc?: ReviewOidcConfig;
+  apiTokens: ReviewApiToken[];
+  /** A session not used for this long ends (`REVIEW_SESSION_IDLE_SECONDS`, default 30 minutes). */
+  sessionIdleSeconds: number;
+  /** A session ends this long after sign-in whatever its use (`REVIEW_SESSION_MAX_SECONDS`, default 12 hours). */
+  sessionMaxSeconds: number;
+}
+
+/** `@path/to/file.json` or the JSON itself. */
+function jsonSetting(raw: string): unknown {
+  const text = raw.trim().startsWith('@') ? fs.readFileSync(path.resolve(raw.trim().slice(1)), 'utf8') : raw;
+  return JSON.parse(text);
+}
+
+function parseRoleMap(raw: string | undefined): Record<string, ReviewerRole> {
+  if (!raw || raw.trim() === '') return Object.fromEntries(REVIEWER_ROLES.map((r) => [r, r]));
+  const parsed = jsonSetting(raw);
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('REVIEW_OIDC_ROLE_MAP must be a JSON object of {"<claim value>": "<reviewer role>"}');
+  for (const [value, role] of Object.entries(parsed)) {
+    if (!isReviewerRole(role)) throw new Error(`REVIEW_OIDC_ROLE_MAP["${value}"] must be one of ${REVIEWER_ROLES.join(', ')}`);
+  }
+  return parsed as Record<string, ReviewerRole>;
+}
+
+/** `REVIEW_API_TOKENS`: a JSON array (or `@file`) of {name, role, sha256}; a plaintext token is never configured. */
+export function parseReviewApiTokens(raw: string | undefined): ReviewApiToken[] {
+  if (!raw || raw.trim() === '') return [];
+  const parsed = jsonSetting(raw);
+  if (!Array.isArray(parsed)) throw new Error('REVIEW_API_TOKENS must be a JSON array of {name, role, sha256}');
+  const names = new Set<string>();
+  return parsed.map((entry: unknown, index) => {
+    const e = (entry ?? {}) as Partial<ReviewApiToken>;
+    const at = `REVIEW_API_TOKENS[${index}]`;
+    if (typeof e.name !== 'string' || e.name.trim() === '') throw new Error(`${at} needs a "name"`);
+    if (names.has(e.name)) throw new Error(`${at}: name ${e.name} is listed twice`);
+    names.add(e.name);
+    if (!isReviewerRole(e.role)) throw new Error(`${at}.role must be one of ${REVIEWER_ROLES.join(', ')}`);
+    if (typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/i.test(e.sha256)) throw new Error(`${at}.sha256 must be the hex SHA-256 of the token (64 hex digits)`);
+    return { name: e.name.trim(), role: e.role, sha256: e.sha256.toLowerCase() };
+  });
+}
+
+export function loadReviewAuthConfig(env: NodeJS.ProcessEnv, publicBaseUrl: string): ReviewAuthConfig {
+  const issuer = env.REVIEW_OIDC_ISSUER?.trim();
+  let oidc: ReviewOidcConfig | undefined;
+  if (issuer) {
+    const clientId = env.REVIEW_OIDC_CLIENT_ID?.trim();
+    const clientSecret = env.REVIEW_OIDC_CLIENT_SECRET;
+    if (!clientId || !clientSecret) throw new Error('REVIEW_OIDC_ISSUER needs REVIEW_OIDC_CLIENT_ID and REVIEW_OIDC_CLIENT_SECRET');
+    oidc = {
+      issuer,
+      clientId,
+      clientSecret,
+      redirectUrl: env.REVIEW_OIDC_REDIRECT_URL?.trim() || `${publicBaseUrl}/review/callback`,
+      scope: env.REVIEW_OIDC_SCOPE?.trim() || 'openid profile',
+      roleClaim: env.REVIEW_OIDC_ROLE_CLAIM?.trim() || 'roles',
+      roleMap: parseRoleMap(env.REVIEW_OIDC_ROLE_MAP),
+    };
+  }
+  return {
+    ...(oidc ? { oidc } : {}),
+    apiTokens: parseReviewApiTokens(env.REVIEW_API_TOKENS),
+    sessionIdleSeconds: positiveInteger(env.REVIEW_SESSION_IDLE_SECONDS, 1800, 'REVIEW_SESSION_IDLE_SECONDS'),
+    sessionMaxSeconds: positiveInteger(env.REVIEW_SESSION_MAX_SECONDS, 12 * 3600, 'REVIEW_SESSION_MAX_SECONDS'),
+  };
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -208,9 +303,10 @@ function positiveInteger(raw: string | undefined, fallback: number, name: string
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = Number(env.PORT ?? 8080);
   const root = REPO_ROOT;
+  const publicBaseUrl = (env.PUBLIC_BASE_URL ?? `http://localhost:${port}`).replace(/\/$/, '');
   return {
     port,
-    publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://localhost:${port}`).replace(/\/$/, ''),
+    publicBaseUrl,
     ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
     dataDir: env.DATA_DIR ?? path.join(root, 'data', 'pglite'),
     production: env.NODE_ENV === 'production',
@@ -233,6 +329,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryMaxMs: Number(env.SUBSCRIPTION_RETRY_MAX_MS ?? 600000),
     },
     ops: loadOpsConfig(env),
+    reviewAuth: loadReviewAuthConfig(env, publicBaseUrl),
     evaluation: {
       // Workers load compiled JavaScript: from TypeScript sources (tests, tsx) evaluate in-process.
       workers: Number(env.EVALUATION_WORKERS ?? (__filename.endsWith('.js') ? os.availableParallelism() : 0)),

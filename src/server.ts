@@ -13,6 +13,7 @@ import { createApp, type AppContext } from './http/app';
 import { allRoutes } from './http/routes';
 import { createDispatcher, type Dispatcher, type DispatcherOptions } from './subscriptions/dispatcher';
 import { reviewIsOpen } from './http/routes/review';
+import { reviewAccess } from './review/auth';
 
 export async function buildContext(config: Config, logger: Logger, clock: () => Date = () => new Date()): Promise<AppContext> {
   const engine = createEngine(config);
@@ -24,14 +25,25 @@ export async function buildContext(config: Config, logger: Logger, clock: () => 
 /**
  * Open mode (no SMART_CLIENTS, no CDS_TRUSTED_ISSUERS) is for development: a loud warning, and
  * NODE_ENV=production refuses to start with either door open.
+ * The review workbench follows: open only when nothing at all is configured (then the warning names
+ * it); in production with /fhir and CDS Hooks authenticated but no reviewer sign-in nor API tokens
+ * it stays closed (401) and start-up says so; reviewer sign-in in production needs https.
  */
 export function assertNotOpen(config: Config, logger: Logger): void {
   const open: string[] = [];
   if (config.smartClients.length === 0) open.push('/fhir (no SMART_CLIENTS)');
   if (config.trustedIssuers.length === 0) open.push('CDS Hooks (no CDS_TRUSTED_ISSUERS)');
-  if (open.length === 0) return;
-  // No reviewer sign-in yet: the review workbench and its API are served only in open mode.
-  if (reviewIsOpen(config)) open.push('/review workbench and API (no reviewer sign-in)');
+  if (reviewIsOpen(config)) open.push('/review workbench and API (no REVIEW_OIDC_ISSUER or REVIEW_API_TOKENS; the body names the reviewer)');
+  const { oidc } = config.reviewAuth;
+  if (config.production && oidc && (!oidc.redirectUrl.startsWith('https:') || !oidc.issuer.startsWith('https:') || !config.publicBaseUrl.startsWith('https:'))) {
+    throw new Error('NODE_ENV=production refuses reviewer sign-in over plain http: PUBLIC_BASE_URL, REVIEW_OIDC_ISSUER and REVIEW_OIDC_REDIRECT_URL must be https (Secure session cookies).');
+  }
+  if (open.length === 0) {
+    if (reviewAccess(config) === 'closed') {
+      logger.warn('review workbench closed: no reviewer sign-in (REVIEW_OIDC_ISSUER) nor API tokens (REVIEW_API_TOKENS); /review and /review/api answer 401', {});
+    }
+    return;
+  }
   if (config.production) {
     throw new Error(`NODE_ENV=production refuses to start unauthenticated: ${open.join(' and ')}. Configure SMART_CLIENTS and CDS_TRUSTED_ISSUERS.`);
   }

@@ -9,13 +9,13 @@ module.exports = {
   testEnvironment: '<rootDir>/test/store/jest-environment.js',
   // The empty PGlite cluster dumped once by test/global-setup.js, for every suite that opens a store.
   setupFiles: ['<rootDir>/test/support/pglite-template.ts'],
-  // jose 6 and fhir-kit-client 2 ship ESM only: compile them to CommonJS for jest, and point
+  // jose 6, openid-client 6 (with oauth4webapi) and fhir-kit-client 2 ship ESM only: compile them to CommonJS for jest, and point
   // fhir-kit-client (whose exports map has only an "import" condition) at its entry file.
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
     '^.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022', isolatedModules: true } }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!(jose|fhir-kit-client)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(jose|openid-client|oauth4webapi|fhir-kit-client)/)'],
   moduleNameMapper: {
     '^fhir-kit-client$': '<rootDir>/node_modules/fhir-kit-client/dist/index.js',
     '^@electric-sql/pglite$': '<rootDir>/test/store/pglite-host.js',

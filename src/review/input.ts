@@ -18,7 +18,7 @@ const reviewerSchema = z.object({
 
 const decisionSchema = z.object({
   action: z.enum(['approve', 'deny', 'request-info'], { message: 'must be approve, deny or request-info' }),
-  reviewer: reviewerSchema,
+  reviewer: reviewerSchema.optional(),
   note: text(4000).optional(),
   period: z.object({ start: z.string(), end: z.string() }).optional(),
   reason: text(2000).optional(),
@@ -27,7 +27,7 @@ const decisionSchema = z.object({
 
 const assignSchema = z.object({
   assignee: z.union([text(200).min(1, 'is required'), z.null()]),
-  reviewer: reviewerSchema,
+  reviewer: reviewerSchema.optional(),
 });
 
 function expressionFor(path: readonly PropertyKey[]): string {
@@ -43,15 +43,35 @@ function fail(error: z.ZodError): never {
   throw badRequestMany(issues);
 }
 
-export function parseDecisionInput(body: unknown): DecisionInput {
-  const parsed = decisionSchema.safeParse(body);
-  if (!parsed.success) fail(parsed.error);
-  const { reviewer, ...rest } = parsed.data;
-  return { ...rest, reviewer: reviewer as Reviewer } as DecisionInput;
+/**
+ * The acting reviewer: the signed-in one (session or API token) when there is one, and then a
+ * `reviewer` in the body is dropped unread; otherwise (open mode) the body must name one.
+ */
+function actingReviewer(body: unknown, signedIn: Reviewer | undefined): { body: unknown; reviewer?: Reviewer } {
+  if (!signedIn) return { body };
+  if (body && typeof body === 'object' && !Array.isArray(body) && 'reviewer' in body) {
+    const { reviewer: _ignored, ...rest } = body as Record<string, unknown>;
+    return { body: rest, reviewer: signedIn };
+  }
+  return { body, reviewer: signedIn };
 }
 
-export function parseAssignInput(body: unknown): { assignee: string | null; reviewer: Reviewer } {
-  const parsed = assignSchema.safeParse(body);
+function requireReviewer(reviewer: Reviewer | undefined): Reviewer {
+  if (!reviewer) throw badRequestMany([issue('error', 'required', 'reviewer is required (this server runs open: name the reviewer in the body)', 'reviewer')]);
+  return reviewer;
+}
+
+export function parseDecisionInput(body: unknown, signedIn?: Reviewer): DecisionInput {
+  const acting = actingReviewer(body, signedIn);
+  const parsed = decisionSchema.safeParse(acting.body);
   if (!parsed.success) fail(parsed.error);
-  return { assignee: parsed.data.assignee, reviewer: parsed.data.reviewer as Reviewer };
+  const { reviewer, ...rest } = parsed.data;
+  return { ...rest, reviewer: requireReviewer(acting.reviewer ?? (reviewer as Reviewer | undefined)) } as DecisionInput;
+}
+
+export function parseAssignInput(body: unknown, signedIn?: Reviewer): { assignee: string | null; reviewer: Reviewer } {
+  const acting = actingReviewer(body, signedIn);
+  const parsed = assignSchema.safeParse(acting.body);
+  if (!parsed.success) fail(parsed.error);
+  return { assignee: parsed.data.assignee, reviewer: requireReviewer(acting.reviewer ?? (parsed.data.reviewer as Reviewer | undefined)) };
 }

@@ -32,3 +32,8 @@ export function reviewerFor(route: string | null | undefined): ReviewerRole {
 export function mayDecide(role: ReviewerRole, route: string | null | undefined): boolean {
   return RANK[role] >= RANK[reviewerFor(route)];
 }
+
+/** The most senior of several roles (a user the provider lists in two groups acts at the higher). */
+export function highestRole(roles: readonly ReviewerRole[]): ReviewerRole | undefined {
+  return [...roles].sort((a, b) => RANK[b] - RANK[a])[0];
+}

@@ -32,6 +32,8 @@ import type {
   NotificationRecord,
   NotificationStatus,
   OutboxStats,
+  ReviewLoginRecord,
+  ReviewSessionRecord,
   Store,
   SubscriptionRecord,
   SubscriptionStatus,
@@ -578,6 +580,60 @@ export class SqlStore implements Store {
     ]);
     const r = rows[0];
     return r ? { clientId: str(r.client_id), scope: str(r.scope), expiresAt: new Date(iso(r.expires_at)) } : null;
+  }
+
+  // ---- reviewer sign-in (src/review/auth) ----
+
+  async saveReviewLogin(idHash: string, login: ReviewLoginRecord, now: Date): Promise<void> {
+    await this.db.query(
+      'INSERT INTO review_logins (id_hash, state, nonce, code_verifier, return_to, expires_at) VALUES ($1, $2, $3, $4, $5, $6)',
+      [idHash, login.state, login.nonce, login.codeVerifier, login.returnTo, login.expiresAt.toISOString()],
+    );
+    // Abandoned sign-ins are pruned now and then, as the jti cache is.
+    if (Math.random() < 0.05) await this.db.query('DELETE FROM review_logins WHERE expires_at <= $1', [now.toISOString()]);
+  }
+
+  async takeReviewLogin(idHash: string, now: Date): Promise<ReviewLoginRecord | null> {
+    const { rows } = await this.db.query('DELETE FROM review_logins WHERE id_hash = $1 RETURNING state, nonce, code_verifier, return_to, expires_at', [idHash]);
+    const r = rows[0];
+    if (!r || new Date(iso(r.expires_at)) <= now) return null;
+    return { state: str(r.state), nonce: str(r.nonce), codeVerifier: str(r.code_verifier), returnTo: str(r.return_to), expiresAt: new Date(iso(r.expires_at)) };
+  }
+
+  async createReviewSession(idHash: string, session: ReviewSessionRecord): Promise<void> {
+    await this.db.query(
+      `INSERT INTO review_sessions (id_hash, issuer, subject, name, role, created_at, last_seen_at, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [idHash, session.issuer, session.subject, session.name, session.role, session.createdAt.toISOString(), session.lastSeenAt.toISOString(), session.expiresAt.toISOString()],
+    );
+    if (Math.random() < 0.05) await this.db.query('DELETE FROM review_sessions WHERE expires_at <= $1', [session.createdAt.toISOString()]);
+  }
+
+  async touchReviewSession(idHash: string, now: Date, idleSeconds: number): Promise<ReviewSessionRecord | null> {
+    // One statement: the check and the new last use are atomic across instances.
+    const { rows } = await this.db.query(
+      `UPDATE review_sessions SET last_seen_at = $2
+       WHERE id_hash = $1 AND expires_at > $2 AND last_seen_at > $2::timestamptz - make_interval(secs => $3)
+       RETURNING issuer, subject, name, role, created_at, last_seen_at, expires_at`,
+      [idHash, now.toISOString(), idleSeconds],
+    );
+    const r = rows[0];
+    return r
+      ? {
+          issuer: str(r.issuer),
+          subject: str(r.subject),
+          name: str(r.name),
+          role: str(r.role),
+          createdAt: new Date(iso(r.created_at)),
+          lastSeenAt: new Date(iso(r.last_seen_at)),
+          expiresAt: new Date(iso(r.expires_at)),
+        }
+      : null;
+  }
+
+  async deleteReviewSession(idHash: string): Promise<boolean> {
+    const { rowCount } = await this.db.query('DELETE FROM review_sessions WHERE id_hash = $1', [idHash]);
+    return rowCount > 0;
   }
 
   // ---- PAS $inquire (src/pas/inquire.ts) ----

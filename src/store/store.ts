@@ -282,6 +282,28 @@ export interface AccessTokenRecord {
   expiresAt: Date;
 }
 
+/** A reviewer sign-in started at the OpenID provider (src/review/auth), until its callback. */
+export interface ReviewLoginRecord {
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+  /** Where the browser goes after sign-in (a /review path). */
+  returnTo: string;
+  expiresAt: Date;
+}
+
+/** A signed-in reviewer's session (src/review/auth). */
+export interface ReviewSessionRecord {
+  issuer: string;
+  subject: string;
+  name: string;
+  role: string;
+  createdAt: Date;
+  lastSeenAt: Date;
+  /** Absolute end. */
+  expiresAt: Date;
+}
+
 // ---- PAS Subscriptions (src/subscriptions): subscriptions and their notifications ----
 
 export type SubscriptionStatus = 'requested' | 'active' | 'error' | 'off';
@@ -415,6 +437,19 @@ export interface Store extends ReviewStore {
   findAccessToken(tokenHash: string, now: Date): Promise<AccessTokenRecord | null>;
   /** Newest first. */
   listAudit(limit: number): Promise<AuditRecord[]>;
+
+  // ---- reviewer sign-in (src/review/auth); rows keyed by the SHA-256 of a cookie's random id ----
+
+  saveReviewLogin(idHash: string, login: ReviewLoginRecord, now: Date): Promise<void>;
+  /** Deletes and returns the sign-in (each is used once); null when unknown or expired. */
+  takeReviewLogin(idHash: string, now: Date): Promise<ReviewLoginRecord | null>;
+  createReviewSession(idHash: string, session: ReviewSessionRecord): Promise<void>;
+  /**
+   * The live session (before its absolute end, used within `idleSeconds`), its last use moved to
+   * `now`; null when unknown, idle too long or past its end.
+   */
+  touchReviewSession(idHash: string, now: Date, idleSeconds: number): Promise<ReviewSessionRecord | null>;
+  deleteReviewSession(idHash: string): Promise<boolean>;
 
 
   // ---- PAS $inquire (src/pas/inquire.ts) ----

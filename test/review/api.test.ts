@@ -120,7 +120,7 @@ describe('review API', () => {
 });
 
 describe('access', () => {
-  test('with authentication configured the review API answers 401 (no reviewer sign-in yet)', async () => {
+  test('with /fhir or CDS Hooks authenticated but no reviewer sign-in, the review side stays closed (401)', async () => {
     const closed = await createTestApp({ trustedIssuers: [{ iss: 'https://ehr.example.org', jwksUrl: 'https://ehr.example.org/jwks' }] });
     try {
       for (const url of ['/review', '/review/api/queue', '/review/api/claims/x']) {
@@ -138,7 +138,7 @@ describe('access', () => {
     const write = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
       assertNotOpen(loadConfig({ DATABASE_URL: '' }), logger);
-      expect(lines.join('\n')).toContain('/review workbench and API (no reviewer sign-in)');
+      expect(lines.join('\n')).toContain('/review workbench and API (no REVIEW_OIDC_ISSUER or REVIEW_API_TOKENS');
       expect(() => assertNotOpen(loadConfig({ NODE_ENV: 'production' }), logger)).toThrow(/\/review workbench/);
     } finally {
       write.mockRestore();

@@ -7,6 +7,9 @@
   const statusLine = document.getElementById('status');
   const nameInput = document.getElementById('reviewer-name');
   const roleSelect = document.getElementById('reviewer-role');
+  // `open` (development: the reviewer names themself below) or `session` (signed in at the payer's
+  // OpenID provider; the server knows who acts, and every action carries the session's CSRF token).
+  let session = { mode: 'open' };
 
   const ROLE_NAMES = { 'physician-reviewer': 'Physician reviewer', 'medical-director': 'Medical Director', committee: 'P&T committee' };
   const STATUS_NAMES = { pended: 'Pended', 'information-requested': 'Information requested', approved: 'Approved', denied: 'Denied', cancelled: 'Cancelled' };
@@ -42,7 +45,11 @@
   }
 
   async function api(path, options) {
-    const res = await fetch(path, { headers: { Accept: 'application/json', 'Content-Type': 'application/json' }, ...options });
+    const headers = { Accept: 'application/json', 'Content-Type': 'application/json' };
+    if (session.csrfToken && options && options.method && options.method !== 'GET') headers['X-CSRF-Token'] = session.csrfToken;
+    const res = await fetch(path, { ...options, headers, credentials: 'same-origin' });
+    // The session ended (idle or too old): sign in again, then come back here.
+    if (res.status === 401 && session.mode === 'session') location.assign('/review/login');
     const body = await res.json().catch(() => null);
     if (!res.ok) {
       const issues = body && body.resourceType === 'OperationOutcome' ? body.issue.map((i) => i.diagnostics).filter(Boolean) : [];
@@ -53,8 +60,9 @@
     return body;
   }
 
-  function reviewer() {
-    return { name: nameInput.value.trim(), role: roleSelect.value };
+  /** The body's reviewer, in open mode only: signed in, the server takes it from the session. */
+  function reviewerField() {
+    return session.mode === 'open' ? { reviewer: { name: nameInput.value.trim(), role: roleSelect.value } } : {};
   }
 
   function say(text) {
@@ -188,7 +196,7 @@
   async function submitDecision(detail, form, message) {
     const data = new FormData(form);
     const action = form.dataset.action;
-    const body = { action, reviewer: reviewer() };
+    const body = { action, ...reviewerField() };
     const note = String(data.get('note') || '').trim();
     if (note) body.note = note;
     if (action === 'approve') {
@@ -212,7 +220,7 @@
   async function submitAssign(detail, form, message) {
     const assignee = String(new FormData(form).get('assignee') || '').trim() || null;
     try {
-      await api(`/review/api/claims/${encodeURIComponent(detail.claimId)}/assignment`, { method: 'POST', body: JSON.stringify({ assignee, reviewer: reviewer() }) });
+      await api(`/review/api/claims/${encodeURIComponent(detail.claimId)}/assignment`, { method: 'POST', body: JSON.stringify({ assignee, ...reviewerField() }) });
       await showClaim(detail.claimId);
       document.getElementById('action-message').replaceChildren(h('p', { className: 'done' }, assignee ? `Assigned to ${assignee}.` : 'Unassigned.'));
     } catch (error) {
@@ -280,6 +288,26 @@
     }
   }
 
-  window.addEventListener('hashchange', () => void render());
-  void render();
+  async function start() {
+    try {
+      session = await api('/review/api/session');
+    } catch (error) {
+      say('');
+      main.replaceChildren(h('p', { className: 'error', role: 'alert' }, error.message));
+      return;
+    }
+    if (session.mode === 'session') {
+      document.getElementById('signed-in-as').textContent = `Signed in: ${session.reviewer.name} (${ROLE_NAMES[session.reviewer.role] || session.reviewer.role})`;
+      document.getElementById('signed-in').hidden = false;
+      document.getElementById('sign-out').addEventListener('click', () => {
+        api('/review/logout', { method: 'POST' }).then((answer) => location.assign(answer.location), (error) => say(error.message));
+      });
+    } else {
+      document.getElementById('reviewer').hidden = false;
+    }
+    window.addEventListener('hashchange', () => void render());
+    await render();
+  }
+
+  void start();
 })();

@@ -39,7 +39,13 @@ function wantsHtml(input: HandlerInput): boolean {
 }
 
 export const reviewRoutes: RouteModule = (router, ctx) => {
-  const service = new ReviewService({ store: ctx.store, catalog: ctx.engine.catalog, clock: ctx.clock, baseUrl: `${ctx.config.publicBaseUrl}/fhir` });
+  const service = new ReviewService({
+    store: ctx.store,
+    catalog: ctx.engine.catalog,
+    clock: ctx.clock,
+    timeZone: ctx.engine.timeZone,
+    baseUrl: `${ctx.config.publicBaseUrl}/fhir`,
+  });
   const guard = () => {
     if (!reviewIsOpen(ctx.config)) {
       throw unauthorized('The review workbench needs reviewer sign-in, which this server does not offer yet; it is served only in development (open) mode.');

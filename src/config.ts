@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_LIMITS, type RequestLimits } from './fhir/structure';
 import { isReviewerRole, REVIEWER_ROLES, type ReviewerRole } from './review/roles';
+import { DEFAULT_PAYER_TIME_ZONE, isTimeZone } from './core/dates';
 
 /** Canonical base of every artifact this server publishes (Questionnaire, Library, ValueSet). */
 export const CANONICAL_BASE = 'http://pa.example.org/fhir';
@@ -42,6 +43,8 @@ export interface Config {
   reviewAuth: ReviewAuthConfig;
   /** Policy evaluation: worker threads (0 = on the main thread) and the time budget of one evaluation. */
   evaluation: { workers: number; timeoutMs: number };
+  /** The payer's IANA time zone: "today" (approval starts, validity of authorizations, CQL Today()) is the date there. */
+  payerTimeZone: string;
   /** Folders the server loads its policy content from. */
   paths: { cql: string; elm: string; catalog: string; valueSets: string; questionnaires: string };
 }
@@ -293,6 +296,12 @@ export function parseSmartClients(raw: string | undefined): SmartClientConfig[] 
   });
 }
 
+function timeZone(raw: string | undefined): string {
+  if (raw === undefined || raw.trim() === '') return DEFAULT_PAYER_TIME_ZONE;
+  if (!isTimeZone(raw.trim())) throw new Error(`PAYER_TIME_ZONE must be an IANA time zone such as America/Chicago, got "${raw}"`);
+  return raw.trim();
+}
+
 function positiveInteger(raw: string | undefined, fallback: number, name: string): number {
   if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw);
@@ -335,6 +344,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       workers: Number(env.EVALUATION_WORKERS ?? (__filename.endsWith('.js') ? os.availableParallelism() : 0)),
       timeoutMs: Number(env.EVALUATION_TIMEOUT_MS ?? 5000),
     },
+    payerTimeZone: timeZone(env.PAYER_TIME_ZONE),
     paths: {
       cql: path.join(root, 'cql'),
       elm: path.join(root, 'dist', 'elm'),

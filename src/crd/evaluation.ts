@@ -24,7 +24,8 @@ export interface EvaluationInput {
   payer: PayerContext;
   /** Authorizations on file for this member and drug (the store). */
   priorAuthorizations?: PriorAuthorization[];
-  evaluationDate?: Date;
+  /** The request's instant, read once from the injected clock by the hook. */
+  evaluationDate: Date;
 }
 
 export function toEvaluationRequest(input: EvaluationInput): EvaluationRequest {
@@ -36,6 +37,6 @@ export function toEvaluationRequest(input: EvaluationInput): EvaluationRequest {
     drug: { codes: drugCodes(order, data.bundle), ...(order.id ? { orderId: order.id } : {}) },
     diagnoses: orderDiagnoses(data.bundle, order),
     priorAuthorizations: input.priorAuthorizations ?? [],
-    evaluationDate: input.evaluationDate ?? new Date(),
+    evaluationDate: input.evaluationDate,
   };
 }

@@ -22,6 +22,7 @@ import { approvalBasis } from '../engine/decision';
 import type { Store } from '../store';
 import { asPriorAuthorizations, memberKeyOf, orderKeyOf } from '../store';
 import { answeredByAuthorization, authorizationOnFile } from '../authorization';
+import { payerToday } from '../core/dates';
 import { badRequest, notFound } from '../fhir/outcomes';
 import type { Logger } from '../logger';
 import { buildDiscovery, hookForServiceId, parseConfiguration, parseRequestedVersion, prefetchTemplates, type DiscoveryOptions } from './discovery';
@@ -102,7 +103,7 @@ export async function handleHook(serviceId: string, body: unknown, deps: HookDep
   const payerId = payer.identifiers.find((i) => i.value)?.value ?? null;
   const member = memberKeyOf(payerId ?? 'unknown-payer', coverage, request.context.patientId);
   const authorizations = await deps.store.listAuthorizations({ memberKey: member });
-  const today = now.toISOString().slice(0, 10);
+  const today = payerToday(now, deps.engine.timeZone);
 
   const answers: OrderAnswerInput[] = [];
   const outcomes: string[] = [];
@@ -178,7 +179,7 @@ export async function handleHook(serviceId: string, body: unknown, deps: HookDep
     payerName,
     publicBaseUrl: deps.publicBaseUrl,
     coverage: coverage.id ? `Coverage/${coverage.id}` : 'Coverage',
-    date: now.toISOString().slice(0, 10),
+    date: today,
     resolveAlternative: (alternative) => deps.engine.valueSets.codes(alternative.valueSet)[0],
     newId: () => crypto.randomUUID(),
   });

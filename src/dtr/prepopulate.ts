@@ -139,7 +139,7 @@ export function populationTargets(
   return { targets, skipped };
 }
 
-function cqlInputs(input: PopulationInput): CqlInputs {
+function cqlInputs(input: PopulationInput, timeZone: string): CqlInputs {
   const order = input.order?.resourceType === 'MedicationRequest' ? (input.order as MedicationRequest) : undefined;
   return {
     ...(order?.id ? { orderId: order.id } : {}),
@@ -148,6 +148,7 @@ function cqlInputs(input: PopulationInput): CqlInputs {
     // DTR has no store: authorizations on file are not known here.
     priorAuthorizations: [],
     evaluationDate: input.evaluationDate,
+    timeZone,
   };
 }
 
@@ -168,7 +169,7 @@ export async function populateAnswers(
   if (targets.length === 0) return { answers, issues };
 
   const { bundle } = preparePatientData(input.data, input.patientId);
-  const inputs = cqlInputs(input);
+  const inputs = cqlInputs(input, deps.engine.timeZone);
   const byLibrary = new Map<string, PopulationTarget[]>();
   for (const target of targets) byLibrary.set(target.library, [...(byLibrary.get(target.library) ?? []), target]);
   for (const [library, list] of byLibrary) {

@@ -14,6 +14,7 @@ import type { CriterionDefinition, IndicationDefinition, PhaseDefinition, Policy
 import type { CriterionResult, CriterionStatus, Decision, DecisionReason } from './decision';
 import type { ExpressionResults } from './evaluate';
 import { warning } from '../fhir/outcomes';
+import { approvalPeriod } from '../core/dates';
 
 /** Definitions of a policy library that the decision needs for one indication and phase. */
 export function expressionsFor(policy: PolicyDefinition, phase: PhaseDefinition): string[] {
@@ -98,15 +99,6 @@ export function selectIndication(
   return match(requested) ?? match(chart) ?? policy.indications.find((i) => i.id === policy.otherIndication);
 }
 
-/** The last day of an approval of `months` that starts on `start` (inclusive periods). */
-export function addMonths(start: Date, months: number): Date {
-  const end = new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + months, start.getUTCDate()));
-  end.setUTCDate(end.getUTCDate() - 1);
-  return end;
-}
-
-const isoDate = (d: Date) => d.toISOString().slice(0, 10);
-
 function pendRoute(route: ReviewRoute): ReviewRoute {
   return route === 'auto' ? 'physician-reviewer' : route;
 }
@@ -124,11 +116,14 @@ export interface DecideInput {
   phase: TherapyPhase;
   results: ExpressionResults;
   warnings: OperationOutcomeIssue[];
+  /** The request's instant (`evaluatedAt`). */
   evaluationDate: Date;
+  /** The payer's date at that instant (core/dates payerToday): an approval starts on it. */
+  today: string;
 }
 
 export function decide(input: DecideInput): Decision {
-  const { policy, indication, results, warnings, evaluationDate } = input;
+  const { policy, indication, results, warnings, evaluationDate, today } = input;
   const policyRef = { id: policy.id, title: policy.title, citationPrefix: policy.citationPrefix, version: policy.version };
   const evaluatedAt = evaluationDate.toISOString();
   if (!indication) {
@@ -192,7 +187,6 @@ export function decide(input: DecideInput): Decision {
   const ruleResult = rule ? results.get(rule.expression) : undefined;
   if (rule && ruleResult && 'error' in ruleResult) warnings.push(warning('exception', `${policy.citationPrefix} ${rule.id}: ${ruleResult.error.message}`));
   if (rule && ruleResult && 'value' in ruleResult && ruleResult.value === true && phase.approvalMonths !== undefined) {
-    const start = new Date(Date.UTC(evaluationDate.getUTCFullYear(), evaluationDate.getUTCMonth(), evaluationDate.getUTCDate()));
     const evidence = rule.evidence ? results.get(rule.evidence) : undefined;
     const refs = evidence && 'value' in evidence ? [...evidenceReferences(evidence.value)] : [];
     return {
@@ -206,7 +200,7 @@ export function decide(input: DecideInput): Decision {
           citation: `${policy.citationPrefix} ${rule.id}`,
         },
       ],
-      approvalPeriod: { start: isoDate(start), end: isoDate(addMonths(start, phase.approvalMonths)) },
+      approvalPeriod: approvalPeriod(today, phase.approvalMonths),
     };
   }
 
@@ -216,13 +210,12 @@ export function decide(input: DecideInput): Decision {
   ];
   const allMet = reasons.length === 0;
   if (allMet && route === 'auto' && phase.approvalMonths !== undefined) {
-    const start = new Date(Date.UTC(evaluationDate.getUTCFullYear(), evaluationDate.getUTCMonth(), evaluationDate.getUTCDate()));
     return {
       ...common,
       outcome: 'approve',
       reviewRoute: 'auto',
       reasons: [{ code: 'criteria-met', text: `All criteria of ${section} are met.`, citation: section }],
-      approvalPeriod: { start: isoDate(start), end: isoDate(addMonths(start, phase.approvalMonths)) },
+      approvalPeriod: approvalPeriod(today, phase.approvalMonths),
     };
   }
   if (allMet) {

@@ -11,6 +11,7 @@ import type { Bundle, Coding } from 'fhir/r4';
 import type { LibrarySet } from './libraries';
 import type { PriorAuthorization } from './request';
 import { EvaluationTimeout, IndexedPatient } from './data-provider';
+import { DEFAULT_PAYER_TIME_ZONE, utcOffsetHours } from '../core/dates';
 
 export { codeServiceFor } from './terminology';
 
@@ -35,6 +36,8 @@ export interface CqlInputs {
   diagnoses: Coding[];
   priorAuthorizations: PriorAuthorization[];
   evaluationDate: Date;
+  /** The payer's time zone (default America/New_York): CQL's Now() and Today() are the request's instant there. */
+  timeZone?: string;
 }
 
 export type ExpressionResults = Map<string, { value: unknown } | { error: ExpressionError }>;
@@ -96,7 +99,8 @@ export function openSession(
     patient,
     codeService,
     params as never,
-    DateTime.fromJSDate(inputs.evaluationDate, 0),
+    // The execution date-time carries the payer's offset, so CQL's Today() is the decision's today.
+    DateTime.fromJSDate(inputs.evaluationDate, utcOffsetHours(inputs.evaluationDate, inputs.timeZone ?? DEFAULT_PAYER_TIME_ZONE)),
   );
 
   return {

@@ -17,6 +17,7 @@ import { preparePatientData } from './patient-data';
 import { warning } from '../fhir/outcomes';
 import { codingsOf, objects } from '../fhir/json';
 import type { CodeService } from 'cql-execution';
+import { DEFAULT_PAYER_TIME_ZONE, payerToday } from '../core/dates';
 
 export interface PolicyEngine {
   readonly catalog: PolicyCatalog;
@@ -24,6 +25,8 @@ export interface PolicyEngine {
   readonly libraries: LibrarySet;
   /** The value-set expansions as the CQL engine's terminology provider, built once. */
   readonly codeService: CodeService;
+  /** The payer's time zone (`PAYER_TIME_ZONE`): a request's instant becomes the payer's date in it. */
+  readonly timeZone: string;
   /** Decides one request: selects the policy by payer, line of business and drug, then evaluates it. */
   evaluate(request: EvaluationRequest): Promise<Decision>;
   /** Evaluates a given policy (e.g. chosen by a DTR questionnaire canonical). */
@@ -35,6 +38,8 @@ export interface PolicyEngine {
 export interface EngineOptions {
   /** Time budget of one evaluation: definitions still unevaluated past it are unknown, with a warning. */
   timeoutMs?: number;
+  /** The payer's time zone (IANA name); default America/New_York. */
+  timeZone?: string;
 }
 
 export function createPolicyEngine(paths: Config['paths'], options: EngineOptions = {}): PolicyEngine {
@@ -54,18 +59,20 @@ export function createPolicyEngine(paths: Config['paths'], options: EngineOption
   }
   const codeService = codeServiceFor(valueSets);
   const budget = options.timeoutMs ?? Infinity;
+  const timeZone = options.timeZone ?? DEFAULT_PAYER_TIME_ZONE;
   const engine: PolicyEngine = {
     catalog,
     valueSets,
     libraries,
     codeService,
+    timeZone,
     async evaluate(request) {
       const deadline = performance.now() + budget;
       const selection = catalog.select(request.payer, request.drug);
       if (!selection.policy) return noPolicyDecision(selection.text, request.evaluationDate);
-      return evaluatePolicy(selection.policy, request, libraries, valueSets, codeService, deadline);
+      return evaluatePolicy(selection.policy, request, libraries, valueSets, codeService, timeZone, deadline);
     },
-    evaluatePolicy: (policy, request) => evaluatePolicy(policy, request, libraries, valueSets, codeService, performance.now() + budget),
+    evaluatePolicy: (policy, request) => evaluatePolicy(policy, request, libraries, valueSets, codeService, timeZone, performance.now() + budget),
   };
   return engine;
 }
@@ -108,7 +115,13 @@ function indicationOf(policy: PolicyDefinition, request: EvaluationRequest, bund
  * The decision when an evaluation ran past its budget and had to be stopped: every criterion
  * unknown, with a warning, and the request pended for review (never approved, never denied).
  */
-export function timedOutDecision(policy: PolicyDefinition, request: EvaluationRequest, valueSets: ValueSetIndex, budgetMs: number): Decision {
+export function timedOutDecision(
+  policy: PolicyDefinition,
+  request: EvaluationRequest,
+  valueSets: ValueSetIndex,
+  timeZone: string,
+  budgetMs: number,
+): Decision {
   const data = preparePatientData(request.bundle, request.patientId);
   const indication = indicationOf(policy, request, data.bundle, valueSets);
   const text = `The evaluation did not finish within its time budget (${budgetMs} ms); the criteria were not evaluated.`;
@@ -119,6 +132,7 @@ export function timedOutDecision(policy: PolicyDefinition, request: EvaluationRe
     results: new Map(),
     warnings: [warning('timeout', text)],
     evaluationDate: request.evaluationDate,
+    today: payerToday(request.evaluationDate, timeZone),
   });
   const criteria = decision.criteria.map((c) => (c.status === 'not-applicable' ? c : { ...c, status: 'unknown' as const, note: 'not evaluated: time budget exceeded' }));
   const route = decision.reviewRoute === 'auto' ? 'physician-reviewer' : decision.reviewRoute;
@@ -140,6 +154,7 @@ async function evaluatePolicy(
   libraries: LibrarySet,
   valueSets: ValueSetIndex,
   codeService: CodeService,
+  timeZone: string,
   deadline: number,
 ): Promise<Decision> {
   const data = preparePatientData(request.bundle, request.patientId);
@@ -152,6 +167,7 @@ async function evaluatePolicy(
     diagnoses: request.diagnoses,
     priorAuthorizations: request.priorAuthorizations,
     evaluationDate: request.evaluationDate,
+    timeZone,
   };
   const indication = indicationOf(policy, request, data.bundle, valueSets);
 
@@ -166,5 +182,13 @@ async function evaluatePolicy(
   const results = phaseDefinition
     ? await session.run(expressionsFor(policy, phaseDefinition))
     : new Map();
-  return decide({ policy, indication, phase, results, warnings, evaluationDate: request.evaluationDate });
+  return decide({
+    policy,
+    indication,
+    phase,
+    results,
+    warnings,
+    evaluationDate: request.evaluationDate,
+    today: payerToday(request.evaluationDate, timeZone),
+  });
 }

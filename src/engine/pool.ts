@@ -25,11 +25,12 @@ export interface PoolOptions {
   graceMs?: number;
 }
 
-export function createPooledEngine(config: Pick<Config, 'paths' | 'evaluation'>, options: PoolOptions = {}): PolicyEngine {
+export function createPooledEngine(config: Pick<Config, 'paths' | 'evaluation' | 'payerTimeZone'>, options: PoolOptions = {}): PolicyEngine {
   const { workers, timeoutMs } = config.evaluation;
   const graceMs = options.graceMs ?? timeoutMs + 1000;
-  const local = createPolicyEngine(config.paths, { timeoutMs });
-  const workerData: WorkerData = { paths: config.paths, timeoutMs };
+  const timeZone = config.payerTimeZone;
+  const local = createPolicyEngine(config.paths, { timeoutMs, timeZone });
+  const workerData: WorkerData = { paths: config.paths, timeoutMs, timeZone };
   // From TypeScript sources (tests, tsx) the worker compiles its module with tsx.
   const fromSource = __filename.endsWith('.ts');
   const pool = new Piscina<EvaluationTask, Decision>({
@@ -47,7 +48,7 @@ export function createPooledEngine(config: Pick<Config, 'paths' | 'evaluation'>,
       return await pool.run(task, { signal: AbortSignal.timeout(timeoutMs + graceMs) });
     } catch (error) {
       // piscina terminates the worker of an aborted task and starts a new one.
-      if (error instanceof Error && error.name === 'AbortError') return timedOutDecision(policy, request, local.valueSets, timeoutMs);
+      if (error instanceof Error && error.name === 'AbortError') return timedOutDecision(policy, request, local.valueSets, timeZone, timeoutMs);
       throw error;
     }
   }
@@ -57,6 +58,7 @@ export function createPooledEngine(config: Pick<Config, 'paths' | 'evaluation'>,
     valueSets: local.valueSets,
     libraries: local.libraries,
     codeService: local.codeService,
+    timeZone,
     async evaluate(request) {
       const selection = local.catalog.select(request.payer, request.drug);
       if (!selection.policy) return noPolicyDecision(selection.text, request.evaluationDate);
@@ -101,7 +103,10 @@ export function evaluateSameRequestOnce(engine: PolicyEngine): PolicyEngine {
 }
 
 /** The engine the configuration asks for: a worker pool, or in-process when `workers` is 0. */
-export function createEngine(config: Pick<Config, 'paths' | 'evaluation'>): PolicyEngine {
-  const engine = config.evaluation.workers > 0 ? createPooledEngine(config) : createPolicyEngine(config.paths, { timeoutMs: config.evaluation.timeoutMs });
+export function createEngine(config: Pick<Config, 'paths' | 'evaluation' | 'payerTimeZone'>): PolicyEngine {
+  const engine =
+    config.evaluation.workers > 0
+      ? createPooledEngine(config)
+      : createPolicyEngine(config.paths, { timeoutMs: config.evaluation.timeoutMs, timeZone: config.payerTimeZone });
   return evaluateSameRequestOnce(engine);
 }

@@ -12,6 +12,7 @@ import type { EvaluationRequest } from './request';
 export interface WorkerData {
   paths: Config['paths'];
   timeoutMs: number;
+  timeZone: string;
 }
 
 export interface EvaluationTask {
@@ -20,8 +21,8 @@ export interface EvaluationTask {
   request: EvaluationRequest;
 }
 
-const { paths, timeoutMs } = workerData as WorkerData;
-const engine = createPolicyEngine(paths, { timeoutMs });
+const { paths, timeoutMs, timeZone } = workerData as WorkerData;
+const engine = createPolicyEngine(paths, { timeoutMs, timeZone });
 // Load what the first request would otherwise pay for: the model info and every policy library.
 fhirWrapper();
 for (const policy of engine.catalog.policies) engine.libraries.executable(policy.library.name);

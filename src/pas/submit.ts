@@ -50,6 +50,7 @@ import type { Logger } from '../logger';
 import type { AuthenticatedClient } from '../auth/smart';
 import { badRequest, forbidden, OperationOutcomeError, outcome, issue } from '../fhir/outcomes';
 import { clientMaySee, clientMaySeeClaim, organizationKeyOf, submitterKeysOf } from './submitter';
+import { payerToday } from '../core/dates';
 
 export interface SubmitDeps {
   engine: PolicyEngine;
@@ -157,7 +158,7 @@ export async function submitClaim(
   const request = parsePasRequest(body);
   const ctx = extractPasContext(request);
   const now = deps.clock();
-  const today = now.toISOString().slice(0, 10);
+  const today = payerToday(now, deps.engine.timeZone);
   if (!clientMaySee(client, request.bundle)) {
     throw forbidden(
       `This client submits for ${client?.organization.system}|${client?.organization.value}; Claim.provider does not carry that identifier.`,

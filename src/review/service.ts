@@ -16,7 +16,6 @@
 import type { Bundle, ClaimResponse, FhirResource, QuestionnaireResponse, QuestionnaireResponseItem } from 'fhir/r4';
 import type { PolicyCatalog } from '../catalog/catalog';
 import type { PhaseDefinition, PolicyDefinition } from '../catalog/types';
-import { addMonths } from '../engine/decide';
 import type { CriterionResult, Decision } from '../engine/decision';
 import { badRequest, conflict, forbidden, notFound } from '../fhir/outcomes';
 import { extractPasContext, type PasContext } from '../pas/context';
@@ -25,11 +24,14 @@ import { parsePasRequest } from '../pas/validate';
 import { ConflictError, orderKeyOf, type ClaimRecord, type ReviewActionRecord, type Store } from '../store';
 import { decisionDueAt, extendedDueAt, isOverdue } from './clock';
 import { mayDecide, reviewerFor, ROLE_NAMES, type ReviewerRole } from './roles';
+import { approvalPeriod, isCalendarDay, payerToday } from '../core/dates';
 
 export interface ReviewDeps {
   store: Store;
   catalog: PolicyCatalog;
   clock: () => Date;
+  /** The payer's time zone (`PAYER_TIME_ZONE`): an approval starts on the payer's date. */
+  timeZone: string;
   /** Base of fullUrls in the response Bundles (default CANONICAL_BASE). */
   baseUrl?: string;
 }
@@ -99,8 +101,6 @@ export interface DecisionResult {
   action: ReviewActionRecord;
 }
 
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
-const isoDate = (d: Date) => d.toISOString().slice(0, 10);
 
 function statusOf(record: ClaimRecord, actions: ReviewActionRecord[] | null): ReviewStatus {
   switch (record.outcome) {
@@ -204,7 +204,7 @@ export class ReviewService {
       policyUrl: policy ? `/policies/${policy.id}` : null,
       questionnaire: policy?.questionnaire ?? null,
       approvalMonths: phase?.approvalMonths ?? null,
-      defaultPeriod: phase?.approvalMonths !== undefined ? defaultPeriod(now, phase.approvalMonths) : null,
+      defaultPeriod: phase?.approvalMonths !== undefined ? defaultPeriod(payerToday(now, this.deps.timeZone), phase.approvalMonths) : null,
       quantityNote: decision?.quantityNote ?? null,
       criteria: decision?.criteria ?? [],
       reasons: decision?.reasons ?? [],
@@ -280,7 +280,7 @@ export class ReviewService {
 
     switch (input.action) {
       case 'approve': {
-        period = input.period ?? (phase?.approvalMonths !== undefined ? defaultPeriod(now, phase.approvalMonths) : undefined);
+        period = input.period ?? (phase?.approvalMonths !== undefined ? defaultPeriod(payerToday(now, this.deps.timeZone), phase.approvalMonths) : undefined);
         if (!period) {
           throw badRequest('The policy gives no approval duration for this request: give period.start and period.end.', 'period');
         }
@@ -462,16 +462,15 @@ export class ReviewService {
   }
 }
 
-/** The approval a reviewer grants today by default: today through the policy's approval duration. */
-export function defaultPeriod(now: Date, months: number): { start: string; end: string } {
-  const start = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-  return { start: isoDate(start), end: isoDate(addMonths(start, months)) };
+/** The approval a reviewer grants by default: the payer's `today` through the policy's approval duration. */
+export function defaultPeriod(today: string, months: number): { start: string; end: string } {
+  return approvalPeriod(today, months);
 }
 
 function checkPeriod(period: { start: string; end: string }): void {
   for (const key of ['start', 'end'] as const) {
     const value = period[key];
-    if (typeof value !== 'string' || !DATE.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) {
+    if (!isCalendarDay(value)) {
       throw badRequest(`period.${key} must be a date (YYYY-MM-DD).`, `period.${key}`);
     }
   }

@@ -30,7 +30,7 @@ describe('in-process time budget', () => {
     expect((await getEngine().evaluate(request)).outcome).toBe('deny');
     const policy = getEngine().catalog.get('cp-phar-244');
     if (!policy) throw new Error('cp-phar-244 is not in the catalog');
-    const decision = timedOutDecision(policy, request, getEngine().valueSets, 5000);
+    const decision = timedOutDecision(policy, request, getEngine().valueSets, getEngine().timeZone, 5000);
     expect(decision.outcome).toBe('pend');
     expect(decision.reviewRoute).not.toBe('auto');
     expect(decision.reasons.at(-1)?.text).toMatch(/time budget \(5000 ms\)/);

@@ -43,7 +43,7 @@ describe.each(backends())('clinical review on $name', (backend) => {
   beforeAll(async () => {
     if (!backend.enabled) return;
     store = await openStore(await backend.setup());
-    review = new ReviewService({ store, catalog: sharedEngine().catalog, clock: clock.now, baseUrl: 'http://pa.test/fhir' });
+    review = new ReviewService({ store, catalog: sharedEngine().catalog, clock: clock.now, timeZone: sharedEngine().timeZone, baseUrl: 'http://pa.test/fhir' });
   });
   afterAll(async () => {
     if (!backend.enabled) return;

@@ -54,7 +54,13 @@ function searchParams(query: Record<string, unknown>): URLSearchParams {
 }
 
 export const reviewRoutes: RouteModule = (router, ctx) => {
-  const service = new ReviewService({ store: ctx.store, catalog: ctx.engine.catalog, clock: ctx.clock, baseUrl: `${ctx.config.publicBaseUrl}/fhir` });
+  const service = new ReviewService({
+    store: ctx.store,
+    catalog: ctx.engine.catalog,
+    clock: ctx.clock,
+    timeZone: ctx.engine.timeZone,
+    baseUrl: `${ctx.config.publicBaseUrl}/fhir`,
+  });
   const auth = new ReviewerAuth(ctx.config, ctx.store, ctx.clock);
   const reviewerOf = (who: ReviewerIdentity | null, body: unknown): Reviewer | undefined => who?.reviewer ?? (body as { reviewer?: Reviewer } | null)?.reviewer;
   const actorOf = (who: ReviewerIdentity | null, reviewer?: Reviewer) => who?.actor ?? (reviewer ? `${reviewer.role}:${reviewer.name}` : 'anonymous');

@@ -1,0 +1,61 @@
+/**
+ * Calendar dates, the one home for them: the payer's "today" and approval periods.
+ *
+ * A day is an ISO calendar date string (`YYYY-MM-DD`), so days compare as strings. An instant
+ * (a `Date`) becomes a day only through `payerToday`, in the payer's time zone
+ * (`PAYER_TIME_ZONE`): a request at 23:30 in New York on Dec 31 is Dec 31 for the payer, though
+ * it is already Jan 1 in UTC. Each request reads its clock once and derives its day from that one
+ * instant, so every part of one answer agrees on the date.
+ */
+import { TZDate, tzOffset } from '@date-fns/tz';
+import { addMonths, format, isValid, parse, subDays } from 'date-fns';
+
+export const DEFAULT_PAYER_TIME_ZONE = 'America/New_York';
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const DAY_FORMAT = 'yyyy-MM-dd';
+
+/** Whether the runtime knows this IANA time zone name (e.g. `America/Chicago`). */
+export function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The payer's calendar date at `instant`, in `timeZone`. */
+export function payerToday(instant: Date, timeZone: string): string {
+  return format(new TZDate(instant.getTime(), timeZone), DAY_FORMAT);
+}
+
+/** The offset of `timeZone` from UTC at `instant`, in hours (New York in winter: -5). */
+export function utcOffsetHours(instant: Date, timeZone: string): number {
+  return tzOffset(timeZone, instant) / 60;
+}
+
+/** Whether `value` is a real calendar date written `YYYY-MM-DD` (not `2026-02-30`). */
+export function isCalendarDay(value: unknown): value is string {
+  return typeof value === 'string' && DAY.test(value) && isValid(toDate(value));
+}
+
+/** A day as a UTC-pinned date, so arithmetic never depends on the process's time zone. */
+function toDate(day: string): TZDate {
+  return parse(day, DAY_FORMAT, new TZDate(0, 'UTC'));
+}
+
+/**
+ * The inclusive period of a policy's "Approval duration: N months" (e.g. CP.PHAR.244 I.A "Approval
+ * duration: 6 months") that starts on `start`: it ends the day before the same day N months later,
+ * and when that month is too short for the day (Aug 31 + 6 months) at the end of that month
+ * (Feb 28, or Feb 29 in a leap year), never spilling into the month after.
+ */
+export function approvalPeriod(start: string, months: number): { start: string; end: string } {
+  const from = toDate(start);
+  if (!isValid(from)) throw new RangeError(`not a calendar date: ${start}`);
+  // date-fns clamps to the last day of a shorter month; a clamped date is already the last day.
+  const sameDay = addMonths(from, months);
+  const end = sameDay.getDate() === from.getDate() ? subDays(sameDay, 1) : sameDay;
+  return { start, end: format(end, DAY_FORMAT) };
+}

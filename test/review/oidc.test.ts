@@ -282,6 +282,20 @@ describe('the session', () => {
     expect((await request(t.app).get('/review/api/queue').set('Cookie', cookie)).status).toBe(401);
   });
 
+  test('with an https base URL the cookies are Secure and the session cookie is __Host- prefixed', async () => {
+    const https = createApp({ ...t.ctx, config: { ...t.ctx.config, publicBaseUrl: 'https://pa.example.org' } }, allRoutes);
+    const login = await request(https).get('/review/login');
+    expect(String(login.headers['set-cookie'])).toMatch(/^pa_review_login=[A-Za-z0-9_-]{43}; Max-Age=600; Path=\/review\/callback; HttpOnly; Secure; SameSite=Lax$/);
+    const { context } = await signIn('pat');
+    const id = await sessionCookie(context);
+    await context.close();
+    expect((await request(https).get('/review/api/queue').set('Cookie', `pa_review=${id}`)).status).toBe(401);
+    const session = await request(https).get('/review/api/session').set('Cookie', `__Host-pa_review=${id}`);
+    expect(session.status).toBe(200);
+    const out = await request(https).post('/review/logout').set('Cookie', `__Host-pa_review=${id}`).set('X-CSRF-Token', (session.body as { csrfToken: string }).csrfToken);
+    expect(String(out.headers['set-cookie'])).toMatch(/^__Host-pa_review=; Max-Age=0; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+  });
+
   test('a session ends after the idle time, and at its absolute end however busy', async () => {
     const idle = await signIn('pat');
     const idleCookie = `pa_review=${await sessionCookie(idle.context)}`;

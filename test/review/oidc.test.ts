@@ -22,6 +22,7 @@ import type { Logger } from '../../src/logger';
 import { csrfTokenFor } from '../../src/review/auth';
 import { assertNotOpen } from '../../src/server';
 import { createTestApp, type TestApp } from '../support/app';
+import { DATABASE_URL, freshSchema } from '../support/postgres';
 import { movableClock, pasRequest, rawSql } from './support';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -42,8 +43,13 @@ let issuer: string;
 let server: Server;
 let base: string;
 let t: TestApp;
-/** A second app instance on the same store: nothing about sessions is held in memory. */
+/**
+ * A second app instance: with DATABASE_URL its own store (connection pool) on the same schema, a
+ * real second instance; on PGlite (one process) the same store under a second app.
+ */
 let other: Express;
+let otherApp: TestApp | undefined;
+let dropSchema: (() => Promise<void>) | undefined;
 let browser: Browser;
 
 async function startProvider(redirectBase: string): Promise<string> {
@@ -89,9 +95,13 @@ beforeAll(async () => {
     },
     base,
   );
-  t = await createTestApp({ publicBaseUrl: base, reviewAuth }, clock.now);
+  const pg = DATABASE_URL ? await freshSchema() : undefined;
+  dropSchema = pg?.drop;
+  const overrides = { publicBaseUrl: base, reviewAuth, ...(pg ? { databaseUrl: pg.databaseUrl } : {}) };
+  t = await createTestApp(overrides, clock.now);
   server.on('request', t.app);
-  other = createApp({ ...t.ctx }, allRoutes);
+  if (pg) otherApp = await createTestApp(overrides, clock.now);
+  other = otherApp?.app ?? createApp({ ...t.ctx }, allRoutes);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -103,7 +113,9 @@ afterAll(async () => {
   await browser?.close();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   idp?.kill('SIGTERM');
+  await otherApp?.close();
   await t?.close();
+  await dropSchema?.();
 });
 
 beforeEach(() => clock.set(new Date()));
@@ -268,6 +280,20 @@ describe('the session', () => {
     expect(logout.origin).toBe(issuer);
     expect(logout.searchParams.get('post_logout_redirect_uri')).toBe(`${base}/review`);
     expect((await request(t.app).get('/review/api/queue').set('Cookie', cookie)).status).toBe(401);
+  });
+
+  test('with an https base URL the cookies are Secure and the session cookie is __Host- prefixed', async () => {
+    const https = createApp({ ...t.ctx, config: { ...t.ctx.config, publicBaseUrl: 'https://pa.example.org' } }, allRoutes);
+    const login = await request(https).get('/review/login');
+    expect(String(login.headers['set-cookie'])).toMatch(/^pa_review_login=[A-Za-z0-9_-]{43}; Max-Age=600; Path=\/review\/callback; HttpOnly; Secure; SameSite=Lax$/);
+    const { context } = await signIn('pat');
+    const id = await sessionCookie(context);
+    await context.close();
+    expect((await request(https).get('/review/api/queue').set('Cookie', `pa_review=${id}`)).status).toBe(401);
+    const session = await request(https).get('/review/api/session').set('Cookie', `__Host-pa_review=${id}`);
+    expect(session.status).toBe(200);
+    const out = await request(https).post('/review/logout').set('Cookie', `__Host-pa_review=${id}`).set('X-CSRF-Token', (session.body as { csrfToken: string }).csrfToken);
+    expect(String(out.headers['set-cookie'])).toMatch(/^__Host-pa_review=; Max-Age=0; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
   });
 
   test('a session ends after the idle time, and at its absolute end however busy', async () => {

@@ -112,9 +112,8 @@ export const reviewRoutes: RouteModule = (router, ctx) => {
   router.post(
     '/review/logout',
     route(async ({ headers, requestId }) => {
-      const who = await auth.authenticate(headers, true);
-      const { setCookie, location } = await auth.signOut(headers);
-      await ctx.store.audit({ requestId, action: 'review.sign-out', actor: actorOf(who), status: 200 });
+      const { identity, setCookie, location } = await auth.signOut(headers);
+      await ctx.store.audit({ requestId, action: 'review.sign-out', actor: actorOf(identity), status: 200 });
       return { status: 200, contentType: JSON_TYPE, headers: { 'Set-Cookie': setCookie, ...NO_STORE }, body: { location } };
     }, ctx),
   );

@@ -195,14 +195,14 @@ export class ReviewerAuth {
     return view.identity;
   }
 
-  /** Ends the session (CSRF-checked, it changes state) and answers where the browser goes next. */
-  async signOut(headers: Headers): Promise<{ setCookie: string; location: string }> {
-    await this.authenticate(headers, true);
+  /** Ends the session (CSRF-checked: it changes state) and answers where the browser goes next. */
+  async signOut(headers: Headers): Promise<{ identity: ReviewerIdentity | null; setCookie: string; location: string }> {
+    const identity = await this.authenticate(headers, true);
     const id = this.sessionId(headers);
     if (id) await this.store.deleteReviewSession(hashToken(id));
     const back = `${this.config.publicBaseUrl}/review`;
     const location = (await this.signIn?.logoutUrl(back)) ?? back;
-    return { setCookie: this.cookie(this.sessionCookie, '', 0), location };
+    return { identity, setCookie: this.cookie(this.sessionCookie, '', 0), location };
   }
 }
 

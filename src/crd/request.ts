@@ -14,48 +14,12 @@
  * Malformed input becomes a 400 OperationOutcome with one issue per problem, each naming the
  * element (`context.draftOrders`, `context.selections[0]`...).
  */
-import type { Bundle, FhirResource, Task } from 'fhir/r4';
+import type { Bundle, FhirResource, OperationOutcomeIssue } from 'fhir/r4';
 import { z } from 'zod';
-import type { OperationOutcomeIssue } from 'fhir/r4';
 import { badRequestMany, issue, tooLarge } from '../fhir/outcomes';
 import { checkResource, DEFAULT_LIMITS, StructureReport, type RequestLimits } from '../fhir/structure';
 import { parseReference } from './prefetch';
-import type { HookName } from './types';
-
-export interface FhirAuthorization {
-  access_token: string;
-  token_type: string;
-  expires_in: number;
-  scope: string;
-  subject: string;
-  patient?: string;
-}
-
-export interface OrderContext {
-  /** `Practitioner/123` or `PractitionerRole/123`; absent only for order-dispatch. */
-  userId?: string;
-  patientId: string;
-  encounterId?: string;
-  /** order-sign and order-select. */
-  draftOrders?: Bundle;
-  /** order-select: `MedicationRequest/103`-style references into draftOrders. */
-  selections?: string[];
-  /** order-dispatch: references of the orders being dispatched (the older `order` is folded in). */
-  dispatchedOrders?: string[];
-  performer?: string;
-  fulfillmentTasks?: Task[];
-}
-
-export interface CdsHooksRequest {
-  hook: HookName;
-  hookInstance: string;
-  fhirServer?: string;
-  fhirAuthorization?: FhirAuthorization;
-  context: OrderContext;
-  /** Absent keys were not prefetched; `null` means the client has no data for the key. */
-  prefetch: Record<string, FhirResource | null>;
-  extension: Record<string, unknown>;
-}
+import { HOOKS, type HookName } from './types';
 
 export interface ParseOptions {
   /** CDS Hooks: the fhirServer scheme MUST be https when production data is exchanged. */
@@ -72,73 +36,94 @@ const fhirId = z.string({ error: 'must be a FHIR resource id' }).regex(FHIR_ID, 
 const reference = z
   .string({ error: 'must be a relative reference such as "Practitioner/123"' })
   .regex(RELATIVE_REFERENCE, { error: 'must be a relative reference such as "Practitioner/123"' });
-const resource = z.looseObject({ resourceType: z.string({ error: 'must name a FHIR resourceType' }).min(1) });
-const collectionBundle = z.looseObject({
-  resourceType: z.literal('Bundle', { error: 'must be a FHIR Bundle' }),
-  type: z.literal('collection', { error: 'must be a Bundle of type "collection"' }),
-  entry: z.array(z.looseObject({ resource })).optional(),
-});
+// zod checks only the resourceType; parseCdsHooksRequest then checks every resource against the
+// base R4 structure (checkResource) before anything reads it, so the schema types it as one.
+const resource = z
+  .looseObject({ resourceType: z.string({ error: 'must name a FHIR resourceType' }).min(1) })
+  .transform((r) => r as unknown as FhirResource);
+const collectionBundle = z
+  .looseObject({
+    resourceType: z.literal('Bundle', { error: 'must be a FHIR Bundle' }),
+    type: z.literal('collection', { error: 'must be a Bundle of type "collection"' }),
+    entry: z.array(z.looseObject({ resource })).optional(),
+  })
+  .transform((b) => b as unknown as Bundle);
 
-const signContext = z.looseObject({
-  userId: reference,
+/**
+ * Every context field of the order hooks, each optional but `patientId`: the narrowed context's
+ * type. The per-hook schemas below require what their hook requires.
+ */
+const contextFields = {
+  /** `Practitioner/123` or `PractitionerRole/123`; absent only for order-dispatch. */
+  userId: reference.optional(),
   patientId: fhirId,
   encounterId: fhirId.optional(),
-  draftOrders: collectionBundle,
-});
-const selectContext = signContext.extend({
-  selections: z.array(reference, { error: 'must be an array of references into draftOrders' }).min(1, { error: 'must name at least one order' }),
-});
+  /** order-sign and order-select. */
+  draftOrders: collectionBundle.optional(),
+  /** order-select: `MedicationRequest/103`-style references into draftOrders. */
+  selections: z.array(reference, { error: 'must be an array of references into draftOrders' }).min(1, { error: 'must name at least one order' }).optional(),
+  /** order-dispatch: references of the orders being dispatched (the older `order` is folded in). */
+  dispatchedOrders: z.array(reference, { error: 'must be an array of order references' }).min(1, { error: 'must name at least one order' }).optional(),
+  performer: reference.optional(),
+  fulfillmentTasks: z.array(resource).optional(),
+};
+const orderContext = z.looseObject(contextFields);
+
+const signContext = z.looseObject({ ...contextFields, userId: reference, draftOrders: collectionBundle });
+const selectContext = signContext.extend({ selections: contextFields.selections.unwrap() });
 const dispatchContext = z
-  .looseObject({
-    userId: reference.optional(),
-    patientId: fhirId,
-    encounterId: fhirId.optional(),
-    dispatchedOrders: z.array(reference, { error: 'must be an array of order references' }).min(1, { error: 'must name at least one order' }).optional(),
-    order: reference.optional(),
-    performer: reference,
-    fulfillmentTasks: z.array(resource).optional(),
-  })
+  .looseObject({ ...contextFields, order: reference.optional(), performer: reference })
   .refine((c) => c.dispatchedOrders !== undefined || c.order !== undefined, {
     error: 'is required (the references of the orders being dispatched)',
     path: ['dispatchedOrders'],
-  });
+  })
+  // The older single `order` is folded into dispatchedOrders.
+  .transform(({ order, ...context }) => (context.dispatchedOrders === undefined && order !== undefined ? { ...context, dispatchedOrders: [order] } : context));
 
-const CONTEXTS: Record<HookName, z.ZodType> = {
+const CONTEXTS: Record<HookName, z.ZodType<OrderContext, unknown>> = {
   'order-sign': signContext,
   'order-select': selectContext,
   'order-dispatch': dispatchContext,
 };
 
-function requestSchema(hook: HookName, options: ParseOptions) {
+const fhirAuthorization = z.looseObject({
+  access_token: z.string({ error: 'is required' }).min(1, { error: 'is required' }),
+  token_type: z.string({ error: 'is required' }).regex(/^bearer$/i, { error: 'must be "Bearer"' }),
+  expires_in: z.number({ error: 'must be an integer' }).int({ error: 'must be an integer' }).nonnegative(),
+  scope: z.string({ error: 'is required' }),
+  subject: z.string({ error: 'is required' }),
+  patient: z.string().optional(),
+});
+
+function requestSchema(options: ParseOptions, context: z.ZodType<OrderContext, unknown> = orderContext) {
   const scheme = options.requireHttpsFhirServer ? /^https:\/\//i : /^https?:\/\//i;
   return z
-    .looseObject({
-      hook: z.string({ error: 'is required' }),
+    .object({
+      hook: z.string({ error: 'is required' }).pipe(z.enum(HOOKS)),
       hookInstance: z.string({ error: 'must be a UUID' }).regex(UUID, { error: 'must be a UUID' }),
       fhirServer: z
         .string({ error: 'must be a URL' })
         .regex(scheme, { error: options.requireHttpsFhirServer ? 'must be an https URL' : 'must be an http(s) URL' })
         .refine((v) => URL.canParse(v), { error: 'must be a URL' })
+        .transform((v) => v.replace(/\/+$/, ''))
         .optional(),
-      fhirAuthorization: z
-        .looseObject({
-          access_token: z.string({ error: 'is required' }).min(1, { error: 'is required' }),
-          token_type: z.string({ error: 'is required' }).regex(/^bearer$/i, { error: 'must be "Bearer"' }),
-          expires_in: z.number({ error: 'must be an integer' }).int({ error: 'must be an integer' }).nonnegative(),
-          scope: z.string({ error: 'is required' }),
-          subject: z.string({ error: 'is required' }),
-          patient: z.string().optional(),
-        })
-        .optional(),
-      context: CONTEXTS[hook],
-      prefetch: z.record(z.string(), z.union([resource, z.null()], { error: 'must be a FHIR resource or null' })).optional(),
-      extension: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
+      fhirAuthorization: fhirAuthorization.optional(),
+      context,
+      /** Absent keys were not prefetched; `null` means the client has no data for the key. */
+      prefetch: z.record(z.string(), z.union([resource, z.null()], { error: 'must be a FHIR resource or null' })).default({}),
+      extension: z.record(z.string(), z.unknown(), { error: 'must be an object' }).default({}),
     })
     .refine((r) => r.fhirAuthorization === undefined || r.fhirServer !== undefined, {
       error: 'is required when fhirAuthorization is given',
       path: ['fhirServer'],
     });
 }
+
+/** The context of an order hook request, as the schema narrows it. */
+export type OrderContext = z.output<typeof orderContext>;
+export type FhirAuthorization = z.output<typeof fhirAuthorization>;
+/** A CDS Hooks request to an order hook service, as `parseCdsHooksRequest` returns it (unknown top-level fields dropped). */
+export type CdsHooksRequest = z.output<ReturnType<typeof requestSchema>>;
 
 /** `["context","draftOrders","entry",0,"resource"]` → `context.draftOrders.entry[0].resource`. */
 export function expressionFor(path: readonly PropertyKey[]): string {
@@ -215,48 +200,28 @@ export function parseCdsHooksRequest(body: unknown, hook: HookName, options: Par
   if (declared !== undefined && declared !== hook) {
     throw badRequestMany([issue('error', 'invalid', `hook must be "${hook}" for this service`, 'hook')]);
   }
-  const parsed = requestSchema(hook, options).safeParse(body);
+  const parsed = requestSchema(options, CONTEXTS[hook]).safeParse(body);
   if (!parsed.success) throw badRequestMany(zodIssues(parsed.error, body));
-  const data = parsed.data as Record<string, unknown> & {
-    hookInstance: string;
-    fhirServer?: string;
-    fhirAuthorization?: FhirAuthorization;
-    context: OrderContext & { order?: string };
-    prefetch?: Record<string, FhirResource | null>;
-    extension?: Record<string, unknown>;
-  };
+  const request = parsed.data;
   // Every resource the request carries must have the base R4 structure before anything reads it.
   const report = new StructureReport(options.limits ?? DEFAULT_LIMITS);
   // Each draft, selected or dispatched order is one policy evaluation: bounded like the items of a Claim.
   const orderLists: [string, number][] = [
-    ['context.draftOrders.entry', data.context.draftOrders?.entry?.length ?? 0],
-    ['context.selections', data.context.selections?.length ?? 0],
-    ['context.dispatchedOrders', data.context.dispatchedOrders?.length ?? 0],
+    ['context.draftOrders.entry', request.context.draftOrders?.entry?.length ?? 0],
+    ['context.selections', request.context.selections?.length ?? 0],
+    ['context.dispatchedOrders', request.context.dispatchedOrders?.length ?? 0],
   ];
   for (const [where, count] of orderLists) {
     if (count > report.limits.maxClaimItems) {
       throw tooLarge(`${where} may name at most ${report.limits.maxClaimItems} orders (MAX_CLAIM_ITEMS); this one has ${count}.`, where);
     }
   }
-  if (data.context.draftOrders) checkResource(data.context.draftOrders, 'context.draftOrders', report);
-  data.context.fulfillmentTasks?.forEach((task, i) => checkResource(task, `context.fulfillmentTasks[${i}]`, report));
-  for (const [key, value] of Object.entries(data.prefetch ?? {})) {
+  if (request.context.draftOrders) checkResource(request.context.draftOrders, 'context.draftOrders', report);
+  request.context.fulfillmentTasks?.forEach((task, i) => checkResource(task, `context.fulfillmentTasks[${i}]`, report));
+  for (const [key, value] of Object.entries(request.prefetch)) {
     if (value !== null) checkResource(value, `prefetch.${key}`, report);
   }
   report.throwIfErrors();
-  const { order, ...rest } = data.context;
-  const context: OrderContext = { ...rest };
-  if (hook === 'order-dispatch' && !context.dispatchedOrders && order) context.dispatchedOrders = [order];
-
-  const request: CdsHooksRequest = {
-    hook,
-    hookInstance: data.hookInstance,
-    context,
-    prefetch: data.prefetch ?? {},
-    extension: data.extension ?? {},
-  };
-  if (data.fhirServer !== undefined) request.fhirServer = data.fhirServer.replace(/\/+$/, '');
-  if (data.fhirAuthorization !== undefined) request.fhirAuthorization = data.fhirAuthorization;
   const problems = crossChecks(request);
   if (problems.length > 0) throw badRequestMany(problems);
   return request;

@@ -85,16 +85,22 @@ function canonical(value: unknown): string {
 /** One resource as a cql-execution record: cql-exec-fhir's FHIRObject behind a value-equality key. */
 export class ResourceRecord implements RecordObject {
   readonly #fhir: Wrapped;
+  readonly #json: FhirResource;
   constructor(
     /** The only enumerable property: what cql-execution's equality and distinct compare. */
     readonly __record: string,
     fhir: Wrapped,
+    json: FhirResource,
   ) {
     this.#fhir = fhir;
+    this.#json = json;
   }
-  /** The resource JSON (read by the decision's evidence and DTR answers, as on a FHIRObject). */
-  get _json(): unknown {
-    return (this.#fhir as unknown as { _json: unknown })._json;
+  /**
+   * The resource JSON (read by the decision's evidence and DTR answers under the name a FHIRObject
+   * gives it): our own copy, not cql-exec-fhir's `_json` field.
+   */
+  get _json(): FhirResource {
+    return this.#json;
   }
   get _typeInfo(): unknown {
     return this.#fhir.getTypeInfo();
@@ -187,7 +193,7 @@ export class IndexedPatient implements PatientObject {
   }
 
   #record(slot: Slot): ResourceRecord {
-    slot.record ??= new ResourceRecord(slot.key, this.#wrapper.wrap(slot.resource));
+    slot.record ??= new ResourceRecord(slot.key, this.#wrapper.wrap(slot.resource), slot.resource);
     return slot.record;
   }
 

@@ -35,13 +35,14 @@
  *   `questionnaireAdaptive` true, `derivedFrom` the policy Questionnaire), status in-progress or
  *   completed. The completed response, sent with PAS `$submit`, is read by the policy CQL like a
  *   static one (preparePatientData maps `#id` to the contained Questionnaire's derivedFrom).
+ * - the completed session's coverage assertion is stored (deps `assertions`) with its decision, so
+ *   the coverage-assertion-id on the response names it, as a CRD assertion's does.
  * - errors, thrown as OperationOutcomeError: malformed input → 400 naming the element; a required
  *   question asked earlier and left unanswered → 400 (`required`); a Questionnaire no policy
  *   uses → 404.
  *
  * Does not support: time limits, scores or calculated items, repeating groups, answers to questions
- * the adaptive form never asked once it has a contained Questionnaire (400), persisting the
- * coverage assertion (its id is generated), returning non-fatal issues (a pre-population failure
+ * the adaptive form never asked once it has a contained Questionnaire (400), returning non-fatal issues (a pre-population failure
  * just leaves the question empty).
  */
 import { randomUUID } from 'node:crypto';
@@ -71,6 +72,7 @@ import { COVERAGE_INFORMATION_URL, type CrdVersion } from '../crd/types';
 import type { FhirFetcherFactory } from '../crd/fhir-fetcher';
 import { parseReference } from '../crd/prefetch';
 import type { ArtifactRepository } from './artifacts';
+import { memberKeyOf, orderKeyOf, type Store } from '../store';
 import { EXT, ORDER_TYPES, splitCanonical } from './urls';
 import {
   addRequesterRole,
@@ -114,6 +116,12 @@ export interface NextQuestionDeps {
   crdVersion?: CrdVersion;
   /** Public base URL of this server, for the extension's policy link (`/policies/{id}`). */
   publicBaseUrl?: string;
+  /**
+   * Where the completed session's coverage assertion is kept, so that its coverage-assertion-id
+   * (CRD ext-coverage-information) names a stored assertion: `$questionnaire-package` `context`
+   * finds it, as it finds a CRD one. Without it the id is generated and not stored.
+   */
+  assertions?: Pick<Store, 'saveCoverageAssertion'>;
 }
 
 interface NextQuestionRequest {
@@ -462,6 +470,22 @@ function uniqueId(wanted: string, taken: ReadonlySet<string>): string {
   for (let n = 2; ; n += 1) if (!taken.has(`${wanted}-${n}`)) return `${wanted}-${n}`;
 }
 
+/** The id of the completed session's coverage assertion: stored (source `dtr`) when a store is given. */
+async function storedAssertionId(chart: Chart, policy: PolicyDefinition, decision: Decision, deps: NextQuestionDeps): Promise<string> {
+  if (!deps.assertions || !chart.coverage) return randomUUID();
+  const patient = resourcesOf<Patient>(chart.data.bundle, 'Patient').find((p) => p.id === chart.patientId);
+  const payerId = payerContextOf(chart.data.bundle, chart.coverage, patient).identifiers.find((i) => i.value)?.value ?? 'unknown-payer';
+  const saved = await deps.assertions.saveCoverageAssertion({
+    hookInstance: `dtr-next-question:${randomUUID()}`,
+    policyId: policy.id,
+    orderKey: chart.order?.resourceType === 'MedicationRequest' ? orderKeyOf(chart.order as MedicationRequest) : null,
+    patientKey: memberKeyOf(payerId, chart.coverage, chart.patientId),
+    decision,
+    questionnaire: policy.questionnaire,
+  });
+  return saved.id;
+}
+
 export async function nextQuestion(body: unknown, deps: NextQuestionDeps): Promise<OperationResult<QuestionnaireResponse>> {
   const request = parseNextQuestionRequest(body);
   const { response: input, at } = request;
@@ -552,12 +576,13 @@ export async function nextQuestion(body: unknown, deps: NextQuestionDeps): Promi
     output.status = 'completed';
     const coverage = chart.coverage?.id ? `Coverage/${chart.coverage.id}` : contextReferences(input).find((r) => parseReference(r.reference)?.resourceType === 'Coverage')?.reference;
     if (coverage) {
+      const assertionId = await storedAssertionId(chart, form.policy, decision, deps);
       extensions.push(
         buildCoverageInformation(decision, {
           version: deps.crdVersion ?? '2.0',
           hook: 'order-sign',
           coverage,
-          assertionId: randomUUID(),
+          assertionId,
           date: now.toISOString().slice(0, 10),
           ...(deps.publicBaseUrl ? { policyUrl: `${deps.publicBaseUrl.replace(/\/$/, '')}/policies/${form.policy.id}` } : {}),
           billingCodes: form.policy.drug.hcpcs,

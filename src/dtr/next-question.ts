@@ -26,7 +26,8 @@
  *   `patientData` Bundles, or `fhirServer` + `accessToken`). A bare response is evaluated without
  *   chart data: with no diagnosis the policy's other-use section (review) applies and the form
  *   completes at once, so clients should send the data.
- * - the response names the policy Questionnaire by canonical (first call; its answered items,
+ * - the response names the policy Questionnaire by canonical, or its adaptive form
+ *   (`<form>-adaptive`, from `$questionnaire-package`) (first call; its answered items,
  *   e.g. from `$populate`, count as asked) or by a contained adaptive Questionnaire (`#id`) whose
  *   `derivedFrom` (or `url`) is that canonical. Its `qr-context` Coverage and order, else the
  *   data's active Coverage and newest draft/active order of the policy's drug, make the request.
@@ -73,6 +74,7 @@ import type { FhirFetcherFactory } from '../crd/fhir-fetcher';
 import { parseReference } from '../crd/prefetch';
 import type { ArtifactRepository } from './artifacts';
 import { memberKeyOf, orderKeyOf, type Store } from '../store';
+import { formCanonicalOf } from './adaptive-form';
 import { EXT, ORDER_TYPES, splitCanonical } from './urls';
 import {
   addRequesterRole,
@@ -219,6 +221,8 @@ function resolveForm(response: QuestionnaireResponse, at: string, deps: NextQues
     const base = splitCanonical(canonical).url;
     adaptive = containedQuestionnaires.find((q) => q.derivedFrom?.some((d) => splitCanonical(d).url === base));
   }
+  // The adapt-search form of a package (`<form>-adaptive`) stands for its policy form.
+  canonical = formCanonicalOf(canonical) ?? canonical;
   const policy = deps.engine.catalog.byQuestionnaire(canonical);
   if (!policy) throw notFound(`No policy of this payer uses Questionnaire ${canonical}`);
   const source = deps.artifacts.byCanonical('Questionnaire', canonical) ?? deps.artifacts.byCanonical('Questionnaire', policy.questionnaire);

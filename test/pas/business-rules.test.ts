@@ -14,12 +14,14 @@
  */
 import type { Bundle, ClaimResponse, Coverage, Extension, OperationOutcome, Organization } from 'fhir/r4';
 import { readReviewAction } from '../../src/pas/response';
+import { loadConfig } from '../../src/config';
 import { createTestApp, type TestApp } from '../support/app';
 import { claimOf, pasBundleFor, postSubmit, signRequest, submitOk } from '../support/pas-requests';
 
 let t: TestApp;
 beforeAll(async () => {
-  t = await createTestApp();
+  // A decision that times out on a loaded machine pends; these tests are about the answer, not the time.
+  t = await createTestApp({ evaluation: { ...loadConfig().evaluation, timeoutMs: 60_000 } });
 }, 60_000);
 afterAll(async () => {
   await t.close();

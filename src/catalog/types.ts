@@ -79,6 +79,28 @@ const criterionSchema = z.object({
 });
 export type CriterionDefinition = z.infer<typeof criterionSchema>;
 
+/**
+ * A count limit on what one authorization covers, in the units a PAS Claim item asks for
+ * (`Claim.item.quantity`, e.g. prefilled syringes). A request for more, whose criteria are met, is
+ * certified for what the limit allows (PAS A6 "modified", the allowed quantity in `addItem`).
+ * Weight-based limits (mg/kg) are not counts: their CQL criterion checks them.
+ */
+const quantityLimitSchema = z
+  .object({
+    /** Policy section the limit comes from, cited as `${citationPrefix} ${section}`. */
+    section: z.string().min(1),
+    /** The limit in plain language (our wording). */
+    text: z.string().min(1),
+    /** Unit of the count, singular (`syringe`); a Claim quantity in another unit is not compared. */
+    unit: z.string().min(1),
+    /** At most this many units per day of the requested (and authorized) period. */
+    perDay: z.number().positive().optional(),
+    /** At most this many units in one authorization. */
+    perAuthorization: z.number().int().positive().optional(),
+  })
+  .refine((l) => l.perDay !== undefined || l.perAuthorization !== undefined, { message: 'quantityLimit needs perDay or perAuthorization' });
+export type QuantityLimit = z.infer<typeof quantityLimitSchema>;
+
 const phaseSchema = z.object({
   /** Policy section, e.g. `I.A` or `II.A`. */
   section: z.string().min(1),
@@ -86,6 +108,8 @@ const phaseSchema = z.object({
   approvalMonths: z.number().int().positive().optional(),
   /** Limits on what is authorized, carried into the authorization (e.g. "one dose"). */
   quantityNote: z.string().optional(),
+  /** The count limit a certified request is cut to (A6), when the policy states one. */
+  quantityLimit: quantityLimitSchema.optional(),
   criteria: z.array(criterionSchema),
   /** Overrides the indication's review route for this phase. */
   reviewRoute: reviewRouteSchema.optional(),

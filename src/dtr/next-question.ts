@@ -26,7 +26,8 @@
  *   `patientData` Bundles, or `fhirServer` + `accessToken`). A bare response is evaluated without
  *   chart data: with no diagnosis the policy's other-use section (review) applies and the form
  *   completes at once, so clients should send the data.
- * - the response names the policy Questionnaire by canonical (first call; its answered items,
+ * - the response names the policy Questionnaire by canonical, or its adaptive form
+ *   (`<form>-adaptive`, from `$questionnaire-package`) (first call; its answered items,
  *   e.g. from `$populate`, count as asked) or by a contained adaptive Questionnaire (`#id`) whose
  *   `derivedFrom` (or `url`) is that canonical. Its `qr-context` Coverage and order, else the
  *   data's active Coverage and newest draft/active order of the policy's drug, make the request.
@@ -35,13 +36,14 @@
  *   `questionnaireAdaptive` true, `derivedFrom` the policy Questionnaire), status in-progress or
  *   completed. The completed response, sent with PAS `$submit`, is read by the policy CQL like a
  *   static one (preparePatientData maps `#id` to the contained Questionnaire's derivedFrom).
+ * - the completed session's coverage assertion is stored (deps `assertions`) with its decision, so
+ *   the coverage-assertion-id on the response names it, as a CRD assertion's does.
  * - errors, thrown as OperationOutcomeError: malformed input → 400 naming the element; a required
  *   question asked earlier and left unanswered → 400 (`required`); a Questionnaire no policy
  *   uses → 404.
  *
  * Does not support: time limits, scores or calculated items, repeating groups, answers to questions
- * the adaptive form never asked once it has a contained Questionnaire (400), persisting the
- * coverage assertion (its id is generated), returning non-fatal issues (a pre-population failure
+ * the adaptive form never asked once it has a contained Questionnaire (400), returning non-fatal issues (a pre-population failure
  * just leaves the question empty).
  */
 import { randomUUID } from 'node:crypto';
@@ -71,6 +73,8 @@ import { COVERAGE_INFORMATION_URL, type CrdVersion } from '../crd/types';
 import type { FhirFetcherFactory } from '../crd/fhir-fetcher';
 import { parseReference } from '../crd/prefetch';
 import type { ArtifactRepository } from './artifacts';
+import { memberKeyOf, orderKeyOf, type Store } from '../store';
+import { formCanonicalOf } from './adaptive-form';
 import { EXT, ORDER_TYPES, splitCanonical } from './urls';
 import {
   addRequesterRole,
@@ -114,6 +118,12 @@ export interface NextQuestionDeps {
   crdVersion?: CrdVersion;
   /** Public base URL of this server, for the extension's policy link (`/policies/{id}`). */
   publicBaseUrl?: string;
+  /**
+   * Where the completed session's coverage assertion is kept, so that its coverage-assertion-id
+   * (CRD ext-coverage-information) names a stored assertion: `$questionnaire-package` `context`
+   * finds it, as it finds a CRD one. Without it the id is generated and not stored.
+   */
+  assertions?: Pick<Store, 'saveCoverageAssertion'>;
 }
 
 interface NextQuestionRequest {
@@ -211,6 +221,8 @@ function resolveForm(response: QuestionnaireResponse, at: string, deps: NextQues
     const base = splitCanonical(canonical).url;
     adaptive = containedQuestionnaires.find((q) => q.derivedFrom?.some((d) => splitCanonical(d).url === base));
   }
+  // The adapt-search form of a package (`<form>-adaptive`) stands for its policy form.
+  canonical = formCanonicalOf(canonical) ?? canonical;
   const policy = deps.engine.catalog.byQuestionnaire(canonical);
   if (!policy) throw notFound(`No policy of this payer uses Questionnaire ${canonical}`);
   const source = deps.artifacts.byCanonical('Questionnaire', canonical) ?? deps.artifacts.byCanonical('Questionnaire', policy.questionnaire);
@@ -462,6 +474,22 @@ function uniqueId(wanted: string, taken: ReadonlySet<string>): string {
   for (let n = 2; ; n += 1) if (!taken.has(`${wanted}-${n}`)) return `${wanted}-${n}`;
 }
 
+/** The id of the completed session's coverage assertion: stored (source `dtr`) when a store is given. */
+async function storedAssertionId(chart: Chart, policy: PolicyDefinition, decision: Decision, deps: NextQuestionDeps): Promise<string> {
+  if (!deps.assertions || !chart.coverage) return randomUUID();
+  const patient = resourcesOf<Patient>(chart.data.bundle, 'Patient').find((p) => p.id === chart.patientId);
+  const payerId = payerContextOf(chart.data.bundle, chart.coverage, patient).identifiers.find((i) => i.value)?.value ?? 'unknown-payer';
+  const saved = await deps.assertions.saveCoverageAssertion({
+    hookInstance: `dtr-next-question:${randomUUID()}`,
+    policyId: policy.id,
+    orderKey: chart.order?.resourceType === 'MedicationRequest' ? orderKeyOf(chart.order as MedicationRequest) : null,
+    patientKey: memberKeyOf(payerId, chart.coverage, chart.patientId),
+    decision,
+    questionnaire: policy.questionnaire,
+  });
+  return saved.id;
+}
+
 export async function nextQuestion(body: unknown, deps: NextQuestionDeps): Promise<OperationResult<QuestionnaireResponse>> {
   const request = parseNextQuestionRequest(body);
   const { response: input, at } = request;
@@ -552,12 +580,13 @@ export async function nextQuestion(body: unknown, deps: NextQuestionDeps): Promi
     output.status = 'completed';
     const coverage = chart.coverage?.id ? `Coverage/${chart.coverage.id}` : contextReferences(input).find((r) => parseReference(r.reference)?.resourceType === 'Coverage')?.reference;
     if (coverage) {
+      const assertionId = await storedAssertionId(chart, form.policy, decision, deps);
       extensions.push(
         buildCoverageInformation(decision, {
           version: deps.crdVersion ?? '2.0',
           hook: 'order-sign',
           coverage,
-          assertionId: randomUUID(),
+          assertionId,
           date: now.toISOString().slice(0, 10),
           ...(deps.publicBaseUrl ? { policyUrl: `${deps.publicBaseUrl.replace(/\/$/, '')}/policies/${form.policy.id}` } : {}),
           billingCodes: form.policy.drug.hcpcs,

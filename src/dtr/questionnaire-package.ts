@@ -23,7 +23,10 @@
  * - `changedsince`: only packages where the Questionnaire, a Library or a ValueSet changed after it;
  *   when none did, a Parameters with an informational `operationOutcome` (200), no profile claimed.
  *
- * Does not support: adaptive Questionnaires, payer pre-population of the draft response (answers
+ * - adaptive forms: a `questionnaire` canonical `<policy form url>-adaptive` gets the DTR
+ *   `dtr-questionnaire-adapt-search` Questionnaire (no items, src/dtr/adaptive-form.ts) and a draft
+ *   response naming it, for `$next-question`.
+ * Does not support: payer pre-population of the draft response (answers
  * come from `$populate`), GET invocation, multiple versions of one Library in a package.
  */
 import { randomUUID } from 'node:crypto';
@@ -47,6 +50,7 @@ import type {
 } from 'fhir/r4';
 import { badRequest, issue, notFound, outcome, warning } from '../fhir/outcomes';
 import type { ArtifactRepository } from './artifacts';
+import { adaptiveForm } from './adaptive-form';
 import { CRD_TEMP_SYSTEM, DTR_PROFILE, EXT, ORDER_TYPES, splitCanonical } from './urls';
 
 /** What the engine (by coverage + order) or the store (by coverage-assertion-id) answers. */
@@ -205,7 +209,7 @@ export async function questionnairePackage(
     selected.set(key, entry);
   };
   const resolve = (canonical: string, expression: string, source: string): Questionnaire | undefined => {
-    const questionnaire = deps.artifacts.byCanonical('Questionnaire', canonical);
+    const questionnaire = deps.artifacts.byCanonical('Questionnaire', canonical) ?? adaptiveForm(canonical, deps.artifacts);
     if (!questionnaire) issues.push(warning('not-found', `${source}: Questionnaire ${canonical} is not published by this server`, expression));
     return questionnaire;
   };

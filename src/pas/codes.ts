@@ -51,6 +51,12 @@ export const PAS_EXT = {
   itemRequestedServiceDate: `${PAS_SD}/extension-itemRequestedServiceDate`,
   /** ClaimResponse.item: what was authorized (product, quantity...), complex. */
   itemAuthorizedDetail: `${PAS_SD}/extension-itemAuthorizedDetail`,
+  /** ClaimResponse.error: the X12 loop/segment/element the error is about (sub-extension `error`). */
+  errorElement: `${PAS_SD}/extension-errorElement`,
+  /** ClaimResponse.error: FHIRPath from the request Bundle to the element in error. */
+  errorPath: `${PAS_SD}/extension-errorPath`,
+  /** ClaimResponse.error: what the submitter must do (X12 889). */
+  errorFollowupAction: `${PAS_SD}/extension-errorFollowupAction`,
 } as const;
 
 /** Relative URLs of reviewAction's own sub-extensions (fixedUri in extension-reviewAction). */
@@ -59,6 +65,10 @@ export const REVIEW_ACTION_SUB = { number: 'number', reasonCode: 'reasonCode' } 
 export const SYSTEM = {
   /** X12 306 Action Code (HCR01), bound by extension-reviewActionCode. */
   x12ActionCode: 'https://codesystem.x12.org/005010/306',
+  /** X12 901 Reject Reason Code (AAA03), bound (required) to ClaimResponse.error.code via ValueSet X12278RejectReasonCodes. */
+  x12RejectReason: 'https://codesystem.x12.org/005010/901',
+  /** X12 889 Follow-up Action Code (AAA04), extension-errorFollowupAction (ValueSet X12278FollowUpActionCodes). */
+  x12FollowUpAction: 'https://codesystem.x12.org/005010/889',
   /** X12 external code source 886 (HCR03 decision reason), ValueSet X12278ReviewDecisionReasonCode. */
   x12DecisionReason: 'https://codesystem.x12.org/external/886',
   /** X12 1322 Certification Type Code (UM02), bound by extension-certificationType. */
@@ -88,6 +98,8 @@ export { HCPCS_SYSTEMS } from '../catalog/catalog';
 export const ACTION = {
   certified: { code: 'A1', display: 'Certified in total' },
   notCertified: { code: 'A3', display: 'Not Certified' },
+  /** Certified for less than was asked (a policy quantity limit); the authorized line is in addItem. */
+  modified: { code: 'A6', display: 'Modified' },
   pended: { code: 'A4', display: 'Pending' },
   /** The provider cancelled the request (item or whole Claim). */
   cancelled: { code: 'C', display: 'Cancelled' },

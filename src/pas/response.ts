@@ -17,13 +17,20 @@
  * server's PUBLIC_BASE_URL), and `ClaimResponse.request` is the absolute URL of the stored Claim
  * plus its identifier. Non-fatal warnings (request validation, the decision) come back in an
  * OperationOutcome entry after the ClaimResponse (the response Bundle's entry slicing is open).
- * Does not support: partial certification (A2), modified (A6), `addItem`, error responses (those
- * are 400 OperationOutcomes from validation).
+ * A6 modified: a certified item that asks for more than the policy's count limit
+ * (catalog `quantityLimit`, src/pas/quantity-limit.ts) is answered A6 on the item, with the
+ * authorized line (the allowed quantity, the authorization number and period) in `addItem`, its
+ * `authorizedItemDetail` carrying the allowed quantity, and the limit's citation in `processNote`.
+ * Business rejections (`rejection`: payer not served, member id missing, coverage not in effect) are
+ * `outcome: error` with `ClaimResponse.error` coded from X12 901 (ValueSet X12278RejectReasonCodes,
+ * required) and no item, addItem or payment (profile-claimresponse-base ClaimResponse.error comment).
+ * Does not support: partial certification (A2).
  */
 import type {
   Bundle,
   BundleEntry,
   ClaimResponse,
+  ClaimResponseAddItem,
   ClaimResponseItem,
   ClaimResponseItemAdjudication,
   Coding,
@@ -37,6 +44,7 @@ import { CANONICAL_BASE } from '../config';
 import type { CriterionResult, Decision } from '../engine/decision';
 import type { PasContext, PasItem } from './context';
 import { isAnsweredByAuthorization } from '../authorization';
+import type { QuantityAdjustment } from './quantity-limit';
 import {
   ACTION,
   DECISION_REASON,
@@ -78,6 +86,22 @@ export interface PasResponseInput {
   reviewer?: PasReviewer;
   /** A reviewer asks for more information: every pended item gets a CommunicationRequest naming these. */
   informationRequest?: InformationRequest;
+  /** Certified items cut to a policy quantity limit, by `Claim.item.sequence` (answered A6 with addItem). */
+  quantityAdjustments?: ReadonlyMap<number, QuantityAdjustment>;
+}
+
+/** One X12 901 reject reason, for a request refused before any item is adjudicated. */
+export interface PasRejection {
+  /** X12 901 code and display. */
+  code: { code: string; display: string };
+  /** Why, in words, for `disposition` and the OperationOutcome. */
+  text: string;
+  /** X12 element of the 278 the error is about (extension-errorElement), e.g. `2010A-NM109`. */
+  element: string;
+  /** FHIRPath into the request Bundle (extension-errorPath). */
+  path: string;
+  /** X12 889 follow-up action: `C` correct and resubmit, `N` resubmission not allowed... */
+  followUp: { code: string; display: string };
 }
 
 export interface PasReviewer {
@@ -99,7 +123,7 @@ export type ReviewActionCode = (typeof ACTION)[keyof typeof ACTION]['code'];
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 type Verdict =
-  | { kind: 'certified'; authorization: PasAuthorization; period: { start: string; end: string } }
+  | { kind: 'certified'; authorization: PasAuthorization; period: { start: string; end: string }; adjustment?: QuantityAdjustment }
   | { kind: 'not-certified' }
   | { kind: 'pended' }
   | { kind: 'no-policy' }
@@ -124,7 +148,7 @@ function verdictOf(decision: Decision, authorization: PasAuthorization | undefin
 }
 
 function actionOf(verdict: Verdict): (typeof ACTION)[keyof typeof ACTION] {
-  if (verdict.kind === 'certified') return ACTION.certified;
+  if (verdict.kind === 'certified') return verdict.adjustment ? ACTION.modified : ACTION.certified;
   if (verdict.kind === 'not-certified') return ACTION.notCertified;
   if (verdict.kind === 'cancelled') return ACTION.cancelled;
   return ACTION.pended;
@@ -212,6 +236,14 @@ function itemNotes(item: PasItem, verdict: Verdict, decision: Decision): string[
         `${label}: certified under ${policyName(decision)}${indication}; authorization ${verdict.authorization.number}, ` +
           `valid ${verdict.period.start} to ${verdict.period.end}.`,
       ];
+      if (verdict.adjustment) {
+        const { requested, allowed, citation, text } = verdict.adjustment;
+        const unit = allowed.unit ? ` ${allowed.unit}` : '';
+        lines.push(
+          `${label}: modified under ${citation} — ${requested.value ?? ''}${requested.unit ? ` ${requested.unit}` : ''} asked, ` +
+            `${allowed.value ?? ''}${unit} authorized (see addItem): ${sentence(text)}`,
+        );
+      }
       if (decision.quantityNote) lines.push(`${label}: ${sentence(decision.quantityNote)}`);
       return lines;
     }
@@ -345,11 +377,48 @@ function echoedItemExtensions(ctx: PasContext, item: PasItem): Extension[] {
   return out;
 }
 
-/** `authorizedItemDetail` of a certified line: the product and quantity as requested (nothing was cut). */
-function authorizedDetail(item: PasItem): Extension {
+/** `authorizedItemDetail` of a certified line: the product and the quantity authorized (as requested unless cut to a limit). */
+function authorizedDetail(item: PasItem, adjustment: QuantityAdjustment | undefined): Extension {
   const sub: Extension[] = [{ url: 'productOrServiceCode', valueCodeableConcept: item.item.productOrService }];
-  if (item.item.quantity) sub.push({ url: 'quantity', valueQuantity: item.item.quantity });
+  const quantity = adjustment?.allowed ?? item.item.quantity;
+  if (quantity) sub.push({ url: 'quantity', valueQuantity: quantity });
   return { url: PAS_EXT.itemAuthorizedDetail, extension: sub };
+}
+
+/** The authorized line of an A6 item: what the policy allows, with the authorization it stands under. */
+function modifiedLine(item: PasItem, verdict: Extract<Verdict, { kind: 'certified' }>, adjustment: QuantityAdjustment, issued: string, noteNumbers: number[]): ClaimResponseAddItem {
+  const line = item.item;
+  return {
+    extension: [
+      ...item.traceNumbers.map((id) => ({ url: PAS_EXT.itemTraceNumber, valueIdentifier: id })),
+      { url: PAS_EXT.itemPreAuthIssueDate, valueDate: issued },
+      { url: PAS_EXT.itemPreAuthPeriod, valuePeriod: { start: verdict.period.start, end: verdict.period.end } },
+    ],
+    itemSequence: [item.sequence],
+    productOrService: line.productOrService,
+    ...(line.modifier ? { modifier: line.modifier } : {}),
+    ...(line.servicedPeriod ? { servicedPeriod: line.servicedPeriod } : line.servicedDate ? { servicedDate: line.servicedDate } : {}),
+    ...(line.locationCodeableConcept ? { locationCodeableConcept: line.locationCodeableConcept } : {}),
+    quantity: adjustment.allowed,
+    noteNumber: noteNumbers,
+    adjudication: [
+      {
+        extension: [
+          {
+            url: PAS_EXT.reviewAction,
+            extension: [
+              {
+                url: PAS_EXT.reviewActionCode,
+                valueCodeableConcept: { coding: [{ system: SYSTEM.x12ActionCode, code: ACTION.modified.code, display: ACTION.modified.display }] },
+              },
+              { url: REVIEW_ACTION_SUB.number, valueString: verdict.authorization.number },
+            ],
+          },
+        ],
+        category: { coding: [{ system: SYSTEM.adjudication, code: 'submitted' }] },
+      },
+    ],
+  };
 }
 
 /** The request's and the decisions' non-fatal warnings, once each, or undefined when there are none. */
@@ -381,13 +450,16 @@ export function buildPasResponse(input: PasResponseInput): Bundle {
   const notes: NonNullable<ClaimResponse['processNote']> = [];
   const communicationRequests: CommunicationRequest[] = [];
   const dispositions: string[] = [];
+  const addItems: ClaimResponseAddItem[] = [];
   let certified: PasAuthorization | undefined;
 
   const items: ClaimResponseItem[] = ctx.items.map((item, i) => {
     const decision = decisions[i] as Decision;
-    const verdict: Verdict = input.cancelledSequences?.has(item.sequence)
+    let verdict: Verdict = input.cancelledSequences?.has(item.sequence)
       ? { kind: 'cancelled' }
       : verdictOf(decision, authorization, input.reviewer !== undefined);
+    const adjustment = input.quantityAdjustments?.get(item.sequence);
+    if (verdict.kind === 'certified' && adjustment) verdict = { ...verdict, adjustment };
     const lines = itemNotes(item, verdict, decision);
     dispositions.push(lines[0] ?? '');
     const noteNumbers = lines.map((text) => {
@@ -400,7 +472,8 @@ export function buildPasResponse(input: PasResponseInput): Bundle {
       certified = verdict.authorization;
       extension.push({ url: PAS_EXT.itemPreAuthIssueDate, valueDate: issued });
       extension.push({ url: PAS_EXT.itemPreAuthPeriod, valuePeriod: { start: verdict.period.start, end: verdict.period.end } });
-      extension.push(authorizedDetail(item));
+      extension.push(authorizedDetail(item, verdict.adjustment));
+      if (verdict.adjustment) addItems.push(modifiedLine(item, verdict, verdict.adjustment, issued, noteNumbers));
     } else {
       // The UMO's reference for a disallowed (pended or not certified) outcome of this line.
       extension.push({ url: PAS_EXT.administrationReferenceNumber, valueString: `${responseId}-${item.sequence}` });
@@ -448,6 +521,7 @@ export function buildPasResponse(input: PasResponseInput): Bundle {
       ? { preAuthRef: certified.number, preAuthPeriod: { start: certified.start, end: certified.end } }
       : {}),
     item: items,
+    ...(addItems.length > 0 ? { addItem: addItems } : {}),
     processNote: notes,
     ...(communicationRequests.length > 0
       ? { communicationRequest: communicationRequests.map((cr) => ({ reference: `${base}/CommunicationRequest/${cr.id}` })) }
@@ -473,6 +547,70 @@ export function buildPasResponse(input: PasResponseInput): Bundle {
   const outcome = warningsOutcome(ctx.warnings, decisions, `${responseId}-warnings`);
   if (outcome) entries.push({ fullUrl: `${base}/OperationOutcome/${outcome.id ?? ''}`, resource: outcome });
 
+  return {
+    resourceType: 'Bundle',
+    meta: { profile: [PAS_PROFILE.responseBundle] },
+    identifier: { system: identifierSystems.responseBundle, value: responseId },
+    type: 'collection',
+    timestamp: now.toISOString(),
+    entry: entries,
+  };
+}
+
+/**
+ * The response Bundle of a request refused before adjudication: a ClaimResponse with
+ * `outcome: error`, one `error` coded from X12 901 (with errorElement, errorPath and
+ * errorFollowupAction, as the IG's ErrorResponseExample), no item; then the Patient, insurer and
+ * requester, and the request's non-fatal warnings.
+ */
+export function buildPasRejection(input: {
+  request: PasContext;
+  rejection: PasRejection;
+  responseId: string;
+  now: Date;
+  baseUrl?: string;
+}): Bundle {
+  const { request: ctx, rejection, responseId, now } = input;
+  const base = (input.baseUrl ?? CANONICAL_BASE).replace(/\/$/, '');
+  const identifierSystems = ourIdentifiers(base);
+  const claimResponseUrl = `${base}/ClaimResponse/${responseId}`;
+  const claimIdentifier = ctx.claim.identifier?.[0];
+  const claimResponse: ClaimResponse = {
+    resourceType: 'ClaimResponse',
+    id: responseId,
+    meta: { profile: [PAS_PROFILE.claimResponse] },
+    identifier: [{ system: identifierSystems.claimResponse, value: responseId }],
+    status: 'active',
+    type: ctx.claim.type,
+    use: 'preauthorization',
+    patient: referenceTo(ctx.patient),
+    created: now.toISOString(),
+    insurer: referenceTo(ctx.insurer),
+    requestor: referenceTo(ctx.provider),
+    // Not stored (nothing was adjudicated): the request is named by its identifier only.
+    request: claimIdentifier ? { identifier: claimIdentifier } : { display: 'The submitted Claim' },
+    outcome: 'error',
+    disposition: `Rejected: ${sentence(rejection.text)}`,
+    error: [
+      {
+        extension: [
+          { url: PAS_EXT.errorElement, extension: [{ url: 'error', valueString: rejection.element }] },
+          { url: PAS_EXT.errorPath, valueString: rejection.path },
+          { url: PAS_EXT.errorFollowupAction, valueCodeableConcept: { coding: [{ system: SYSTEM.x12FollowUpAction, ...rejection.followUp }] } },
+        ],
+        code: { coding: [{ system: SYSTEM.x12RejectReason, ...rejection.code }], text: rejection.text },
+      },
+    ],
+  };
+  const entries: BundleEntry[] = [{ fullUrl: claimResponseUrl, resource: claimResponse }];
+  const seen = new Set<number>();
+  for (const entry of [ctx.patient, ctx.insurer, ctx.provider]) {
+    if (seen.has(entry.index)) continue;
+    seen.add(entry.index);
+    entries.push({ ...(entry.fullUrl ? { fullUrl: entry.fullUrl } : {}), resource: entry.resource });
+  }
+  const outcome = warningsOutcome(ctx.warnings, [], `${responseId}-warnings`);
+  if (outcome) entries.push({ fullUrl: `${base}/OperationOutcome/${outcome.id ?? ''}`, resource: outcome });
   return {
     resourceType: 'Bundle',
     meta: { profile: [PAS_PROFILE.responseBundle] },

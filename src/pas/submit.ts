@@ -18,7 +18,7 @@
  * own period).
  */
 import crypto from 'node:crypto';
-import type { Bundle } from 'fhir/r4';
+import type { Bundle, OperationOutcomeIssue } from 'fhir/r4';
 import type { PolicyEngine } from '../engine';
 import { approvalBasis, type Decision } from '../engine/decision';
 import {
@@ -33,7 +33,9 @@ import {
 import { answeredByAuthorization, authorizationOnFile, revokeAuthorization } from '../authorization';
 import { parsePasRequest } from './validate';
 import { extractPasContext, toEvaluationRequest, type PasContext, type PasItem } from './context';
-import { buildPasResponse, readReviewAction } from './response';
+import { buildPasRejection, buildPasResponse, readReviewAction } from './response';
+import { businessRejection } from './rejection';
+import { quantityAdjustment, type QuantityAdjustment } from './quantity-limit';
 import {
   cancelledSequences,
   cancelsWholeRequest,
@@ -143,7 +145,8 @@ function approvedItems(prior: ClaimRecord): Map<number, string> {
   const result = new Map<number, string>();
   for (const item of prior.claimResponse.item ?? []) {
     const action = readReviewAction(item);
-    if (action?.code === ACTION.certified.code && action.number) result.set(item.itemSequence, action.number);
+    const approved = action?.code === ACTION.certified.code || action?.code === ACTION.modified.code;
+    if (approved && action?.number) result.set(item.itemSequence, action.number);
   }
   return result;
 }
@@ -181,6 +184,30 @@ export async function submitClaim(
     submissionKey = crypto.createHash('sha256').update(`${baseKey}\n${contentHash}`).digest('hex');
     const resent = await deps.store.findClaimBySubmissionKey(submissionKey);
     if (resent) return replayOf(resent);
+  }
+
+  // Business rejections (X12 901 in ClaimResponse.error); a cancel still goes through.
+  const rejection = cancelsWholeRequest(ctx.claim) ? undefined : businessRejection(ctx, today);
+  if (rejection) {
+    const bundle = buildPasRejection({
+      request: ctx,
+      rejection,
+      responseId: crypto.randomUUID(),
+      now,
+      ...(deps.config ? { baseUrl: `${deps.config.publicBaseUrl}/fhir` } : {}),
+    });
+    await deps.store.audit({
+      requestId,
+      action: 'pas.submit',
+      actor: client?.clientId ?? null,
+      payerId: payerIdOf(ctx),
+      policyId: null,
+      outcome: `rejected:${rejection.code.code}`,
+      latencyMs: Date.now() - started,
+      status: 200,
+    });
+    deps.logger.info('pas.submit', { requestId, rejected: rejection.code.code, ms: Date.now() - started });
+    return { status: 200, body: bundle, decisions: [] };
   }
 
   const prior = await findPrior(deps.store, ctx, client);
@@ -233,6 +260,8 @@ export async function submitClaim(
   const responseId = crypto.randomUUID();
   const primaryOrder = primaryItem?.medicationRequest?.resource;
   const expedited = pended && isExpedited(ctx.claim);
+  const adjustments = period ? quantityAdjustments(deps.engine, ctx, decisions, cancelled, period) : { byItem: new Map<number, QuantityAdjustment>(), warnings: [] };
+  ctx.warnings.push(...adjustments.warnings);
 
   let record: ClaimRecord;
   try {
@@ -276,6 +305,7 @@ export async function submitClaim(
             now,
             claimId,
             cancelledSequences: cancelled,
+            quantityAdjustments: adjustments.byItem,
             ...(deps.config ? { baseUrl: `${deps.config.publicBaseUrl}/fhir` } : {}),
           });
           const claimResponse = bundle.entry?.[0]?.resource;
@@ -315,6 +345,29 @@ export async function submitClaim(
     ms: Date.now() - started,
   });
   return { status: 200, body: record.responseBundle, decisions };
+}
+
+/** The policy's count limit applied to each approved item (A6 when it asks for more). */
+function quantityAdjustments(
+  engine: PolicyEngine,
+  ctx: PasContext,
+  decisions: Decision[],
+  cancelled: ReadonlySet<number>,
+  period: { start: string; end: string },
+): { byItem: Map<number, QuantityAdjustment>; warnings: OperationOutcomeIssue[] } {
+  const byItem = new Map<number, QuantityAdjustment>();
+  const warnings: OperationOutcomeIssue[] = [];
+  ctx.items.forEach((item, i) => {
+    const decision = decisions[i];
+    if (!decision || decision.outcome !== 'approve' || cancelled.has(item.sequence) || !decision.policy) return;
+    const policy = engine.catalog.get(decision.policy.id);
+    const indication = policy?.indications.find((x) => x.id === decision.indication?.id);
+    const phase = decision.phase === 'continuation' ? indication?.continuation : indication?.initial;
+    const result = quantityAdjustment(item, phase?.quantityLimit, decision.policy.citationPrefix, decision.approvalPeriod ?? period);
+    if (result.adjustment) byItem.set(item.sequence, result.adjustment);
+    if (result.warning) warnings.push(result.warning);
+  });
+  return { byItem, warnings };
 }
 
 /**

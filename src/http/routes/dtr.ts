@@ -97,6 +97,7 @@ export const dtrRoutes: RouteModule = (router, ctx) => {
     artifacts: ctx.artifacts,
     now: ctx.clock,
     publicBaseUrl: ctx.config.publicBaseUrl,
+    assertions: ctx.store,
     fetcherFactory: guardedFetcherFactory(
       client ? { caller: `client ${client.clientId}`, allowed: client.fhirServers } : { caller: 'open mode', allowed: null },
       ctx.fhirFetcherFactory,

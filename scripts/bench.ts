@@ -11,8 +11,10 @@
  * 4. The p99 of small requests and of `/fhir/metadata` while large requests run back to back
  *    (a 1,000-item Claim and an ~800 KB Synthea record).
  * 5. RSS of the server process (peak and after the run), and per worker (against EVALUATION_WORKERS=0).
+ * 6. CPU time per request, by thread (Linux /proc task stats): the main thread's share bounds the
+ *    throughput whatever the pool does, and CPU time does not depend on the machine's other load.
  *
- *   npm run bench -- [--duration 5] [--items 1000] [--synthea <dir>]
+ *   npm run bench -- [--duration 5] [--items 1000] [--synthea <dir>] [--only cpu]
  *
  * The Synthea record comes from ../shared/data/synthea (or --synthea); without it a generated
  * chart of 3,000 resources stands in. DATABASE_URL is passed to the server when set.
@@ -270,6 +272,8 @@ interface Server {
   url: string;
   child: ChildProcess;
   startMs: number;
+  /** CPU time of the main thread to the first answer (the worker loads beside it). */
+  startCpuMs: number;
   stop(): Promise<void>;
 }
 
@@ -288,15 +292,59 @@ async function startServer(dataDir: string, env: Record<string, string> = {}): P
     await new Promise((r) => setTimeout(r, 10));
   }
   const startMs = Math.round(performance.now() - t0);
+  const cpu = threadCpu(child.pid);
   return {
     url,
     child,
     startMs,
+    startCpuMs: cpu.get(child.pid as number) ?? NaN,
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),
+  };
+}
+
+/** CPU time (user + system, ms) of each thread of a process, by thread id (Linux /proc). */
+function threadCpu(pid: number | undefined): Map<number, number> {
+  const tick = 10; // USER_HZ is 100 on Linux
+  const out = new Map<number, number>();
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(tid), (Number(fields[11]) + Number(fields[12])) * tick);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU ms per request on the server's main thread and in all its threads, for `n` requests sent by
+ * `connections` clients. The main thread is the one whose id is the process id.
+ */
+async function cpuPerRequest(server: Server, s: Scenario, n: number, connections: number) {
+  const pid = server.child.pid as number;
+  const before = threadCpu(pid);
+  const t0 = performance.now();
+  const r = await cannon(server.url, s, { amount: n, connections });
+  const wall = performance.now() - t0;
+  const after = threadCpu(pid);
+  let total = 0;
+  for (const [tid, ms] of after) total += ms - (before.get(tid) ?? 0);
+  const main = (after.get(pid) ?? 0) - (before.get(pid) ?? 0);
+  return {
+    scenario: s.name,
+    requests: r.requests.total,
+    failures: r.non2xx + r.errors + r.timeouts,
+    'main-thread CPU ms/req': round(main / n),
+    'all threads CPU ms/req': round(total / n),
+    'req/s bound by main thread': Math.round(1000 / (main / n)),
+    [`req/s bound by ${os.availableParallelism()} cores`]: Math.round((os.availableParallelism() * 1000) / (total / n)),
+    'wall req/s': round((n * 1000) / wall),
   };
 }
 
@@ -359,22 +407,29 @@ async function main(): Promise<void> {
   const generated = enlarge(typical, 3000);
   const itemsClaim = manyItems(typical, itemCount);
 
+  const only = stringArg('only', '');
+
   // 1. Floors, before the server competes for the CPU.
-  console.log('\n1. In-process: raw cql-execution floor (policy ELM, decision definitions) and engine.evaluate');
-  console.table(
-    await floors([
-      { name: `typical $submit (${typical.entry?.length} resources)`, bundle: typical, n: 200 },
-      { name: largeName, bundle: large, n: 20 },
-      { name: `generated chart (${generated.entry?.length} resources)`, bundle: generated, n: 4 },
-    ]),
-  );
+  if (!only) {
+    console.log('\n1. In-process: raw cql-execution floor (policy ELM, decision definitions) and engine.evaluate');
+    console.table(
+      await floors([
+        { name: `typical $submit (${typical.entry?.length} resources)`, bundle: typical, n: 200 },
+        { name: largeName, bundle: large, n: 20 },
+        { name: `generated chart (${generated.entry?.length} resources)`, bundle: generated, n: 4 },
+      ]),
+    );
+  }
 
   // 2. Start-up.
   const dataDir = process.env.DATABASE_URL ? 'memory://' : fs.mkdtempSync(path.join(os.tmpdir(), 'pa-bench-'));
   const first = await startServer(dataDir);
   await first.stop();
   const server = await startServer(dataDir);
-  console.log(`\n2. Start to first answer: new store ${first.startMs} ms, existing store ${server.startMs} ms`);
+  console.log(
+    `\n2. Start to first answer: new store ${first.startMs} ms (main-thread CPU ${first.startCpuMs} ms), ` +
+      `existing store ${server.startMs} ms (main-thread CPU ${server.startCpuMs} ms), load ${load()}`,
+  );
 
   // 3. Throughput and latency.
   const ehrChart = readJson<Bundle>('fixtures/cp-phar-244/ra-chart-only-partial.json');
@@ -392,6 +447,27 @@ async function main(): Promise<void> {
     { name: 'order-sign, prefetch', path: '/cds-services/pa-order-sign', contentType: 'application/json', body: orderSign(true) },
     { name: 'order-sign, chart read from the EHR', path: '/cds-services/pa-order-sign', contentType: 'application/json', body: orderSign(false) },
   ];
+  const cpuSection = async () => {
+    const itemsScenario: Scenario = { name: `$submit ${itemCount}-item Claim`, path: '/fhir/Claim/$submit', body: () => fresh(itemsClaim) };
+    const table = [];
+    for (const s of scenarios) {
+      await cannon(server.url, s, { amount: 30, connections: 2 });
+      table.push(await cpuPerRequest(server, s, 300, 8));
+    }
+    table.push(await cpuPerRequest(server, { name: `$submit ${largeName}`, path: '/fhir/Claim/$submit', body: () => fresh(large) }, 10, 1));
+    table.push(await cpuPerRequest(server, itemsScenario, 3, 1));
+    console.log('\n6. CPU time per request, by thread (8 clients; the large ones 1 client)');
+    console.table(table);
+  };
+  if (only === 'cpu') {
+    await cpuSection();
+    await server.stop();
+    await ehr.close();
+    if (!process.env.DATABASE_URL) fs.rmSync(dataDir, { recursive: true, force: true });
+    console.log(`load average at the end: ${load()}`);
+    return;
+  }
+
   const rows = [];
   for (const s of scenarios) {
     const warm = await cannon(server.url, s, { amount: 30, connections: 2 });
@@ -448,6 +524,8 @@ async function main(): Promise<void> {
     });
   }
   console.table(isolation);
+
+  await cpuSection();
 
   // 5. Memory.
   const pooled = rss(server.child.pid);

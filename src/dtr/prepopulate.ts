@@ -28,7 +28,7 @@ import type {
 } from 'fhir/r4';
 import { Code, Concept, Date as CqlDate, DateTime, Quantity } from 'cql-execution';
 import type { PolicyEngine } from '../engine';
-import { evaluateExpressions, type CqlInputs } from '../engine/evaluate';
+import type { CqlInputs } from '../engine/evaluate';
 import { preparePatientData } from '../engine/patient-data';
 import { issue, warning } from '../fhir/outcomes';
 import type { ArtifactRepository } from './artifacts';
@@ -154,7 +154,8 @@ function cqlInputs(input: PopulationInput, timeZone: string): CqlInputs {
 
 /**
  * Evaluates the initialExpressions of the Questionnaire (or of the items named by `only`), one
- * `evaluateExpressions` call per library, and converts each value to answers.
+ * `engine.evaluateDefinitions` call per library (on the worker pool when there is one), and
+ * converts each value to answers.
  */
 export async function populateAnswers(
   questionnaire: Questionnaire,
@@ -173,7 +174,7 @@ export async function populateAnswers(
   const byLibrary = new Map<string, PopulationTarget[]>();
   for (const target of targets) byLibrary.set(target.library, [...(byLibrary.get(target.library) ?? []), target]);
   for (const [library, list] of byLibrary) {
-    const results = await evaluateExpressions(deps.engine.libraries, library, list.map((t) => t.definition), bundle, inputs, deps.engine.codeService);
+    const results = await deps.engine.evaluateDefinitions(library, list.map((t) => t.definition), bundle, inputs);
     for (const { item, definition } of list) {
       const result = results.get(definition);
       if (!result) continue;

@@ -11,7 +11,7 @@ import type { PolicyDefinition, TherapyPhase } from '../catalog/types';
 import type { Decision } from './decision';
 import type { EvaluationRequest } from './request';
 import { loadLibraries, type LibrarySet } from './libraries';
-import { codeServiceFor, openSession, type CqlInputs } from './evaluate';
+import { codeServiceFor, openSession, type CqlInputs, type ExpressionResults } from './evaluate';
 import { decide, expressionsFor, selectIndication } from './decide';
 import { preparePatientData } from './patient-data';
 import { warning } from '../fhir/outcomes';
@@ -31,6 +31,12 @@ export interface PolicyEngine {
   evaluate(request: EvaluationRequest): Promise<Decision>;
   /** Evaluates a given policy (e.g. chosen by a DTR questionnaire canonical). */
   evaluatePolicy(policy: PolicyDefinition, request: EvaluationRequest): Promise<Decision>;
+  /**
+   * Runs named definitions of one library against a patient's prepared data (DTR pre-population),
+   * within the evaluation time budget. Values are CQL values; FHIR-typed ones may come back as
+   * their JSON only (`_json`), as they do from a worker.
+   */
+  evaluateDefinitions(library: string, definitions: readonly string[], data: Bundle, inputs: CqlInputs): Promise<ExpressionResults>;
   /** Stops the evaluation workers, when there are any. */
   close?(): Promise<void>;
 }
@@ -73,6 +79,7 @@ export function createPolicyEngine(paths: Config['paths'], options: EngineOption
       return evaluatePolicy(selection.policy, request, libraries, valueSets, codeService, timeZone, deadline);
     },
     evaluatePolicy: (policy, request) => evaluatePolicy(policy, request, libraries, valueSets, codeService, timeZone, performance.now() + budget),
+    evaluateDefinitions: (library, definitions, data, inputs) => openSession(libraries, library, data, inputs, codeService, performance.now() + budget).run(definitions),
   };
   return engine;
 }

@@ -8,6 +8,9 @@ import { createPolicyEngine } from './index';
 import { fhirWrapper } from './data-provider';
 import type { Decision } from './decision';
 import type { EvaluationRequest } from './request';
+import type { CqlInputs } from './evaluate';
+import { toPortable, type PortableResult } from './portable';
+import type { Bundle } from 'fhir/r4';
 
 export interface WorkerData {
   paths: Config['paths'];
@@ -15,11 +18,21 @@ export interface WorkerData {
   timeZone: string;
 }
 
-export interface EvaluationTask {
-  /** A catalog policy to evaluate; absent: select it by payer and drug. */
+/** A decision: a catalog policy (absent: select it by payer and drug) on one request. */
+export interface DecisionTask {
   policyId?: string;
   request: EvaluationRequest;
 }
+
+/** Named definitions of one library on prepared data (DTR pre-population). */
+export interface DefinitionsTask {
+  library: string;
+  definitions: readonly string[];
+  data: Bundle;
+  inputs: CqlInputs;
+}
+
+export type EvaluationTask = DecisionTask | DefinitionsTask;
 
 const { paths, timeoutMs, timeZone } = workerData as WorkerData;
 const engine = createPolicyEngine(paths, { timeoutMs, timeZone });
@@ -27,7 +40,8 @@ const engine = createPolicyEngine(paths, { timeoutMs, timeZone });
 fhirWrapper();
 for (const policy of engine.catalog.policies) engine.libraries.executable(policy.library.name);
 
-export default async function evaluate(task: EvaluationTask): Promise<Decision> {
+export default async function evaluate(task: EvaluationTask): Promise<Decision | PortableResult[]> {
+  if ('library' in task) return toPortable(await engine.evaluateDefinitions(task.library, task.definitions, task.data, task.inputs));
   if (!task.policyId) return engine.evaluate(task.request);
   const policy = engine.catalog.get(task.policyId);
   if (!policy) throw new Error(`policy ${task.policyId} is not in the worker's catalog`);

@@ -64,6 +64,9 @@ function withoutNul(params: unknown[] | undefined): unknown[] | undefined {
   return params.map((p) => (typeof p === 'string' && p.includes('\u0000') ? p.replace(/\u0000/g, '\uFFFD') : p));
 }
 
+/** PGlite's shared_buffers (measured: RSS 330 → 205 MB for a bare store after 400 jsonb inserts, same insert CPU). */
+const PGLITE_SHARED_BUFFERS = '16MB';
+
 /** PostgreSQL type oids whose text PGlite should parse with this module's JSON.parse. */
 const JSON_OIDS = [114, 3802];
 
@@ -93,6 +96,9 @@ export async function openPglite(dataDir: string): Promise<SqlClient> {
   // JSON parsed here, not inside PGlite: under jest PGlite lives outside the test sandbox
   // (test/store/jest-environment.js) and its objects would belong to another realm.
   const parsers = Object.fromEntries(JSON_OIDS.map((oid) => [oid, (text: string) => JSON.parse(text) as unknown]));
+  // PostgreSQL's default 128 MB of shared buffers lives in the wasm heap and stays resident once
+  // touched (~120 MB of the server's RSS); one connection with rows read by key needs far less.
+  const startParams = [...PGliteClass.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`];
   let db: PGlite;
   let release = (): void => undefined;
   if (dataDir.startsWith('memory://')) {
@@ -109,12 +115,12 @@ export async function openPglite(dataDir: string): Promise<SqlClient> {
       emptyCluster = undefined;
       throw error;
     });
-    db = await PGliteClass.create({ loadDataDir, parsers });
+    db = await PGliteClass.create({ loadDataDir, parsers, startParams });
   } else {
     fs.mkdirSync(dataDir, { recursive: true });
     const unlock = lockDataDir(dataDir);
     try {
-      db = await PGliteClass.create(dataDir, { parsers });
+      db = await PGliteClass.create(dataDir, { parsers, startParams });
     } catch (error) {
       unlock();
       throw error;

@@ -8,6 +8,11 @@ import { createPolicyEngine, timedOutDecision } from '../../src/engine';
 import { createPooledEngine, evaluateSameRequestOnce } from '../../src/engine/pool';
 import type { Decision } from '../../src/engine/decision';
 import { getEngine, load, requestFor } from '../cp-phar-244/helpers';
+import type { FhirResource } from 'fhir/r4';
+import { Code, Concept, Date as CqlDate, DateTime, Quantity } from 'cql-execution';
+import { fromPortable, toPortable } from '../../src/engine/portable';
+import { populate } from '../../src/dtr/populate';
+import { context, deps, KINERET_Q, load as loadChart, param, parameters } from '../dtr/support/population';
 
 const config = loadConfig();
 
@@ -48,6 +53,52 @@ describe('worker pool', () => {
       await pool.close?.();
     }
   }, 120000);
+
+  test('DTR pre-population on the pool: the same $populate answers and issues as in-process', async () => {
+    const pool = createPooledEngine({ ...config, evaluation: { workers: 1, timeoutMs: 60000 } });
+    try {
+      for (const fixture of ['ra-approvable', 'ra-chart-only-partial'] as const) {
+        const chart = loadChart(fixture);
+        const order = (chart.entry ?? []).find((e) => e.resource?.resourceType === 'MedicationRequest' && e.resource.id === 'medreq-kineret')?.resource;
+        const coverage = (chart.entry ?? []).find((e) => e.resource?.resourceType === 'Coverage')?.resource;
+        const patient = (chart.entry ?? []).find((e) => e.resource?.resourceType === 'Patient')?.resource;
+        const body = parameters(
+          param('canonical', { valueUri: KINERET_Q }),
+          param('subject', { reference: `Patient/${patient?.id}` }),
+          context('coverage', coverage as FhirResource),
+          context('order', { reference: `MedicationRequest/${order?.id}` }),
+          context('data', chart),
+        );
+        const local = await populate(structuredClone(body), deps());
+        const pooled = await populate(structuredClone(body), { ...deps(), engine: pool });
+        expect(local.status).toBe(200);
+        expect(JSON.stringify(local.body)).toContain('"valueBoolean":true');
+        expect(JSON.stringify(pooled.body).replace(/"id":"[^"]+"/g, '')).toBe(JSON.stringify(local.body).replace(/"id":"[^"]+"/g, ''));
+      }
+    } finally {
+      await pool.close?.();
+    }
+  }, 120000);
+
+  test('CQL values cross the thread boundary as data and come back as the same CQL values', () => {
+    const values = [
+      new Code('M06.9', 'http://hl7.org/fhir/sid/icd-10-cm', undefined, 'RA'),
+      new Concept([new Code('a', 's')], 'text'),
+      DateTime.parse('2026-11-20T10:00:00.000+00:00'),
+      CqlDate.parse('2026-11'),
+      new Quantity(12.5, 'mg'),
+      [true, 3, 'x', null],
+      { tuple: new Quantity(1, 'kg'), _other: 'y' },
+    ];
+    const results = new Map<string, { value: unknown }>(values.map((value, i) => [`v${i}`, { value }]));
+    const back = fromPortable(structuredClone(toPortable(results)));
+    for (const [name, result] of results) {
+      const got = back.get(name);
+      expect(got && 'value' in got ? got.value : undefined).toEqual(result.value);
+    }
+    expect(back.get('v0') && (back.get('v0') as { value: unknown }).value).toBeInstanceOf(Code);
+    expect(back.get('v2') && (back.get('v2') as { value: unknown }).value).toBeInstanceOf(DateTime);
+  });
 
   test('a task past its budget and grace is stopped: pended with every criterion unknown, and the pool answers again', async () => {
     const pool = createPooledEngine({ ...config, evaluation: { workers: 1, timeoutMs: 1 } }, { graceMs: 0 });

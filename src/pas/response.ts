@@ -45,6 +45,7 @@ import type { CriterionResult, Decision } from '../engine/decision';
 import type { PasContext, PasItem } from './context';
 import { isAnsweredByAuthorization } from '../authorization';
 import type { QuantityAdjustment } from './quantity-limit';
+import { DEFAULT_PAYER_TIME_ZONE, payerToday } from '../core/dates';
 import {
   ACTION,
   DECISION_REASON,
@@ -72,6 +73,8 @@ export interface PasResponseInput {
   /** Id of the ClaimResponse; also the response Bundle identifier value. */
   responseId: string;
   now: Date;
+  /** The payer's date at `now` (core/dates payerToday): an authorization's issue date. Default: in America/New_York. */
+  today?: string;
   /** FHIR base of the fullUrls and identifier systems of resources created here: PUBLIC_BASE_URL + `/fhir` (default: CANONICAL_BASE). */
   baseUrl?: string;
   /** Id under which the Claim is stored, for `ClaimResponse.request.reference`. */
@@ -445,7 +448,7 @@ export function buildPasResponse(input: PasResponseInput): Bundle {
   const base = (input.baseUrl ?? CANONICAL_BASE).replace(/\/$/, '');
   const claimResponseUrl = `${base}/ClaimResponse/${responseId}`;
   const identifierSystems = ourIdentifiers(base);
-  const issued = now.toISOString().slice(0, 10);
+  const issued = input.today ?? payerToday(now, DEFAULT_PAYER_TIME_ZONE);
 
   const notes: NonNullable<ClaimResponse['processNote']> = [];
   const communicationRequests: CommunicationRequest[] = [];

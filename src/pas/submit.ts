@@ -303,6 +303,7 @@ export async function submitClaim(
             ...(number && period ? { authorization: { number, start: period.start, end: period.end } } : {}),
             responseId,
             now,
+            today,
             claimId,
             cancelledSequences: cancelled,
             quantityAdjustments: adjustments.byItem,

@@ -190,6 +190,7 @@ export class ReviewService {
       this.deps.store.listClaimResponseVersions(record.id),
     ]);
     const now = this.deps.clock();
+    const today = payerToday(now, this.deps.timeZone);
     const policy = decision?.policy ? this.deps.catalog.get(decision.policy.id) : undefined;
     const phase = phaseOf(policy, decision);
     const ctx = contextOf(record);
@@ -204,7 +205,7 @@ export class ReviewService {
       policyUrl: policy ? `/policies/${policy.id}` : null,
       questionnaire: policy?.questionnaire ?? null,
       approvalMonths: phase?.approvalMonths ?? null,
-      defaultPeriod: phase?.approvalMonths !== undefined ? defaultPeriod(payerToday(now, this.deps.timeZone), phase.approvalMonths) : null,
+      defaultPeriod: phase?.approvalMonths !== undefined ? defaultPeriod(today, phase.approvalMonths) : null,
       quantityNote: decision?.quantityNote ?? null,
       criteria: decision?.criteria ?? [],
       reasons: decision?.reasons ?? [],
@@ -265,6 +266,7 @@ export class ReviewService {
     const ctx = contextOf(record);
     if (!ctx) throw conflict(`Claim/${claimId}: the stored request can no longer be read.`);
     const now = this.deps.clock();
+    const today = payerToday(now, this.deps.timeZone);
     const policy = decision.policy ? this.deps.catalog.get(decision.policy.id) : undefined;
     const phase = phaseOf(policy, decision);
     const actions = await store.listReviewActions(record.id);
@@ -280,7 +282,7 @@ export class ReviewService {
 
     switch (input.action) {
       case 'approve': {
-        period = input.period ?? (phase?.approvalMonths !== undefined ? defaultPeriod(payerToday(now, this.deps.timeZone), phase.approvalMonths) : undefined);
+        period = input.period ?? (phase?.approvalMonths !== undefined ? defaultPeriod(today, phase.approvalMonths) : undefined);
         if (!period) {
           throw badRequest('The policy gives no approval duration for this request: give period.start and period.end.', 'period');
         }
@@ -387,6 +389,7 @@ export class ReviewService {
               ...(number && period ? { authorization: { number, start: period.start, end: period.end } } : {}),
               responseId: claim.claimResponseId,
               now,
+              today,
               claimId: claim.id,
               ...(this.deps.baseUrl ? { baseUrl: this.deps.baseUrl } : {}),
               reviewer: reviewer.npi ? { npi: reviewer.npi } : {},

@@ -206,7 +206,8 @@ describe('$populate: non-fatal problems travel as issues beside the response', (
     const values = answerValues(responseOf(body));
     expect(values).toMatchObject(EXPECTED['ra-chart-only-partial']);
     expect(values['x-age']).toEqual([57]);
-    expect(values['x-now']).toEqual(['2026-11-20T15:00:00.000+00:00']);
+    // CQL's Now() is the request's instant (15:00 UTC) at the payer's offset (America/New_York).
+    expect(values['x-now']).toEqual(['2026-11-20T10:00:00.000-05:00']);
     expect(values['x-order-id']).toEqual(['medreq-kineret']);
     for (const linkId of ['x-missing', 'x-misfit', 'x-fhirpath', 'x-other-library']) expect(values[linkId]).toBeUndefined();
     const issues = issuesOf(body);

@@ -14,6 +14,7 @@ import type { PolicyEngine } from '../../../src/engine';
 import { librarySetOf, type ElmJson, type ElmLibrary, type LibrarySet } from '../../../src/engine/libraries';
 import type { ArtifactRepository } from '../../../src/dtr/artifacts';
 import { populateAnswers } from '../../../src/dtr/prepopulate';
+import { DEFAULT_PAYER_TIME_ZONE } from '../../../src/core/dates';
 
 export interface PackageContent {
   questionnaire: Questionnaire;
@@ -82,8 +83,9 @@ export async function populateInBrowser(
 ): Promise<{ answers: Map<string, QuestionnaireResponseItemAnswer[]>; issues: OperationOutcomeIssue[] }> {
   const elms = packageElm(content.libraries);
   const libraries = packageLibraries(elms);
-  // populateAnswers reads the engine's libraries and code service only.
-  const engine = { libraries, codeService: codeServiceOf(content.valueSets) } as unknown as PolicyEngine;
+  // populateAnswers reads the engine's libraries, code service and time zone only; the package does
+  // not name the payer's zone, so CQL's Now() is the default payer zone's (as the server's by default).
+  const engine = { libraries, codeService: codeServiceOf(content.valueSets), timeZone: DEFAULT_PAYER_TIME_ZONE } as unknown as PolicyEngine;
   const result = await populateAnswers(content.questionnaire, { data: input.chart, patientId: input.patientId, order: input.order, coverage: input.coverage, evaluationDate: input.evaluationDate }, { engine, artifacts: packageArtifacts(content) });
   // A value set the CQL names but the package lacks matches nothing: say so rather than answer "no".
   const have = new Set(content.valueSets.map((v) => v.url));

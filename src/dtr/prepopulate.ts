@@ -28,6 +28,9 @@ import type {
 } from 'fhir/r4';
 import { Code, Concept, Date as CqlDate, DateTime, Quantity } from 'cql-execution';
 import type { PolicyEngine } from '../engine';
+
+/** What pre-population needs of an engine: the server's (worker pool) or the DTR app's (the package alone). */
+export type PopulationEngine = Pick<PolicyEngine, 'libraries' | 'timeZone' | 'evaluateDefinitions'>;
 import type { CqlInputs } from '../engine/evaluate';
 import { preparePatientData } from '../engine/patient-data';
 import { issue, warning } from '../fhir/outcomes';
@@ -99,7 +102,7 @@ const SIMPLE = /^\s*("[^"]+"|[A-Za-z_][A-Za-z0-9_]*)\s*$/;
  */
 export function populationTargets(
   questionnaire: Questionnaire,
-  engine: PolicyEngine,
+  engine: PopulationEngine,
   artifacts?: ArtifactRepository,
 ): { targets: PopulationTarget[]; skipped: { linkId: string; issue: OperationOutcomeIssue }[] } {
   const targets: PopulationTarget[] = [];
@@ -160,7 +163,7 @@ function cqlInputs(input: PopulationInput, timeZone: string): CqlInputs {
 export async function populateAnswers(
   questionnaire: Questionnaire,
   input: PopulationInput,
-  deps: { engine: PolicyEngine; artifacts?: ArtifactRepository },
+  deps: { engine: PopulationEngine; artifacts?: ArtifactRepository },
   only?: ReadonlySet<string>,
 ): Promise<PopulationResult> {
   const found = populationTargets(questionnaire, deps.engine, deps.artifacts);

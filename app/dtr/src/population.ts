@@ -10,10 +10,10 @@
  */
 import type { Bundle, Coverage, DataRequirement, FhirResource, Library, OperationOutcomeIssue, Questionnaire, QuestionnaireResponseItemAnswer, Resource, ValueSet } from 'fhir/r4';
 import { CodeService } from 'cql-execution';
-import type { PolicyEngine } from '../../../src/engine';
+import { evaluateExpressions } from '../../../src/engine/evaluate';
 import { librarySetOf, type ElmJson, type ElmLibrary, type LibrarySet } from '../../../src/engine/libraries';
 import type { ArtifactRepository } from '../../../src/dtr/artifacts';
-import { populateAnswers } from '../../../src/dtr/prepopulate';
+import { populateAnswers, type PopulationEngine } from '../../../src/dtr/prepopulate';
 import { DEFAULT_PAYER_TIME_ZONE } from '../../../src/core/dates';
 
 export interface PackageContent {
@@ -83,9 +83,13 @@ export async function populateInBrowser(
 ): Promise<{ answers: Map<string, QuestionnaireResponseItemAnswer[]>; issues: OperationOutcomeIssue[] }> {
   const elms = packageElm(content.libraries);
   const libraries = packageLibraries(elms);
-  // populateAnswers reads the engine's libraries, code service and time zone only; the package does
-  // not name the payer's zone, so CQL's Now() is the default payer zone's (as the server's by default).
-  const engine = { libraries, codeService: codeServiceOf(content.valueSets), timeZone: DEFAULT_PAYER_TIME_ZONE } as unknown as PolicyEngine;
+  // The package does not name the payer's zone, so CQL's Now() is the default payer zone's (as the server's by default).
+  const codeService = codeServiceOf(content.valueSets);
+  const engine: PopulationEngine = {
+    libraries,
+    timeZone: DEFAULT_PAYER_TIME_ZONE,
+    evaluateDefinitions: (library, definitions, data, inputs) => evaluateExpressions(libraries, library, definitions, data, inputs, codeService),
+  };
   const result = await populateAnswers(content.questionnaire, { data: input.chart, patientId: input.patientId, order: input.order, coverage: input.coverage, evaluationDate: input.evaluationDate }, { engine, artifacts: packageArtifacts(content) });
   // A value set the CQL names but the package lacks matches nothing: say so rather than answer "no".
   const have = new Set(content.valueSets.map((v) => v.url));

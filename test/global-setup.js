@@ -9,6 +9,10 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
+// The evaluation budget (5 s in production) would turn answers into pends on a loaded test machine;
+// suites that test the budget set their own. Workers inherit the variable.
+process.env.EVALUATION_TIMEOUT_MS ??= '60000';
+
 const ROOT = path.resolve(__dirname, '..');
 /** Where the DTR fixture libraries' ELM goes (test/dtr/support/fixtures.ts reads it). */
 const FIXTURE_ELM = path.join(ROOT, 'build', 'test-elm', 'dtr-fixtures');

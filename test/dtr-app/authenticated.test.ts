@@ -17,6 +17,7 @@ import {
   responsesIn,
   startHarness,
   textOf,
+  until,
   valueOf,
   type Harness,
 } from './support';
@@ -35,6 +36,27 @@ describe('server with SMART_CLIENTS: the app gets its payer token by exchanging 
     h = await startHarness(ehrChart('ra-chart-only-partial', 'RX-DTR-AUTH-1'), { authenticated: true });
   });
   afterAll(async () => h?.close());
+
+  // First: once the request is approved, CRD answers with the authorization on file, no launch card.
+  test('an EHR session that expired before the exchange: the payer refuses it, the app says so plainly', async () => {
+    const link = await orderSignLaunchLink(h, 'ra-chart-only-partial', 'RX-DTR-AUTH-1');
+    const app = await newPage(h);
+    const { page } = app;
+    // The EHR session ends just as the app asks the payer for its token.
+    await page.route(`${h.baseUrl}/auth/token`, async (route) => {
+      h.ehr.expireTokens();
+      await route.continue();
+    });
+    const launch = h.ehr.launch({ patient: PATIENT, fhirContext: ['MedicationRequest/medreq-kineret', COVERAGE], ...(link.appContext ? { appContext: link.appContext } : {}) });
+    const url = new URL(link.url);
+    url.searchParams.set('launch', launch);
+    url.searchParams.set('iss', h.ehr.fhirBase);
+    await page.goto(url.toString());
+    await textOf(page.getByRole('alert'), 'Your EHR session has expired, so the app could not give the questionnaire for this order. Launch the app again from the EHR.', 60_000);
+    expect(await page.locator('#formContainer wc-lhc-form').count()).toBe(0);
+    expect(app.errors.filter((e) => !/status of 400/.test(e))).toEqual([]);
+    await page.close();
+  });
 
   test('package and $submit with an exchanged token: A1, filed for the EHR organization; no token is 401', async () => {
     // The server is closed: the operations the app calls need a token.
@@ -61,9 +83,13 @@ describe('server with SMART_CLIENTS: the app gets its payer token by exchanging 
     const box = page.getByRole('textbox', { name: /Baseline CDAI/ });
     await box.fill('32');
     await box.press('Tab');
+    // The draft follows the form (as the clinician would see "Draft saved"), then the request goes.
+    await until(() => expect(valueOf(answersByLinkId(responsesIn(h.ehr)[0]?.item).get('baseline-cdai')?.[0])).toEqual({ valueDecimal: 32 }));
     await page.getByRole('button', { name: 'Submit prior authorization' }).click();
     const result = page.locator('#result');
-    await textOf(result, 'Approved', 60_000);
+    await textOf(result, 'Approved', 60_000).catch(async (error: unknown) => {
+      throw new Error(`${(error as Error).message.split('\n')[0]}; the page says: ${await page.locator("#alert").innerText()} ${await page.locator("#status").innerText()} ${await result.innerText()}`);
+    });
     await textOf(result, /authorization PA-\d{8}-[A-Z0-9]+/);
 
     // One exchange, then every payer FHIR call carried the payer token.
@@ -78,26 +104,6 @@ describe('server with SMART_CLIENTS: the app gets its payer token by exchanging 
     expect(audit.map((a) => a.actor)).toContain(`pa-dtr-app@${h.ehr.fhirBase}`);
     expect(responsesIn(h.ehr).map((qr) => qr.status)).toEqual(['completed']);
     expect(app.errors).toEqual([]);
-    await page.close();
-  });
-
-  test('an EHR session that expired before the exchange: the payer refuses it, the app says so plainly', async () => {
-    const link = await orderSignLaunchLink(h, 'ra-chart-only-partial', 'RX-DTR-AUTH-2');
-    const app = await newPage(h);
-    const { page } = app;
-    // The EHR session ends just as the app asks the payer for its token.
-    await page.route(`${h.baseUrl}/auth/token`, async (route) => {
-      h.ehr.expireTokens();
-      await route.continue();
-    });
-    const launch = h.ehr.launch({ patient: PATIENT, fhirContext: ['MedicationRequest/medreq-kineret', COVERAGE], ...(link.appContext ? { appContext: link.appContext } : {}) });
-    const url = new URL(link.url);
-    url.searchParams.set('launch', launch);
-    url.searchParams.set('iss', h.ehr.fhirBase);
-    await page.goto(url.toString());
-    await textOf(page.getByRole('alert'), 'Your EHR session has expired, so the app could not give the questionnaire for this order. Launch the app again from the EHR.', 60_000);
-    expect(await page.locator('#formContainer wc-lhc-form').count()).toBe(0);
-    expect(app.errors.filter((e) => !/status of 400/.test(e))).toEqual([]);
     await page.close();
   });
 });

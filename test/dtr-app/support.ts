@@ -75,7 +75,8 @@ export async function startHarness(chart: FhirResource[], options: { authenticat
         ],
       }
     : {};
-  const server = await createTestApp({ publicBaseUrl: baseUrl, ...auth });
+  // The evaluation time budget (5 s) guards production; on a loaded test machine it turns criteria into "could not be evaluated".
+  const server = await createTestApp({ publicBaseUrl: baseUrl, evaluation: { workers: 0, timeoutMs: 120_000 }, ...auth });
   handler = server.app as unknown as http.RequestListener;
   ehr.registerClient(CLIENT_ID, `${baseUrl}/dtr/`);
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dtr-app-chromium-'));

@@ -540,7 +540,7 @@ async function start(): Promise<void> {
 
   setStatus('Showing the form…');
   const container = $('formContainer');
-  await renderForm(container, withTerminologyServer(content.questionnaire, config.payerFhirBase), prefilledResponse(draft, answers));
+  await renderForm(container, withTerminologyServer(content.questionnaire, config.payerFhirBase, content.valueSets), prefilledResponse(draft, answers));
   // LHC-Forms does not tell when an answer changes (its radio buttons stop the change event), so
   // the form is watched: on any change of the page or typing, the answers are exported; marks are
   // refreshed, and a draft save is queued when they differ from the last ones seen.

@@ -179,12 +179,18 @@ function secureUrl(value: unknown, where: string): string {
   return value.replace(/\/+$/, '');
 }
 
-/** `DTR_EHRS`: a JSON array, or `@path/to/file.json` holding one. */
-export function parseDtrEhrs(raw: string | undefined): DtrEhrConfig[] {
+/** A variable holding a JSON array, or `@path/to/file.json` naming a file that holds one; unset = []. */
+function jsonArray(raw: string | undefined, name: string, shape: string): unknown[] {
   if (!raw || raw.trim() === '') return [];
   const text = raw.trim().startsWith('@') ? fs.readFileSync(path.resolve(raw.trim().slice(1)), 'utf8') : raw;
   const parsed: unknown = JSON.parse(text);
-  if (!Array.isArray(parsed)) throw new Error('DTR_EHRS must be a JSON array of {issuer, introspectionUrl, introspectionClientId, introspectionClientSecret, organization}');
+  if (!Array.isArray(parsed)) throw new Error(`${name} must be a JSON array of ${shape}`);
+  return parsed;
+}
+
+/** `DTR_EHRS`: a JSON array, or `@path/to/file.json` holding one. */
+export function parseDtrEhrs(raw: string | undefined): DtrEhrConfig[] {
+  const parsed = jsonArray(raw, 'DTR_EHRS', '{issuer, introspectionUrl, introspectionClientId, introspectionClientSecret, organization}');
   const issuers = new Set<string>();
   return parsed.map((entry: unknown, index) => {
     const at = `DTR_EHRS[${index}]`;
@@ -237,10 +243,7 @@ function stringList(value: unknown, where: string): string[] {
 
 /** `SMART_CLIENTS`: a JSON array, or `@path/to/file.json` holding one. */
 export function parseSmartClients(raw: string | undefined): SmartClientConfig[] {
-  if (!raw || raw.trim() === '') return [];
-  const text = raw.trim().startsWith('@') ? fs.readFileSync(path.resolve(raw.trim().slice(1)), 'utf8') : raw;
-  const parsed: unknown = JSON.parse(text);
-  if (!Array.isArray(parsed)) throw new Error('SMART_CLIENTS must be a JSON array of {clientId, jwksFile|jwksUrl|jwks, organization, scope}');
+  const parsed = jsonArray(raw, 'SMART_CLIENTS', '{clientId, jwksFile|jwksUrl|jwks, organization, scope}');
   const ids = new Set<string>();
   return parsed.map((entry: unknown, index) => {
     const at = `SMART_CLIENTS[${index}]`;

@@ -26,6 +26,7 @@ import {
   textOf,
   until,
   valueOf,
+  yesNo,
   type Harness,
 } from './support';
 
@@ -35,7 +36,6 @@ const PATIENT = 'pt-ra-partial';
 const COVERAGE = 'Coverage/cov-pt-ra-partial';
 const problems = missingPrerequisites();
 
-const yesNo = (page: Page, question: RegExp, answer: 'Yes' | 'No') => page.getByRole('radiogroup', { name: question }).getByRole('radio', { name: answer, exact: true });
 const ADALIMUMAB = /adalimumab product/;
 const TOCILIZUMAB = /Actemra \(tocilizumab\)/;
 const TOFACITINIB = /Xeljanz/;

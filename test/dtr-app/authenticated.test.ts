@@ -5,7 +5,6 @@
  * for the organization configured for that EHR. An expired EHR session is said plainly, answers kept.
  */
 import request from 'supertest';
-import type { Page } from 'playwright-core';
 import { answersByLinkId } from '../../app/dtr/src/response';
 import {
   EHR_ORGANIZATION,
@@ -19,6 +18,7 @@ import {
   textOf,
   until,
   valueOf,
+  yesNo,
   type Harness,
 } from './support';
 
@@ -27,7 +27,6 @@ jest.setTimeout(240_000);
 const PATIENT = 'pt-ra-partial';
 const COVERAGE = 'Coverage/cov-pt-ra-partial';
 const problems = missingPrerequisites();
-const yesNo = (page: Page, question: RegExp, answer: 'Yes' | 'No') => page.getByRole('radiogroup', { name: question }).getByRole('radio', { name: answer, exact: true });
 
 describe('server with SMART_CLIENTS: the app gets its payer token by exchanging the EHR launch', () => {
   let h: Harness;

@@ -175,6 +175,9 @@ export async function populateFor(h: Harness, chart: FhirResource[], questionnai
   return (res.body as Parameters).parameter!.find((p) => p.name === 'response')!.resource as QuestionnaireResponse;
 }
 
+/** The Yes/No radio of the question whose label matches. */
+export const yesNo = (page: Page, question: RegExp, answer: 'Yes' | 'No'): Locator => page.getByRole('radiogroup', { name: question }).getByRole('radio', { name: answer, exact: true });
+
 export const valueOf = (a: QuestionnaireResponseItemAnswer | undefined): unknown =>
   a?.valueCoding ? { system: a.valueCoding.system, code: a.valueCoding.code } : a && Object.fromEntries(Object.entries(a).filter(([k]) => k.startsWith('value')));
 

@@ -35,6 +35,8 @@ export interface Config {
   accessTokenTtlSeconds: number;
   /** The DTR SMART app at /dtr/: the client id EHRs register it under. */
   dtrAppClientId: string;
+  /** EHRs whose launch of the DTR app may be exchanged for a payer token (`DTR_EHRS`, src/auth/token-exchange.ts). */
+  dtrEhrs: DtrEhrConfig[];
   /** PAS Subscriptions: outbox dispatcher and rest-hook delivery. */
   subscriptions: SubscriptionSettings;
   /** Operations: logs, limits, shutdown, metrics (README "Operations"). */
@@ -242,6 +244,78 @@ export interface SmartClientConfig {
   fhirServers?: string[];
 }
 
+/**
+ * One EHR that launches the payer's DTR app (`DTR_EHRS`): the app's EHR access token is checked
+ * with this EHR's token introspection endpoint (RFC 7662) before a payer token is issued.
+ */
+export interface DtrEhrConfig {
+  /** The EHR's FHIR base URL, the `iss` it launches the app with. */
+  issuer: string;
+  introspectionUrl: string;
+  /** The payer's credentials at the introspection endpoint (HTTP Basic, RFC 7662 §2.1). */
+  introspectionClientId: string;
+  introspectionClientSecret: string;
+  /** The client id the EHR gave the DTR app; tokens of other apps are refused. Default DTR_APP_CLIENT_ID. */
+  appClientId?: string;
+  /** The provider organization this EHR submits for (PAS isolation, like a SMART client's). */
+  organization: { system: string; value: string };
+  /** The most an exchanged token may carry; default the DTR operations and Claim/$submit. */
+  scope?: string;
+}
+
+/** https, or http on loopback (a test EHR): an EHR token is never sent in clear over a network. */
+function secureUrl(value: unknown, where: string): string {
+  if (typeof value !== 'string') throw new Error(`${where} must be a URL`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`${where} must be a URL, got "${value}"`);
+  }
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) throw new Error(`${where} must be an https URL`);
+  return value.replace(/\/+$/, '');
+}
+
+/** A variable holding a JSON array, or `@path/to/file.json` naming a file that holds one; unset = []. */
+function jsonArray(raw: string | undefined, name: string, shape: string): unknown[] {
+  if (!raw || raw.trim() === '') return [];
+  const text = raw.trim().startsWith('@') ? fs.readFileSync(path.resolve(raw.trim().slice(1)), 'utf8') : raw;
+  const parsed: unknown = JSON.parse(text);
+  if (!Array.isArray(parsed)) throw new Error(`${name} must be a JSON array of ${shape}`);
+  return parsed;
+}
+
+/** `DTR_EHRS`: a JSON array, or `@path/to/file.json` holding one. */
+export function parseDtrEhrs(raw: string | undefined): DtrEhrConfig[] {
+  const parsed = jsonArray(raw, 'DTR_EHRS', '{issuer, introspectionUrl, introspectionClientId, introspectionClientSecret, organization}');
+  const issuers = new Set<string>();
+  return parsed.map((entry: unknown, index) => {
+    const at = `DTR_EHRS[${index}]`;
+    const e = (entry ?? {}) as Partial<DtrEhrConfig>;
+    const issuer = secureUrl(e.issuer, `${at}.issuer`);
+    if (issuers.has(issuer)) throw new Error(`${at}: issuer ${issuer} is listed twice`);
+    issuers.add(issuer);
+    for (const field of ['introspectionClientId', 'introspectionClientSecret'] as const) {
+      if (typeof e[field] !== 'string' || e[field] === '') throw new Error(`${at} needs "${field}"`);
+    }
+    if (typeof e.organization?.system !== 'string' || typeof e.organization?.value !== 'string') {
+      throw new Error(`${at} needs "organization": {"system", "value"} (the provider it submits for, e.g. an NPI)`);
+    }
+    if (e.appClientId !== undefined && (typeof e.appClientId !== 'string' || e.appClientId === '')) throw new Error(`${at}.appClientId must be a string`);
+    if (e.scope !== undefined && (typeof e.scope !== 'string' || e.scope.trim() === '')) throw new Error(`${at}.scope must be a space-separated scope list`);
+    return {
+      issuer,
+      introspectionUrl: secureUrl(e.introspectionUrl, `${at}.introspectionUrl`),
+      introspectionClientId: e.introspectionClientId!,
+      introspectionClientSecret: e.introspectionClientSecret!,
+      ...(e.appClientId ? { appClientId: e.appClientId } : {}),
+      organization: { system: e.organization.system, value: e.organization.value },
+      ...(e.scope ? { scope: e.scope.trim() } : {}),
+    };
+  });
+}
+
 function parseIssuers(raw: string | undefined): TrustedIssuer[] {
   if (!raw) return [];
   const parsed: unknown = JSON.parse(raw);
@@ -267,10 +341,7 @@ function stringList(value: unknown, where: string): string[] {
 
 /** `SMART_CLIENTS`: a JSON array, or `@path/to/file.json` holding one. */
 export function parseSmartClients(raw: string | undefined): SmartClientConfig[] {
-  if (!raw || raw.trim() === '') return [];
-  const text = raw.trim().startsWith('@') ? fs.readFileSync(path.resolve(raw.trim().slice(1)), 'utf8') : raw;
-  const parsed: unknown = JSON.parse(text);
-  if (!Array.isArray(parsed)) throw new Error('SMART_CLIENTS must be a JSON array of {clientId, jwksFile|jwksUrl|jwks, organization, scope}');
+  const parsed = jsonArray(raw, 'SMART_CLIENTS', '{clientId, jwksFile|jwksUrl|jwks, organization, scope}');
   const ids = new Set<string>();
   return parsed.map((entry: unknown, index) => {
     const at = `SMART_CLIENTS[${index}]`;
@@ -330,6 +401,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     smartClients: parseSmartClients(env.SMART_CLIENTS),
     accessTokenTtlSeconds: Number(env.ACCESS_TOKEN_TTL_SECONDS ?? 300),
     dtrAppClientId: env.DTR_APP_CLIENT_ID ?? 'pa-dtr-app',
+    dtrEhrs: parseDtrEhrs(env.DTR_EHRS),
     subscriptions: {
       pollMs: Number(env.SUBSCRIPTION_POLL_MS ?? 1000),
       timeoutMs: Number(env.SUBSCRIPTION_TIMEOUT_MS ?? 10000),

@@ -22,6 +22,7 @@ import type { Store } from '../store';
 import { forbidden, unauthorized, type OperationOutcomeError } from '../fhir/outcomes';
 import { allows, describe, grantScopes, parseScopes, requiredScope, type Scope } from './scopes';
 import { joseReason, pinKeys } from './keys';
+import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, type TokenExchange } from './token-exchange';
 
 export const TOKEN_PATH = '/auth/token';
 export const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -42,8 +43,8 @@ export interface AuthenticatedClient {
 /** An OAuth 2.0 error answer (RFC 6749 §5.2). */
 export class OAuthError extends Error {
   constructor(
-    readonly status: 400 | 401,
-    readonly error: 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unsupported_grant_type' | 'invalid_scope',
+    readonly status: 400 | 401 | 503,
+    readonly error: 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unsupported_grant_type' | 'invalid_scope' | 'temporarily_unavailable',
     readonly description: string,
   ) {
     super(description);
@@ -56,6 +57,8 @@ export interface TokenResponse {
   token_type: 'bearer';
   expires_in: number;
   scope: string;
+  /** Token exchange answers (RFC 8693 §2.2.1). */
+  issued_token_type?: string;
 }
 
 export interface SmartAuth {
@@ -95,7 +98,13 @@ function assertionReason(error: unknown): string {
   });
 }
 
-export function createSmartAuth(config: Pick<Config, 'publicBaseUrl' | 'smartClients' | 'accessTokenTtlSeconds'>, store: Store, clock: () => Date): SmartAuth {
+/** `exchange`: the DTR app's token exchange (src/auth/token-exchange.ts), when DTR_EHRS is configured. */
+export function createSmartAuth(
+  config: Pick<Config, 'publicBaseUrl' | 'smartClients' | 'accessTokenTtlSeconds'>,
+  store: Store,
+  clock: () => Date,
+  exchange: TokenExchange | null = null,
+): SmartAuth {
   const tokenUrl = `${config.publicBaseUrl}${TOKEN_PATH}`;
   const clients = new Map<string, RegisteredClient>();
   for (const client of config.smartClients) clients.set(client.clientId, { config: client, keys: pinKeys(client, `SMART client ${client.clientId}`).keys });
@@ -105,7 +114,7 @@ export function createSmartAuth(config: Pick<Config, 'publicBaseUrl' | 'smartCli
     return {
       issuer: config.publicBaseUrl,
       token_endpoint: tokenUrl,
-      grant_types_supported: ['client_credentials'],
+      grant_types_supported: exchange ? ['client_credentials', TOKEN_EXCHANGE_GRANT] : ['client_credentials'],
       token_endpoint_auth_methods_supported: ['private_key_jwt'],
       token_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGORITHMS],
       scopes_supported: supportedScopes,
@@ -113,9 +122,21 @@ export function createSmartAuth(config: Pick<Config, 'publicBaseUrl' | 'smartCli
     };
   }
 
+  async function issue(clientId: string, scope: string, expiresAt: Date, now: Date): Promise<TokenResponse> {
+    const accessToken = crypto.randomBytes(32).toString('base64url');
+    await store.saveAccessToken(hashToken(accessToken), { clientId, scope, expiresAt }, now);
+    return { access_token: accessToken, token_type: 'bearer', expires_in: Math.max(1, Math.floor((expiresAt.getTime() - now.getTime()) / 1000)), scope };
+  }
+
   async function token(form: Record<string, unknown>): Promise<TokenResponse> {
     const field = (name: string) => (typeof form[name] === 'string' ? (form[name] as string) : undefined);
-    if (field('grant_type') !== 'client_credentials') throw new OAuthError(400, 'unsupported_grant_type', 'grant_type must be client_credentials');
+    if (exchange && field('grant_type') === TOKEN_EXCHANGE_GRANT) {
+      const now = clock();
+      const grant = await exchange.exchange(form, now);
+      // RFC 8693 §2.2.1: the answer names the issued token's type.
+      return { ...(await issue(grant.clientId, grant.scope, grant.expiresAt, now)), issued_token_type: ACCESS_TOKEN_TYPE };
+    }
+    if (field('grant_type') !== 'client_credentials') throw new OAuthError(400, 'unsupported_grant_type', `grant_type must be client_credentials${exchange ? ` or ${TOKEN_EXCHANGE_GRANT}` : ''}`);
     if (field('client_assertion_type') !== ASSERTION_TYPE) throw new OAuthError(400, 'invalid_request', `client_assertion_type must be ${ASSERTION_TYPE}`);
     const assertion = field('client_assertion');
     if (!assertion) throw new OAuthError(400, 'invalid_request', 'client_assertion is required');
@@ -160,11 +181,7 @@ export function createSmartAuth(config: Pick<Config, 'publicBaseUrl' | 'smartCli
 
     const granted = grantScopes(requested, client.config.scope);
     if (granted.length === 0) throw new OAuthError(400, 'invalid_scope', 'none of the requested scopes is allowed for this client');
-    const accessToken = crypto.randomBytes(32).toString('base64url');
-    const ttl = config.accessTokenTtlSeconds;
-    const scope = granted.join(' ');
-    await store.saveAccessToken(hashToken(accessToken), { clientId: client.config.clientId, scope, expiresAt: new Date(now.getTime() + ttl * 1000) }, now);
-    return { access_token: accessToken, token_type: 'bearer', expires_in: ttl, scope };
+    return issue(client.config.clientId, granted.join(' '), new Date(now.getTime() + config.accessTokenTtlSeconds * 1000), now);
   }
 
   async function authenticate(method: string, fhirPath: string, authorization: string | undefined): Promise<AuthenticatedClient | null> {
@@ -173,17 +190,17 @@ export function createSmartAuth(config: Pick<Config, 'publicBaseUrl' | 'smartCli
     const match = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization?.trim() ?? '');
     if (!match) throw bearerChallenge(`This server needs "Authorization: Bearer <access token>" from ${tokenUrl} (SMART Backend Services).`);
     const record = await store.findAccessToken(hashToken(match[1]!), clock());
-    const client = record ? clients.get(record.clientId) : undefined;
+    const client = record ? (clients.get(record.clientId)?.config ?? exchange?.principal(record.clientId)) : undefined;
     if (!record || !client) throw bearerChallenge('The access token is unknown or has expired.', 'invalid_token');
     const scopes: Scope[] = parseScopes(record.scope);
     if (!need.some((n) => allows(scopes, n.type, n.permission))) {
       throw forbidden(`The access token's scope does not allow this request; it needs ${describe(need)}.`);
     }
     return {
-      clientId: client.config.clientId,
-      organization: client.config.organization,
+      clientId: record.clientId,
+      organization: client.organization,
       scopes: record.scope.split(' '),
-      fhirServers: client.config.fhirServers ?? [],
+      fhirServers: client.fhirServers ?? [],
     };
   }
 

@@ -26,6 +26,7 @@ import {
   textOf,
   until,
   valueOf,
+  yesNo,
   type Harness,
 } from './support';
 
@@ -35,7 +36,6 @@ const PATIENT = 'pt-ra-partial';
 const COVERAGE = 'Coverage/cov-pt-ra-partial';
 const problems = missingPrerequisites();
 
-const yesNo = (page: Page, question: RegExp, answer: 'Yes' | 'No') => page.getByRole('radiogroup', { name: question }).getByRole('radio', { name: answer, exact: true });
 const ADALIMUMAB = /adalimumab product/;
 const TOCILIZUMAB = /Actemra \(tocilizumab\)/;
 const TOFACITINIB = /Xeljanz/;
@@ -252,6 +252,47 @@ describe('failures show a clear message and lose no answer', () => {
     // Usable at 1280×800: nothing wider than the window.
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(1280);
     expect(app.errors).toEqual([]);
+    await page.close();
+  });
+});
+
+describe('relaunch: appContext.response reopens the saved draft', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    if (problems.length > 0) throw new Error(`DTR app test prerequisites missing:\n- ${problems.join('\n- ')}`);
+    h = await startHarness(ehrChart('ra-chart-only-partial', 'RX-DTR-APP-4'));
+  });
+  afterAll(async () => h?.close());
+
+  test('the EHR relaunches with {"response": "QuestionnaireResponse/<id>"}: that draft is read, shown and updated in place', async () => {
+    const link = await orderSignLaunchLink(h, 'ra-chart-only-partial', 'RX-DTR-APP-4');
+    const first = await newPage(h);
+    await launchFromCard(h, first, link, PATIENT, COVERAGE);
+    await yesNo(first.page, ADALIMUMAB, 'Yes').click();
+    await answerCdai(first.page, '41');
+    await until(() => expect(originOf(responsesIn(h.ehr)[0], 'baseline-cdai')).toEqual({ value: { valueDecimal: 41 }, origin: 'manual' }));
+    const draft = onlyResponse(h);
+    await first.page.close();
+
+    // Another tab (nothing kept in the browser): only the saved response tells the app the answers.
+    const again = await newPage(h);
+    const { page } = again;
+    const relaunch = { ...link, appContext: JSON.stringify({ response: `QuestionnaireResponse/${draft.id!}` }) };
+    const before = h.ehr.requests.length;
+    await launchFromCard(h, again, relaunch, PATIENT, COVERAGE);
+    expect(h.ehr.requests.slice(before).some((r) => r.method === 'GET' && r.path === `/fhir/QuestionnaireResponse/${draft.id!}` && r.status === 200)).toBe(true);
+    const shown = answersByLinkId((await formResponse(page)).item);
+    expect(valueOf(shown.get('adalimumab-failed')?.[0])).toEqual({ valueBoolean: true });
+    expect(valueOf(shown.get('baseline-cdai')?.[0])).toEqual({ valueDecimal: 41 });
+    expect(valueOf(shown.get('mtx-trial-failed')?.[0])).toEqual({ valueBoolean: true });
+    // The same resource is updated, not a second one created.
+    await yesNo(page, TOCILIZUMAB, 'Yes').click();
+    await until(() => expect(originOf(responsesIn(h.ehr)[0], 'tocilizumab-failed')).toEqual({ value: { valueBoolean: true }, origin: 'manual' }));
+    const updated = onlyResponse(h);
+    expect(updated.id).toBe(draft.id);
+    expect(Number(updated.meta?.versionId)).toBeGreaterThan(Number(draft.meta?.versionId));
+    expect(originOf(updated, 'adalimumab-failed')).toEqual({ value: { valueBoolean: true }, origin: 'manual' });
+    expect(again.errors).toEqual([]);
     await page.close();
   });
 });

@@ -102,7 +102,8 @@ describe('the PAS request and its answer', () => {
       use: 'preauthorization',
       patient: { reference: 'Patient/pt-ra-partial' },
       insurer: { reference: 'Organization/org-centene-medicaid' },
-      provider: { reference: 'Practitioner/pract-marquez' },
+      // PAS: a PractitionerRole or Organization, not the order's Practitioner requester.
+      provider: { reference: 'PractitionerRole/role-marquez-rheumatology' },
       insurance: [{ sequence: 1, focal: true, coverage: { reference: 'Coverage/cov-pt-ra-partial' } }],
       supportingInfo: [{ valueReference: { reference: 'QuestionnaireResponse/qr-1' } }],
       diagnosis: [{ sequence: 1, diagnosisCodeableConcept: order.reasonCode?.[0] }],
@@ -111,6 +112,12 @@ describe('the PAS request and its answer', () => {
     expect(new Set(keys).size).toBe(keys.length);
     expect(keys).toEqual(expect.arrayContaining(['MedicationRequest/medreq-kineret', 'Coverage/cov-pt-ra-partial', 'QuestionnaireResponse/qr-1', 'PractitionerRole/role-marquez-rheumatology']));
     for (const entry of bundle.entry!) expect(entry.fullUrl).toBe(`https://ehr.example.org/fhir/${entry.resource!.resourceType}/${entry.resource!.id}`);
+  });
+
+  test('Claim.provider: the requesting practitioner\'s role; a PractitionerRole or Organization requester as is', () => {
+    expect(buildPasRequest({ ...input, resources: chart.filter((r) => r.resourceType !== 'PractitionerRole') }).entry?.[0]?.resource).toMatchObject({ provider: { reference: 'Practitioner/pract-marquez' } });
+    const byOrg = { ...order, requester: { reference: 'Organization/org-riverside-rheumatology' } };
+    expect(buildPasRequest({ ...input, order: byOrg }).entry?.[0]?.resource).toMatchObject({ provider: { reference: 'Organization/org-riverside-rheumatology' } });
   });
 
   test('the completed response goes, not the draft copy of it the chart was read with', () => {

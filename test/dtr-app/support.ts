@@ -13,11 +13,12 @@ import path from 'node:path';
 import request from 'supertest';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import type { Bundle, FhirResource, MedicationRequest, Parameters, QuestionnaireResponse, QuestionnaireResponseItemAnswer } from 'fhir/r4';
-import { REPO_ROOT } from '../../src/config';
+import { REPO_ROOT, type Config } from '../../src/config';
 import type { CdsLink, CdsServiceResponse } from '../../src/crd/types';
 import { createTestApp, EVALUATION_DATE, type TestApp } from '../support/app';
 import { buildRequest, chartResources, ORDER_NUMBER_SYSTEM } from '../support/crd-requests';
 import { startTestEhr, type TestEhr } from '../support/ehr/ehr';
+import { smartClients } from '../support/smart-clients';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const CLIENT_ID = 'pa-dtr-app';
@@ -46,15 +47,37 @@ export function ehrChart(chart: 'ra-chart-only-partial' | 'ra-approvable', order
   );
 }
 
-export async function startHarness(chart: FhirResource[]): Promise<Harness> {
+/** NPI of the chart's prescribing organization (org-riverside-rheumatology): the EHR submits for it. */
+export const EHR_ORGANIZATION = { system: 'http://hl7.org/fhir/sid/us-npi', value: '1826153706' };
+
+/**
+ * `authenticated`: the server as deployed, /fhir closed (SMART_CLIENTS set) and the test EHR in
+ * DTR_EHRS, so the app must exchange its EHR launch for a payer token.
+ */
+export async function startHarness(chart: FhirResource[], options: { authenticated?: boolean } = {}): Promise<Harness> {
+  const ehr = await startTestEhr(chart);
   // The server must know its own URL (card links, the app's payer base) before it is built.
   let handler: http.RequestListener = (_req, res) => res.writeHead(503).end();
   const listener = http.createServer((req, res) => handler(req, res));
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
   const baseUrl = `http://127.0.0.1:${(listener.address() as AddressInfo).port}`;
-  const server = await createTestApp({ publicBaseUrl: baseUrl });
+  const auth: Partial<Config> = options.authenticated
+    ? {
+        smartClients: (await smartClients([['ehr-backend', EHR_ORGANIZATION.value]], 'system/Claim.c system/ClaimResponse.r')).configs,
+        dtrEhrs: [
+          {
+            issuer: ehr.fhirBase,
+            introspectionUrl: ehr.introspectionUrl,
+            introspectionClientId: ehr.introspection.clientId,
+            introspectionClientSecret: ehr.introspection.secret,
+            organization: EHR_ORGANIZATION,
+          },
+        ],
+      }
+    : {};
+  // The evaluation time budget (5 s) guards production; on a loaded test machine it turns criteria into "could not be evaluated".
+  const server = await createTestApp({ publicBaseUrl: baseUrl, evaluation: { workers: 0, timeoutMs: 120_000 }, ...auth });
   handler = server.app as unknown as http.RequestListener;
-  const ehr = await startTestEhr(chart);
   ehr.registerClient(CLIENT_ID, `${baseUrl}/dtr/`);
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dtr-app-chromium-'));
   const browser = await chromium.launchPersistentContext(userDataDir, {
@@ -151,6 +174,9 @@ export async function populateFor(h: Harness, chart: FhirResource[], questionnai
   if (res.status !== 200) throw new Error(`$populate answered ${res.status}: ${JSON.stringify(res.body)}`);
   return (res.body as Parameters).parameter!.find((p) => p.name === 'response')!.resource as QuestionnaireResponse;
 }
+
+/** The Yes/No radio of the question whose label matches. */
+export const yesNo = (page: Page, question: RegExp, answer: 'Yes' | 'No'): Locator => page.getByRole('radiogroup', { name: question }).getByRole('radio', { name: answer, exact: true });
 
 export const valueOf = (a: QuestionnaireResponseItemAnswer | undefined): unknown =>
   a?.valueCoding ? { system: a.valueCoding.system, code: a.valueCoding.code } : a && Object.fromEntries(Object.entries(a).filter(([k]) => k.startsWith('value')));

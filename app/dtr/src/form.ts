@@ -3,7 +3,7 @@
  * Questionnaire with a QuestionnaireResponse, export the answers, check required items, and mark
  * the items whose answers came from the chart.
  */
-import type { Questionnaire, QuestionnaireItem, QuestionnaireResponse, QuestionnaireResponseItemAnswer } from 'fhir/r4';
+import type { Questionnaire, QuestionnaireItem, QuestionnaireResponse, QuestionnaireResponseItemAnswer, ValueSet, ValueSetExpansionContains } from 'fhir/r4';
 import { answerKey } from './response';
 
 interface LFormsUtil {
@@ -20,14 +20,29 @@ function lforms(): LFormsUtil {
 
 const PREFERRED_TERMINOLOGY_SERVER = 'http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-preferredTerminologyServer';
 
-/** The Questionnaire with the payer as its terminology server (answer lists come from its `$expand`). */
-export function withTerminologyServer(questionnaire: Questionnaire, payerFhirBase: string): Questionnaire {
+/**
+ * The Questionnaire as the renderer gets it: each `answerValueSet` the package carries expanded
+ * becomes that expansion's `answerOption`s (the package is complete, and LHC-Forms cannot send the
+ * payer token with its own `$expand` calls); any other keeps the payer as its terminology server.
+ */
+export function withTerminologyServer(questionnaire: Questionnaire, payerFhirBase: string, valueSets: readonly ValueSet[] = []): Questionnaire {
   const copy = structuredClone(questionnaire);
   const terminology = { url: PREFERRED_TERMINOLOGY_SERVER, valueUrl: payerFhirBase };
+  const expansionOf = (canonical: string): ValueSetExpansionContains[] | undefined => {
+    const [url, version] = canonical.split('|');
+    const found = valueSets.find((v) => v.url === url && (version === undefined || v.version === version));
+    return found?.expansion?.contains?.filter((c) => c.code !== undefined && c.abstract !== true);
+  };
   copy.extension = [...(copy.extension ?? []).filter((e) => e.url !== PREFERRED_TERMINOLOGY_SERVER), terminology];
   const mark = (items: QuestionnaireItem[] | undefined): void =>
     (items ?? []).forEach((i) => {
-      if (i.answerValueSet) i.extension = [...(i.extension ?? []).filter((e) => e.url !== PREFERRED_TERMINOLOGY_SERVER), terminology];
+      const contains = i.answerValueSet ? expansionOf(i.answerValueSet) : undefined;
+      if (contains && contains.length > 0) {
+        i.answerOption = contains.map((c) => ({ valueCoding: { ...(c.system ? { system: c.system } : {}), ...(c.version ? { version: c.version } : {}), code: c.code!, ...(c.display ? { display: c.display } : {}) } }));
+        delete i.answerValueSet;
+      } else if (i.answerValueSet) {
+        i.extension = [...(i.extension ?? []).filter((e) => e.url !== PREFERRED_TERMINOLOGY_SERVER), terminology];
+      }
       mark(i.item);
     });
   mark(copy.item);

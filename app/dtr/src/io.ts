@@ -72,13 +72,30 @@ function outcomeText(body: unknown): string | undefined {
   return outcome.issue.map((i) => i.diagnostics ?? i.details?.text ?? i.code).join('; ');
 }
 
-/** POSTs a FHIR operation to the payer; 4xx/5xx become an AppError with the OperationOutcome's text. */
-export async function payerPost<T>(url: string, body: unknown, doing: string): Promise<T> {
-  let response: Response;
-  try {
-    response = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/fhir+json', Accept: 'application/fhir+json' }, body: JSON.stringify(body) });
-  } catch {
-    throw new AppError('network', `The health plan could not be reached to ${doing}.`);
+/** Gives the payer's `Authorization` header (src/payer-auth.ts); absent when the payer is open. */
+export interface PayerCredentials {
+  header(doing: string): Promise<string>;
+  reset(): void;
+}
+
+/**
+ * POSTs a FHIR operation to the payer; 4xx/5xx become an AppError with the OperationOutcome's text.
+ * With `auth`, a 401 gets one new token and one retry.
+ */
+export async function payerPost<T>(url: string, body: unknown, doing: string, auth?: PayerCredentials): Promise<T> {
+  const send = async (): Promise<Response> => {
+    const headers: Record<string, string> = { 'Content-Type': 'application/fhir+json', Accept: 'application/fhir+json' };
+    if (auth) headers.Authorization = await auth.header(doing);
+    try {
+      return await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
+    } catch {
+      throw new AppError('network', `The health plan could not be reached to ${doing}.`);
+    }
+  };
+  let response = await send();
+  if (response.status === 401 && auth) {
+    auth.reset();
+    response = await send();
   }
   const text = await response.text();
   let parsed: unknown;

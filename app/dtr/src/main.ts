@@ -29,7 +29,8 @@ import type {
 } from 'fhir/r4';
 import { EXT } from '../../../src/dtr/urls';
 import { formErrors, exportResponse, markOrigins, renderForm, withTerminologyServer } from './form';
-import { AppError, ehrError, ehrRead, ehrSave, ehrSearch, payerPost, readPackage } from './io';
+import { AppError, ehrError, ehrRead, ehrSave, ehrSearch, payerPost, readPackage, type PayerCredentials } from './io';
+import { payerAuth } from './payer-auth';
 import { ORDER_TYPES, readLaunchContext, relativeReference, type LaunchContext } from './launch-context';
 import { buildPasRequest, readPasResponse, type OrderLike, type PasResult } from './pas';
 import { chartBundle, chartSearches, populateInBrowser, requiredTypes, type PackageContent } from './population';
@@ -39,11 +40,15 @@ interface AppConfig {
   clientId: string;
   scope: string;
   payerFhirBase: string;
+  /** Set when the payer's /fhir needs a token: its token endpoint (token exchange of the EHR launch). */
+  payerTokenUrl?: string;
 }
 
 interface Session {
   client: Client;
   config: AppConfig;
+  /** The payer token, when the payer requires one. */
+  payer?: PayerCredentials;
   ehrBase: string;
   context: LaunchContext;
   patient: Patient;
@@ -228,14 +233,14 @@ function withPayerIdentifiers(coverage: Coverage, payers: Organization[]): Cover
   return copy;
 }
 
-async function fetchPackage(config: AppConfig, context: LaunchContext, order: FhirResource, coverage: Coverage): Promise<{ content: PackageContent; draft: QuestionnaireResponse; notes: string[] }> {
+async function fetchPackage(config: AppConfig, payer: PayerCredentials | undefined, context: LaunchContext, order: FhirResource, coverage: Coverage): Promise<{ content: PackageContent; draft: QuestionnaireResponse; notes: string[] }> {
   const parameter: NonNullable<import('fhir/r4').Parameters['parameter']> = [
     { name: 'coverage', resource: coverage },
     { name: 'order', resource: order },
     ...context.questionnaires.map((q) => ({ name: 'questionnaire', valueCanonical: q })),
   ];
   if (context.coverageAssertionId) parameter.push({ name: 'context', valueString: context.coverageAssertionId });
-  const body = await payerPost<Bundle | import('fhir/r4').Parameters>(`${config.payerFhirBase}/Questionnaire/$questionnaire-package`, { resourceType: 'Parameters', parameter }, 'give the questionnaire for this order');
+  const body = await payerPost<Bundle | import('fhir/r4').Parameters>(`${config.payerFhirBase}/Questionnaire/$questionnaire-package`, { resourceType: 'Parameters', parameter }, 'give the questionnaire for this order', payer);
   const { bundles, notes } = readPackage(body);
   const bundle = bundles[0];
   if (!bundle) throw new AppError('payer', `The health plan has no questionnaire for this order${notes.length ? `: ${notes.join('; ')}` : '.'}`);
@@ -448,7 +453,7 @@ async function submit(s: Session): Promise<void> {
       now: new Date(),
       newId: () => crypto.randomUUID(),
     });
-    const answer = await payerPost<Bundle>(`${s.config.payerFhirBase}/Claim/$submit`, bundle, 'take the prior authorization request');
+    const answer = await payerPost<Bundle>(`${s.config.payerFhirBase}/Claim/$submit`, bundle, 'take the prior authorization request', s.payer);
     const result = readPasResponse(answer);
     showResult(result);
     setStatus(`The health plan answered: ${result.kind}.`);
@@ -489,6 +494,9 @@ async function start(): Promise<void> {
   const patientId = context.patientId ?? client.patient.id ?? undefined;
   if (!patientId) throw new AppError('app', 'The EHR did not give the app a patient.');
   const ehrBase = client.state.serverUrl.replace(/\/+$/, '');
+  const payer = config.payerTokenUrl
+    ? payerAuth({ tokenUrl: config.payerTokenUrl, clientId: config.clientId, ehrBase, ehrToken: () => client.state.tokenResponse?.access_token })
+    : undefined;
 
   setStatus('Reading the patient, the order and the coverage from the EHR…');
   const patient = await ehrRead<Patient>(client, `Patient/${patientId}`, 'read the patient');
@@ -507,10 +515,10 @@ async function start(): Promise<void> {
   }
 
   setStatus('Getting the questionnaire from the health plan…');
-  const { content, draft, notes } = await fetchPackage(config, context, order, withPayerIdentifiers(coverage, payers));
+  const { content, draft, notes } = await fetchPackage(config, payer, context, order, withPayerIdentifiers(coverage, payers));
   const fhirUser = client.getFhirUser();
   const author = fhirUser ? { reference: fhirUser } : order.requester?.reference ? { reference: order.requester.reference } : undefined;
-  const partial = { client, config, ehrBase, context, patient, order, coverage, content, draft, ...(author ? { author } : {}) };
+  const partial = { client, config, ...(payer ? { payer } : {}), ehrBase, context, patient, order, coverage, content, draft, ...(author ? { author } : {}) };
 
   setStatus('Reading the chart and running the health plan\'s rules on it…');
   const read = await readChart(client, patient, order, coverage, content.libraries, payers);
@@ -532,7 +540,7 @@ async function start(): Promise<void> {
 
   setStatus('Showing the form…');
   const container = $('formContainer');
-  await renderForm(container, withTerminologyServer(content.questionnaire, config.payerFhirBase), prefilledResponse(draft, answers));
+  await renderForm(container, withTerminologyServer(content.questionnaire, config.payerFhirBase, content.valueSets), prefilledResponse(draft, answers));
   // LHC-Forms does not tell when an answer changes (its radio buttons stop the change event), so
   // the form is watched: on any change of the page or typing, the answers are exported; marks are
   // refreshed, and a draft save is queued when they differ from the last ones seen.

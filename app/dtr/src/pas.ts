@@ -5,7 +5,7 @@
  * order, the coverage, its payer, the requester and the chart resources the package's criteria
  * read (what the app fetched for pre-population). Pure: no I/O, no DOM.
  */
-import type { Bundle, Claim, ClaimResponse, CodeableConcept, Coverage, Extension, FhirResource, OperationOutcome, QuestionnaireResponse, Reference } from 'fhir/r4';
+import type { Bundle, Claim, ClaimResponse, CodeableConcept, Coverage, Extension, FhirResource, OperationOutcome, PractitionerRole, QuestionnaireResponse, Reference } from 'fhir/r4';
 
 const PAS_SD = 'http://hl7.org/fhir/us/davinci-pas/StructureDefinition';
 const PAS_TEMP = 'http://hl7.org/fhir/us/davinci-pas/CodeSystem/PASTempCodes';
@@ -46,6 +46,19 @@ function productOf(order: OrderLike): CodeableConcept {
   return concept;
 }
 
+/**
+ * PAS Claim.provider is a PractitionerRole or an Organization (profile-claim): an order requested
+ * by a Practitioner is submitted under that practitioner's role the chart holds (the first one with
+ * an organization), so that the request names the organization it comes from.
+ */
+export function providerOf(requester: Reference, resources: readonly FhirResource[]): Reference {
+  const match = /(?:^|\/)Practitioner\/([^/]+)$/.exec(requester.reference ?? '');
+  if (!match) return { reference: requester.reference! };
+  const roles = resources.filter((r): r is PractitionerRole => r.resourceType === 'PractitionerRole' && new RegExp(`(?:^|/)Practitioner/${match[1]}$`).test(r.practitioner?.reference ?? ''));
+  const role = roles.find((r) => r.organization?.reference) ?? roles[0];
+  return { reference: role ? ref(role) : requester.reference! };
+}
+
 export function buildPasRequest(input: PasInput): Bundle {
   const { order, coverage, response, now } = input;
   const insurer = coverage.payor?.[0];
@@ -68,7 +81,7 @@ export function buildPasRequest(input: PasInput): Bundle {
     patient: { reference: coverage.beneficiary.reference },
     created: now.toISOString(),
     insurer: { reference: insurer.reference },
-    provider: { reference: order.requester.reference },
+    provider: providerOf(order.requester, input.resources),
     priority: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/processpriority', code: 'normal' }] },
     insurance: [{ sequence: 1, focal: true, coverage: { reference: ref(coverage) } }],
     supportingInfo: [

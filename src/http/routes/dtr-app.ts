@@ -2,7 +2,8 @@
  * The payer's DTR SMART on FHIR app (Da Vinci DTR 2.0.1 "DTR SMART app"), served as static files:
  * - `GET /dtr/launch` — the SMART launch URL (EHR launch with `launch` + `iss`; standalone with `iss`);
  * - `GET /dtr/` — the app page the authorization server redirects back to;
- * - `GET /dtr/config.json` — the client id and scopes the app asks for, and this payer's FHIR base;
+ * - `GET /dtr/config.json` — the client id and scopes the app asks for, this payer's FHIR base and,
+ *   when /fhir needs a token, the token endpoint where the app exchanges its EHR launch for one;
  * - `GET /dtr/lforms/*` — the LHC-Forms renderer (build/lforms, scripts/fetch-lforms.sh).
  * The scripts are bundled from app/dtr by scripts/build-dtr-app.mjs into build/dtr-app.
  */
@@ -12,6 +13,7 @@ import express from 'express';
 import { REPO_ROOT } from '../../config';
 import { issue, OperationOutcomeError, outcome } from '../../fhir/outcomes';
 import { route, type RouteModule } from '../app';
+import { TOKEN_PATH } from '../../auth/smart';
 
 export const DTR_APP_DIR = path.join(REPO_ROOT, 'build', 'dtr-app');
 export const LFORMS_DIR = path.join(REPO_ROOT, 'build', 'lforms');
@@ -72,7 +74,13 @@ export const dtrAppRoutes: RouteModule = (router, ctx) => {
       async () => ({
         status: 200,
         contentType: 'application/json',
-        body: { clientId: ctx.config.dtrAppClientId, scope: DTR_APP_SCOPE, payerFhirBase: `${ctx.config.publicBaseUrl}/fhir` },
+        body: {
+          clientId: ctx.config.dtrAppClientId,
+          scope: DTR_APP_SCOPE,
+          payerFhirBase: `${ctx.config.publicBaseUrl}/fhir`,
+          // /fhir needs a token: the app exchanges its EHR launch for one (src/auth/token-exchange.ts).
+          ...(ctx.config.smartClients.length > 0 ? { payerTokenUrl: `${ctx.config.publicBaseUrl}${TOKEN_PATH}` } : {}),
+        },
       }),
       ctx,
     ),

@@ -6,9 +6,10 @@
 import express from 'express';
 import type { RouteModule } from '../app';
 import { OAuthError, TOKEN_PATH, createSmartAuth, type AuthenticatedClient } from '../../auth/smart';
+import { createTokenExchange } from '../../auth/token-exchange';
 
 export const smartRoutes: RouteModule = (router, ctx) => {
-  const smart = createSmartAuth(ctx.config, ctx.store, ctx.clock);
+  const smart = createSmartAuth(ctx.config, ctx.store, ctx.clock, createTokenExchange(ctx.config));
 
   for (const path of ['/.well-known/smart-configuration', '/fhir/.well-known/smart-configuration']) {
     router.get(path, (_req, res) => {

@@ -11,6 +11,8 @@
  * - `POST /auth/token`: `authorization_code` (the code's client, redirect_uri and PKCE verifier are
  *   checked); the answer carries `patient`, `fhirContext`, `appContext`, an `id_token` naming the
  *   user (fhirUser) and `expires_in`. No refresh token: an expired session stays expired.
+ * - `POST /auth/introspect`: token introspection (RFC 7662, SMART App Launch 2.0) for the payer,
+ *   with HTTP Basic `introspection` credentials: `active`, `client_id`, `scope`, `exp`, `patient`.
  * - FHIR requests need `Authorization: Bearer <token>` of an unexpired token (else 401).
  * - `failWith(status, match)` makes matching FHIR requests answer that status (an EHR that is down).
  * CORS is open: the app runs on the payer's origin.
@@ -38,6 +40,13 @@ export interface EhrRequest {
 export interface TestEhr {
   /** `http://127.0.0.1:<port>/fhir` */
   fhirBase: string;
+  introspectionUrl: string;
+  /** What the payer must present at the introspection endpoint (HTTP Basic). */
+  introspection: { clientId: string; secret: string };
+  /** An access token as a launch would give it, without the browser (HTTP-level tests). */
+  issueToken(clientId: string, patient: string | undefined, expiresInSeconds?: number): string;
+  /** Introspection requests answered so far. */
+  introspections: number;
   /** Registers the app: its client id and redirect URI. */
   registerClient(clientId: string, redirectUri: string): void;
   /** The EHR starts a launch (clicking a card's SMART link): the `launch` value for the app URL. */
@@ -67,6 +76,8 @@ interface Grant {
 interface Token {
   expiresAt: number;
   scope: string;
+  clientId: string;
+  patient?: string;
 }
 
 const base64url = (buffer: Buffer): string => buffer.toString('base64url');
@@ -134,6 +145,7 @@ export async function startTestEhr(initial: FhirResource[]): Promise<TestEhr> {
       }
       if (path === '/auth/authorize') return authorize(url, send);
       if (path === '/auth/token' && req.method === 'POST') return token(await readBody(req), send);
+      if (path === '/auth/introspect' && req.method === 'POST') return introspect(req.headers.authorization, await readBody(req), send);
       if (!path.startsWith('/fhir/')) return send(404, outcome('not-found', `no route ${path}`));
 
       const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
@@ -215,7 +227,7 @@ export async function startTestEhr(initial: FhirResource[]): Promise<TestEhr> {
     const verifier = p.get('code_verifier') ?? '';
     if (base64url(crypto.createHash('sha256').update(verifier).digest()) !== grant.challenge) return error('PKCE verification failed');
     const accessToken = base64url(crypto.randomBytes(32));
-    tokens.set(accessToken, { expiresAt: Date.now() + 3600_000, scope: grant.scope });
+    tokens.set(accessToken, { expiresAt: Date.now() + 3600_000, scope: grant.scope, clientId: grant.clientId, patient: grant.context.patient });
     // The app only reads fhirUser from the id_token; a real EHR signs it (RS256), this one does not need to.
     const idToken = [
       base64url(Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' }))),
@@ -239,10 +251,35 @@ export async function startTestEhr(initial: FhirResource[]): Promise<TestEhr> {
     );
   }
 
+  const introspection = { clientId: 'payer-introspection', secret: base64url(crypto.randomBytes(18)) };
+  let introspections = 0;
+  function introspect(authorization: string | undefined, raw: string, send: (status: number, body: unknown, type?: string) => void): void {
+    const expected = `Basic ${Buffer.from(`${introspection.clientId}:${introspection.secret}`).toString('base64')}`;
+    if (authorization !== expected) return send(401, { error: 'invalid_client' }, 'application/json');
+    introspections++;
+    const found = tokens.get(new URLSearchParams(raw).get('token') ?? '');
+    if (!found || found.expiresAt <= Date.now()) return send(200, { active: false }, 'application/json');
+    send(
+      200,
+      { active: true, client_id: found.clientId, scope: found.scope, exp: Math.floor(found.expiresAt / 1000), iss: `${origin}/fhir`, ...(found.patient ? { patient: found.patient } : {}) },
+      'application/json',
+    );
+  }
+
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     fhirBase: `${origin}/fhir`,
+    introspectionUrl: `${origin}/auth/introspect`,
+    introspection,
+    issueToken: (clientId, patient, expiresInSeconds = 3600) => {
+      const accessToken = base64url(crypto.randomBytes(32));
+      tokens.set(accessToken, { expiresAt: Date.now() + expiresInSeconds * 1000, scope: 'launch patient/*.rs', clientId, ...(patient ? { patient } : {}) });
+      return accessToken;
+    },
+    get introspections() {
+      return introspections;
+    },
     registerClient: (clientId, redirectUri) => {
       clients.set(clientId, redirectUri);
     },

@@ -15,6 +15,7 @@
  * references between draft resources.
  */
 import type { FhirResource } from 'fhir/r4';
+import { isRecord } from '../fhir/json';
 
 /** What a token can read: the (normalized) hook context and the prefetch results gathered so far. */
 export interface TokenScope {
@@ -60,9 +61,6 @@ function splitTopLevel(text: string, sep: string): string[] {
   return parts.map((p) => p.trim());
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function flatten(values: unknown[]): unknown[] {
   const out: unknown[] = [];

@@ -85,6 +85,7 @@ import {
 } from './population-data';
 import { findItem, hasValue, populateAnswers, walkItems, withOrigin } from './prepopulate';
 import { questionnaireCanonical, type OperationResult } from './populate';
+import { isRecord } from '../fhir/json';
 
 export const ADAPTIVE = {
   questionnaireProfile: 'http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-questionnaire-adapt',
@@ -123,9 +124,6 @@ interface NextQuestionRequest {
   data: DataParameters;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function checkItems(items: unknown, at: string): void {
   if (items === undefined) return;

@@ -68,6 +68,7 @@ import {
   type DataParameters,
 } from './population-data';
 import { information, populateAnswers, withOrigin } from './prepopulate';
+import { isRecord } from '../fhir/json';
 
 export interface PopulateDeps {
   engine: PolicyEngine;
@@ -110,9 +111,6 @@ const CONTEXT_TYPES: Record<string, readonly string[]> = {
 };
 const CANONICAL_KEYS = ['valueCanonical', 'valueUri', 'valueUrl', 'valueString'] as const;
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function canonicalValue(raw: Record<string, unknown>): string | undefined {
   const key = CANONICAL_KEYS.find((k) => typeof raw[k] === 'string' && (raw[k] as string).trim() !== '');

@@ -18,6 +18,7 @@ import { prefetchTemplates } from '../crd/discovery';
 import { parseReference } from '../crd/prefetch';
 import type { FhirFetcher, FhirFetcherFactory } from '../crd/fhir-fetcher';
 import type { CdsHooksRequest } from '../crd/request';
+import { isRecord } from '../fhir/json';
 
 export const DATA_PARAMETER_NAMES = ['data', 'patientData'] as const;
 const TOKEN_PARAMETER_NAMES = ['accessToken', 'fhirAccessToken'];
@@ -30,9 +31,6 @@ export interface DataParameters {
 
 export const emptyDataParameters = (): DataParameters => ({ bundles: [] });
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** A Bundle given as the patient's data; 400 naming the element when it is not one. */
 export function dataBundle(resource: unknown, expression: string): Bundle {

@@ -68,8 +68,8 @@ import { chartRequest, medicationCodes, payerContextOf } from '../engine/chart-r
 import { badRequest, notFound } from '../fhir/outcomes';
 import { buildCoverageInformation } from '../crd/coverage-information';
 import { COVERAGE_INFORMATION_URL, type CrdVersion } from '../crd/types';
-import type { FhirFetcherFactory } from '../crd/fhir-fetcher';
-import { parseReference } from '../crd/prefetch';
+import type { FhirFetcherFactory } from '../fhir/fetcher';
+import { parseReference } from '../fhir/reference';
 import type { ArtifactRepository } from './artifacts';
 import { EXT, ORDER_TYPES, splitCanonical } from './urls';
 import {

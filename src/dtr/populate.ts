@@ -50,8 +50,8 @@ import type {
 } from 'fhir/r4';
 import type { PolicyEngine } from '../engine';
 import { badRequest, notFound, outcome, warning } from '../fhir/outcomes';
-import type { FhirFetcherFactory } from '../crd/fhir-fetcher';
-import { parseReference } from '../crd/prefetch';
+import type { FhirFetcherFactory } from '../fhir/fetcher';
+import { parseReference } from '../fhir/reference';
 import type { ArtifactRepository } from './artifacts';
 import { CRD_TEMP_SYSTEM, DTR_PROFILE, EXT, ORDER_TYPES } from './urls';
 import {

@@ -17,7 +17,7 @@
  */
 import type { Bundle, Claim, FhirResource, OperationOutcomeIssue, Reference } from 'fhir/r4';
 import { badRequest, badRequestMany, issue, warning, type IssueCode } from '../fhir/outcomes';
-import { BundleIndex, findReferences, type ResolvedEntry } from './bundle-index';
+import { BundleIndex, findReferences, type ResolvedEntry } from '../fhir/bundle-index';
 import { PAS_EXT } from './codes';
 import { isRecord } from '../fhir/json';
 

@@ -5,7 +5,7 @@
  * is refused before any connection is made. Open mode (no authentication) keeps any http(s) server.
  */
 import { badRequest, forbidden } from '../fhir/outcomes';
-import { createFhirKitFetcher, type FhirFetcherFactory } from '../crd/fhir-fetcher';
+import { createFhirKitFetcher, type FhirFetcherFactory } from '../fhir/fetcher';
 
 export interface OutboundPolicy {
   /** Who the list belongs to, for the error text (client id or issuer). */

@@ -17,7 +17,7 @@ import type { PolicyCatalog } from '../catalog/catalog';
 import { OperationOutcomeError } from '../fhir/outcomes';
 import { activeCoverages, resolvePayer, type PatientData } from './data';
 import { PREFETCH_KEYS } from './discovery';
-import { parseReference } from './prefetch';
+import { parseReference } from '../fhir/reference';
 import { topicCoding, type CdsServiceResponse, type CrdVersion } from './types';
 
 export interface ServedCoverage {

@@ -18,42 +18,31 @@
  */
 import { memberState } from '../fhir/address';
 import type {
-  Bundle,
-  BundleEntry,
   Coding,
   Coverage,
   FhirResource,
   Medication,
   MedicationRequest,
-  OperationOutcome,
-  OperationOutcomeIssue,
   Organization,
   Patient,
   RelatedPerson,
   PractitionerRole,
 } from 'fhir/r4';
 import type { PayerContext } from '../engine/request';
-import { badRequest, preconditionFailed, warning } from '../fhir/outcomes';
+import { badRequest, warning } from '../fhir/outcomes';
 import { PREFETCH_KEYS } from './discovery';
-import { createFhirKitFetcher, type FhirFetcher, type FhirFetcherFactory } from './fhir-fetcher';
-import { parseReference, substituteTokens, templateDependencies } from './prefetch';
+import type { FhirFetcherFactory } from '../fhir/fetcher';
+import { gatherChart, type Chart } from '../fhir/chart';
+import { templateQueries } from './prefetch';
+import { parseReference } from '../fhir/reference';
 import { codingsOf, objects } from '../fhir/json';
 import type { CdsHooksRequest } from './request';
 
-export type KeySource = 'prefetch' | 'fetched' | 'not-needed' | 'failed';
+export type { KeySource } from '../fhir/chart';
 
-export interface PatientData {
-  /** Collection Bundle: the context orders, then each key's resources, without duplicates. */
-  bundle: Bundle;
-  byKey: Record<string, FhirResource[]>;
-  /** Where each key's data came from (for audit and CRD metrics). */
-  sources: Record<string, KeySource>;
-  /** Non-fatal problems (keys that failed, truncated pages, dropped resources). */
-  warnings: OperationOutcomeIssue[];
+export interface PatientData extends Chart {
   /** The MedicationRequests to answer for: draft orders (order-sign), selected ones (order-select), dispatched ones. */
   orders: MedicationRequest[];
-  /** Fetcher bound to the request's fhirServer, when there is one. */
-  fetcher?: FhirFetcher;
 }
 
 export interface GatherInput {
@@ -66,194 +55,25 @@ export interface GatherInput {
   maxPages?: number;
 }
 
-interface KeyResult {
-  resources: FhirResource[];
-  source: KeySource;
-  missing?: boolean;
-}
-
-const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
-
-function keyOf(resource: FhirResource): string | undefined {
-  return resource.id ? `${resource.resourceType}/${resource.id}` : undefined;
-}
-
-function asSearchBundle(resources: FhirResource[]): Bundle {
-  return { resourceType: 'Bundle', type: 'searchset', entry: resources.map((resource) => ({ resource })) };
-}
-
-function outcomeWarnings(outcome: OperationOutcome, key: string, origin: string): OperationOutcomeIssue[] {
-  return outcome.issue.map((i) =>
-    warning(i.code, `${origin} for prefetch key "${key}": ${i.diagnostics ?? i.details?.text ?? i.code}`, `prefetch.${key}`),
-  );
-}
-
-/** The Patient a resource belongs to (`subject`, `patient` or `beneficiary`), when it says. */
-function patientOf(resource: FhirResource): string | undefined {
-  const r = resource as unknown as Record<string, { reference?: string } | undefined>;
-  for (const field of ['subject', 'patient', 'beneficiary']) {
-    const ref = parseReference(r[field]?.reference);
-    if (ref) return ref.resourceType === 'Patient' ? ref.id : `${ref.resourceType}/${ref.id}`;
-  }
-  return undefined;
-}
-
-/** Our templates may read earlier keys (`%orders`); a cycle would wait forever, so refuse it. */
-function assertNoCycles(templates: Record<string, string>): void {
-  const done = new Set<string>();
-  const visit = (key: string, path: string[]): void => {
-    if (done.has(key)) return;
-    if (path.includes(key)) throw new Error(`Prefetch templates depend on each other in a cycle: ${[...path, key].join(' -> ')}`);
-    const template = templates[key];
-    if (template !== undefined) for (const dep of templateDependencies(template)) visit(dep, [...path, key]);
-    done.add(key);
-  };
-  for (const key of Object.keys(templates)) visit(key, []);
-}
-
 /**
- * Reads every prefetch key of the service: from `request.prefetch` when present, otherwise from
- * `fhirServer`. Throws 412 when keys are missing and there is no `fhirServer`; 400 when the
- * prefetched Patient is not `context.patientId`.
+ * The hook's chart (src/fhir/chart.ts): every prefetch key of the service, from `request.prefetch`
+ * when present, otherwise from `fhirServer`; then the orders the hook answers for.
  */
 export async function gatherPatientData(input: GatherInput): Promise<PatientData> {
   const { request } = input;
-  const maxPages = input.maxPages ?? 10;
-  const warnings: OperationOutcomeIssue[] = [];
-  const fetcher = request.fhirServer
-    ? (input.fetcher ?? createFhirKitFetcher)({
-        baseUrl: request.fhirServer,
-        ...(request.fhirAuthorization ? { accessToken: request.fhirAuthorization.access_token } : {}),
-      })
-    : undefined;
-
-  async function collect(key: string, first: FhirResource, origin: string): Promise<FhirResource[]> {
-    if (first.resourceType !== 'Bundle') return [first];
-    const resources: FhirResource[] = [];
-    let page: Bundle | undefined = first;
-    for (let pages = 1; page; pages += 1) {
-      for (const entry of page.entry ?? []) {
-        const res = entry.resource;
-        if (!res) continue;
-        if (res.resourceType === 'OperationOutcome' || entry.search?.mode === 'outcome') {
-          if (res.resourceType === 'OperationOutcome') warnings.push(...outcomeWarnings(res, key, origin));
-          continue;
-        }
-        resources.push(res);
-      }
-      const next: string | undefined = page.link?.find((l) => l.relation === 'next')?.url;
-      if (!next) break;
-      if (!fetcher) {
-        warnings.push(warning('incomplete', `Prefetch key "${key}" is paginated and there is no fhirServer to read the other pages`, `prefetch.${key}`));
-        break;
-      }
-      if (pages >= maxPages) {
-        warnings.push(warning('too-costly', `Prefetch key "${key}": only the first ${maxPages} pages were read`, `prefetch.${key}`));
-        break;
-      }
-      try {
-        const fetched = await fetcher.get(next);
-        page = fetched.resourceType === 'Bundle' ? fetched : undefined;
-      } catch (error) {
-        warnings.push(warning('incomplete', `Prefetch key "${key}": a further page could not be read (${(error as Error).message})`, `prefetch.${key}`));
-        break;
-      }
-    }
-    return resources;
-  }
-
-  async function fromPrefetch(key: string, value: FhirResource | null): Promise<KeyResult> {
-    if (value === null) return { resources: [], source: 'prefetch' };
-    if (value.resourceType === 'OperationOutcome') {
-      warnings.push(...outcomeWarnings(value, key, 'The CDS client reported a problem'));
-      return { resources: [], source: 'failed' };
-    }
-    return { resources: await collect(key, value, 'The CDS client reported a problem'), source: 'prefetch' };
-  }
-
-  assertNoCycles(input.prefetchTemplates);
-  const started = new Map<string, Promise<KeyResult>>();
-
-  function run(key: string): Promise<KeyResult> {
-    const existing = started.get(key);
-    if (existing) return existing;
-    const promise = resolveKey(key);
-    started.set(key, promise);
-    return promise;
-  }
-
-  async function resolveKey(key: string): Promise<KeyResult> {
-    if (hasOwn(request.prefetch, key)) return fromPrefetch(key, request.prefetch[key] ?? null);
-    const template = input.prefetchTemplates[key];
-    if (template === undefined) return { resources: [], source: 'not-needed' };
-    const prefetched: Record<string, FhirResource> = {};
-    for (const dep of templateDependencies(template)) {
-      if (input.prefetchTemplates[dep] === undefined) continue;
-      prefetched[dep] = asSearchBundle((await run(dep)).resources);
-    }
-    const url = substituteTokens(template, { context: request.context as unknown as Record<string, unknown>, prefetched });
-    if (url === null) return { resources: [], source: 'not-needed' };
-    if (!fetcher) return { resources: [], source: 'failed', missing: true };
-    try {
-      const first = await fetcher.get(url);
-      if (first.resourceType === 'OperationOutcome') {
-        warnings.push(...outcomeWarnings(first, key, 'The FHIR server reported a problem'));
-        return { resources: [], source: 'failed' };
-      }
-      return { resources: await collect(key, first, 'The FHIR server reported a problem'), source: 'fetched' };
-    } catch (error) {
-      warnings.push(
-        warning('transient', `Prefetch key "${key}" could not be read from the client's FHIR server: ${(error as Error).message}`, `prefetch.${key}`),
-      );
-      return { resources: [], source: 'failed' };
-    }
-  }
-
-  const keys = Object.keys(input.prefetchTemplates);
-  const results = await Promise.all(keys.map((key) => run(key)));
-
-  const missing = keys.filter((_key, i) => results[i]?.missing);
-  if (missing.length > 0) {
-    throw preconditionFailed(
-      `The request has no fhirServer and these prefetch keys were not sent: ${missing.join(', ')}. Send them (null when there is no data) or give fhirServer access.`,
-    );
-  }
-
-  const patientId = request.context.patientId;
-  const byKey: Record<string, FhirResource[]> = {};
-  const sources: Record<string, KeySource> = {};
-  keys.forEach((key, i) => {
-    const result = results[i] as KeyResult;
-    sources[key] = result.source;
-    byKey[key] = result.resources.filter((res) => {
-      if (res.resourceType === 'Patient') {
-        if (res.id === patientId) return true;
-        if (key === PREFETCH_KEYS.patient) throw badRequest(`prefetch.${key} is not the Patient named by context.patientId`, `prefetch.${key}`);
-        return false;
-      }
-      const owner = patientOf(res);
-      if (owner === undefined || owner === patientId) return true;
-      warnings.push(warning('invalid', `A ${res.resourceType} of another patient was left out of prefetch key "${key}"`, `prefetch.${key}`));
-      return false;
-    });
+  const chart = await gatherChart({
+    patientId: request.context.patientId,
+    orders: (request.context.draftOrders?.entry ?? []).map((e) => e.resource).filter((r): r is FhirResource => r !== undefined),
+    given: request.prefetch,
+    queries: templateQueries(input.prefetchTemplates, request.context as unknown as Record<string, unknown>),
+    ...(request.fhirServer
+      ? { server: { url: request.fhirServer, ...(request.fhirAuthorization ? { accessToken: request.fhirAuthorization.access_token } : {}) } }
+      : {}),
+    ...(input.fetcher ? { fetcher: input.fetcher } : {}),
+    ...(input.maxPages !== undefined ? { maxPages: input.maxPages } : {}),
+    patientKey: PREFETCH_KEYS.patient,
   });
-
-  const contextOrders = (request.context.draftOrders?.entry ?? []).map((e) => e.resource).filter((r): r is FhirResource => r !== undefined);
-  const entries: BundleEntry[] = [];
-  const seen = new Set<string>();
-  const base = request.fhirServer;
-  for (const res of [...contextOrders, ...keys.flatMap((k) => byKey[k] ?? [])]) {
-    const id = keyOf(res);
-    if (id) {
-      if (seen.has(id)) continue;
-      seen.add(id);
-    }
-    entries.push(id && base ? { fullUrl: `${base}/${id}`, resource: res } : { resource: res });
-  }
-  const bundle: Bundle = { resourceType: 'Bundle', type: 'collection', entry: entries };
-
-  const data: PatientData = { bundle, byKey, sources, warnings, orders: [] };
-  if (fetcher) data.fetcher = fetcher;
+  const data: PatientData = { ...chart, orders: [] };
   data.orders = ordersInScope(request, data);
   return data;
 }
@@ -281,13 +101,15 @@ function ordersInScope(request: CdsHooksRequest, data: PatientData): MedicationR
   return drafts;
 }
 
-function appendToBundle(data: PatientData, resource: FhirResource): void {
+const keyOf = (resource: FhirResource): string | undefined => (resource.id ? `${resource.resourceType}/${resource.id}` : undefined);
+
+function appendToBundle(data: ChartAccess, resource: FhirResource): void {
   const id = keyOf(resource);
   if (id && data.bundle.entry?.some((e) => e.resource && keyOf(e.resource) === id)) return;
   (data.bundle.entry ??= []).push({ resource });
 }
 
-function resourcesOfType<T extends FhirResource>(data: PatientData, type: T['resourceType']): T[] {
+function resourcesOfType<T extends FhirResource>(data: Pick<PatientData, 'bundle'>, type: T['resourceType']): T[] {
   return (data.bundle.entry ?? []).map((e) => e.resource).filter((r): r is T => r?.resourceType === type);
 }
 
@@ -323,7 +145,9 @@ export function pickCoverage(data: PatientData, on: Date = new Date()): Coverage
   return candidates[0] as Coverage;
 }
 
-async function readById<T extends FhirResource>(data: PatientData, type: T['resourceType'], id: string): Promise<T | undefined> {
+type ChartAccess = Pick<PatientData, 'bundle' | 'warnings' | 'fetcher'>;
+
+async function readById<T extends FhirResource>(data: ChartAccess, type: T['resourceType'], id: string): Promise<T | undefined> {
   const local = resourcesOfType<T>(data, type).find((r) => r.id === id);
   if (local || !data.fetcher) return local;
   try {
@@ -389,7 +213,7 @@ function patientIdOf(coverage: Coverage, data: PatientData): string | undefined 
  * read from fhirServer); for a Practitioner requester, a PractitionerRole of that practitioner
  * (from the data, else `PractitionerRole?practitioner=`). Undefined when there is none.
  */
-export async function resolveRequester(order: MedicationRequest, data: PatientData): Promise<PractitionerRole | undefined> {
+export async function resolveRequester(order: MedicationRequest, data: ChartAccess): Promise<PractitionerRole | undefined> {
   const reference = order.requester?.reference;
   if (!reference) return undefined;
   if (reference.startsWith('#')) {

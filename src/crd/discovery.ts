@@ -24,6 +24,7 @@ import {
   type DiscoveryResponse,
   type HookName,
 } from './types';
+import { isRecord } from '../fhir/json';
 
 export const SERVICE_IDS: Record<HookName, string> = {
   'order-sign': 'pa-order-sign',
@@ -224,9 +225,6 @@ const BOOLEAN_OPTIONS: [keyof CrdConfiguration, string][] = [
   ['therapyAlternativesReq', OPTION_CODES.therapyAlternativesReq],
 ];
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /**
  * Reads `extension["davinci-crd.configuration"]` of a hook request. Known options are obeyed,

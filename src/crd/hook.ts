@@ -32,7 +32,7 @@ import { neutralResponse, selectCoverage } from './coverage-selection';
 import { drugCodes, toEvaluationRequest } from './evaluation';
 import { mayGrantUnsolicitedDetermination } from './coverage-information';
 import { answerOrders, type OrderAnswerInput } from './cards';
-import type { FhirFetcherFactory } from './fhir-fetcher';
+import type { FhirFetcherFactory } from '../fhir/fetcher';
 import type { RequestLimits } from '../fhir/structure';
 import type { CdsServiceResponse, DiscoveryResponse } from './types';
 

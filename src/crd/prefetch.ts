@@ -15,6 +15,9 @@
  * references between draft resources.
  */
 import type { FhirResource } from 'fhir/r4';
+import { isRecord } from '../fhir/json';
+import { parseReference, type ParsedReference } from '../fhir/reference';
+import type { ChartQueries } from '../fhir/chart';
 
 /** What a token can read: the (normalized) hook context and the prefetch results gathered so far. */
 export interface TokenScope {
@@ -23,19 +26,6 @@ export interface TokenScope {
 }
 
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
-
-export interface ParsedReference {
-  resourceType: string;
-  id: string;
-}
-
-/** `Type/id`, `Type/id/_history/n` or an absolute URL ending so; anything else is undefined. */
-export function parseReference(reference: string | undefined): ParsedReference | undefined {
-  if (!reference || reference.startsWith('#') || reference.startsWith('urn:')) return undefined;
-  const match = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]+)?$/.exec(reference);
-  if (!match?.[1] || !match[2]) return undefined;
-  return { resourceType: match[1], id: match[2] };
-}
 
 /** Splits on `sep` outside parentheses and quotes. */
 function splitTopLevel(text: string, sep: string): string[] {
@@ -60,9 +50,6 @@ function splitTopLevel(text: string, sep: string): string[] {
   return parts.map((p) => p.trim());
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function flatten(values: unknown[]): unknown[] {
   const out: unknown[] = [];
@@ -161,4 +148,26 @@ export function substituteTokens(template: string, scope: TokenScope): string | 
 export function templateDependencies(template: string): string[] {
   const tokens = [...template.matchAll(/\{\{([^}]+)\}\}/g)].map((m) => m[1] as string);
   return [...new Set(tokens.flatMap((t) => [...t.matchAll(/%([A-Za-z][A-Za-z0-9_-]*)/g)].map((m) => m[1] as string)))];
+}
+
+/**
+ * The chart gatherer's queries (src/fhir/chart.ts) from prefetch templates: each key's template
+ * with its tokens filled from `context` and the earlier keys. A cycle between templates would
+ * wait forever, so it is refused.
+ */
+export function templateQueries(templates: Record<string, string>, context: Record<string, unknown>): ChartQueries {
+  const done = new Set<string>();
+  const visit = (key: string, path: string[]): void => {
+    if (done.has(key)) return;
+    if (path.includes(key)) throw new Error(`Prefetch templates depend on each other in a cycle: ${[...path, key].join(' -> ')}`);
+    const template = templates[key];
+    if (template !== undefined) for (const dep of templateDependencies(template)) visit(dep, [...path, key]);
+    done.add(key);
+  };
+  for (const key of Object.keys(templates)) visit(key, []);
+  return {
+    keys: Object.keys(templates),
+    dependsOn: (key) => (templates[key] === undefined ? [] : templateDependencies(templates[key])),
+    url: (key, earlier) => (templates[key] === undefined ? undefined : substituteTokens(templates[key], { context, prefetched: earlier })),
+  };
 }

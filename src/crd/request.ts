@@ -18,7 +18,7 @@ import type { Bundle, FhirResource, OperationOutcomeIssue } from 'fhir/r4';
 import { z } from 'zod';
 import { badRequestMany, issue, tooLarge } from '../fhir/outcomes';
 import { checkResource, DEFAULT_LIMITS, StructureReport, type RequestLimits } from '../fhir/structure';
-import { parseReference } from './prefetch';
+import { parseReference, patientReference } from '../fhir/reference';
 import { HOOKS, type HookName } from './types';
 
 export interface ParseOptions {
@@ -153,16 +153,6 @@ function zodIssues(error: z.ZodError, body: unknown): OperationOutcomeIssue[] {
   });
 }
 
-function subjectOf(resource: Record<string, unknown>): string | undefined {
-  for (const field of ['subject', 'patient', 'beneficiary']) {
-    const ref = resource[field];
-    if (typeof ref === 'object' && ref !== null && typeof (ref as { reference?: unknown }).reference === 'string') {
-      return (ref as { reference: string }).reference;
-    }
-  }
-  return undefined;
-}
-
 /** Checks that need the parsed request: orders belong to the patient, selections exist. */
 function crossChecks(request: CdsHooksRequest): OperationOutcomeIssue[] {
   const issues: OperationOutcomeIssue[] = [];
@@ -171,10 +161,10 @@ function crossChecks(request: CdsHooksRequest): OperationOutcomeIssue[] {
   entries.forEach((entry, index) => {
     const res = entry.resource as unknown as Record<string, unknown> | undefined;
     if (!res) return;
-    const subject = parseReference(subjectOf(res));
+    const link = patientReference(res);
+    const subject = parseReference(link?.reference);
     if (subject && (subject.resourceType !== 'Patient' || subject.id !== context.patientId)) {
-      const field = 'subject' in res ? 'subject' : 'patient' in res ? 'patient' : 'beneficiary';
-      const expression = `context.draftOrders.entry[${index}].resource.${field}`;
+      const expression = `context.draftOrders.entry[${index}].resource.${link?.element ?? 'subject'}`;
       issues.push(issue('error', 'invalid', `${expression} refers to another patient than context.patientId`, expression));
     }
   });

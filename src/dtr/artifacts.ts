@@ -28,6 +28,7 @@ import type {
 } from 'fhir/r4';
 import { CANONICAL_BASE } from '../config';
 import { LIBRARY_TYPE_SYSTEM, SDC_LIBRARY_PROFILE, splitCanonical } from './urls';
+import { isRecord } from '../fhir/json';
 
 export interface ArtifactPaths {
   cql: string;
@@ -174,9 +175,6 @@ function mtime(file: string): Date {
 
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function withLastUpdated<T extends Artifact>(resource: T, when: Date): T {
   return { ...resource, meta: { ...resource.meta, lastUpdated: resource.meta?.lastUpdated ?? when.toISOString() } };
@@ -188,7 +186,7 @@ function withLastUpdated<T extends Artifact>(resource: T, when: Date): T {
 function loadQuestionnaires(dir: string, loadedAt: Date): Questionnaire[] {
   return listFiles(dir, '.json').map((file) => {
     const json = readJson(file);
-    if (!isObject(json) || json.resourceType !== 'Questionnaire') {
+    if (!isRecord(json) || json.resourceType !== 'Questionnaire') {
       throw new ArtifactLoadError(`${file}: expected a Questionnaire resource`);
     }
     const questionnaire = json as unknown as Questionnaire;
@@ -200,7 +198,7 @@ function loadQuestionnaires(dir: string, loadedAt: Date): Questionnaire[] {
 function loadValueSets(dir: string, loadedAt: Date): ValueSet[] {
   return listFiles(dir, '.json').map((file) => {
     const json = readJson(file);
-    if (!isObject(json) || json.resourceType !== 'ValueSet') {
+    if (!isRecord(json) || json.resourceType !== 'ValueSet') {
       throw new ArtifactLoadError(`${file}: expected a ValueSet resource`);
     }
     const valueSet = json as unknown as ValueSet;
@@ -368,7 +366,7 @@ function dataRequirementsOf(elm: ElmLibrary, elmOf: (name: string) => ElmLibrary
       for (const child of node) visit(child);
       return;
     }
-    if (!isObject(node)) return;
+    if (!isRecord(node)) return;
     if (node.type === 'Retrieve' && typeof node.dataType === 'string' && node.dataType.startsWith(FHIR_NAMESPACE)) {
       const requirement: DataRequirement = { type: node.dataType.slice(FHIR_NAMESPACE.length) };
       if (typeof node.templateId === 'string') requirement.profile = [node.templateId];
@@ -390,7 +388,7 @@ function codeFilterOf(
   scope: (libraryName: string | undefined) => ElmLibrary | undefined,
 ): DataRequirementCodeFilter | undefined {
   const codes = retrieve.codes;
-  if (!isObject(codes)) return undefined;
+  if (!isRecord(codes)) return undefined;
   const filter: DataRequirementCodeFilter = typeof retrieve.codeProperty === 'string' ? { path: retrieve.codeProperty } : {};
   if (codes.type === 'ValueSetRef' && typeof codes.name === 'string') {
     const owner = scope(typeof codes.libraryName === 'string' ? codes.libraryName : undefined);
@@ -407,9 +405,9 @@ function codingsOf(node: Record<string, unknown>, scope: (libraryName: string | 
   const libraryName = typeof node.libraryName === 'string' ? node.libraryName : undefined;
   switch (node.type) {
     case 'ToList':
-      return isObject(node.operand) ? codingsOf(node.operand, scope) : [];
+      return isRecord(node.operand) ? codingsOf(node.operand, scope) : [];
     case 'List':
-      return Array.isArray(node.element) ? node.element.filter(isObject).flatMap((e) => codingsOf(e, scope)) : [];
+      return Array.isArray(node.element) ? node.element.filter(isRecord).flatMap((e) => codingsOf(e, scope)) : [];
     case 'CodeRef': {
       const owner = scope(libraryName);
       const code = owner?.library.codes?.def?.find((c) => c.name === node.name);

@@ -12,6 +12,7 @@
  */
 import type { OperationOutcome, OperationOutcomeIssue } from 'fhir/r4';
 import { badRequest, issue, outcome, warning } from '../fhir/outcomes';
+import { isRecord } from '../fhir/json';
 
 export interface LoggedQuestionnaireErrors {
   questionnaire: string;
@@ -25,9 +26,6 @@ export interface LogErrorsDeps {
   save: (report: LoggedQuestionnaireErrors) => Promise<string>;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 export function parseLogErrorsRequest(body: unknown): LoggedQuestionnaireErrors {
   if (!isRecord(body) || body.resourceType !== 'Parameters') throw badRequest('The body must be a Parameters resource', 'Parameters');

@@ -70,8 +70,8 @@ import { chartRequest, medicationCodes, payerContextOf } from '../engine/chart-r
 import { badRequest, notFound } from '../fhir/outcomes';
 import { buildCoverageInformation } from '../crd/coverage-information';
 import { COVERAGE_INFORMATION_URL, type CrdVersion } from '../crd/types';
-import type { FhirFetcherFactory } from '../crd/fhir-fetcher';
-import { parseReference } from '../crd/prefetch';
+import type { FhirFetcherFactory } from '../fhir/fetcher';
+import { parseReference } from '../fhir/reference';
 import type { ArtifactRepository } from './artifacts';
 import { memberKeyOf, orderKeyOf, type Store } from '../store';
 import { formCanonicalOf } from './adaptive-form';
@@ -89,6 +89,7 @@ import {
 } from './population-data';
 import { findItem, hasValue, populateAnswers, walkItems, withOrigin } from './prepopulate';
 import { questionnaireCanonical, type OperationResult } from './populate';
+import { isRecord } from '../fhir/json';
 
 export const ADAPTIVE = {
   questionnaireProfile: 'http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-questionnaire-adapt',
@@ -133,9 +134,6 @@ interface NextQuestionRequest {
   data: DataParameters;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function checkItems(items: unknown, at: string): void {
   if (items === undefined) return;

@@ -50,8 +50,8 @@ import type {
 } from 'fhir/r4';
 import type { PolicyEngine } from '../engine';
 import { badRequest, notFound, outcome, warning } from '../fhir/outcomes';
-import type { FhirFetcherFactory } from '../crd/fhir-fetcher';
-import { parseReference } from '../crd/prefetch';
+import type { FhirFetcherFactory } from '../fhir/fetcher';
+import { parseReference } from '../fhir/reference';
 import type { ArtifactRepository } from './artifacts';
 import { CRD_TEMP_SYSTEM, DTR_PROFILE, EXT, ORDER_TYPES } from './urls';
 import {
@@ -68,6 +68,7 @@ import {
   type DataParameters,
 } from './population-data';
 import { information, populateAnswers, withOrigin } from './prepopulate';
+import { isRecord } from '../fhir/json';
 
 export interface PopulateDeps {
   engine: PolicyEngine;
@@ -110,9 +111,6 @@ const CONTEXT_TYPES: Record<string, readonly string[]> = {
 };
 const CANONICAL_KEYS = ['valueCanonical', 'valueUri', 'valueUrl', 'valueString'] as const;
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function canonicalValue(raw: Record<string, unknown>): string | undefined {
   const key = CANONICAL_KEYS.find((k) => typeof raw[k] === 'string' && (raw[k] as string).trim() !== '');

@@ -1,23 +1,25 @@
 /**
  * The patient data `$populate` and `$next-question` evaluate the policy CQL against: Bundles the
  * client sends, and/or what the client's FHIR server holds, read with its bearer token through the
- * CRD data gathering (src/crd/data.ts: the same queries as the CRD prefetch templates, `next`
- * pages followed, resources of other patients dropped).
+ * chart gatherer (src/fhir/chart.ts) with the CRD prefetch queries (`next` pages followed,
+ * resources of other patients dropped).
  *
  * Request parameters read here (in a `Parameters` body):
  * - `data` or `patientData` (resource, a Bundle of any type): the patient's record; may repeat.
  * - `fhirServer` (valueUrl / valueUri / valueString, http or https) and `accessToken` (valueString,
  *   the bearer token for it; `fhirAccessToken` is accepted too).
  */
-import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Coding, FhirResource, MedicationRequest, OperationOutcomeIssue, Resource } from 'fhir/r4';
 import type { PolicyEngine } from '../engine';
 import { badRequest, warning } from '../fhir/outcomes';
-import { gatherPatientData, resolveRequester, type PatientData as CrdPatientData } from '../crd/data';
-import { prefetchTemplates } from '../crd/discovery';
-import { parseReference } from '../crd/prefetch';
-import type { FhirFetcher, FhirFetcherFactory } from '../crd/fhir-fetcher';
-import type { CdsHooksRequest } from '../crd/request';
+import { resolveRequester } from '../crd/data';
+import { gatherChart } from '../fhir/chart';
+import { PREFETCH_KEYS, prefetchTemplates } from '../crd/discovery';
+import { templateQueries } from '../crd/prefetch';
+import { parseReference } from '../fhir/reference';
+import { BundleIndex } from '../fhir/bundle-index';
+import type { FhirFetcher, FhirFetcherFactory } from '../fhir/fetcher';
+import { isRecord } from '../fhir/json';
 
 export const DATA_PARAMETER_NAMES = ['data', 'patientData'] as const;
 const TOKEN_PARAMETER_NAMES = ['accessToken', 'fhirAccessToken'];
@@ -30,9 +32,6 @@ export interface DataParameters {
 
 export const emptyDataParameters = (): DataParameters => ({ bundles: [] });
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** A Bundle given as the patient's data; 400 naming the element when it is not one. */
 export function dataBundle(resource: unknown, expression: string): Bundle {
@@ -106,15 +105,7 @@ export function addResources(bundle: Bundle, resources: (Resource | undefined)[]
 
 /** Finds a resource by reference (`Type/id`, an absolute URL ending so, or an entry's fullUrl). */
 export function findResource(bundle: Bundle, reference: string | undefined): FhirResource | undefined {
-  if (!reference) return undefined;
-  const parsed = parseReference(reference);
-  for (const entry of bundle.entry ?? []) {
-    const r = entry.resource;
-    if (!r) continue;
-    if (entry.fullUrl === reference) return r;
-    if (parsed && r.resourceType === parsed.resourceType && r.id === parsed.id) return r;
-  }
-  return undefined;
+  return new BundleIndex(bundle).find(reference);
 }
 
 /**
@@ -145,26 +136,20 @@ export async function gatherData(
   const issues: OperationOutcomeIssue[] = [];
   if (!params.fhirServer) return { bundle, issues };
 
-  const request: CdsHooksRequest = {
-    hook: 'order-sign',
-    hookInstance: randomUUID(),
-    fhirServer: params.fhirServer.url,
-    ...(params.accessToken
-      ? { fhirAuthorization: { access_token: params.accessToken.value, token_type: 'Bearer', expires_in: 0, scope: '', subject: '' } }
-      : {}),
-    context: {
+  const gathered = await gatherChart({
+    patientId,
+    orders: order?.resourceType === 'MedicationRequest' ? [order as MedicationRequest] : [],
+    given: {},
+    // The CRD prefetch queries: the same chart whichever protocol asks.
+    queries: templateQueries(prefetchTemplates('order-sign', { observationCodes: observationCodes(deps.engine) }), {
       patientId,
       draftOrders: { resourceType: 'Bundle', type: 'collection', entry: order?.resourceType === 'MedicationRequest' ? [{ resource: order as MedicationRequest }] : [] },
-    },
-    prefetch: {},
-    extension: {},
-  };
-  const gathered = await gatherPatientData({
-    request,
-    prefetchTemplates: prefetchTemplates('order-sign', { observationCodes: observationCodes(deps.engine) }),
+    }),
+    server: { url: params.fhirServer.url, ...(params.accessToken ? { accessToken: params.accessToken.value } : {}) },
     ...(deps.fetcherFactory ? { fetcher: deps.fetcherFactory } : {}),
+    patientKey: PREFETCH_KEYS.patient,
   });
-  // The CRD warnings name prefetch keys; here they are reads from fhirServer.
+  // The chart's warnings name prefetch keys; here they are reads from fhirServer.
   for (const w of gathered.warnings) issues.push({ ...w, expression: [params.fhirServer.expression] });
   for (const entry of gathered.bundle.entry ?? []) {
     const key = entry.resource ? keyOf(entry.resource) : undefined;
@@ -218,9 +203,9 @@ export async function addRequesterRole(data: GatheredData, order: Resource | und
       (ref?.resourceType === 'PractitionerRole' ? e.resource.id === ref.id : parseReference(e.resource.practitioner?.reference)?.id === ref?.id),
   );
   if (!ref || have) return;
-  const crdData: CrdPatientData = { bundle: data.bundle, byKey: {}, sources: {}, warnings: [], orders: [], fetcher: data.fetcher };
-  await resolveRequester(order as MedicationRequest, crdData);
-  for (const w of crdData.warnings) data.issues.push({ ...w, expression: [expression] });
+  const warnings: OperationOutcomeIssue[] = [];
+  await resolveRequester(order as MedicationRequest, { bundle: data.bundle, warnings, fetcher: data.fetcher });
+  for (const w of warnings) data.issues.push({ ...w, expression: [expression] });
 }
 
 /** 400 when the data holds Patients and none of them is the subject (never pre-fill from another chart). */

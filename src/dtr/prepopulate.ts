@@ -36,6 +36,7 @@ import { preparePatientData } from '../engine/patient-data';
 import { issue, warning } from '../fhir/outcomes';
 import type { ArtifactRepository } from './artifacts';
 import { EXT } from './urls';
+import { isRecord } from '../fhir/json';
 
 export const UCUM = 'http://unitsofmeasure.org';
 const CQL_LANGUAGES = new Set(['text/cql', 'text/cql-expression']);
@@ -235,7 +236,6 @@ function kindOf(value: unknown): string {
   return typeof value === 'number' ? 'Decimal' : typeof value === 'string' ? 'String' : typeof value === 'boolean' ? 'Boolean' : typeof value;
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function codingOf(value: unknown): Coding | undefined {
   if (value instanceof Code) {

@@ -52,6 +52,7 @@ import { badRequest, issue, notFound, outcome, warning } from '../fhir/outcomes'
 import type { ArtifactRepository } from './artifacts';
 import { adaptiveForm } from './adaptive-form';
 import { CRD_TEMP_SYSTEM, DTR_PROFILE, EXT, ORDER_TYPES, splitCanonical } from './urls';
+import { isRecord } from '../fhir/json';
 
 /** What the engine (by coverage + order) or the store (by coverage-assertion-id) answers. */
 export interface PolicySelection {
@@ -99,9 +100,6 @@ const CANONICAL_VALUE_KEYS = ['valueCanonical', 'valueUri', 'valueUrl', 'valueSt
 /** `"LibraryName".Definition` (or `"LibraryName"."Definition"`) at the start of a CQL expression. */
 const LIBRARY_PREFIX = /^\s*"([^"]+)"\s*\./;
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Narrows the operation input; every failure is a 400 naming the element. */
 export function parsePackageRequest(body: unknown): PackageRequest {

@@ -16,6 +16,7 @@
 import type { Bundle, BundleEntry, OperationOutcomeIssue, ValueSet } from 'fhir/r4';
 import { badRequest, notFound, outcome, unprocessable, warning } from '../fhir/outcomes';
 import type { Artifact, ArtifactRepository, ArtifactType } from './artifacts';
+import { isRecord } from '../fhir/json';
 
 export type Query = Record<string, string | string[] | undefined>;
 
@@ -95,7 +96,6 @@ function nonNegativeInteger(query: Query, name: string): number | undefined {
  * filter, offset and count; a `valueSet` resource in the body is not supported (400).
  */
 export function expandQueryFromParameters(body: unknown): Query {
-  const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   if (!isRecord(body) || body.resourceType !== 'Parameters') throw badRequest('POST $expand takes a Parameters body', 'Parameters');
   const query: Query = {};
   const known = new Set(['url', 'valueSetVersion', 'filter', 'offset', 'count']);

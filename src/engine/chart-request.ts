@@ -7,24 +7,19 @@ import { memberState } from '../fhir/address';
 import type { Bundle, Coding, Condition, Coverage, FhirResource, Medication, MedicationRequest, Organization, Patient, RelatedPerson } from 'fhir/r4';
 import type { EvaluationRequest, PayerContext, PriorAuthorization } from './request';
 import { codingsOf, objects } from '../fhir/json';
+import { BundleIndex } from '../fhir/bundle-index';
 
 function resources(bundle: Bundle): FhirResource[] {
   return objects(bundle.entry).map((e) => e.resource).filter((r): r is FhirResource => typeof r === 'object' && r !== null);
 }
 
 /** Finds `Type/id`, `urn:uuid:x` or an absolute URL ending in `Type/id` among the bundle's resources. */
-export function resolve<T extends FhirResource>(bundle: Bundle, reference: string | undefined, type: T['resourceType']): T | undefined {
-  if (typeof reference !== 'string' || !reference) return undefined;
-  for (const entry of objects(bundle.entry)) {
-    const r = entry.resource;
-    if (!r || r.resourceType !== type) continue;
-    if (entry.fullUrl === reference) return r as T;
-    if (r.id && (reference === `${type}/${r.id}` || reference.endsWith(`/${type}/${r.id}`))) return r as T;
-  }
-  return undefined;
+export function resolve<T extends FhirResource>(bundle: Bundle | BundleIndex, reference: string | undefined, type: T['resourceType']): T | undefined {
+  return (bundle instanceof BundleIndex ? bundle : new BundleIndex(bundle)).find(reference, type) as T | undefined;
 }
 
-export function payerContextOf(bundle: Bundle, coverage: Coverage | undefined, patient: Patient | undefined): PayerContext {
+export function payerContextOf(chart: Bundle | BundleIndex, coverage: Coverage | undefined, patient: Patient | undefined): PayerContext {
+  const bundle = chart instanceof BundleIndex ? chart : new BundleIndex(chart);
   const identifiers: PayerContext['identifiers'] = [];
   for (const payor of objects(coverage?.payor)) {
     if (typeof payor.identifier === 'object' && payor.identifier !== null) identifiers.push(payor.identifier);
@@ -47,7 +42,7 @@ export function payerContextOf(bundle: Bundle, coverage: Coverage | undefined, p
 }
 
 /** Codes naming the ordered product: `medicationCodeableConcept`, or the Medication it references (contained or in the bundle). */
-export function medicationCodes(bundle: Bundle, order: MedicationRequest): Coding[] {
+export function medicationCodes(bundle: Bundle | BundleIndex, order: MedicationRequest): Coding[] {
   if (order.medicationCodeableConcept) return codingsOf(order.medicationCodeableConcept);
   const reference = order.medicationReference?.reference;
   if (typeof reference !== 'string' || !reference) return [];
@@ -58,7 +53,8 @@ export function medicationCodes(bundle: Bundle, order: MedicationRequest): Codin
 }
 
 /** Diagnoses the order gives as its reason: `reasonCode`, and the Conditions `reasonReference` names. */
-export function orderDiagnoses(bundle: Bundle, order: MedicationRequest): Coding[] {
+export function orderDiagnoses(chart: Bundle | BundleIndex, order: MedicationRequest): Coding[] {
+  const bundle = chart instanceof BundleIndex ? chart : new BundleIndex(chart);
   const coded = objects(order.reasonCode).flatMap((c) => codingsOf(c));
   const referenced = objects(order.reasonReference).flatMap((r) => codingsOf(resolve<Condition>(bundle, r.reference, 'Condition')?.code));
   return [...coded, ...referenced];
@@ -78,19 +74,20 @@ export interface ChartRequestInput {
 export function chartRequest(input: ChartRequestInput): EvaluationRequest {
   const { bundle, order } = input;
   const all = resources(bundle);
+  const index = new BundleIndex(bundle);
   const subject = order.subject?.reference;
   const patientRef = typeof subject === 'string' ? subject : undefined;
   const patient =
-    resolve<Patient>(bundle, patientRef, 'Patient') ??
+    resolve<Patient>(index, patientRef, 'Patient') ??
     (all.find((r) => r.resourceType === 'Patient' && (!input.patientId || r.id === input.patientId)) as Patient | undefined);
   const coverage = input.coverage ?? (all.find((r) => r.resourceType === 'Coverage' && r.status === 'active') as Coverage | undefined);
   const patientId = input.patientId ?? patient?.id ?? patientRef?.split('/').pop() ?? 'unknown-patient';
   return {
     bundle,
     patientId,
-    payer: payerContextOf(bundle, coverage, patient),
-    drug: { codes: medicationCodes(bundle, order), ...(order.id ? { orderId: order.id } : {}) },
-    diagnoses: [...(input.diagnoses ?? []), ...orderDiagnoses(bundle, order)],
+    payer: payerContextOf(index, coverage, patient),
+    drug: { codes: medicationCodes(index, order), ...(order.id ? { orderId: order.id } : {}) },
+    diagnoses: [...(input.diagnoses ?? []), ...orderDiagnoses(index, order)],
     priorAuthorizations: input.priorAuthorizations ?? [],
     evaluationDate: input.evaluationDate,
   };

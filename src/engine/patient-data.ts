@@ -6,8 +6,8 @@
  * references by id, so they are normalized here once. The caller's bundle is never modified.
  */
 import type { Bundle, FhirResource, Questionnaire, QuestionnaireResponse, Resource } from 'fhir/r4';
+import { patientReference } from '../fhir/reference';
 
-const PATIENT_LINKS = ['subject', 'patient', 'beneficiary'] as const;
 
 function lastSegment(url: string): string {
   const cut = Math.max(url.lastIndexOf('/'), url.lastIndexOf(':'));
@@ -37,12 +37,9 @@ function rewriteReferences(root: unknown, targets: ReadonlyMap<string, string>):
 }
 
 function linkedPatient(resource: Resource): string | undefined | null {
-  const record = resource as unknown as Record<string, { reference?: string } | undefined>;
-  for (const link of PATIENT_LINKS) {
-    const ref = record[link]?.reference;
-    if (typeof ref === 'string') return ref.startsWith('Patient/') ? ref.slice('Patient/'.length) : null;
-  }
-  return undefined;
+  const ref = patientReference(resource)?.reference;
+  if (ref === undefined) return undefined;
+  return ref.startsWith('Patient/') ? ref.slice('Patient/'.length) : null;
 }
 
 /**

@@ -11,3 +11,8 @@ export function objects<T>(value: readonly T[] | T | undefined | null): T[] {
 export function codingsOf<C>(concept: { coding?: C[] } | undefined | null): C[] {
   return typeof concept === 'object' && concept !== null ? objects(concept.coding) : [];
 }
+
+/** A JSON object (not an array, not null): the one type guard for untyped request bodies. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

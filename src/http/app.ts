@@ -7,7 +7,7 @@ import type { Config } from '../config';
 import type { PolicyEngine } from '../engine';
 import type { Store } from '../store';
 import type { ArtifactRepository } from '../dtr/artifacts';
-import type { FhirFetcherFactory } from '../crd/fhir-fetcher';
+import type { FhirFetcherFactory } from '../fhir/fetcher';
 import type { Logger } from '../logger';
 import { TOKEN_PATH, type AuthenticatedClient } from '../auth/smart';
 import { errorHandler, notFoundHandler } from './errors';

@@ -15,7 +15,6 @@ import type {
   Bundle,
   BundleEntry,
   Claim,
-  CodeableConcept,
   ClaimItem,
   Coding,
   Coverage,
@@ -35,7 +34,9 @@ import type { TherapyPhase } from '../catalog/types';
 import type { EvaluationRequest, PayerContext, PriorAuthorization } from '../engine/request';
 import { warning } from '../fhir/outcomes';
 import { memberState } from '../fhir/address';
-import { BundleIndex, type ResolvedEntry } from './bundle-index';
+import { BundleIndex, type ResolvedEntry } from '../fhir/bundle-index';
+import { patientReferences } from '../fhir/reference';
+import { codingsOf as codings, objects as list } from '../fhir/json';
 import { CERTIFICATION_TYPE, HCPCS_SYSTEMS, PAS_EXT, SYSTEM } from './codes';
 import type { PasRequest } from './validate';
 
@@ -99,17 +100,6 @@ export interface PasContext {
   patientBundle: Bundle;
   /** The request's warnings, then any met while extracting. */
   warnings: OperationOutcomeIssue[];
-}
-
-const PATIENT_LINKS = ['subject', 'patient', 'beneficiary'] as const;
-
-/** Senders' JSON does not always match the FHIR types: read arrays and codings defensively. */
-function list<T>(value: T[] | undefined | null): T[] {
-  return Array.isArray(value) ? value.filter((v): v is T => typeof v === 'object' && v !== null) : [];
-}
-
-function codings(concept: CodeableConcept | undefined | null): Coding[] {
-  return typeof concept === 'object' && concept !== null ? list(concept.coding) : [];
 }
 
 function codingKey(c: Coding): string {
@@ -374,11 +364,7 @@ function questionnaireResponses(
 
 /** False when the resource is about a Patient other than `patient`. */
 function belongsTo(entry: ResolvedEntry, patient: Entry<Patient>, index: BundleIndex): boolean {
-  const record = entry.resource as unknown as Record<string, unknown>;
-  for (const link of PATIENT_LINKS) {
-    const value = record[link];
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) continue;
-    const ref = value as Reference;
+  for (const { reference: ref } of patientReferences(entry.resource)) {
     if (!ref.reference) continue;
     const target = index.resolveReference(ref, entry.fullUrl);
     if (target) {

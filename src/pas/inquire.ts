@@ -24,7 +24,7 @@ import type { AuthenticatedClient } from '../auth/smart';
 import { auditRead } from '../auth/audit';
 import { badRequest, forbidden } from '../fhir/outcomes';
 import type { ClaimRecord, Store } from '../store';
-import { BundleIndex } from './bundle-index';
+import { BundleIndex } from '../fhir/bundle-index';
 import { PAS_EXT } from './codes';
 import { submitterKeysOf } from './submitter';
 

@@ -5,7 +5,7 @@
  */
 import type { Bundle, Claim, Identifier, Reference } from 'fhir/r4';
 import type { AuthenticatedClient } from '../auth/smart';
-import { BundleIndex } from './bundle-index';
+import { BundleIndex } from '../fhir/bundle-index';
 import type { ClaimRecord } from '../store';
 
 function keysOf(identifiers: Identifier | Identifier[] | undefined): string[] {

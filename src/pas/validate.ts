@@ -17,8 +17,9 @@
  */
 import type { Bundle, Claim, FhirResource, OperationOutcomeIssue, Reference } from 'fhir/r4';
 import { badRequest, badRequestMany, issue, warning, type IssueCode } from '../fhir/outcomes';
-import { BundleIndex, findReferences, type ResolvedEntry } from './bundle-index';
+import { BundleIndex, findReferences, type ResolvedEntry } from '../fhir/bundle-index';
 import { PAS_EXT } from './codes';
+import { isRecord } from '../fhir/json';
 
 export interface PasRequest {
   /** The request Bundle, unwrapped from Parameters when it came that way. */
@@ -39,18 +40,15 @@ const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})
 const DATE_TIME = /^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?)?)?$/;
 const REQUESTED_SERVICE_TYPES = ['MedicationRequest', 'ServiceRequest', 'DeviceRequest', 'NutritionOrder'];
 
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function hasCode(value: unknown): boolean {
-  if (!isObject(value)) return false;
+  if (!isRecord(value)) return false;
   const codings = Array.isArray(value.coding) ? value.coding : [];
-  return codings.some((c) => isObject(c) && typeof c.code === 'string' && c.code !== '') || typeof value.text === 'string';
+  return codings.some((c) => isRecord(c) && typeof c.code === 'string' && c.code !== '') || typeof value.text === 'string';
 }
 
 function hasLiteralReference(value: unknown): boolean {
-  return isObject(value) && typeof value.reference === 'string' && value.reference.trim() !== '';
+  return isRecord(value) && typeof value.reference === 'string' && value.reference.trim() !== '';
 }
 
 /** Finds the Bundle inside a Parameters: the `resource` parameter, else the first Bundle parameter. */
@@ -60,7 +58,7 @@ function unwrapParameters(body: Json): Json {
     throw badRequest('Parameters must carry the PAS request Bundle as parameter "resource".', 'Parameters.parameter', 'required');
   }
   const bundles = parameters.filter(
-    (p): p is Json & { resource: Json } => isObject(p) && isObject(p.resource) && p.resource.resourceType === 'Bundle',
+    (p): p is Json & { resource: Json } => isRecord(p) && isRecord(p.resource) && p.resource.resourceType === 'Bundle',
   );
   const chosen = bundles.find((p) => p.name === 'resource') ?? bundles[0];
   if (!chosen) {
@@ -88,7 +86,7 @@ class Problems {
  * structural problem found.
  */
 export function parsePasRequest(body: unknown): PasRequest {
-  if (!isObject(body)) {
+  if (!isRecord(body)) {
     throw badRequest(
       'The request body must be a FHIR resource (a JSON object): a PAS request Bundle, or a Parameters carrying one.',
       'Bundle',
@@ -134,7 +132,7 @@ function checkBundle(bundle: Json, problems: Problems): void {
       'Bundle.type',
     );
   }
-  if (!isObject(bundle.identifier) || typeof bundle.identifier.value !== 'string') {
+  if (!isRecord(bundle.identifier) || typeof bundle.identifier.value !== 'string') {
     problems.error('required', 'Bundle.identifier (the submitter transaction identifier) is required by the PAS request Bundle profile.', 'Bundle.identifier');
   }
   if (typeof bundle.timestamp !== 'string') {
@@ -148,7 +146,7 @@ function checkBundle(bundle: Json, problems: Problems): void {
     problems.throwIfAny();
     return;
   }
-  const notObjects = entries.flatMap((entry: unknown, i) => (isObject(entry) ? [] : [i]));
+  const notObjects = entries.flatMap((entry: unknown, i) => (isRecord(entry) ? [] : [i]));
   if (notObjects.length > 0) {
     for (const i of notObjects) problems.error('structure', 'Each Bundle entry must be an object.', `Bundle.entry[${i}]`);
     problems.throwIfAny();
@@ -156,7 +154,7 @@ function checkBundle(bundle: Json, problems: Problems): void {
   const seen = new Map<string, number>();
   (entries as Json[]).forEach((entry, i) => {
     const at = `Bundle.entry[${i}]`;
-    if (!isObject(entry.resource) || typeof entry.resource.resourceType !== 'string') {
+    if (!isRecord(entry.resource) || typeof entry.resource.resourceType !== 'string') {
       problems.error('required', 'Each entry of a PAS request Bundle must hold a resource with a resourceType.', `${at}.resource`);
     }
     if (typeof entry.fullUrl !== 'string' || entry.fullUrl === '') {
@@ -198,7 +196,7 @@ function checkClaim(claim: Json, problems: Problems): void {
   } else if (claim.status !== 'active') {
     problems.error('value', `Claim.status must be "active" in a PAS request, got "${claim.status}".`, `${at}.status`);
   }
-  if (!Array.isArray(claim.identifier) || !claim.identifier.some((id) => isObject(id) && typeof id.value === 'string')) {
+  if (!Array.isArray(claim.identifier) || !claim.identifier.some((id) => isRecord(id) && typeof id.value === 'string')) {
     problems.error('required', 'Claim.identifier is required by the PAS Claim profile (1..2).', `${at}.identifier`);
   }
   if (!hasCode(claim.type)) problems.error('required', 'Claim.type is required.', `${at}.type`);
@@ -222,7 +220,7 @@ function checkClaim(claim: Json, problems: Problems): void {
     const list = claim[key];
     if (Array.isArray(list)) {
       list.forEach((member: unknown, i) => {
-        if (!isObject(member)) problems.error('structure', `Each Claim.${key} must be an object.`, `${at}.${key}[${i}]`);
+        if (!isRecord(member)) problems.error('structure', `Each Claim.${key} must be an object.`, `${at}.${key}[${i}]`);
       });
     }
   }
@@ -231,7 +229,7 @@ function checkClaim(claim: Json, problems: Problems): void {
     problems.error('required', 'Claim.insurance is required: at least one entry referencing the Coverage.', `${at}.insurance`);
   } else {
     insurance.forEach((ins: unknown, i) => {
-      if (!isObject(ins) || !hasLiteralReference(ins.coverage)) {
+      if (!isRecord(ins) || !hasLiteralReference(ins.coverage)) {
         problems.error('required', 'Claim.insurance.coverage must reference a Coverage entry of the Bundle.', `${at}.insurance[${i}].coverage`);
       }
     });
@@ -245,7 +243,7 @@ function checkClaim(claim: Json, problems: Problems): void {
   const sequences = new Map<number, number>();
   items.forEach((item: unknown, i) => {
     const itemAt = `${at}.item[${i}]`;
-    if (!isObject(item)) {
+    if (!isRecord(item)) {
       problems.error('structure', 'Each Claim.item must be an object.', itemAt);
       return;
     }
@@ -261,7 +259,7 @@ function checkClaim(claim: Json, problems: Problems): void {
     if (!hasCode(item.productOrService)) {
       problems.error('required', 'Claim.item.productOrService is required (HCPCS, NDC or another code of the requested service).', `${itemAt}.productOrService`);
     }
-    const extensions = Array.isArray(item.extension) ? item.extension.filter(isObject) : [];
+    const extensions = Array.isArray(item.extension) ? item.extension.filter(isRecord) : [];
     if (!extensions.some((e) => e.url === PAS_EXT.certificationType)) {
       problems.warn('required', 'The PAS Claim profile requires the certificationType item extension; the request was read as not saying initial or continued.', `${itemAt}.extension`);
     }
@@ -395,7 +393,7 @@ function checkCoverageBeneficiary(claim: Claim, claimFullUrl: string | undefined
   const patient = index.resolveReference(claim.patient, claimFullUrl);
   if (!patient) return;
   (claim.insurance ?? []).forEach((ins, i) => {
-    if (!isObject(ins)) return;
+    if (!isRecord(ins)) return;
     const coverage = index.resolveAs(ins.coverage, claimFullUrl, 'Coverage');
     if (!coverage) return;
     const beneficiary = index.resolveReference(coverage.resource.beneficiary, coverage.fullUrl);

@@ -15,6 +15,7 @@ import type { Extension, Subscription } from 'fhir/r4';
 import { badRequest, forbidden } from '../fhir/outcomes';
 import type { NewSubscription } from '../store';
 import { BACKPORT, ORG_FILTER, PAS_SUBSCRIPTION_PROFILE, PAS_TOPIC } from './topic';
+import { isRecord } from '../fhir/json';
 
 /** Headers the sender sets itself or that would break the request. */
 const RESERVED_HEADERS = new Set(['host', 'content-type', 'content-length', 'connection', 'transfer-encoding', 'expect', 'upgrade']);
@@ -30,15 +31,11 @@ export interface SubscriptionInputPolicy {
 
 export type ParsedSubscription = Omit<NewSubscription, 'id' | 'owner'>;
 
-type Json = Record<string, unknown>;
 
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function extensionsOf(element: unknown, url: string): Extension[] {
-  if (!isObject(element) || !Array.isArray(element.extension)) return [];
-  return (element.extension as unknown[]).filter((e): e is Extension => isObject(e) && e.url === url);
+  if (!isRecord(element) || !Array.isArray(element.extension)) return [];
+  return (element.extension as unknown[]).filter((e): e is Extension => isRecord(e) && e.url === url);
 }
 
 /** `orgIdentifier=value` or `orgIdentifier=system|value` (FHIR token search syntax). */
@@ -63,7 +60,7 @@ function parseFilter(text: string): { system: string | null; value: string } {
 }
 
 export function parseSubscription(body: unknown, policy: SubscriptionInputPolicy): ParsedSubscription {
-  if (!isObject(body) || body.resourceType !== 'Subscription') {
+  if (!isRecord(body) || body.resourceType !== 'Subscription') {
     throw badRequest('The request body must be a Subscription resource.', 'Subscription', 'structure');
   }
   const input = body as unknown as Subscription & { _criteria?: unknown; channel?: Subscription['channel'] & { _payload?: unknown } };
@@ -93,7 +90,7 @@ export function parseSubscription(body: unknown, policy: SubscriptionInputPolicy
   }
 
   const channel = input.channel;
-  if (!isObject(channel)) throw badRequest('Subscription.channel is required.', 'Subscription.channel', 'required');
+  if (!isRecord(channel)) throw badRequest('Subscription.channel is required.', 'Subscription.channel', 'required');
   if (channel.type !== 'rest-hook') {
     throw badRequest(`Only the rest-hook channel is supported; got "${String(channel.type)}".`, 'Subscription.channel.type', 'not-supported');
   }

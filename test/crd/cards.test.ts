@@ -1,5 +1,6 @@
 import type { MedicationRequest } from 'fhir/r4';
-import { answerOrders, checkCdsServiceResponse, escapeMarkdown, type AnswerContext, type OrderAnswerInput } from '../../src/crd/cards';
+import { answerOrders, escapeMarkdown, type AnswerContext, type OrderAnswerInput } from '../../src/crd/cards';
+import { checkCdsServiceResponse } from '../support/crd-checks';
 import { DEFAULT_CONFIGURATION, parseConfiguration, type CrdConfiguration } from '../../src/crd/discovery';
 import { COVERAGE_INFORMATION_URL, type CdsCard, type CdsServiceResponse, type CrdVersion, type HookName } from '../../src/crd/types';
 import { decisions, LEFLUNOMIDE_VS, METHOTREXATE_VS, policy } from './decisions';

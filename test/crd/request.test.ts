@@ -1,6 +1,7 @@
 import type { Bundle } from 'fhir/r4';
 import { parseCdsHooksRequest } from '../../src/crd/request';
-import { evaluateToken, parseReference, substituteTokens } from '../../src/crd/prefetch';
+import { evaluateToken, substituteTokens } from '../../src/crd/prefetch';
+import { parseReference } from '../../src/fhir/reference';
 import { OperationOutcomeError } from '../../src/fhir/outcomes';
 import type { HookName } from '../../src/crd/types';
 import { draftOrder, HOOK_INSTANCE, PATIENT_ID, signRequestBody } from './fixtures';

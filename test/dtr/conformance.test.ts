@@ -1,5 +1,5 @@
 import type { Bundle, Library, Questionnaire, QuestionnaireItem, QuestionnaireResponse } from 'fhir/r4';
-import { checkPackageBundle, reviewPackageBundle } from '../../src/dtr/conformance';
+import { checkPackageBundle, reviewPackageBundle } from '../support/dtr-conformance';
 import { questionnairePackage } from '../../src/dtr/questionnaire-package';
 import { BASE, fixtureArtifacts, medicationOrder, packageInput, packageOf } from './support/fixtures';
 

@@ -12,7 +12,7 @@ import { createCatalog, loadPolicies, PAYER_TYPE_SYSTEM } from '../../src/catalo
 import { payerContextOf } from '../../src/engine/chart-request';
 import type { PolicyDefinition } from '../../src/catalog/types';
 import { loadArtifacts } from '../../src/dtr/artifacts';
-import { checkPackageBundle, reviewLibraries } from '../../src/dtr/conformance';
+import { checkPackageBundle, reviewLibraries } from '../support/dtr-conformance';
 import { questionnairePackage, type SelectPolicy } from '../../src/dtr/questionnaire-package';
 import { coverage, medicationOrder, packageInput, packageOf } from './support/fixtures';
 

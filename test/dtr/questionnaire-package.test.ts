@@ -1,6 +1,6 @@
 import type { Bundle, OperationOutcome, Parameters, QuestionnaireResponse } from 'fhir/r4';
 import { OperationOutcomeError } from '../../src/fhir/outcomes';
-import { checkPackageBundle } from '../../src/dtr/conformance';
+import { checkPackageBundle } from '../support/dtr-conformance';
 import { questionnairePackage, type QuestionnairePackageDeps } from '../../src/dtr/questionnaire-package';
 import { BASE, coverage, fixtureArtifacts, medicationOrder, packageInput, packageOf } from './support/fixtures';
 

@@ -8,7 +8,7 @@ import request from 'supertest';
 import type { Bundle, Coverage, MedicationRequest, OperationOutcome, Parameters, Questionnaire } from 'fhir/r4';
 import { createTestApp, type TestApp } from '../support/app';
 import { noPolicyDecision } from '../../src/engine';
-import { checkPackageBundle } from '../../src/dtr/conformance';
+import { checkPackageBundle } from '../support/dtr-conformance';
 
 const QUESTIONNAIRE = 'http://pa.example.org/fhir/Questionnaire/cp-phar-244-kineret';
 const pas = JSON.parse(fs.readFileSync(path.join(__dirname, '../../fixtures/pas/kineret-request-base.json'), 'utf8')) as Bundle;

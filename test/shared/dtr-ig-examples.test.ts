@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Bundle, Parameters, Questionnaire, QuestionnaireResponse } from 'fhir/r4';
 import { loadConfig, REPO_ROOT } from '../../src/config';
 import { loadArtifacts } from '../../src/dtr/artifacts';
-import { checkPackageBundle, reviewPackageBundle } from '../../src/dtr/conformance';
+import { checkPackageBundle, reviewPackageBundle } from '../support/dtr-conformance';
 import { questionnairePackage } from '../../src/dtr/questionnaire-package';
 
 const TGZ = path.join(path.resolve(REPO_ROOT, '..', 'shared', 'ig'), 'hl7.fhir.us.davinci-dtr-2.0.1.tgz');

@@ -13,7 +13,7 @@ import path from 'node:path';
 import express from 'express';
 import request from 'supertest';
 import type { Bundle, Extension, FhirResource, MedicationRequest, OperationOutcome } from 'fhir/r4';
-import { checkCdsServiceResponse } from '../../src/crd/cards';
+import { checkCdsServiceResponse } from './crd-checks';
 import { checkCoverageInformation } from '../../src/crd/coverage-information';
 import { hookForServiceId, parseRequestedVersion, SERVICE_IDS } from '../../src/crd/discovery';
 import { COVERAGE_INFORMATION_URL, type CdsServiceResponse, type CrdVersion, type HookName } from '../../src/crd/types';

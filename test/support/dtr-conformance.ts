@@ -25,8 +25,8 @@ import type {
   Reference,
   ValueSet,
 } from 'fhir/r4';
-import { questionnaireExpressions } from './questionnaire-package';
-import { CRD_TEMP_SYSTEM, DTR_PROFILE, EXT, LAUNCH_CONTEXT_SYSTEM, LIBRARY_TYPE_SYSTEM, ORDER_TYPES, splitCanonical } from './urls';
+import { questionnaireExpressions } from '../../src/dtr/questionnaire-package';
+import { CRD_TEMP_SYSTEM, DTR_PROFILE, EXT, LAUNCH_CONTEXT_SYSTEM, LIBRARY_TYPE_SYSTEM, ORDER_TYPES, splitCanonical } from '../../src/dtr/urls';
 
 export interface ConformanceReport {
   errors: string[];

@@ -1,4 +1,5 @@
 /**
+ * The one Bundle index and reference resolver (PAS request Bundles, CRD/DTR charts, the CLI).
  * Reference resolution inside one Bundle, following the FHIR R4 rules for resolving references in
  * Bundles (https://hl7.org/fhir/R4/bundle.html#references): an absolute reference matches an entry's
  * fullUrl; a relative `Type/id` is resolved against the base of the referring entry's RESTful
@@ -6,6 +7,7 @@
  * relative reference that the strict rule cannot place also matches an entry by `Type/id`.
  */
 import type { Bundle, BundleEntry, FhirResource, Reference } from 'fhir/r4';
+import { parseReference } from './reference';
 
 export interface ResolvedEntry {
   /** Position in `Bundle.entry`. */
@@ -88,6 +90,23 @@ export class BundleIndex {
     const found = this.resolveReference(reference, fromFullUrl);
     if (!found || !(types as string[]).includes(found.resource.resourceType)) return undefined;
     return found as ResolvedEntry & { resource: Extract<FhirResource, { resourceType: T }> };
+  }
+
+  /**
+   * A resource of a chart (CRD prefetch, DTR data, a CLI bundle) by reference, optionally of one of
+   * `types`: the Bundle rules above, and also an absolute RESTful URL on another base than the
+   * entries' (an EHR's URL beside entries without fullUrl) by its `Type/id`.
+   */
+  find<T extends FhirResource['resourceType']>(reference: string | undefined, ...types: T[]): Extract<FhirResource, { resourceType: T }> | undefined {
+    const ofType = (found: ResolvedEntry | undefined): Extract<FhirResource, { resourceType: T }> | undefined =>
+      found && (types.length === 0 || (types as string[]).includes(found.resource.resourceType))
+        ? (found.resource as Extract<FhirResource, { resourceType: T }>)
+        : undefined;
+    const strict = ofType(this.resolve(reference));
+    if (strict || typeof reference !== 'string' || !isAbsolute(reference)) return strict;
+    const parsed = parseReference(reference);
+    const index = parsed ? this.byTypeId.get(`${parsed.resourceType}/${parsed.id}`) : undefined;
+    return index === undefined ? undefined : ofType(this.entry(index));
   }
 
   /** `Type/id` (from the resource id, or from a RESTful fullUrl), or the fullUrl itself. */

@@ -24,10 +24,15 @@
  *   questionnaire, a card with a `smart` link to this payer's DTR app (/dtr/launch) and the DTR
  *   appContext (coverage-assertion id, questionnaire, order, coverage).
  *
- * Does not support: Request Form Completion cards (the DTR app covers forms).
+ * - Request Form Completion (topic `coverage-info`, CRD 2.0/2.1 requests only): alongside the launch
+ *   card, a suggestion to `create` a Task (CRD 2.0.1 profile-taskquestionnaire) asking someone to
+ *   complete the same questionnaire, e.g. when the work is delegated. Not answered to CRD 2.2
+ *   requests: 2.2 resp-59 forbids it when DTR applies and is available, as it is here.
+ *
+ * Does not support: the Questionnaire itself as a conditional `create` (clients resolve the canonical).
  */
 import { randomUUID } from 'node:crypto';
-import type { Coding, Extension, MedicationRequest } from 'fhir/r4';
+import type { Coding, Extension, MedicationRequest, Task } from 'fhir/r4';
 import type { CriterionDefinition, PolicyDefinition, ReviewRoute } from '../catalog/types';
 import type { CriterionResult, Decision } from '../engine/decision';
 import {
@@ -40,6 +45,7 @@ import type { CrdConfiguration } from './discovery';
 import {
   COVERAGE_INFORMATION_URL,
   topicCoding,
+  CRD_TEMP_SYSTEM,
   type CardTopic,
   type CdsAction,
   type CdsCard,
@@ -78,14 +84,14 @@ export interface AnswerContext {
   newId?: () => string;
 }
 
-export type CardKind = 'instructions' | 'launch' | 'alternatives' | 'reference';
+export type CardKind = 'instructions' | 'launch' | 'form' | 'alternatives' | 'reference';
 export interface RankedCard {
   card: CdsCard;
   kind: CardKind;
   orderIndex: number;
 }
 
-const KIND_RANK: Record<CardKind, number> = { alternatives: 1, instructions: 2, launch: 2.5, reference: 3 };
+const KIND_RANK: Record<CardKind, number> = { alternatives: 1, instructions: 2, launch: 2.5, form: 2.7, reference: 3 };
 const INDICATOR_RANK: Record<CdsCard['indicator'], number> = { critical: 0, warning: 1, info: 2 };
 const ROUTE_TEXT: Record<ReviewRoute, string> = {
   auto: 'clinical',
@@ -301,6 +307,25 @@ export function coverageSystemAction(input: OrderAnswerInput, ctx: AnswerContext
 /** Path of the DTR SMART app's launch URL on this server (src/http/routes/dtr-app.ts). */
 export const DTR_APP_LAUNCH_PATH = '/dtr/launch';
 
+/** What the coverage information asks to be documented, when it names a questionnaire. */
+interface DocumentationRequest {
+  questionnaires: string[];
+  assertionId: string;
+  docPurpose: string[];
+}
+
+function documentationRequest(input: OrderAnswerInput, ctx: AnswerContext): DocumentationRequest | undefined {
+  if (!ctx.config.coverageInfo || !input.order.id) return undefined;
+  const info = coverageInformationOf(input, ctx);
+  const sub = (url: string) => (info.extension ?? []).filter((e) => e.url === url);
+  const questionnaires = sub('questionnaire').map((e) => e.valueCanonical).filter((q): q is string => typeof q === 'string');
+  const assertionId = sub('coverage-assertion-id')[0]?.valueString;
+  const docNeeded = sub('doc-needed').map((e) => e.valueCode);
+  if (questionnaires.length === 0 || !assertionId || docNeeded.length === 0 || docNeeded.includes('no-doc')) return undefined;
+  const docPurpose = sub('doc-purpose').map((e) => e.valueCode).filter((c): c is string => typeof c === 'string');
+  return { questionnaires, assertionId, docPurpose };
+}
+
 /**
  * CRD "Launch SMART application": when the coverage information asks for documentation with a
  * questionnaire, a card whose `smart` link opens this payer's DTR app. Its appContext (DTR 2.0.1)
@@ -309,13 +334,8 @@ export const DTR_APP_LAUNCH_PATH = '/dtr/launch';
  * the launch context unchanged.
  */
 function launchCard(input: OrderAnswerInput, ctx: AnswerContext): CdsCard | undefined {
-  if (!ctx.config.coverageInfo || !input.order.id) return undefined;
-  const info = coverageInformationOf(input, ctx);
-  const sub = (url: string) => (info.extension ?? []).filter((e) => e.url === url);
-  const questionnaires = sub('questionnaire').map((e) => e.valueCanonical).filter((q): q is string => typeof q === 'string');
-  const assertionId = sub('coverage-assertion-id')[0]?.valueString;
-  const docNeeded = sub('doc-needed').map((e) => e.valueCode);
-  if (questionnaires.length === 0 || !assertionId || docNeeded.length === 0 || docNeeded.includes('no-doc')) return undefined;
+  const request = documentationRequest(input, ctx);
+  if (!request || !input.order.id) return undefined;
   const drug = drugName(input.order, input.policy);
   const card = baseCard('coverage-info', 'info', `Document the ${drug} prior authorization in the ${ctx.payerName} questionnaire`, input, ctx);
   card.detail = `Opens the ${escapeMarkdown(ctx.payerName)} prior authorization app with this order: answers already in the chart are filled in; complete the rest and submit the request.`;
@@ -325,13 +345,87 @@ function launchCard(input: OrderAnswerInput, ctx: AnswerContext): CdsCard | unde
       url: `${ctx.publicBaseUrl.replace(/\/+$/, '')}${DTR_APP_LAUNCH_PATH}`,
       type: 'smart',
       appContext: JSON.stringify({
-        coverageAssertionId: assertionId,
-        questionnaire: questionnaires,
+        coverageAssertionId: request.assertionId,
+        questionnaire: request.questionnaires,
         order: `${input.order.resourceType}/${input.order.id}`,
         coverage: ctx.coverage,
       }),
     },
   ];
+  return card;
+}
+
+export const TASK_QUESTIONNAIRE_PROFILE = 'http://hl7.org/fhir/us/davinci-crd/StructureDefinition/profile-taskquestionnaire';
+/** SDC temporary codes: Task.code `complete-questionnaire` and input type `questionnaire` (sdc-task, sdc-t1). */
+export const SDC_TEMP_SYSTEM = 'http://hl7.org/fhir/uv/sdc/CodeSystem/temp';
+
+/** coverage-information doc-purpose -> CRD afterCompletionCode (ValueSet-afterCompletionCode). */
+const AFTER_COMPLETION: Record<string, { code: string; display: string }> = {
+  withpa: { code: 'prior-auth-include', display: 'Include in prior authorization' },
+  withclaim: { code: 'initial-claim-include', display: 'Include in initial claim' },
+};
+
+/**
+ * The CRD 2.0.1 profile-taskquestionnaire Task for one questionnaire: status ready, intent order,
+ * SDC code complete-questionnaire, for the order's patient, basedOn the order, requested by the
+ * payer, one `questionnaire` input and the afterCompletion inputs (1..*).
+ */
+function questionnaireTask(input: OrderAnswerInput, ctx: AnswerContext, questionnaire: string, after: { code: string; display: string }[], drug: string): Task {
+  const { order } = input;
+  const task: Task = {
+    resourceType: 'Task',
+    meta: { profile: [TASK_QUESTIONNAIRE_PROFILE] },
+    basedOn: [{ reference: `MedicationRequest/${order.id}` }],
+    status: 'ready',
+    intent: 'order',
+    code: { coding: [{ system: SDC_TEMP_SYSTEM, code: 'complete-questionnaire' }] },
+    description: `Complete the ${ctx.payerName} questionnaire for the ${drug} order`,
+    for: { reference: order.subject.reference },
+    authoredOn: ctx.date ?? input.decision.evaluatedAt.slice(0, 10),
+    // The client's Organization id for the payer is not known here; the display names it.
+    requester: { display: ctx.payerName },
+    input: [
+      { type: { coding: [{ system: SDC_TEMP_SYSTEM, code: 'questionnaire' }], text: 'questionnaire' }, valueCanonical: questionnaire },
+      ...after.map((a) => ({
+        type: { coding: [{ system: CRD_TEMP_SYSTEM, code: 'after-completion-action' }], text: 'afterCompletion' },
+        valueCodeableConcept: { coding: [{ system: CRD_TEMP_SYSTEM, ...a }] },
+      })),
+    ],
+  };
+  if (order.encounter?.reference) task.encounter = { reference: order.encounter.reference };
+  if (input.decision.policy && after.some((a) => a.code === 'prior-auth-include')) {
+    task.reasonCode = { coding: [{ system: CRD_TEMP_SYSTEM, code: 'reason-prior-auth', display: 'Prior authorization' }] };
+  }
+  return task;
+}
+
+/**
+ * CRD "Request form completion": the same questionnaire(s) as the launch card and the
+ * coverage-information, as a Task the clinician can schedule or delegate. Left out when the
+ * order's subject is not a Patient reference (Task.for 1..1) or no doc-purpose maps to an
+ * afterCompletion code (1..*).
+ */
+function formCompletionCard(input: OrderAnswerInput, ctx: AnswerContext): CdsCard | undefined {
+  if (ctx.version === '2.2') return undefined;
+  const request = documentationRequest(input, ctx);
+  if (!request || !/^Patient\/[^/]+$/.test(input.order.subject?.reference ?? '')) return undefined;
+  const after = request.docPurpose.flatMap((p) => (AFTER_COMPLETION[p] ? [AFTER_COMPLETION[p]] : []));
+  if (after.length === 0) return undefined;
+  const drug = drugName(input.order, input.policy);
+  const card = baseCard('coverage-info', 'info', `Add the ${ctx.payerName} questionnaire for ${drug} to the task list`, input, ctx);
+  card.detail = `Creates a task to complete the ${escapeMarkdown(ctx.payerName)} prior authorization questionnaire for this order, to do later or to assign to a colleague.`;
+  card.suggestions = [
+    {
+      label: `Add "complete the ${ctx.payerName} questionnaire" to the task list`,
+      uuid: (ctx.newId ?? randomUUID)(),
+      actions: request.questionnaires.map((q) => ({
+        type: 'create' as const,
+        description: `Add a task to complete questionnaire ${q} for the ${drug} order`,
+        resource: questionnaireTask(input, ctx, q, after, drug),
+      })),
+    },
+  ];
+  card.selectionBehavior = 'at-most-one';
   return card;
 }
 
@@ -341,6 +435,8 @@ export function orderCards(input: OrderAnswerInput, ctx: AnswerContext, orderInd
   if (ctx.config.coverageInfo) cards.push({ card: instructionsCard(input, ctx), kind: 'instructions', orderIndex });
   const launch = launchCard(input, ctx);
   if (launch) cards.push({ card: launch, kind: 'launch', orderIndex });
+  const form = formCompletionCard(input, ctx);
+  if (form) cards.push({ card: form, kind: 'form', orderIndex });
   if (ctx.config.therapyAlternativesReq) {
     const card = alternativesCard(input, ctx);
     if (card) cards.push({ card, kind: 'alternatives', orderIndex });

@@ -1,10 +1,11 @@
-import type { MedicationRequest } from 'fhir/r4';
+import type { MedicationRequest, Task } from 'fhir/r4';
 import { answerOrders, escapeMarkdown, type AnswerContext, type OrderAnswerInput } from '../../src/crd/cards';
 import { checkCdsServiceResponse } from '../support/crd-checks';
 import { DEFAULT_CONFIGURATION, parseConfiguration, type CrdConfiguration } from '../../src/crd/discovery';
 import { COVERAGE_INFORMATION_URL, type CdsCard, type CdsServiceResponse, type CrdVersion, type HookName } from '../../src/crd/types';
 import { decisions, LEFLUNOMIDE_VS, METHOTREXATE_VS, policy } from './decisions';
 import { draftOrder, RXNORM } from './fixtures';
+import { checkQuestionnaireTask, PROFILE } from './task-questionnaire';
 
 const GRANT = { number: 'PA-2026-000123', start: '2026-03-01', end: '2026-08-31' };
 let ids = 0;
@@ -27,9 +28,10 @@ function order(decision: keyof typeof decisions, extra: Partial<OrderAnswerInput
   return { order: draftOrder(), decision: decisions[decision], policy: decisions[decision].policy ? policy : null, assertionId: `ca-${decision}`, ...extra };
 }
 
-type Kind = 'instructions' | 'reference' | 'alternatives' | 'launch';
+type Kind = 'instructions' | 'reference' | 'alternatives' | 'launch' | 'form';
 function kindOf(card: CdsCard): Kind {
   if (card.links?.some((l) => l.type === 'smart')) return 'launch';
+  if (card.suggestions?.some((s) => s.actions?.some((a) => a.type === 'create' && a.resource?.resourceType === 'Task'))) return 'form';
   if (card.links?.length) return 'reference';
   if (card.suggestions?.length) return 'alternatives';
   return 'instructions';
@@ -45,7 +47,7 @@ function answer(orders: OrderAnswerInput[], ctx: AnswerContext): CdsServiceRespo
 describe('answerOrders: each card type', () => {
   test('unknown trial criterion: coverage-information, instructions, alternatives, policy reference', () => {
     const response = answer([order('unknownTrial')], context());
-    expect(response.cards.map(kindOf)).toEqual(['instructions', 'alternatives', 'launch', 'reference']);
+    expect(response.cards.map(kindOf)).toEqual(['instructions', 'alternatives', 'launch', 'form', 'reference']);
     expect(response.systemActions).toHaveLength(1);
   });
 
@@ -71,6 +73,87 @@ describe('answerOrders: each card type', () => {
   ] as const)('no launch card when there is nothing to document: %s', (_name, decision) => {
     const response = answer([order(decision)], context());
     expect(response.cards.filter((c) => kindOf(c) === 'launch')).toEqual([]);
+  });
+
+  test('form-completion card: one create of a Task conforming to CRD 2.0.1 profile-taskquestionnaire', () => {
+    const draft = draftOrder({ encounter: { reference: 'Encounter/enc-1' } });
+    const response = answer([order('unknownTrial', { order: draft })], context());
+    const card = response.cards.find((c) => kindOf(c) === 'form');
+    expect(card?.source.topic).toEqual({ system: 'http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp', code: 'coverage-info', display: 'Coverage Information' });
+    expect(card?.selectionBehavior).toBe('at-most-one');
+    expect(card?.extension).toEqual({ 'davinci-crd.associated-resource': ['MedicationRequest/draft-kineret'] });
+    expect(card?.suggestions).toHaveLength(1);
+    const actions = card?.suggestions?.[0]?.actions ?? [];
+    expect(actions.map((a) => a.type)).toEqual(['create']);
+    const task = actions[0]?.resource as Task;
+    expect(checkQuestionnaireTask(task)).toEqual([]);
+    // profile-taskquestionnaire: status fixed ready, intent fixed order; sdc-task code; for 1..1 the patient.
+    expect(task.meta?.profile).toEqual([PROFILE]);
+    expect(task.status).toBe('ready');
+    expect(task.intent).toBe('order');
+    expect(task.code).toEqual({ coding: [{ system: 'http://hl7.org/fhir/uv/sdc/CodeSystem/temp', code: 'complete-questionnaire' }] });
+    expect(task.for).toEqual(draft.subject);
+    expect(task.basedOn).toEqual([{ reference: 'MedicationRequest/draft-kineret' }]);
+    expect(task.encounter).toEqual({ reference: 'Encounter/enc-1' });
+    expect(task.requester).toEqual({ display: 'Test Health Plan' });
+    expect(task.reasonCode).toEqual({ coding: [{ system: 'http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp', code: 'reason-prior-auth', display: 'Prior authorization' }] });
+    // input:afterCompletion 1..*, type pattern CRD temp after-completion-action, value from afterCompletionCode.
+    const after = task.input?.filter((i) => i.type.coding?.some((c) => c.code === 'after-completion-action'));
+    expect(after?.map((i) => i.valueCodeableConcept?.coding?.[0]?.code)).toEqual(['prior-auth-include']);
+  });
+
+  test('form-completion, launch card and coverage-information name the same questionnaire canonical and date', () => {
+    const response = answer([order('unknownTrial')], context({ date: '2026-03-02' }));
+    const info = (response.systemActions?.[0]?.resource as MedicationRequest).extension?.find((e) => e.url === COVERAGE_INFORMATION_URL);
+    const canonical = info?.extension?.find((e) => e.url === 'questionnaire')?.valueCanonical;
+    expect(canonical).toBe(policy.questionnaire);
+    const launch = response.cards.find((c) => kindOf(c) === 'launch');
+    expect(JSON.parse(launch?.links?.[0]?.appContext ?? '{}').questionnaire).toEqual([canonical]);
+    const task = response.cards.find((c) => kindOf(c) === 'form')?.suggestions?.[0]?.actions?.[0]?.resource as Task;
+    const q = task.input?.filter((i) => i.type.coding?.some((c) => c.system === 'http://hl7.org/fhir/uv/sdc/CodeSystem/temp' && c.code === 'questionnaire'));
+    expect(q?.map((i) => i.valueCanonical)).toEqual([canonical]);
+    expect(task.authoredOn).toBe(info?.extension?.find((e) => e.url === 'date')?.valueDate);
+  });
+
+  test.each([
+    ['every criterion met', 'approved', {}],
+    ['denied', 'denied', {}],
+    ['no policy', 'noPolicy', {}],
+    ['review required without open criteria', 'reviewRequired', {}],
+    ['order-select (never asks for documentation)', 'unknownTrial', { hook: 'order-select' }],
+    ['a CRD 2.2 request (resp-59: not in place of DTR)', 'unknownTrial', { version: '2.2' }],
+  ] as [string, keyof typeof decisions, Partial<AnswerContext>][])('no form-completion card: %s', (_name, decision, overrides) => {
+    const response = answer([order(decision)], context(overrides));
+    expect(response.cards.filter((c) => kindOf(c) === 'form')).toEqual([]);
+  });
+
+  test('CRD 2.0/2.1: a form-completion card exactly when there is a launch card, in every scenario and hook', () => {
+    for (const hook of ['order-sign', 'order-select', 'order-dispatch'] as HookName[]) {
+      for (const name of ['unknownTrial', 'unmetAndUnknown', 'denied', 'noPolicy', 'reviewRequired', 'approved'] as const) {
+        const kinds = answer([order(name)], context({ hook, version: '2.1' })).cards.map(kindOf);
+        expect([hook, name, kinds.includes('form')]).toEqual([hook, name, kinds.includes('launch')]);
+      }
+    }
+  });
+
+  test('no form-completion card when the order does not name a Patient (Task.for 1..1)', () => {
+    const response = answer([order('unknownTrial', { order: draftOrder({ subject: { reference: 'Group/g-1' } }) })], context());
+    expect(response.cards.map(kindOf)).toContain('launch');
+    expect(response.cards.map(kindOf)).not.toContain('form');
+  });
+
+  test('checkQuestionnaireTask rejects what the profile forbids', () => {
+    const task = answer([order('unknownTrial')], context()).cards.find((c) => kindOf(c) === 'form')?.suggestions?.[0]?.actions?.[0]?.resource as Task;
+    const broken = (change: (t: Task) => void) => {
+      const copy = structuredClone(task);
+      change(copy);
+      return checkQuestionnaireTask(copy).join('; ');
+    };
+    expect(broken((t) => (t.status = 'requested'))).toMatch(/status is fixed/);
+    expect(broken((t) => (t.intent = 'plan'))).toMatch(/intent is fixed/);
+    expect(broken((t) => (t.input = t.input?.filter((i) => !i.type.coding?.some((c) => c.code === 'after-completion-action'))))).toMatch(/afterCompletion input/);
+    expect(broken((t) => delete (t as Partial<Task>).for)).toMatch(/for \(1\.\.1\)/);
+    expect(broken((t) => (t.code = { text: 'fill in' }))).toMatch(/sdc-t1/);
   });
 
   test('instructions card: summary counts, detail lists each open criterion with its citation, topic coverage-info', () => {
@@ -171,9 +254,9 @@ describe('answerOrders: configuration options are obeyed', () => {
   const all = (): OrderAnswerInput[] => [order('unknownTrial')];
 
   test.each([
-    ['guideline', { guideline: false }, ['instructions', 'alternatives', 'launch'], 1],
-    ['therapy-alternatives-req', { therapyAlternativesReq: false }, ['instructions', 'launch', 'reference'], 1],
-    ['coverage-info (also withholds the coverage-info-topic instructions card)', { coverageInfo: false }, ['alternatives', 'reference'], 0],
+    ['guideline', { guideline: false }, ['instructions', 'alternatives', 'launch', 'form'], 1],
+    ['therapy-alternatives-req', { therapyAlternativesReq: false }, ['instructions', 'launch', 'form', 'reference'], 1],
+    ['coverage-info (also withholds the coverage-info-topic instructions, launch and form-completion cards)', { coverageInfo: false }, ['alternatives', 'reference'], 0],
     ['max-cards 1', { maxCards: 1 }, ['instructions'], 1],
     ['max-cards 0', { maxCards: 0 }, [], 1],
   ] as [string, Partial<CrdConfiguration>, Kind[], number][])('%s off', (_name, config, kinds, actions) => {
@@ -184,7 +267,7 @@ describe('answerOrders: configuration options are obeyed', () => {
 
   test('options arrive through the request extension; unknown ones change nothing', () => {
     const { config } = parseConfiguration({ 'davinci-crd.configuration': { guideline: false, 'alt-drug': false, 'max-cards': 5 } });
-    expect(answer(all(), context({ config })).cards.map(kindOf)).toEqual(['instructions', 'alternatives', 'launch']);
+    expect(answer(all(), context({ config })).cards.map(kindOf)).toEqual(['instructions', 'alternatives', 'launch', 'form']);
   });
 
   test('max-cards keeps warnings first across orders', () => {

@@ -46,8 +46,11 @@ export function checkCdsServiceResponse(response: CdsServiceResponse, options: R
           if ((a.type === 'create' || a.type === 'update') && !a.resource) problems.push(`${at}.suggestions[${j}].actions[${k}] needs a resource`);
           if (a.type === 'delete' && !a.resourceId) problems.push(`${at}.suggestions[${j}].actions[${k}] needs a resourceId`);
         });
+        // crd-respar-1 is a Propose Alternate Request rule; Request Form Completion suggestions create Tasks.
         const types = actions.map((a) => a.type).sort().join(',');
-        if (types !== 'update' && types !== 'create,delete') problems.push(`${at}.suggestions[${j}] must be one update, or one delete and one create (crd-respar-1)`);
+        if (card.source?.topic?.code === 'therapy-alternatives-req' && types !== 'update' && types !== 'create,delete') {
+          problems.push(`${at}.suggestions[${j}] must be one update, or one delete and one create (crd-respar-1)`);
+        }
       });
     }
     card.links?.forEach((l, j) => {

@@ -5,7 +5,7 @@
  * and audit. Every 200 answer passes checkCdsServiceResponse and checkCoverageInformation.
  */
 import request from 'supertest';
-import type { Bundle, Coverage, Extension, MedicationRequest, OperationOutcome, Organization } from 'fhir/r4';
+import type { Bundle, Coverage, Extension, MedicationRequest, OperationOutcome, Organization, Task } from 'fhir/r4';
 import type { CdsCard, CdsServiceResponse, DiscoveryResponse } from '../../src/crd/types';
 import { CDS_HOOKS_CARD_TYPE_SYSTEM, CRD_TEMP_SYSTEM } from '../../src/crd/types';
 import { CARD_TYPE_CODES } from '../../src/crd/discovery';
@@ -28,6 +28,7 @@ import {
   type HookRequest,
 } from '../support/crd-client';
 import { startLocalFhirServer, type LocalFhirServer } from '../support/fhir-server';
+import { checkQuestionnaireTask } from '../crd/task-questionnaire';
 import type express from 'express';
 
 const QUESTIONNAIRE = 'http://pa.example.org/fhir/Questionnaire/cp-phar-244-kineret';
@@ -58,9 +59,10 @@ afterAll(() => {
   expect(checks.checked).toBeGreaterThan(0);
 });
 
-type Kind = 'instructions' | 'alternatives' | 'launch' | 'reference';
+type Kind = 'instructions' | 'alternatives' | 'launch' | 'form' | 'reference';
 function kindOf(card: CdsCard): Kind {
   if (card.links?.some((l) => l.type === 'smart')) return 'launch';
+  if (card.suggestions?.some((s) => s.actions?.some((a) => a.type === 'create' && a.resource?.resourceType === 'Task'))) return 'form';
   if (card.links?.length) return 'reference';
   if (card.suggestions?.length) return 'alternatives';
   return 'instructions';
@@ -224,7 +226,7 @@ describe('order-sign, auth-needed: a typical RA patient whose chart lacks the st
   });
 
   test('cards: instructions (warning), alternatives, policy reference; source label is the payer; 2.0 topic codes', () => {
-    expect(kinds(response)).toEqual(['instructions', 'alternatives', 'launch', 'reference']);
+    expect(kinds(response)).toEqual(['instructions', 'alternatives', 'launch', 'form', 'reference']);
     for (const card of response.cards) {
       expect(card.source.label).toBe('Centene Corporation affiliated health plan');
       expect(card.source.topic?.system).toBe(CRD_TEMP_SYSTEM);
@@ -252,6 +254,30 @@ describe('order-sign, auth-needed: a typical RA patient whose chart lacks the st
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toMatch(/text\/html/);
     expect(page.text).toContain('CP.PHAR.244');
+  });
+
+  test('Request Form Completion card: one create of a profile-taskquestionnaire Task for the same questionnaire', () => {
+    const card = cardOf(response, 'form')!;
+    expect(card.source.topic?.code).toBe('coverage-info');
+    const actions = card.suggestions?.flatMap((s) => s.actions ?? []) ?? [];
+    expect(actions.map((a) => a.type)).toEqual(['create']);
+    const task = actions[0]!.resource as Task;
+    expect(checkQuestionnaireTask(task)).toEqual([]);
+    const body = fixture('order-sign-kineret');
+    expect(task.for).toEqual({ reference: `Patient/${body.context.patientId}` });
+    expect(task.basedOn).toEqual([{ reference: 'MedicationRequest/medreq-kineret' }]);
+    expect(task.authoredOn).toBe(one(info, 'date'));
+    expect(task.input?.filter((i) => i.valueCanonical).map((i) => i.valueCanonical)).toEqual([QUESTIONNAIRE]);
+    const launch = cardOf(response, 'launch')!;
+    expect(JSON.parse(launch.links![0]!.appContext!).questionnaire).toEqual([QUESTIONNAIRE]);
+    expect(one(info, 'questionnaire')).toBe(QUESTIONNAIRE);
+  });
+
+  test('a CRD 2.2 request gets the DTR launch card but no form-completion card (2.2 resp-59)', async () => {
+    const body = fixture('order-sign-kineret');
+    const v22 = await answer({ ...body, extension: { ...body.extension, 'davinci-crd.requestedVersion': '2.2' } });
+    expect(kinds(v22)).toContain('launch');
+    expect(kinds(v22)).not.toContain('form');
   });
 
   test('propose-alternate-request card: one update of the draft order per preferred product of the open trials', () => {
@@ -372,7 +398,7 @@ describe('unmet criteria', () => {
     const detail = cardOf(response, 'instructions')?.detail ?? '';
     expect(detail).toMatch(/Not met:\n- \*\*CP\.PHAR\.244 I\.A\.8\*\*/);
     expect(detail).not.toContain('Not documented in the chart:');
-    // no trial criterion is open, so no alternatives
+    // no trial criterion is open, so no alternatives; a CRD 2.2 request (this fixture), so no form-completion card
     expect(kinds(response)).toEqual(['instructions', 'launch', 'reference']);
   });
 
@@ -406,15 +432,21 @@ describe('davinci-crd.configuration is obeyed', () => {
   });
 
   test.each([
-    ['guideline', { guideline: false }, ['instructions', 'alternatives', 'launch']],
-    ['therapy-alternatives-req', { 'therapy-alternatives-req': false }, ['instructions', 'launch', 'reference']],
-    // The DTR app launch stays: it is how the documentation the coverage information asks for gets done.
-    ['every card type but coverage-info', { guideline: false, 'therapy-alternatives-req': false }, ['instructions', 'launch']],
+    ['guideline', { guideline: false }, ['instructions', 'alternatives', 'launch', 'form']],
+    ['therapy-alternatives-req', { 'therapy-alternatives-req': false }, ['instructions', 'launch', 'form', 'reference']],
+    // The DTR app launch and the form-completion Task stay: they are how the documentation the coverage information asks for gets done.
+    ['every card type but coverage-info', { guideline: false, 'therapy-alternatives-req': false }, ['instructions', 'launch', 'form']],
     ['max-cards 0 (a CRD 2.2 request option)', { 'max-cards': 0 }, []],
   ])('%s switched off: those cards are gone, the coverage information stays', async (_name, configuration, expected) => {
     const response = await answer(configured(fixture('order-sign-kineret'), configuration));
     expect(kinds(response)).toEqual(expected);
     expect(one(onlyCoverageInformation(response), 'pa-needed')).toBe('auth-needed');
+  });
+
+  test('coverage-info false on a chart needing documentation: no launch and no form-completion card either', async () => {
+    const response = await answer(configured(fixture('order-sign-kineret'), { 'coverage-info': false }));
+    expect(response.systemActions).toBeUndefined();
+    expect(kinds(response)).toEqual(['alternatives', 'reference']);
   });
 
   test('coverage-info false: no system action, no coverage-info instructions card, and never a grant', async () => {

@@ -107,8 +107,9 @@ export function prefetchTemplates(hook: HookName, options: DiscoveryOptions = {}
 /**
  * The options we honour. CRD 2.0.1 CDSHookServicesExtensionConfiguration.code has a required
  * binding to the CRD Card Types value set (CodeSystem temp, descendants of `_cardType`), so
- * discovery offers only codes from it: `coverage-info` (the system action and the Instructions
- * card, whose topic it is), `guideline` and `therapy-alternatives-req`.
+ * discovery offers only codes from it: `coverage-info` (the system action and the Instructions,
+ * Launch SMART Application and Request Form Completion cards, whose topic it is; the value set has
+ * no code of its own for form completion), `guideline` and `therapy-alternatives-req`.
  * Requests may also carry `unsolicited-determ` (a card-type code since CRD 2.1; 2.2 "what if"
  * calls SHALL send it false) and `max-cards` (used by the CRD 2.2 example requests): both are
  * obeyed, but not offered in discovery, where they would break the 2.0.1 binding.
@@ -136,7 +137,7 @@ function configurationOptions(): ConfigurationOption[] {
       type: 'boolean',
       name: 'Coverage Information',
       description:
-        'Adds the coverage-information extension to each order and a card listing the policy criteria not met or not documented, with their citations.',
+        'Adds the coverage-information extension to each order, a card listing the policy criteria not met or not documented, and, when documentation is needed, the DTR app launch and a form-completion Task.',
       default: true,
     },
     {

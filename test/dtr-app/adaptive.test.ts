@@ -10,7 +10,7 @@ import type { Parameters, Questionnaire, QuestionnaireResponse } from 'fhir/r4';
 import { COVERAGE_INFORMATION_URL } from '../../src/crd/types';
 import { EXT } from '../../src/dtr/urls';
 import { answersByLinkId } from '../../app/dtr/src/response';
-import { ehrChart, formResponse, launchFromCard, missingPrerequisites, newPage, orderSignLaunchLink, populateFor, responsesIn, startHarness, textOf, until, valueOf, yesNo, type Harness } from './support';
+import { ehrChart, formResponse, launchFromCard, missingPrerequisites, newPage, onlyResponse, orderSignLaunchLink, populateFor, responsesIn, startHarness, textOf, until, valueOf, yesNo, type Harness } from './support';
 
 jest.setTimeout(300_000);
 
@@ -21,12 +21,6 @@ const problems = missingPrerequisites();
 const ADALIMUMAB = /adalimumab product/;
 const TOCILIZUMAB = /Actemra \(tocilizumab\)/;
 const TOFACITINIB = /Xeljanz/;
-
-function onlyResponse(h: Harness): QuestionnaireResponse {
-  const all = responsesIn(h.ehr);
-  expect(all).toHaveLength(1);
-  return all[0]!;
-}
 
 const originsOf = (qr: QuestionnaireResponse | undefined): Map<string, string | undefined> =>
   new Map(
@@ -126,6 +120,36 @@ describe('adaptive form: $next-question drives the form, the draft is saved as i
     expect(originsOf(saved).get('tofacitinib-failed')).toBe('manual');
     // The payer's completed answer carries its coverage information; the app keeps it.
     expect(saved.extension?.some((e) => e.url === COVERAGE_INFORMATION_URL)).toBe(true);
+    expect(app.errors).toEqual([]);
+    await page.close();
+  });
+});
+
+describe('adaptive form on the server as deployed (SMART_CLIENTS, DTR_EHRS): $next-question with the exchanged payer token', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    if (problems.length > 0) throw new Error(`DTR app test prerequisites missing:\n- ${problems.join('\n- ')}`);
+    h = await startHarness(ehrChart('ra-chart-only-partial', 'RX-DTR-ADAPT-2'), { authenticated: true });
+  });
+  afterAll(async () => h?.close());
+
+  test('every $next-question round carries the Bearer token and is answered 200', async () => {
+    const link = await orderSignLaunchLink(h, 'ra-chart-only-partial', 'RX-DTR-ADAPT-2');
+    const appContext = { ...(JSON.parse(link.appContext ?? '{}') as Record<string, unknown>), questionnaire: [`${KINERET_Q}-adaptive`] };
+    const app = await newPage(h);
+    const { page } = app;
+    const calls: Array<{ authorized: boolean; status: number }> = [];
+    page.on('response', (r) => {
+      if (r.url().endsWith('/fhir/Questionnaire/$next-question')) calls.push({ authorized: /^Bearer /.test(r.request().headers().authorization ?? ''), status: r.status() });
+    });
+    await launchFromCard(h, app, { ...link, appContext: JSON.stringify(appContext) }, PATIENT, COVERAGE);
+    await yesNo(page, ADALIMUMAB, 'Yes').click();
+    await page.getByRole('button', { name: 'Next questions' }).click();
+    await until(async () => expect(await yesNo(page, TOCILIZUMAB, 'Yes').count()).toBe(1), 60_000);
+    expect(calls).toEqual([
+      { authorized: true, status: 200 },
+      { authorized: true, status: 200 },
+    ]);
     expect(app.errors).toEqual([]);
     await page.close();
   });

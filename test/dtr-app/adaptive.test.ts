@@ -10,7 +10,7 @@ import type { Parameters, Questionnaire, QuestionnaireResponse } from 'fhir/r4';
 import { COVERAGE_INFORMATION_URL } from '../../src/crd/types';
 import { EXT } from '../../src/dtr/urls';
 import { answersByLinkId } from '../../app/dtr/src/response';
-import { ehrChart, formResponse, launchFromCard, missingPrerequisites, newPage, onlyResponse, orderSignLaunchLink, populateFor, responsesIn, startHarness, textOf, until, valueOf, yesNo, type Harness } from './support';
+import { ehrChart, formResponse, launchFromCard, missingPrerequisites, newPage, onlyResponse, orderSignLaunchLink, populateFor, startHarness, textOf, until, valueOf, yesNo, type Harness } from './support';
 
 jest.setTimeout(300_000);
 

@@ -19,6 +19,7 @@ import {
   launchFromCard,
   missingPrerequisites,
   newPage,
+  onlyResponse,
   orderSignLaunchLink,
   populateFor,
   responsesIn,
@@ -45,13 +46,6 @@ function originOf(qr: QuestionnaireResponse | undefined, linkId: string): { valu
   if (!answer) return undefined;
   const origin = answer.extension?.find((e) => e.url === EXT.informationOrigin)?.extension?.find((e) => e.url === 'source')?.valueCode;
   return { value: valueOf(answer), ...(origin ? { origin } : {}) };
-}
-
-/** The one QuestionnaireResponse the EHR holds for the order. */
-function onlyResponse(h: Harness): QuestionnaireResponse {
-  const all = responsesIn(h.ehr);
-  expect(all).toHaveLength(1);
-  return all[0]!;
 }
 
 async function answerCdai(page: Page, score: string): Promise<void> {

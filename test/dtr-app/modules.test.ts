@@ -9,7 +9,8 @@ import { readLaunchContext } from '../../app/dtr/src/launch-context';
 import { readPackage } from '../../app/dtr/src/io';
 import { buildPasRequest, readPasResponse } from '../../app/dtr/src/pas';
 import { chartBundle, chartSearches, populateInBrowser, requiredTypes, type PackageContent } from '../../app/dtr/src/population';
-import { answersByLinkId, buildResponse, originOf } from '../../app/dtr/src/response';
+import { answersByLinkId, autoAnswers, buildResponse, originOf } from '../../app/dtr/src/response';
+import { containedForm, derivedFromUrl, isAdaptive } from '../../app/dtr/src/adaptive';
 import { EXT } from '../../src/dtr/urls';
 import { createTestApp, EVALUATION_DATE, type TestApp } from '../support/app';
 import { chartResources } from '../support/crd-requests';
@@ -83,6 +84,40 @@ describe('the QuestionnaireResponse the app saves', () => {
   test('a coding matches by system and code only (renderers drop or change displays)', () => {
     expect(originOf('b', { valueCoding: { system: 's', code: 'x' } }, prefilled)).toBe('auto');
     expect(originOf('b', { valueCoding: { system: 'other', code: 'x' } }, prefilled)).toBe('override');
+  });
+});
+
+describe('adaptive forms', () => {
+  const SEARCH = 'http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-questionnaire-adapt-search';
+  const FLAG = 'http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-questionnaireAdaptive';
+  test.each([
+    ['static form', {}, false],
+    ['questionnaireAdaptive true', { extension: [{ url: FLAG, valueBoolean: true }] }, true],
+    ['questionnaireAdaptive false', { extension: [{ url: FLAG, valueBoolean: false }] }, false],
+    ['questionnaireAdaptive as the service url', { extension: [{ url: FLAG, valueUri: 'https://payer.example/fhir' }] }, true],
+    ['adapt-search profile, versioned', { meta: { profile: [`${SEARCH}|2.0.1`] } }, true],
+    ['another profile', { meta: { profile: ['http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-std-questionnaire'] } }, false],
+  ])('isAdaptive: %s', (_name, extra, expected) => {
+    expect(isAdaptive({ resourceType: 'Questionnaire', status: 'active', ...extra } as Questionnaire)).toBe(expected);
+  });
+
+  test('derivedFrom url without version; the contained form the response names', () => {
+    expect(derivedFromUrl({ resourceType: 'Questionnaire', status: 'active', derivedFrom: ['http://x/Q/a|1.0.0'] })).toBe('http://x/Q/a');
+    const form: Questionnaire = { resourceType: 'Questionnaire', id: 'adaptive', status: 'active' };
+    const other: Questionnaire = { resourceType: 'Questionnaire', id: 'other', status: 'active' };
+    const qr: QuestionnaireResponse = { resourceType: 'QuestionnaireResponse', status: 'in-progress', questionnaire: '#adaptive', contained: [other, form] };
+    expect(containedForm(qr)).toBe(form);
+    expect(containedForm({ ...qr, questionnaire: '#missing' })).toBeUndefined();
+  });
+
+  test('autoAnswers: only answers the server marked auto, without their extensions', () => {
+    const origin = (code: string) => [{ url: EXT.informationOrigin, extension: [{ url: 'source', valueCode: code }] }];
+    const items: QuestionnaireResponse['item'] = [
+      { linkId: 'g', item: [{ linkId: 'a', answer: [{ valueBoolean: true, extension: origin('auto') }] }] },
+      { linkId: 'b', answer: [{ valueBoolean: false, extension: origin('manual') }] },
+      { linkId: 'c', answer: [{ valueBoolean: false }] },
+    ];
+    expect([...autoAnswers(items)]).toEqual([['a', [{ valueBoolean: true }]]]);
   });
 });
 

@@ -185,6 +185,13 @@ export function responsesIn(ehr: TestEhr): QuestionnaireResponse[] {
   return ehr.resources().filter((r): r is QuestionnaireResponse => r.resourceType === 'QuestionnaireResponse');
 }
 
+/** The one QuestionnaireResponse the EHR holds for the order. */
+export function onlyResponse(h: Harness): QuestionnaireResponse {
+  const all = responsesIn(h.ehr);
+  expect(all).toHaveLength(1);
+  return all[0]!;
+}
+
 /** Runs `check` until it stops throwing (a jest expect inside), or throws its last error after `timeout` ms. */
 export async function until(check: () => Promise<void> | void, timeout = 15_000): Promise<void> {
   const deadline = Date.now() + timeout;

@@ -34,7 +34,8 @@ import { payerAuth } from './payer-auth';
 import { ORDER_TYPES, readLaunchContext, relativeReference, type LaunchContext } from './launch-context';
 import { buildPasRequest, readPasResponse, type OrderLike, type PasResult } from './pas';
 import { chartBundle, chartSearches, populateInBrowser, requiredTypes, type PackageContent } from './population';
-import { answersByLinkId, buildResponse, prefilledResponse } from './response';
+import { answersByLinkId, autoAnswers, buildResponse, prefilledResponse } from './response';
+import { containedForm, derivedFromUrl, isAdaptive } from './adaptive';
 
 interface AppConfig {
   clientId: string;
@@ -65,6 +66,8 @@ interface Session {
   /** The EHR's id of the saved QuestionnaireResponse. */
   responseId?: string;
   completed: boolean;
+  /** Set for an adaptive form: `done` once `$next-question` answered `completed`. */
+  adaptive?: { done: boolean };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -233,7 +236,32 @@ function withPayerIdentifiers(coverage: Coverage, payers: Organization[]): Cover
   return copy;
 }
 
-async function fetchPackage(config: AppConfig, payer: PayerCredentials | undefined, context: LaunchContext, order: FhirResource, coverage: Coverage): Promise<{ content: PackageContent; draft: QuestionnaireResponse; notes: string[] }> {
+interface PackageForm {
+  content: PackageContent;
+  draft: QuestionnaireResponse;
+}
+
+/**
+ * The form the app shows. An adaptive Questionnaire (isAdaptive) wins: it is driven by
+ * `$next-question`, and the static form it derives from, when the package carries it too, only lends
+ * its Libraries (the chart types to read) and ValueSets. Any other Questionnaire is named in a note.
+ */
+function chooseForm(forms: PackageForm[], notes: string[]): PackageForm & { adaptive: boolean; base?: PackageContent } {
+  const adaptive = forms.find((f) => isAdaptive(f.content.questionnaire));
+  const base = adaptive ? forms.find((f) => f !== adaptive && f.content.questionnaire.url === derivedFromUrl(adaptive.content.questionnaire)) : undefined;
+  const shown = adaptive ?? forms[0]!;
+  const others = forms.filter((f) => f !== shown && f !== base);
+  if (others.length > 0) notes.push(`The health plan sent ${forms.length} questionnaires; this app shows ${shown.content.questionnaire.title ?? shown.content.questionnaire.url ?? ''}, not ${others.map((f) => f.content.questionnaire.title ?? f.content.questionnaire.url ?? '').join(', ')}.`);
+  if (!adaptive) return { ...shown, adaptive: false };
+  return {
+    content: { questionnaire: adaptive.content.questionnaire, libraries: [...adaptive.content.libraries, ...(base?.content.libraries ?? [])], valueSets: [...adaptive.content.valueSets, ...(base?.content.valueSets ?? [])] },
+    draft: adaptive.draft,
+    adaptive: true,
+    ...(base ? { base: base.content } : {}),
+  };
+}
+
+async function fetchPackage(config: AppConfig, payer: PayerCredentials | undefined, context: LaunchContext, order: FhirResource, coverage: Coverage): Promise<{ content: PackageContent; draft: QuestionnaireResponse; notes: string[]; adaptive: boolean; base?: PackageContent }> {
   const parameter: NonNullable<import('fhir/r4').Parameters['parameter']> = [
     { name: 'coverage', resource: coverage },
     { name: 'order', resource: order },
@@ -242,22 +270,22 @@ async function fetchPackage(config: AppConfig, payer: PayerCredentials | undefin
   if (context.coverageAssertionId) parameter.push({ name: 'context', valueString: context.coverageAssertionId });
   const body = await payerPost<Bundle | import('fhir/r4').Parameters>(`${config.payerFhirBase}/Questionnaire/$questionnaire-package`, { resourceType: 'Parameters', parameter }, 'give the questionnaire for this order', payer);
   const { bundles, notes } = readPackage(body);
-  const bundle = bundles[0];
-  if (!bundle) throw new AppError('payer', `The health plan has no questionnaire for this order${notes.length ? `: ${notes.join('; ')}` : '.'}`);
-  const resources = (bundle.entry ?? []).map((e) => e.resource).filter((r): r is FhirResource => r !== undefined);
-  const questionnaire = resources.find((r): r is Questionnaire => r.resourceType === 'Questionnaire');
-  const draft = resources.find((r): r is QuestionnaireResponse => r.resourceType === 'QuestionnaireResponse');
-  if (!questionnaire || !draft) throw new AppError('payer', 'The questionnaire package from the health plan has no Questionnaire or no draft response.');
-  if (bundles.length > 1) notes.push(`The health plan sent ${bundles.length} questionnaires; this app shows the first, ${questionnaire.title ?? questionnaire.url ?? ''}.`);
-  return {
-    content: {
-      questionnaire,
-      libraries: resources.filter((r): r is Library => r.resourceType === 'Library'),
-      valueSets: resources.filter((r): r is ValueSet => r.resourceType === 'ValueSet'),
-    },
-    draft,
-    notes,
-  };
+  if (bundles.length === 0) throw new AppError('payer', `The health plan has no questionnaire for this order${notes.length ? `: ${notes.join('; ')}` : '.'}`);
+  const forms = bundles.map((bundle): PackageForm => {
+    const resources = (bundle.entry ?? []).map((e) => e.resource).filter((r): r is FhirResource => r !== undefined);
+    const questionnaire = resources.find((r): r is Questionnaire => r.resourceType === 'Questionnaire');
+    const draft = resources.find((r): r is QuestionnaireResponse => r.resourceType === 'QuestionnaireResponse');
+    if (!questionnaire || !draft) throw new AppError('payer', 'The questionnaire package from the health plan has no Questionnaire or no draft response.');
+    return {
+      content: {
+        questionnaire,
+        libraries: resources.filter((r): r is Library => r.resourceType === 'Library'),
+        valueSets: resources.filter((r): r is ValueSet => r.resourceType === 'ValueSet'),
+      },
+      draft,
+    };
+  });
+  return { ...chooseForm(forms, notes), notes };
 }
 
 /** The chart as the package's Libraries need it: one search per data type, plus the order's requester and the payer. */
@@ -484,6 +512,68 @@ async function returnToEhr(s: Session): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Adaptive form
+
+/** Shows the questions the adaptive response holds so far, with its answers. */
+async function renderAdaptive(s: Session): Promise<void> {
+  const form = containedForm(s.draft);
+  if (!form) throw new AppError('payer', 'The health plan\'s next-question answer holds no questionnaire.');
+  s.content = { ...s.content, questionnaire: form };
+  // The renderer gets the form itself; the response's `#id` reference and contained copy are the EHR's business.
+  const { contained: _contained, questionnaire: _questionnaire, ...response } = prefilledResponse(s.draft, answersByLinkId(s.draft.item));
+  await renderForm($('formContainer'), withTerminologyServer(form, s.config.payerFhirBase, s.content.valueSets), response);
+  $('next').hidden = s.adaptive?.done === true;
+  $('submit').hidden = s.adaptive?.done !== true;
+  $('return').hidden = s.adaptive?.done !== true;
+}
+
+/**
+ * One `$next-question` round: the answers so far (with the chart as `data`) go to the payer; its
+ * response (more questions, or `completed`) becomes the draft, is shown and saved to the EHR.
+ */
+async function nextQuestions(s: Session, response: QuestionnaireResponse): Promise<void> {
+  const body: import('fhir/r4').Parameters = {
+    resourceType: 'Parameters',
+    parameter: [
+      { name: 'questionnaire-response', resource: response },
+      { name: 'data', resource: chartBundle(s.chart) },
+    ],
+  };
+  const answer = await payerPost<QuestionnaireResponse | import('fhir/r4').Parameters>(`${s.config.payerFhirBase}/Questionnaire/$next-question`, body, 'give the next questions', s.payer);
+  const next = answer.resourceType === 'Parameters' ? (answer.parameter ?? []).find((p) => p.name === 'return')?.resource : answer;
+  if (next?.resourceType !== 'QuestionnaireResponse') throw new AppError('payer', 'The health plan did not answer with the next questions.');
+  const { id: _id, ...draft } = next;
+  s.draft = draft;
+  for (const [linkId, answers] of autoAnswers(draft.item)) if (!s.prefilled.has(linkId)) s.prefilled.set(linkId, answers);
+  s.adaptive = { done: draft.status === 'completed' };
+  await renderAdaptive(s);
+}
+
+async function advance(s: Session): Promise<void> {
+  const errors = formErrors($('formContainer'));
+  if (errors.length > 0) {
+    setAlert('Some answers are missing or not valid. Complete them before going on:', errors);
+    $('alert').focus();
+    return;
+  }
+  setBusy(true);
+  try {
+    window.clearTimeout(saveTimer);
+    await saving;
+    setStatus('Asking the health plan for the next questions…');
+    await nextQuestions(s, currentResponse(s, 'in-progress'));
+    saving = save(s, 'in-progress').then(() => undefined);
+    await saving;
+    if (s.adaptive?.done) setStatus(`The health plan has no more questions. ${$('status').textContent ?? ''}`);
+    $('formContainer').focus();
+  } catch (error) {
+    setAlert(error instanceof AppError ? `${error.message} Your answers are kept.` : `The next questions could not be fetched: ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    setBusy(false);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Start
 
 async function start(): Promise<void> {
@@ -515,7 +605,7 @@ async function start(): Promise<void> {
   }
 
   setStatus('Getting the questionnaire from the health plan…');
-  const { content, draft, notes } = await fetchPackage(config, payer, context, order, withPayerIdentifiers(coverage, payers));
+  const { content, draft, notes, adaptive, base } = await fetchPackage(config, payer, context, order, withPayerIdentifiers(coverage, payers));
   const fhirUser = client.getFhirUser();
   const author = fhirUser ? { reference: fhirUser } : order.requester?.reference ? { reference: order.requester.reference } : undefined;
   const partial = { client, config, ...(payer ? { payer } : {}), ehrBase, context, patient, order, coverage, content, draft, ...(author ? { author } : {}) };
@@ -525,14 +615,20 @@ async function start(): Promise<void> {
   // This form's own saved responses are not chart evidence: their answers are the clinician's, restored below.
   const chart = read.chart.filter((r) => !(r.resourceType === 'QuestionnaireResponse' && r.questionnaire === draft.questionnaire));
   const chartNotes = read.notes;
-  const population = await populateInBrowser(content, { chart: chartBundle(chart), patientId, order, coverage, evaluationDate: new Date() });
+  // An adaptive form is pre-filled from the static form it derives from (its Libraries, in the
+  // browser), when the package carries it; `$next-question` then pre-fills each question it adds.
+  const populated = adaptive ? base : content;
+  const population = populated
+    ? await populateInBrowser(populated, { chart: chartBundle(chart), patientId, order, coverage, evaluationDate: new Date() })
+    : { answers: new Map<string, QuestionnaireResponseItemAnswer[]>(), issues: [] as import('fhir/r4').OperationOutcomeIssue[] };
   const problems = population.issues.filter((i) => i.severity !== 'information').map((i) => i.diagnostics ?? i.code);
   showNotes('payer-notes', 'Notes from the health plan', notes);
   showNotes('chart-notes', 'Not filled in from the chart', [...chartNotes, ...problems]);
 
   const session: Session = { ...partial, prefilled: population.answers, chart, completed: false };
-  const local = readLocal(session);
-  const saved = local?.unsaved ? undefined : await savedDraft(partial);
+  // An adaptive draft is not resumed: the payer asks again from the chart (see README).
+  const local = adaptive ? undefined : readLocal(session);
+  const saved = local?.unsaved || adaptive ? undefined : await savedDraft(partial);
   if (saved?.id) session.responseId = saved.id;
   else if (local?.responseId) session.responseId = local.responseId;
   // Newest answers win: unsaved answers of this tab, else the EHR's draft, else the chart.
@@ -540,7 +636,14 @@ async function start(): Promise<void> {
 
   setStatus('Showing the form…');
   const container = $('formContainer');
-  await renderForm(container, withTerminologyServer(content.questionnaire, config.payerFhirBase, content.valueSets), prefilledResponse(draft, answers));
+  if (adaptive) {
+    setStatus('Asking the health plan for the first questions…');
+    // The chart's answers count as asked (SDC: answered items of the first call); the payer adds the rest.
+    const items = [...population.answers].map(([linkId, answer]) => ({ linkId, answer }));
+    await nextQuestions(session, buildResponse({ draft, exported: { resourceType: 'QuestionnaireResponse', status: 'in-progress', item: items }, prefilled: population.answers, status: 'in-progress', ...(author ? { author } : {}), now: new Date() }));
+  } else {
+    await renderForm(container, withTerminologyServer(content.questionnaire, config.payerFhirBase, content.valueSets), prefilledResponse(draft, answers));
+  }
   // LHC-Forms does not tell when an answer changes (its radio buttons stop the change event), so
   // the form is watched: on any change of the page or typing, the answers are exported; marks are
   // refreshed, and a draft save is queued when they differ from the last ones seen.
@@ -572,11 +675,12 @@ async function start(): Promise<void> {
     saving = saving.then(() => save(session, 'in-progress').then(() => undefined));
   });
   $('submit').addEventListener('click', () => void submit(session));
+  $('next').addEventListener('click', () => void advance(session));
   $('return').addEventListener('click', () => void returnToEhr(session));
   // The first save: a relaunch with unsaved answers sends them now; a new form creates the draft.
   saving = save(session, 'in-progress').then(() => undefined);
   await saving;
-  const filled = [...population.answers.keys()].length;
+  const filled = session.prefilled.size;
   setStatus(`${filled} answer${filled === 1 ? '' : 's'} filled in from the chart. ${$('status').textContent ?? ''}`);
 }
 

@@ -84,6 +84,8 @@ export function buildResponse(input: ResponseInput): QuestionnaireResponse {
   };
   if (input.id) response.id = input.id;
   if (draft.extension) response.extension = draft.extension;
+  // An adaptive response names its form as `#id` of the Questionnaire it contains.
+  if (draft.contained) response.contained = draft.contained;
   if (draft.questionnaire) response.questionnaire = draft.questionnaire;
   if (draft.subject) response.subject = draft.subject;
   if (input.author) response.author = input.author;
@@ -105,4 +107,14 @@ export function prefilledResponse(draft: QuestionnaireResponse, answers: Readonl
       })
       .filter((i) => i.answer?.length || i.item?.length);
   return { ...draft, item: fill(draft.item) };
+}
+
+/** Answers the server marked `information-origin` `auto` (pre-filled from the chart), by linkId. */
+export function autoAnswers(items: QuestionnaireResponseItem[] | undefined): Map<string, QuestionnaireResponseItemAnswer[]> {
+  const auto = new Map<string, QuestionnaireResponseItemAnswer[]>();
+  for (const [linkId, answers] of answersByLinkId(items)) {
+    const chart = answers.filter((a) => a.extension?.some((e) => e.url === EXT.informationOrigin && e.extension?.some((x) => x.url === 'source' && x.valueCode === 'auto')));
+    if (chart.length > 0) auto.set(linkId, chart.map(({ extension: _ext, item: _item, ...value }) => value));
+  }
+  return auto;
 }

@@ -289,10 +289,12 @@ export class SqlStore implements Store {
     }
     return this.transaction(async (tx) => {
       const self = tx as SqlStore;
-      // Row lock: two reviewers deciding at once are serialized, and the second sees the new version.
-      const { rows } = await self.db.query(`SELECT ${CLAIM_COLUMNS} FROM claims WHERE id = $1 FOR UPDATE`, [v.claimId]);
-      if (!rows[0]) throw new StoreError(`claim ${v.claimId} is not on file`);
-      const current = toClaim(rows[0]);
+      // Row lock: two reviewers deciding at once are serialized. The claim is read by a second
+      // statement: under READ COMMITTED, one that waited for the lock sees the new version row only
+      // with a fresh snapshot (the locking statement's subqueries keep the old one).
+      const { rows } = await self.db.query('SELECT id FROM claims WHERE id = $1 FOR UPDATE', [v.claimId]);
+      const current = rows[0] ? await self.getClaim(v.claimId) : null;
+      if (!current) throw new StoreError(`claim ${v.claimId} is not on file`);
       if (v.expectedVersion !== undefined && v.expectedVersion !== current.version) {
         throw new ConflictError(`claim ${v.claimId} is at version ${current.version}, not ${v.expectedVersion}`);
       }

@@ -55,12 +55,21 @@ const AUTHORIZATION_COLUMNS = `number, member_key, policy_id, drug_key, order_ke
   to_char(start_date, 'YYYY-MM-DD') AS start_date, to_char(end_date, 'YYYY-MM-DD') AS end_date,
   decision_id::text AS decision_id, created_at, updated_at`;
 
-const CLAIM_COLUMNS = `id, identifier_system, identifier_value, patient_key, payer_id, policy_id, status, outcome,
-  claim, request_bundle, claim_response_id, claim_response, response_bundle, decision_id::text AS decision_id,
+// The claim row's columns besides its JSON bodies (what an INSERT ... RETURNING gives back).
+const CLAIM_SCALARS = `id, identifier_system, identifier_value, patient_key, payer_id, policy_id, status, outcome,
+  claim_response_id, decision_id::text AS decision_id,
   authorization_number, created_at, version, submitter_keys, content_hash, expedited, due_at, review_route,
   decided_at, assignee, replaces_claim_id, replaced_by_claim_id, updated_at`;
 
-const VERSION_COLUMNS = `claim_id, version, outcome, claim_response, response_bundle, decision_id::text AS decision_id,
+// The current ClaimResponse lives in its version row (013); claims keeps a copy only from before it.
+const CURRENT_VERSION = 'FROM claim_response_versions v WHERE v.claim_id = claims.id AND v.version = claims.version';
+const RESPONSE_COLUMNS = `coalesce(claims.claim_response, (SELECT v.claim_response ${CURRENT_VERSION})) AS claim_response,
+  coalesce(claims.response_bundle, (SELECT v.response_bundle ${CURRENT_VERSION})) AS response_bundle,
+  (SELECT v.claim_response_entry ${CURRENT_VERSION}) AS claim_response_entry`;
+
+const CLAIM_COLUMNS = `${CLAIM_SCALARS}, claim, request_bundle, ${RESPONSE_COLUMNS}`;
+
+const VERSION_COLUMNS = `claim_id, version, outcome, claim_response, claim_response_entry, response_bundle, decision_id::text AS decision_id,
   authorization_number, event, actor, note, created_at`;
 
 const ASSERTION_COLUMNS = `id::text AS id, hook_instance, policy_id, order_key, patient_key,
@@ -147,18 +156,21 @@ export class SqlStore implements Store {
       const outcome = s.outcome ?? s.decision.outcome;
       if (!CLAIM_OUTCOMES.includes(outcome)) throw new StoreError(`claim outcome must be one of ${CLAIM_OUTCOMES.join(', ')}`);
       const final = outcome !== 'pend';
-      let inserted: { rowCount: number };
+      const claimText = json(storedClaim);
+      const requestText = json(s.requestBundle);
+      let inserted: { rows: Row[]; rowCount: number };
       try {
         // ON CONFLICT on any unique key (the submission key, or the Claim's own id a twin took on
         // another instance): a concurrent duplicate waits for the first to commit, then inserts
         // nothing; the error below rolls back its decision and authorization.
         inserted = await self.db.query(
           `INSERT INTO claims (id, identifier_system, identifier_value, patient_key, payer_id, policy_id, status, outcome,
-             claim, request_bundle, claim_response_id, claim_response, response_bundle, decision_id, authorization_number,
+             claim, request_bundle, claim_response_id, decision_id, authorization_number,
              submitter_keys, content_hash, submission_key, expedited, due_at, review_route, decided_at, replaces_claim_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11, $12::jsonb, $13::jsonb, $14, $15,
-             $16::text[], $17, $18, $19, $20::timestamptz, $21, CASE WHEN $22::boolean THEN now() END, $23)
-           ON CONFLICT DO NOTHING`,
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11, $12, $13,
+             $14::text[], $15, $16, $17, $18::timestamptz, $19, CASE WHEN $20::boolean THEN now() END, $21)
+           ON CONFLICT DO NOTHING
+           RETURNING ${CLAIM_SCALARS}`,
           [
             claimId,
             identifier?.system ?? null,
@@ -168,11 +180,9 @@ export class SqlStore implements Store {
             s.decision.policy?.id ?? null,
             s.claim.status ?? 'active',
             outcome,
-            json(storedClaim),
-            json(s.requestBundle),
+            claimText,
+            requestText,
             claimResponse.id,
-            json(claimResponse),
-            json(responseBundle),
             decisionId,
             authorization?.number ?? null,
             pgTextArray(s.submitterKeys ?? []),
@@ -192,14 +202,22 @@ export class SqlStore implements Store {
         if (s.submissionKey) throw new DuplicateSubmissionError(s.submissionKey);
         throw new StoreError(`claim ${claimId} or ClaimResponse ${String(claimResponse.id)} was stored concurrently`);
       }
+      const body = versionBody(claimResponse, responseBundle);
       await self.db.query(
-        `INSERT INTO claim_response_versions (claim_id, version, outcome, claim_response, response_bundle, decision_id, authorization_number, event)
-         VALUES ($1, 1, $2, $3::jsonb, $4::jsonb, $5, $6, 'submit')`,
-        [claimId, outcome, json(claimResponse), json(responseBundle), decisionId, authorization?.number ?? null],
+        `INSERT INTO claim_response_versions (claim_id, version, outcome, claim_response, claim_response_entry, response_bundle,
+           decision_id, authorization_number, event)
+         VALUES ($1, 1, $2, $3::jsonb, $4, $5::jsonb, $6, $7, 'submit')`,
+        [claimId, outcome, body.claimResponse, body.entry, body.responseBundle, decisionId, authorization?.number ?? null],
       );
-      const saved = await self.getClaim(claimId);
-      if (!saved) throw new StoreError(`claim ${claimId} vanished inside its own transaction`);
-      return saved;
+      // No read-back: the bodies are what was just written, parsed as a read would give them.
+      return toClaim({
+        ...inserted.rows[0],
+        claim: JSON.parse(claimText),
+        request_bundle: JSON.parse(requestText),
+        claim_response: body.claimResponse === null ? null : JSON.parse(body.claimResponse),
+        claim_response_entry: body.entry,
+        response_bundle: JSON.parse(body.responseBundle),
+      });
     });
   }
 
@@ -218,11 +236,8 @@ export class SqlStore implements Store {
   }
 
   async getClaimResponse(id: string): Promise<ClaimResponse | null> {
-    const { rows } = await this.db.query<{ claim_response: ClaimResponse }>(
-      'SELECT claim_response FROM claims WHERE claim_response_id = $1',
-      [id],
-    );
-    return rows[0]?.claim_response ?? null;
+    const { rows } = await this.db.query(`SELECT ${RESPONSE_COLUMNS} FROM claims WHERE claim_response_id = $1`, [id]);
+    return rows[0] ? claimResponseOf(rows[0]) : null;
   }
 
   async findClaimByIdentifier(system: string | null, value: string): Promise<ClaimRecord | null> {
@@ -274,10 +289,12 @@ export class SqlStore implements Store {
     }
     return this.transaction(async (tx) => {
       const self = tx as SqlStore;
-      // Row lock: two reviewers deciding at once are serialized, and the second sees the new version.
-      const { rows } = await self.db.query(`SELECT ${CLAIM_COLUMNS} FROM claims WHERE id = $1 FOR UPDATE`, [v.claimId]);
-      if (!rows[0]) throw new StoreError(`claim ${v.claimId} is not on file`);
-      const current = toClaim(rows[0]);
+      // Row lock: two reviewers deciding at once are serialized. The claim is read by a second
+      // statement: under READ COMMITTED, one that waited for the lock sees the new version row only
+      // with a fresh snapshot (the locking statement's subqueries keep the old one).
+      const { rows } = await self.db.query('SELECT id FROM claims WHERE id = $1 FOR UPDATE', [v.claimId]);
+      const current = rows[0] ? await self.getClaim(v.claimId) : null;
+      if (!current) throw new StoreError(`claim ${v.claimId} is not on file`);
       if (v.expectedVersion !== undefined && v.expectedVersion !== current.version) {
         throw new ConflictError(`claim ${v.claimId} is at version ${current.version}, not ${v.expectedVersion}`);
       }
@@ -301,19 +318,18 @@ export class SqlStore implements Store {
         ...parts.responseBundle,
         entry: parts.responseBundle.entry?.map((e) => (e.resource === parts.claimResponse ? { ...e, resource: claimResponse } : e)),
       };
+      const body = versionBody(claimResponse, responseBundle);
       await self.db.query(
-        `UPDATE claims SET version = $2, outcome = $3, claim_response = $4::jsonb, response_bundle = $5::jsonb,
-           decision_id = coalesce($6, decision_id), authorization_number = $7,
-           decided_at = CASE WHEN $8::boolean THEN now() ELSE decided_at END,
-           due_at = CASE WHEN $9::boolean THEN $10::timestamptz ELSE due_at END,
-           replaced_by_claim_id = coalesce($11, replaced_by_claim_id), updated_at = now()
+        `UPDATE claims SET version = $2, outcome = $3, claim_response = NULL, response_bundle = NULL,
+           decision_id = coalesce($4, decision_id), authorization_number = $5,
+           decided_at = CASE WHEN $6::boolean THEN now() ELSE decided_at END,
+           due_at = CASE WHEN $7::boolean THEN $8::timestamptz ELSE due_at END,
+           replaced_by_claim_id = coalesce($9, replaced_by_claim_id), updated_at = now()
          WHERE id = $1`,
         [
           v.claimId,
           version,
           v.outcome,
-          json(claimResponse),
-          json(responseBundle),
           decisionId,
           authorization?.number ?? null,
           v.final ?? false,
@@ -323,10 +339,10 @@ export class SqlStore implements Store {
         ],
       );
       await self.db.query(
-        `INSERT INTO claim_response_versions (claim_id, version, outcome, claim_response, response_bundle, decision_id,
-           authorization_number, event, actor, note)
-         VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10)`,
-        [v.claimId, version, v.outcome, json(claimResponse), json(responseBundle), decisionId, authorization?.number ?? null, v.event, v.actor ?? null, v.note ?? null],
+        `INSERT INTO claim_response_versions (claim_id, version, outcome, claim_response, claim_response_entry, response_bundle,
+           decision_id, authorization_number, event, actor, note)
+         VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7, $8, $9, $10, $11)`,
+        [v.claimId, version, v.outcome, body.claimResponse, body.entry, body.responseBundle, decisionId, authorization?.number ?? null, v.event, v.actor ?? null, v.note ?? null],
       );
       await self.db.query('INSERT INTO claim_events (claim_id, version, event) VALUES ($1, $2, $3)', [v.claimId, version, v.event]);
       const saved = await self.getClaim(v.claimId);
@@ -341,7 +357,7 @@ export class SqlStore implements Store {
       claimId: str(r.claim_id),
       version: Number(r.version),
       outcome: str(r.outcome) as ClaimOutcome,
-      claimResponse: r.claim_response as ClaimResponse,
+      claimResponse: claimResponseOf(r),
       responseBundle: r.response_bundle as Bundle,
       decisionId: strOrNull(r.decision_id),
       authorizationNumber: strOrNull(r.authorization_number),
@@ -1057,16 +1073,35 @@ function withClaimResponseId(
   responseBundle: Bundle,
 ): { claimResponse: ClaimResponse & { id: string }; responseBundle: Bundle } {
   if (claimResponse.id) return { claimResponse: claimResponse as ClaimResponse & { id: string }, responseBundle };
-  const id = crypto.randomUUID();
+  const withId = { ...claimResponse, id: crypto.randomUUID() };
   return {
-    claimResponse: { ...claimResponse, id },
+    claimResponse: withId,
     responseBundle: {
       ...responseBundle,
-      entry: responseBundle.entry?.map((e) =>
-        e.resource === claimResponse ? { ...e, resource: { ...claimResponse, id } } : e,
-      ),
+      // The same object in the bundle, so versionBody stores it once.
+      entry: responseBundle.entry?.map((e) => (e.resource === claimResponse ? { ...e, resource: withId } : e)),
     },
   };
+}
+
+/**
+ * A version row's JSON: the ClaimResponse is written once, as its bundle entry, when the bundle
+ * holds that very object; otherwise (a caller's bundle with a copy) on its own as well.
+ */
+function versionBody(claimResponse: ClaimResponse, responseBundle: Bundle): { claimResponse: string | null; entry: number | null; responseBundle: string } {
+  const entry = responseBundle.entry?.findIndex((e) => e.resource === claimResponse) ?? -1;
+  return entry >= 0
+    ? { claimResponse: null, entry, responseBundle: json(responseBundle) }
+    : { claimResponse: json(claimResponse), entry: null, responseBundle: json(responseBundle) };
+}
+
+/** A row's ClaimResponse: its own column, or the bundle entry it points to (versionBody). */
+function claimResponseOf(r: Row): ClaimResponse {
+  if (r.claim_response != null) return r.claim_response as ClaimResponse;
+  const entry = r.claim_response_entry == null ? -1 : Number(r.claim_response_entry);
+  const resource = (r.response_bundle as Bundle | null)?.entry?.[entry]?.resource;
+  if (resource?.resourceType !== 'ClaimResponse') throw new StoreError('stored ClaimResponse is missing from its version');
+  return resource;
 }
 
 function toAuthorization(r: Row): Authorization {
@@ -1099,7 +1134,7 @@ function toClaim(r: Row): ClaimRecord {
     claim: r.claim as Claim,
     requestBundle: r.request_bundle as Bundle,
     claimResponseId: str(r.claim_response_id),
-    claimResponse: r.claim_response as ClaimResponse,
+    claimResponse: claimResponseOf(r),
     responseBundle: r.response_bundle as Bundle,
     decisionId: strOrNull(r.decision_id),
     authorizationNumber: strOrNull(r.authorization_number),

@@ -24,6 +24,7 @@ import {
   type SqlClient,
 } from '../../src/store';
 import { openPglite, openPostgres } from '../../src/store/sql';
+import { SqlStore } from '../../src/store/sql-store';
 
 const DATABASE_URL = process.env.DATABASE_URL;
 const NUMBER = /^PA-\d{8}-[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{8}$/;
@@ -399,6 +400,68 @@ describe.each(backends)('store on $name', (backend) => {
         responseBundle: bundleOf(),
       });
       expect(saved.claim.text?.div).toBe('a\uFFFDb');
+    });
+
+    it_('stores each ClaimResponse once (its version row, as the bundle entry) and still reads rows written before that', async () => {
+      const raw = await backend.raw(config);
+      try {
+        const sql = new SqlStore(raw, raw, () => newAuthorizationNumber());
+        const saved = await sql.saveClaimSubmission({
+          claim: claimFixture(unique('claim'), unique('ident')),
+          requestBundle: bundleOf(claimFixture(undefined, 'x')),
+          decision: decision('pend'),
+          respond: () => {
+            const claimResponse = claimResponseFixture(undefined);
+            return { claimResponse, responseBundle: bundleOf({ resourceType: 'Patient', id: 'p1' }, claimResponse) };
+          },
+        });
+        const reviewed = await sql.saveClaimResponseVersion({
+          claimId: saved.id,
+          outcome: 'approve',
+          event: 'review-decision',
+          final: true,
+          respond: ({ claim }) => {
+            const claimResponse = { ...claim.claimResponse, outcome: 'complete' as const, disposition: 'approved' };
+            return { claimResponse, responseBundle: bundleOf(claimResponse) };
+          },
+        });
+        expect(await sql.getClaim(saved.id)).toEqual(reviewed);
+        expect(reviewed.claimResponse).toMatchObject({ id: saved.claimResponseId, disposition: 'approved', meta: { versionId: '2' } });
+        expect(await sql.getClaimResponse(saved.claimResponseId)).toEqual(reviewed.claimResponse);
+
+        const claimRow = await raw.query('SELECT claim_response, response_bundle FROM claims WHERE id = $1', [saved.id]);
+        expect(claimRow.rows).toEqual([{ claim_response: null, response_bundle: null }]);
+        const versionRows = await raw.query('SELECT version, claim_response, claim_response_entry FROM claim_response_versions WHERE claim_id = $1 ORDER BY version', [saved.id]);
+        expect(versionRows.rows).toEqual([
+          { version: 1, claim_response: null, claim_response_entry: 1 },
+          { version: 2, claim_response: null, claim_response_entry: 0 },
+        ]);
+        const versions = await sql.listClaimResponseVersions(saved.id);
+        expect(versions.map((v) => v.claimResponse)).toEqual([saved.claimResponse, reviewed.claimResponse]);
+
+        // A response Bundle that holds a copy, not the ClaimResponse itself: both are kept.
+        const copied = await sql.saveClaimSubmission({
+          claim: claimFixture(unique('claim'), unique('ident')),
+          requestBundle: bundleOf(),
+          decision: decision('pend'),
+          claimResponse: claimResponseFixture(unique('cr')),
+          responseBundle: bundleOf(),
+        });
+        expect(await sql.getClaim(copied.id)).toEqual(copied);
+
+        // A row as written before migration 013: the claim row holds the current ClaimResponse.
+        const old = claimResponseFixture(copied.claimResponseId);
+        await raw.query('UPDATE claims SET claim_response = $2::jsonb, response_bundle = $3::jsonb WHERE id = $1', [
+          copied.id,
+          JSON.stringify(old),
+          JSON.stringify(bundleOf(old)),
+        ]);
+        await raw.query('DELETE FROM claim_response_versions WHERE claim_id = $1', [copied.id]);
+        expect((await sql.getClaim(copied.id))?.claimResponse).toEqual(old);
+        expect(await sql.getClaimResponse(copied.claimResponseId)).toEqual(old);
+      } finally {
+        await raw.close();
+      }
     });
   });
 

@@ -437,6 +437,23 @@ function warningsOutcome(requestWarnings: OperationOutcomeIssue[], decisions: De
 }
 
 /** Builds the PAS response Bundle. Throws (a programming error) when the inputs do not line up. */
+/** What every PAS ClaimResponse of this server opens with, adjudicated or rejected. */
+function claimResponseHeader(ctx: PasContext, responseId: string, identifierSystem: string, now: Date) {
+  return {
+    resourceType: 'ClaimResponse' as const,
+    id: responseId,
+    meta: { profile: [PAS_PROFILE.claimResponse] },
+    identifier: [{ system: identifierSystem, value: responseId }],
+    status: 'active' as const,
+    type: ctx.claim.type,
+    use: 'preauthorization' as const,
+    patient: referenceTo(ctx.patient),
+    created: now.toISOString(),
+    insurer: referenceTo(ctx.insurer),
+    requestor: referenceTo(ctx.provider),
+  };
+}
+
 export function buildPasResponse(input: PasResponseInput): Bundle {
   const { request: ctx, decisions, authorization, responseId, now } = input;
   if (decisions.length !== ctx.items.length) {
@@ -502,18 +519,8 @@ export function buildPasResponse(input: PasResponseInput): Bundle {
 
   const claimIdentifier = ctx.claim.identifier?.[0];
   const claimResponse: ClaimResponse = {
-    resourceType: 'ClaimResponse',
-    id: responseId,
-    meta: { profile: [PAS_PROFILE.claimResponse] },
+    ...claimResponseHeader(ctx, responseId, identifierSystems.claimResponse, now),
     ...(input.reviewer ? { extension: [reviewerExtension(input.reviewer)] } : {}),
-    identifier: [{ system: identifierSystems.claimResponse, value: responseId }],
-    status: 'active',
-    type: ctx.claim.type,
-    use: 'preauthorization',
-    patient: referenceTo(ctx.patient),
-    created: now.toISOString(),
-    insurer: referenceTo(ctx.insurer),
-    requestor: referenceTo(ctx.provider),
     request: {
       ...(input.claimId ? { reference: `${base}/Claim/${input.claimId}` } : {}),
       ...(claimIdentifier ? { identifier: claimIdentifier } : {}),
@@ -579,17 +586,7 @@ export function buildPasRejection(input: {
   const claimResponseUrl = `${base}/ClaimResponse/${responseId}`;
   const claimIdentifier = ctx.claim.identifier?.[0];
   const claimResponse: ClaimResponse = {
-    resourceType: 'ClaimResponse',
-    id: responseId,
-    meta: { profile: [PAS_PROFILE.claimResponse] },
-    identifier: [{ system: identifierSystems.claimResponse, value: responseId }],
-    status: 'active',
-    type: ctx.claim.type,
-    use: 'preauthorization',
-    patient: referenceTo(ctx.patient),
-    created: now.toISOString(),
-    insurer: referenceTo(ctx.insurer),
-    requestor: referenceTo(ctx.provider),
+    ...claimResponseHeader(ctx, responseId, identifierSystems.claimResponse, now),
     // Not stored (nothing was adjudicated): the request is named by its identifier only.
     request: claimIdentifier ? { identifier: claimIdentifier } : { display: 'The submitted Claim' },
     outcome: 'error',

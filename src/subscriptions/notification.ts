@@ -59,17 +59,15 @@ function statusEntry(fhirBase: string, id: string, status: Parameters): BundleEn
   };
 }
 
+/** A backport notification Bundle (history, SubscriptionStatus first). */
+function notificationBundle(now: Date, entry: BundleEntry[]): Bundle {
+  return { resourceType: 'Bundle', id: crypto.randomUUID(), meta: { profile: [BACKPORT.notificationProfile] }, type: 'history', timestamp: now.toISOString(), entry };
+}
+
 /** A handshake (on create or re-activation) or a heartbeat: the status entry only. */
 export function handshakeBundle(fhirBase: string, subscription: SubscriptionRecord, now: Date, type: 'handshake' | 'heartbeat' = 'handshake'): Bundle {
   const status = subscriptionStatus({ fhirBase, subscription, type });
-  return {
-    resourceType: 'Bundle',
-    id: crypto.randomUUID(),
-    meta: { profile: [BACKPORT.notificationProfile] },
-    type: 'history',
-    timestamp: now.toISOString(),
-    entry: [statusEntry(fhirBase, subscription.id, status)],
-  };
+  return notificationBundle(now, [statusEntry(fhirBase, subscription.id, status)]);
 }
 
 /** An event notification: status entry, then the PAS response Bundle it is about. */
@@ -87,23 +85,16 @@ export function eventNotificationBundle(
     events: [{ eventNumber: event.eventNumber, timestamp: event.timestamp, focusUrl }],
   });
   const claimResponseId = event.focus.entry?.[0]?.resource?.id;
-  return {
-    resourceType: 'Bundle',
-    id: crypto.randomUUID(),
-    meta: { profile: [BACKPORT.notificationProfile] },
-    type: 'history',
-    timestamp: now.toISOString(),
-    entry: [
-      statusEntry(fhirBase, subscription.id, status),
-      {
-        fullUrl: focusUrl,
-        resource: event.focus,
-        // The response is read back at the ClaimResponse it carries.
-        request: { method: 'GET', url: claimResponseId ? `${fhirBase}/ClaimResponse/${claimResponseId}` : `${fhirBase}/ClaimResponse` },
-        response: { status: '200' },
-      },
-    ],
-  };
+  return notificationBundle(now, [
+    statusEntry(fhirBase, subscription.id, status),
+    {
+      fullUrl: focusUrl,
+      resource: event.focus,
+      // The response is read back at the ClaimResponse it carries.
+      request: { method: 'GET', url: claimResponseId ? `${fhirBase}/ClaimResponse/${claimResponseId}` : `${fhirBase}/ClaimResponse` },
+      response: { status: '200' },
+    },
+  ]);
 }
 
 /** `Subscription/{id}/$status`: a searchset of one SubscriptionStatus (type query-status). */

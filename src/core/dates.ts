@@ -8,7 +8,7 @@
  * instant, so every part of one answer agrees on the date.
  */
 import { TZDate, tzOffset } from '@date-fns/tz';
-import { addMonths, format, isValid, parse, subDays } from 'date-fns';
+import { addDays, addMonths, format, isValid, parse, subDays } from 'date-fns';
 
 export const DEFAULT_PAYER_TIME_ZONE = 'America/New_York';
 
@@ -28,6 +28,14 @@ export function isTimeZone(name: string): boolean {
 /** The payer's calendar date at `instant`, in `timeZone`. */
 export function payerToday(instant: Date, timeZone: string): string {
   return format(new TZDate(instant.getTime(), timeZone), DAY_FORMAT);
+}
+
+/**
+ * `instant` plus `days` calendar days in `timeZone`: the same local clock time `days` dates later,
+ * so a span that crosses a daylight-saving change is 23 or 25 hours longer or shorter, not 24 × days.
+ */
+export function addCalendarDays(instant: Date, days: number, timeZone: string): Date {
+  return new Date(addDays(new TZDate(instant.getTime(), timeZone), days).getTime());
 }
 
 /** The offset of `timeZone` from UTC at `instant`, in hours (New York in winter: -5). */

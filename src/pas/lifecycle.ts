@@ -8,9 +8,11 @@ import crypto from 'node:crypto';
 import type { Bundle, Claim, ClaimItem, ClaimResponse, Extension, Identifier } from 'fhir/r4';
 import { ACTION, CERTIFICATION_TYPE, PAS_EXT, SYSTEM } from './codes';
 import type { PasItem } from './context';
+import { addCalendarDays, DEFAULT_PAYER_TIME_ZONE } from '../core/dates';
 
 /** CMS-0057-F: expedited requests are decided within 72 hours, standard ones within 7 calendar days. */
-export const DECISION_HOURS = { expedited: 72, standard: 7 * 24 } as const;
+export const DECISION_HOURS = { expedited: 72 } as const;
+export const DECISION_DAYS = { standard: 7 } as const;
 
 /** X12 1338 level of service codes that ask for an expedited decision: U (urgent), 03 (emergency). */
 const URGENT_LEVELS = new Set(['U', '03']);
@@ -36,10 +38,13 @@ export function isExpedited(claim: Claim): boolean {
   );
 }
 
-/** When the decision is due, counted from receipt. */
-export function decisionDueAt(receivedAt: Date, expedited: boolean): string {
-  const hours = expedited ? DECISION_HOURS.expedited : DECISION_HOURS.standard;
-  return new Date(receivedAt.getTime() + hours * 3_600_000).toISOString();
+/**
+ * When the decision is due, counted from receipt: 72 elapsed hours when expedited, else 7 calendar
+ * days in the payer's time zone (the same local clock time a week later, across a DST change too).
+ */
+export function decisionDueAt(receivedAt: Date, expedited: boolean, timeZone: string = DEFAULT_PAYER_TIME_ZONE): string {
+  if (expedited) return new Date(receivedAt.getTime() + DECISION_HOURS.expedited * 3_600_000).toISOString();
+  return addCalendarDays(receivedAt, DECISION_DAYS.standard, timeZone).toISOString();
 }
 
 function certificationCodes(holder: { extension?: Extension[] }): string[] {

@@ -7,16 +7,17 @@
  * not granted twice.
  */
 export { decisionDueAt, isExpedited } from '../pas/lifecycle';
+import { addCalendarDays, DEFAULT_PAYER_TIME_ZONE } from '../core/dates';
 
 export const EXTENSION_DAYS = 14;
 
 /**
- * The due time after a request for more information: the current due time + 14 calendar days,
- * once. Returns null when the timeframe was already extended (the clock stays as it is).
+ * The due time after a request for more information: the current due time + 14 calendar days in
+ * the payer's time zone, once. Returns null when the timeframe was already extended (the clock stays as it is).
  */
-export function extendedDueAt(currentDueAt: string, alreadyExtended: boolean): string | null {
+export function extendedDueAt(currentDueAt: string, alreadyExtended: boolean, timeZone: string = DEFAULT_PAYER_TIME_ZONE): string | null {
   if (alreadyExtended) return null;
-  return new Date(new Date(currentDueAt).getTime() + EXTENSION_DAYS * 86_400_000).toISOString();
+  return addCalendarDays(new Date(currentDueAt), EXTENSION_DAYS, timeZone).toISOString();
 }
 
 export function isOverdue(due: string | null, now: Date): boolean {

@@ -43,6 +43,27 @@ describe('due time', () => {
     expect(extendedDueAt('2026-12-11T14:00:00.000Z', true)).toBeNull();
   });
 
+  // CMS-0057-F counts calendar days: across a daylight-saving change the due time keeps the payer's
+  // local clock time (15:00 New York), so the UTC instant moves by an hour; 72 hours stay 72 hours.
+  test.each([
+    ['standard, received the day before spring forward', false, '2026-03-05T20:00:00.000Z', 'America/New_York', '2026-03-12T19:00:00.000Z'],
+    ['standard, received the day before fall back', false, '2026-10-31T19:00:00.000Z', 'America/New_York', '2026-11-07T20:00:00.000Z'],
+    ['standard, Chicago spring forward', false, '2026-03-07T21:00:00.000Z', 'America/Chicago', '2026-03-14T20:00:00.000Z'],
+    ['standard, Phoenix keeps no DST', false, '2026-03-05T22:00:00.000Z', 'America/Phoenix', '2026-03-12T22:00:00.000Z'],
+    ['expedited across spring forward: 72 elapsed hours', true, '2026-03-06T20:00:00.000Z', 'America/New_York', '2026-03-09T20:00:00.000Z'],
+    ['expedited across fall back: 72 elapsed hours', true, '2026-10-30T19:00:00.000Z', 'America/New_York', '2026-11-02T19:00:00.000Z'],
+  ])('%s', (_name, expedited, received, timeZone, due) => {
+    expect(decisionDueAt(new Date(received), expedited, timeZone)).toBe(due);
+  });
+
+  test('the 14-day extension counts calendar days in the payer time zone across DST', () => {
+    // Due 2026-03-02 10:00 New York (EST) → 2026-03-16 10:00 New York (EDT) = 14:00Z, not 15:00Z.
+    expect(extendedDueAt('2026-03-02T15:00:00.000Z', false, 'America/New_York')).toBe('2026-03-16T14:00:00.000Z');
+    // Due 2026-10-26 10:00 New York (EDT) → 2026-11-09 10:00 New York (EST) = 15:00Z.
+    expect(extendedDueAt('2026-10-26T14:00:00.000Z', false, 'America/New_York')).toBe('2026-11-09T15:00:00.000Z');
+    expect(extendedDueAt('2026-03-02T15:00:00.000Z', true, 'America/New_York')).toBeNull();
+  });
+
   test('overdue only after the due time', () => {
     const due = '2026-11-27T14:00:00.000Z';
     expect(isOverdue(due, new Date('2026-11-27T13:59:59Z'))).toBe(false);

@@ -1,7 +1,6 @@
 /**
- * The payer's authorizations, one service for every protocol: which authorization on file answers
- * an order (CRD order-sign, PAS $submit, clinical review), and revocation when a request is cancelled.
- * CRD and PAS only parse, call this and render.
+ * Which authorization on file answers an order (CRD order-sign, PAS $submit), and revocation when a
+ * request is cancelled. Pure rules over the store's rows; decide.ts reads them and applies these.
  */
 import type { Decision } from '../engine/decision';
 import type { Authorization, Store } from '../store';

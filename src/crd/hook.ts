@@ -18,10 +18,8 @@
 import crypto from 'node:crypto';
 import type { MedicationRequest } from 'fhir/r4';
 import { noPolicyDecision, type PolicyEngine } from '../engine';
-import { approvalBasis } from '../engine/decision';
 import type { Store } from '../store';
-import { asPriorAuthorizations, memberKeyOf, orderKeyOf } from '../store';
-import { answeredByAuthorization, authorizationOnFile } from '../authorization';
+import { audited, decideOrder, readMemberFile } from '../authorization';
 import { payerToday } from '../core/dates';
 import { badRequest, notFound } from '../fhir/outcomes';
 import type { Logger } from '../logger';
@@ -77,7 +75,39 @@ export interface HookOutcome {
   outcomes: string[];
 }
 
-export async function handleHook(serviceId: string, body: unknown, deps: HookDeps): Promise<HookOutcome> {
+/** Who calls, known once the edge has authenticated the call (inside its audit). */
+export interface HookCaller {
+  /** JWT `iss|sub`; null in open mode. */
+  actor: string | null;
+  /** Reads from the client's FHIR server, restricted to what this caller may read. */
+  fetcherFactory?: FhirFetcherFactory;
+}
+
+export interface HookCall {
+  requestId: string;
+  /** Authenticates the call (e.g. the CDS Hooks JWT); throws 401 when refused. */
+  authenticate: () => Promise<HookCaller>;
+}
+
+/**
+ * A CDS Hooks call with its audit row (`crd.{hook}`: actor, hookInstance, payer, policies,
+ * outcomes, latency, status), written whatever happens, a refused token included.
+ */
+export async function handleHook(serviceId: string, body: unknown, deps: HookDeps, call: HookCall): Promise<HookOutcome> {
+  const hookInstance = (body as { hookInstance?: unknown } | null)?.hookInstance;
+  return audited(
+    deps.store,
+    { requestId: call.requestId, action: `crd.${serviceId.replace(/^pa-/, '')}`, hookInstance: typeof hookInstance === 'string' ? hookInstance : null },
+    async (scope) => {
+      const caller = await call.authenticate();
+      scope.actor = caller.actor;
+      return answerHook(serviceId, body, caller.fetcherFactory ? { ...deps, fetcherFactory: caller.fetcherFactory } : deps);
+    },
+    (result) => ({ payerId: result.payerId, policyId: result.policyIds.join(',') || null, outcome: result.outcomes.join(',') || 'no-policy' }),
+  );
+}
+
+async function answerHook(serviceId: string, body: unknown, deps: HookDeps): Promise<HookOutcome> {
   const hook = hookForServiceId(serviceId);
   if (!hook) throw notFound(`No CDS service ${serviceId}; see GET /cds-services`);
   const request = parseCdsHooksRequest(body, hook, {
@@ -101,75 +131,63 @@ export async function handleHook(serviceId: string, body: unknown, deps: HookDep
   }
   const { coverage, payer, payerName } = selected.served;
   const payerId = payer.identifiers.find((i) => i.value)?.value ?? null;
-  const member = memberKeyOf(payerId ?? 'unknown-payer', coverage, request.context.patientId);
-  const authorizations = await deps.store.listAuthorizations({ memberKey: member });
   const today = payerToday(now, deps.engine.timeZone);
+  const file = await readMemberFile(deps.store, { payerId: payerId ?? 'unknown-payer', coverage, patientId: request.context.patientId }, today);
+  // A client that switched unsolicited determinations off hears none, even of an earlier grant.
+  const mayAnswerFromFile = hook !== 'order-select' && config.coverageInfo && config.unsolicitedDeterm;
 
   const answers: OrderAnswerInput[] = [];
   const outcomes: string[] = [];
   for (const order of data.orders) {
-    const selection = deps.engine.catalog.select(payer, { codes: drugCodes(order, data.bundle) });
-    const orderKey = orderKeyOf(order, request.fhirServer);
-    if (!selection.policy) {
-      // CRD 2.0.1 hooks.md (Hook categories): order-sign and order-dispatch SHALL return a
-      // coverage-information system action. Without a policy PAS pends the request for clinical
-      // review (A4), so CRD says the same: covered, auth-needed, with the reason.
-      const decision = noPolicyDecision(selection.text, now);
-      decision.warnings.push(...warnings, ...data.warnings);
-      const assertion = await deps.store.saveCoverageAssertion({ hookInstance: request.hookInstance, policyId: null, orderKey, patientKey: member, decision });
-      answers.push({ order: order as MedicationRequest, decision, policy: null, assertionId: assertion.id });
-      outcomes.push('no-policy');
-      continue;
-    }
+    const codes = drugCodes(order, data.bundle);
+    const selection = deps.engine.catalog.select(payer, { codes });
     const policy = selection.policy;
-    // An authorization granted earlier for this very order is not prior therapy: with it on file a
-    // repeated call (or order-dispatch after order-sign) would be judged as a continuation request.
-    const onFile = asPriorAuthorizations(authorizations.filter((a) => orderKey === null || a.orderKey !== orderKey));
-    const evaluated = await deps.engine.evaluatePolicy(
-      policy,
-      toEvaluationRequest({ order, data, patientId: request.context.patientId, payer, priorAuthorizations: onFile, evaluationDate: now }),
+    const { decision, keys, onFile, grant } = await decideOrder(
+      file,
+      {
+        order,
+        fhirServer: request.fhirServer,
+        drugCodes: codes,
+        // CRD 2.0.1 hooks.md (Hook categories): order-sign and order-dispatch SHALL return a
+        // coverage-information system action. Without a policy PAS pends the request for clinical
+        // review (A4), so CRD says the same: covered, auth-needed, with the reason.
+        evaluate: async (priorAuthorizations) => {
+          const evaluated = policy
+            ? await deps.engine.evaluatePolicy(
+                policy,
+                toEvaluationRequest({ order, data, patientId: request.context.patientId, payer, priorAuthorizations, evaluationDate: now }),
+              )
+            : noPolicyDecision(selection.text, now);
+          evaluated.warnings.push(...warnings, ...data.warnings);
+          return evaluated;
+        },
+        // An authorization already valid for this member and drug (this order's, or an equivalent
+        // order's) is the answer: the order is not judged again as continued therapy.
+        answerFromFile: policy !== undefined && mayAnswerFromFile,
+        ownOrderIsNotPrior: true,
+      },
+      deps.engine.catalog,
     );
-    evaluated.warnings.push(...warnings, ...data.warnings);
-    // An authorization already valid for this member and drug (this order's, or an equivalent
-    // order's) is the answer: the order is not judged again as continued therapy.
-    const earlier =
-      // A client that switched unsolicited determinations off hears none, even of an earlier grant.
-      hook !== 'order-select' && config.coverageInfo && config.unsolicitedDeterm && evaluated.outcome !== 'deny'
-        ? authorizationOnFile(authorizations, { memberKey: member, drugKey: policy.drug.valueSet, orderKey }, today)
-        : undefined;
-    const decision = earlier ? answeredByAuthorization(evaluated, earlier) : evaluated;
-    const grant = !earlier && mayGrantUnsolicitedDetermination(decision, hook, config) && decision.approvalPeriod;
+    const granting = policy && grant && mayGrantUnsolicitedDetermination(decision, hook, config) ? grant : undefined;
     const assertion = await deps.store.saveCoverageAssertion({
       hookInstance: request.hookInstance,
-      policyId: policy.id,
-      orderKey,
-      patientKey: member,
+      policyId: policy?.id ?? null,
+      orderKey: keys.orderKey,
+      patientKey: file.memberKey,
       decision,
-      questionnaire: policy.questionnaire,
-      ...(grant
-        ? {
-            authorization: {
-              memberKey: member,
-              policyId: policy.id,
-              drugKey: policy.drug.valueSet,
-              orderKey,
-              status: 'approved' as const,
-              basis: approvalBasis(decision),
-              start: grant.start,
-              end: grant.end,
-            },
-          }
-        : {}),
+      ...(policy ? { questionnaire: policy.questionnaire } : {}),
+      // Granted on the spot (`satisfied`): saved in the assertion's transaction.
+      ...(granting ? { authorization: granting } : {}),
     });
-    const granted = earlier ?? assertion.authorization;
+    const granted = onFile ?? assertion.authorization;
     answers.push({
       order: order as MedicationRequest,
       decision,
-      policy,
+      policy: policy ?? null,
       assertionId: assertion.id,
       ...(granted && granted.end ? { satisfiedAuthorization: { number: granted.number, end: granted.end, ...(granted.start ? { start: granted.start } : {}) } } : {}),
     });
-    outcomes.push(granted ? 'satisfied' : decision.outcome);
+    outcomes.push(!policy ? 'no-policy' : granted ? 'satisfied' : decision.outcome);
   }
 
   const response = answerOrders(answers, {

@@ -21,18 +21,10 @@ import crypto from 'node:crypto';
 import type { Bundle, OperationOutcomeIssue } from 'fhir/r4';
 import type { PolicyEngine } from '../engine';
 import { approvalBasis, type Decision } from '../engine/decision';
-import {
-  asPriorAuthorizations,
-  DuplicateSubmissionError,
-  memberKeyOf,
-  orderKeyOf,
-  type Authorization,
-  type ClaimRecord,
-  type Store,
-} from '../store';
-import { answeredByAuthorization, authorizationOnFile, revokeAuthorization } from '../authorization';
+import { DuplicateSubmissionError, orderKeyOf, type Authorization, type ClaimRecord, type Store } from '../store';
+import { decideOrder, drugKeyOf, grantAuthorization, readMemberFile, revokeAuthorization } from '../authorization';
 import { parsePasRequest } from './validate';
-import { extractPasContext, toEvaluationRequest, type PasContext, type PasItem } from './context';
+import { extractPasContext, toEvaluationRequest, type PasContext } from './context';
 import { buildPasRejection, buildPasResponse, readReviewAction } from './response';
 import { businessRejection } from './rejection';
 import { quantityAdjustment, type QuantityAdjustment } from './quantity-limit';
@@ -71,13 +63,6 @@ export interface SubmitResult {
 
 function payerIdOf(ctx: PasContext): string {
   return ctx.payer.identifiers.find((i) => i.value)?.value ?? 'unknown-payer';
-}
-
-function drugKeyOf(item: PasItem, decision: Decision, engine: PolicyEngine): string {
-  const policy = decision.policy ? engine.catalog.get(decision.policy.id) : undefined;
-  if (policy) return policy.drug.valueSet;
-  const code = item.drugCodes[0];
-  return code ? `${code.system ?? ''}|${code.code ?? ''}` : 'unknown-drug';
 }
 
 /** 409: the identifier already names another request of this submitter. */
@@ -215,36 +200,28 @@ export async function submitClaim(
   const keptNumbers = prior ? approvedItems(prior) : new Map<number, string>();
 
   const payerId = payerIdOf(ctx);
-  const member = memberKeyOf(payerId, ctx.coverage.resource, ctx.patientId);
-  const authorizations = await deps.store.listAuthorizations({ memberKey: member });
-  const onFile = asPriorAuthorizations(authorizations);
+  const file = await readMemberFile(deps.store, { payerId, coverage: ctx.coverage.resource, patientId: ctx.patientId }, today);
+  const member = file.memberKey;
 
   const decisions: Decision[] = [];
   let granted: Authorization | undefined;
   for (const item of ctx.items) {
-    const order = item.medicationRequest?.resource;
-    const orderKey = order ? orderKeyOf(order) : null;
-    const decision = await deps.engine.evaluate(toEvaluationRequest(ctx, item, onFile, now));
-    if (cancelled.has(item.sequence)) {
-      // Never adjudicated: the trace is kept, the answer is "cancelled".
-      decisions.push(decision);
-      continue;
-    }
-    // An unchanged line the earlier request had approved keeps its authorization.
-    const keptNumber = prior && !itemChange(item.item) ? keptNumbers.get(item.sequence) : undefined;
-    const kept = keptNumber ? authorizations.find((a) => a.number === keptNumber) : undefined;
-    // An explicit renewal or extension (certificationType R/4) asks for a new period: it is reviewed.
-    const existing =
-      kept && kept.status === 'approved'
-        ? kept
-        : item.phaseHint === 'continuation'
-          ? undefined
-          : authorizationOnFile(authorizations, { memberKey: member, drugKey: drugKeyOf(item, decision, deps.engine), orderKey }, today);
-    if (existing && decision.outcome !== 'deny') {
-      granted ??= existing;
-      decisions.push(answeredByAuthorization(decision, existing));
-      continue;
-    }
+    const isCancelled = cancelled.has(item.sequence);
+    const { decision, onFile } = await decideOrder(
+      file,
+      {
+        ...(item.medicationRequest ? { order: item.medicationRequest.resource } : {}),
+        drugCodes: item.drugCodes,
+        evaluate: (priorAuthorizations) => deps.engine.evaluate(toEvaluationRequest(ctx, item, priorAuthorizations, now)),
+        // A cancelled line is never adjudicated: the trace is kept, the answer is "cancelled". An
+        // explicit renewal or extension (certificationType R/4) asks for a new period: it is reviewed.
+        answerFromFile: !isCancelled && item.phaseHint !== 'continuation',
+        // An unchanged line the earlier request had approved keeps its authorization.
+        ...(!isCancelled && prior && !itemChange(item.item) && keptNumbers.has(item.sequence) ? { keptNumber: keptNumbers.get(item.sequence) } : {}),
+      },
+      deps.engine.catalog,
+    );
+    if (onFile) granted ??= onFile;
     decisions.push(decision);
   }
 
@@ -277,22 +254,20 @@ export async function submitClaim(
         submissionKey,
         expedited,
         outcome: allCancelled ? 'cancelled' : pended ? 'pend' : (live.find((d) => d.policy !== null) ?? live[0] ?? primary).outcome,
-        ...(pended ? { dueAt: decisionDueAt(now, expedited) } : {}),
+        ...(pended ? { dueAt: decisionDueAt(now, expedited, deps.engine.timeZone) } : {}),
         replacesClaimId: prior?.id ?? null,
         ...(granted
           ? { authorizationNumber: granted.number }
           : approved?.approvalPeriod && primaryItem
             ? {
-                authorization: {
-                  memberKey: member,
-                  policyId: approved.policy?.id ?? null,
-                  drugKey: drugKeyOf(primaryItem, approved, deps.engine),
-                  orderKey: primaryOrder ? orderKeyOf(primaryOrder) : null,
-                  status: 'approved' as const,
-                  basis: approvalBasis(approved),
-                  start: approved.approvalPeriod.start,
-                  end: approved.approvalPeriod.end,
-                },
+                authorization: grantAuthorization(
+                  {
+                    memberKey: member,
+                    drugKey: drugKeyOf(approved.policy ? deps.engine.catalog.get(approved.policy.id) : undefined, primaryItem.drugCodes),
+                    orderKey: primaryOrder ? orderKeyOf(primaryOrder) : null,
+                  },
+                  { policyId: approved.policy?.id ?? null, basis: approvalBasis(approved), period: approved.approvalPeriod },
+                ),
               }
             : {}),
         respond: ({ claimId, authorization }) => {

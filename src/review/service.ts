@@ -25,6 +25,7 @@ import { ConflictError, orderKeyOf, type ClaimRecord, type ReviewActionRecord, t
 import { decisionDueAt, extendedDueAt, isOverdue } from './clock';
 import { mayDecide, reviewerFor, ROLE_NAMES, type ReviewerRole } from './roles';
 import { approvalPeriod, isCalendarDay, payerToday } from '../core/dates';
+import { drugKeyOf, grantAuthorization } from '../authorization';
 
 export interface ReviewDeps {
   store: Store;
@@ -158,7 +159,7 @@ export class ReviewService {
     const now = this.deps.clock();
     return rows
       .map((r): QueueItem => {
-        const due = r.dueAt ?? decisionDueAt(new Date(r.receivedAt), r.expedited);
+        const due = r.dueAt ?? decisionDueAt(new Date(r.receivedAt), r.expedited, this.deps.timeZone);
         return {
           claimId: r.claimId,
           claimResponseId: r.claimResponseId,
@@ -341,9 +342,9 @@ export class ReviewService {
         }
         cited = criteria.map((c) => c.citation);
         information = { criteria, ...(note ? { note } : {}), ...(policy ? { questionnaire: policy.questionnaire } : {}) };
-        const currentDue = record.dueAt ?? decisionDueAt(new Date(record.createdAt), record.expedited);
+        const currentDue = record.dueAt ?? decisionDueAt(new Date(record.createdAt), record.expedited, this.deps.timeZone);
         const extended = actions.some((a) => a.action === 'request-info' && a.changes.dueAt !== undefined);
-        newDue = extendedDueAt(currentDue, extended);
+        newDue = extendedDueAt(currentDue, extended, this.deps.timeZone);
         if (newDue) changes.dueAt = { from: currentDue, to: newDue };
         changes.informationRequested = { from: null, to: cited };
         break;
@@ -353,7 +354,6 @@ export class ReviewService {
     const outcome = newDecision?.outcome ?? 'pend';
     const final = outcome !== 'pend';
     const order = ctx.items.find((i) => i.medicationRequest)?.medicationRequest?.resource;
-    const drugCode = ctx.items[0]?.drugCodes[0];
     try {
       const saved = await store.transaction(async (tx) => {
         let bundle: Bundle | undefined;
@@ -363,16 +363,14 @@ export class ReviewService {
           ...(newDecision ? { decision: newDecision, decisionSource: 'review' as const } : {}),
           ...(outcome === 'approve' && period
             ? {
-                authorization: {
-                  memberKey: record.patientKey ?? `unknown|${record.id}`,
-                  policyId: decision.policy?.id ?? null,
-                  drugKey: policy?.drug.valueSet ?? (drugCode ? `${drugCode.system ?? ''}|${drugCode.code ?? ''}` : 'unknown-drug'),
-                  orderKey: order ? orderKeyOf(order) : null,
-                  status: 'approved' as const,
-                  basis: 'review' as const,
-                  start: period.start,
-                  end: period.end,
-                },
+                authorization: grantAuthorization(
+                  {
+                    memberKey: record.patientKey ?? `unknown|${record.id}`,
+                    drugKey: drugKeyOf(policy, ctx.items[0]?.drugCodes ?? []),
+                    orderKey: order ? orderKeyOf(order) : null,
+                  },
+                  { policyId: decision.policy?.id ?? null, basis: 'review', period },
+                ),
               }
             : {}),
           event: input.action === 'request-info' ? 'request-info' : 'review-decision',
@@ -444,7 +442,7 @@ export class ReviewService {
 
   private summary(record: ClaimRecord, decision: Decision | undefined, actions: ReviewActionRecord[], now: Date): QueueItem {
     const expedited = record.expedited;
-    const due = record.dueAt ?? decisionDueAt(new Date(record.createdAt), expedited);
+    const due = record.dueAt ?? decisionDueAt(new Date(record.createdAt), expedited, this.deps.timeZone);
     return {
       claimId: record.id,
       claimResponseId: record.claimResponseId,

@@ -1,6 +1,7 @@
 /**
  * CDS Hooks routes for CRD: discovery, the hook services and feedback. Every call is
- * authenticated with the CDS Hooks JWT when trusted issuers are configured, and audited.
+ * authenticated with the CDS Hooks JWT when trusted issuers are configured, and audited (a hook
+ * call by src/crd/hook.ts, which runs the authentication inside its audit).
  */
 import { route, type RouteModule } from '../app';
 import { createJwtVerifier } from '../../crd/jwt';
@@ -26,17 +27,10 @@ export const crdRoutes: RouteModule = (router, ctx) => {
   router.post(
     '/cds-services/:id',
     route(async ({ params, body, headers, url, requestId }) => {
-      const started = Date.now();
-      const serviceId = params.id ?? '';
-      let status = 200;
-      let outcome: string | null = null;
-      let payerId: string | null = null;
-      let policyId: string | null = null;
-      let actor: string | null = null;
-      try {
-        const claims = await authenticate(headers, url);
-        actor = claims ? `${claims.iss}${claims.sub ? `|${claims.sub}` : ''}` : null;
-        const result = await handleHook(serviceId, body, {
+      const result = await handleHook(
+        params.id ?? '',
+        body,
+        {
           engine: ctx.engine,
           store: ctx.store,
           logger: ctx.logger,
@@ -45,34 +39,23 @@ export const crdRoutes: RouteModule = (router, ctx) => {
           // With JWT verification on, fhirServer must be https and listed for the token's issuer.
           requireHttpsFhirServer: verifier !== null,
           limits: ctx.config.limits,
-          fetcherFactory: guardedFetcherFactory(
-            claims ? { caller: `issuer ${claims.iss}`, allowed: issuers.get(claims.iss)?.fhirServers ?? [] } : { caller: 'open mode', allowed: null },
-            ctx.fhirFetcherFactory,
-          ),
-        });
-        payerId = result.payerId;
-        policyId = result.policyIds.join(',') || null;
-        outcome = result.outcomes.join(',') || 'no-policy';
-        result.outcomes.forEach((o, i) => countDecision('crd', result.policyIds[i] || null, o));
-        return { status: 200, contentType: json, body: result.response };
-      } catch (error) {
-        status = (error as { status?: number }).status ?? 500;
-        outcome = 'error';
-        throw error;
-      } finally {
-        const hookInstance = (body as { hookInstance?: unknown } | null)?.hookInstance;
-        await ctx.store.audit({
+        },
+        {
           requestId,
-          action: `crd.${serviceId.replace(/^pa-/, '')}`,
-          actor,
-          hookInstance: typeof hookInstance === 'string' ? hookInstance.slice(0, 64) : null,
-          payerId,
-          policyId,
-          outcome,
-          latencyMs: Date.now() - started,
-          status,
-        });
-      }
+          authenticate: async () => {
+            const claims = await authenticate(headers, url);
+            return {
+              actor: claims ? `${claims.iss}${claims.sub ? `|${claims.sub}` : ''}` : null,
+              fetcherFactory: guardedFetcherFactory(
+                claims ? { caller: `issuer ${claims.iss}`, allowed: issuers.get(claims.iss)?.fhirServers ?? [] } : { caller: 'open mode', allowed: null },
+                ctx.fhirFetcherFactory,
+              ),
+            };
+          },
+        },
+      );
+      result.outcomes.forEach((o, i) => countDecision('crd', result.policyIds[i] || null, o));
+      return { status: 200, contentType: json, body: result.response };
     }, ctx),
   );
 

@@ -183,6 +183,91 @@ describe('SDC operations over HTTP', () => {
   });
 });
 
+describe('audit: every DTR operation and Questionnaire read writes one row (who, what, how it ended; no patient, no body)', () => {
+  const chart = JSON.parse(fs.readFileSync(path.join(__dirname, '../../fixtures/cp-phar-244/ra-approvable.json'), 'utf8')) as Bundle;
+  const patientId = chart.entry?.find((e) => e.resource?.resourceType === 'Patient')?.resource?.id ?? '';
+  const post = (url: string, body: unknown) => request(t.app).post(url).set('Content-Type', 'application/fhir+json').send(JSON.stringify(body));
+  const populateBody = {
+    resourceType: 'Parameters',
+    parameter: [
+      { name: 'subject', valueReference: { reference: `Patient/${patientId}` } },
+      { name: 'context', part: [{ name: 'name', valueString: 'data' }, { name: 'content', resource: chart }] },
+    ],
+  };
+  /** The audit rows of one HTTP call, by its X-Request-Id. */
+  async function rowsOf(res: request.Response) {
+    const requestId = res.headers['x-request-id'];
+    expect(requestId).toEqual(expect.any(String));
+    return (await t.ctx.store.listAudit(500)).filter((r) => r.requestId === requestId);
+  }
+
+  test.each([
+    ['$questionnaire-package', 'dtr.questionnaire-package', () => packageRequest([{ name: 'coverage', resource: coverageWithPayer }, { name: 'order', resource: order }]), 'packages:1'],
+    ['$populate', 'dtr.populate', () => post('/fhir/Questionnaire/cp-phar-244-kineret/$populate', populateBody), 'in-progress'],
+    ['$populate (type level)', 'dtr.populate', () => post('/fhir/Questionnaire/$populate', { ...populateBody, parameter: [...populateBody.parameter, { name: 'canonical', valueUri: QUESTIONNAIRE }] }), 'in-progress'],
+    [
+      '$next-question',
+      'dtr.next-question',
+      () =>
+        post('/fhir/Questionnaire/$next-question', {
+          resourceType: 'Parameters',
+          parameter: [
+            { name: 'questionnaire-response', resource: { resourceType: 'QuestionnaireResponse', status: 'in-progress', questionnaire: QUESTIONNAIRE, subject: { reference: `Patient/${patientId}` } } },
+            { name: 'data', resource: chart },
+          ],
+        }),
+      expect.stringMatching(/^(in-progress|completed)$/),
+    ],
+    ['Questionnaire read', 'dtr.questionnaire-read', () => request(t.app).get('/fhir/Questionnaire/cp-phar-244-kineret'), 'Questionnaire/cp-phar-244-kineret'],
+  ])('%s: one row, action %s, the policy, the outcome, status 200', async (_name, action, call, outcome) => {
+    const res = await call();
+    expect(res.status).toBe(200);
+    const rows = await rowsOf(res);
+    expect(rows).toEqual([expect.objectContaining({ action, actor: null, policyId: 'cp-phar-244', outcome, status: 200, latencyMs: expect.any(Number) })]);
+    // Nothing of the patient: no ids, names, birth dates, member ids, answers.
+    const text = JSON.stringify(rows);
+    for (const phi of [patientId, 'Delgado', '1978-06-14', 'GA7741920365', 'RX-2026-118842', 'methotrexate']) expect(text).not.toContain(phi);
+  });
+
+  test('a Questionnaire search is audited with the number of matches', async () => {
+    const res = await request(t.app).get('/fhir/Questionnaire').query({ url: QUESTIONNAIRE });
+    expect(res.status).toBe(200);
+    expect(await rowsOf(res)).toEqual([expect.objectContaining({ action: 'dtr.questionnaire-search', outcome: 'Questionnaire:1', status: 200 })]);
+  });
+
+  test('a failed call is audited too: outcome error with its status', async () => {
+    const unknownForm = await post('/fhir/Questionnaire/nope/$populate', { resourceType: 'Parameters', parameter: [{ name: 'subject', valueReference: { reference: 'Patient/x' } }] });
+    expect(unknownForm.status).toBe(404);
+    expect(await rowsOf(unknownForm)).toEqual([expect.objectContaining({ action: 'dtr.populate', outcome: 'error', status: 404, policyId: null })]);
+    const noCoverage = await packageRequest([{ name: 'order', resource: order }]);
+    expect(noCoverage.status).toBe(400);
+    expect(await rowsOf(noCoverage)).toEqual([expect.objectContaining({ action: 'dtr.questionnaire-package', outcome: 'error', status: 400 })]);
+    const missing = await request(t.app).get('/fhir/Questionnaire/no-such-form');
+    expect(missing.status).toBe(404);
+    expect(await rowsOf(missing)).toEqual([expect.objectContaining({ action: 'dtr.questionnaire-read', outcome: 'error', status: 404 })]);
+    const notJson = await post('/fhir/Questionnaire/$next-question', { resourceType: 'Bundle' });
+    expect(notJson.status).toBe(400);
+    expect(await rowsOf(notJson)).toEqual([expect.objectContaining({ action: 'dtr.next-question', outcome: 'error', status: 400 })]);
+  });
+
+  test('a package for a CRD coverage assertion carries the CDS Hooks call it continues (hookInstance), not the patient', async () => {
+    const decision = noPolicyDecision('test', new Date('2026-11-20'));
+    const assertion = await t.ctx.store.saveCoverageAssertion({ hookInstance: 'crd-call-audit', orderKey: null, patientKey: null, decision, questionnaire: QUESTIONNAIRE });
+    const res = await packageRequest([
+      { name: 'coverage', resource: coverageWithPayer },
+      { name: 'context', valueString: assertion.id },
+    ]);
+    expect(res.status).toBe(200);
+    expect(await rowsOf(res)).toEqual([expect.objectContaining({ action: 'dtr.questionnaire-package', hookInstance: 'crd-call-audit', policyId: 'cp-phar-244', outcome: 'packages:1' })]);
+  });
+
+  test('Library and ValueSet reads (the package plumbing) are not audited', async () => {
+    const res = await request(t.app).get('/fhir/Library/CPPHAR244Kineret');
+    expect(res.status).toBe(200);
+    expect(await rowsOf(res)).toEqual([]);
+  });
+});
+
 describe('POST ValueSet/$expand (FHIR R4 operations: parameters in a Parameters body; DTR dtr-payer-service lists $expand)', () => {
   const post = (url: string, parameter: Parameters['parameter']) =>
     request(t.app).post(url).set('Content-Type', 'application/fhir+json').send(JSON.stringify({ resourceType: 'Parameters', parameter }));

@@ -93,6 +93,19 @@ test('$populate with an unlisted fhirServer is refused and no connection is made
   expect(connections).toBe(0);
 });
 
+test('a DTR operation by an authenticated client is audited with the client as actor, never the patient', async () => {
+  const chart = { resourceType: 'Bundle', type: 'collection', entry: [{ resource: { resourceType: 'Patient', id: 'p-audit-1' } }] };
+  const token = (await tokenRequest(await assertion(), 'system/QuestionnaireResponse.c')).body.access_token as string;
+  const res = await request(t.app).post('/fhir/Questionnaire/cp-phar-244-kineret/$populate').set('Authorization', `Bearer ${token}`).type('application/fhir+json')
+    .send({ resourceType: 'Parameters', parameter: [
+      { name: 'subject', valueReference: { reference: 'Patient/p-audit-1' } },
+      { name: 'context', part: [{ name: 'name', valueString: 'data' }, { name: 'content', resource: chart }] }] });
+  expect(res.status).toBe(200);
+  const rows = (await t.ctx.store.listAudit(20)).filter((r) => r.requestId === res.headers['x-request-id']);
+  expect(rows).toEqual([expect.objectContaining({ action: 'dtr.populate', actor: 'ehr-1', policyId: 'cp-phar-244', status: 200 })]);
+  expect(JSON.stringify(rows)).not.toContain('p-audit-1');
+});
+
 test('NODE_ENV=production refuses to start open', () => {
   const config = loadConfig({ NODE_ENV: 'production' });
   expect(() => assertNotOpen(config, silentLogger)).toThrow(/refuses to start/);

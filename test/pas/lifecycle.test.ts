@@ -317,3 +317,21 @@ describe('two instances on one PostgreSQL', () => {
     }
   }, 120_000);
 });
+
+describe('decision clock across daylight saving (CMS-0057-F calendar days, PAYER_TIME_ZONE America/New_York)', () => {
+  test.each([
+    // Thursday 15:00 EST, the Sunday after is spring forward: due the next Thursday 15:00 EDT.
+    ['standard, received before spring forward', 'normal', '2026-03-05T20:00:00.000Z', '2026-03-12T19:00:00.000Z'],
+    ['standard, received before fall back', 'normal', '2026-10-30T19:00:00.000Z', '2026-11-06T20:00:00.000Z'],
+    ['expedited stays 72 elapsed hours', 'stat', '2026-03-06T20:00:00.000Z', '2026-03-09T20:00:00.000Z'],
+  ])('%s: $submit at %s… is due at the same local time', async (_name, priority, received, due) => {
+    const t = await createTestApp({ payerTimeZone: 'America/New_York' }, () => new Date(received));
+    try {
+      const answer = await submitOk(t.app, pending(`LC-DST-${priority}-${received}`, priority));
+      expect(action(answer)?.code).toBe('A4');
+      expect((await t.ctx.store.getClaim(claimIdOf(answer)))?.dueAt).toBe(due);
+    } finally {
+      await t.close();
+    }
+  });
+});

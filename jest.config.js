@@ -8,6 +8,7 @@
 const project = require('./test/jest-project.js');
 
 const UNIT = [
+  '**/test/authorization/**/*.test.ts',
   '**/test/catalog/**/*.test.ts',
   '**/test/crd/**/*.test.ts',
   '**/test/pas/{context,response,validate,robustness}.test.ts',

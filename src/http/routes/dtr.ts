@@ -4,9 +4,9 @@
  * and `$log-questionnaire-errors` (stored with CDS feedback, audited). The operations and the
  * Questionnaire reads are audited, one row each.
  */
-import type { Bundle, Coverage, FhirResource, MedicationRequest, Parameters, QuestionnaireResponse, Reference, Resource } from 'fhir/r4';
+import type { Bundle, Coverage, FhirResource, MedicationRequest, Reference, Resource } from 'fhir/r4';
 import { route, type AppContext, type HandlerInput, type RouteModule } from '../app';
-import { audited } from '../../authorization';
+import { auditedDtr, packageFacts, populateFacts, readFacts, responseFacts, searchFacts, type DtrAuditAction } from '../../dtr/audit';
 import { expandQueryFromParameters, expandValueSetOperation, readArtifact, searchArtifacts, type Query } from '../../dtr/resources';
 import { logQuestionnaireErrors } from '../../dtr/log-errors';
 import { questionnairePackage, type PolicySelection, type SelectionProblem } from '../../dtr/questionnaire-package';
@@ -48,32 +48,8 @@ function orderReference(orderKey: string | null): Reference | undefined {
 
 export const dtrRoutes: RouteModule = (router, ctx) => {
   const base = `${ctx.config.publicBaseUrl}/fhir`;
-  /**
-   * A DTR operation or Questionnaire read with its audit row (src/authorization/audit.ts): the
-   * calling SMART client, the policies of the Questionnaires it served, an outcome and the status.
-   * Never a patient id or a resource body (see the audit table).
-   */
-  const auditedDtr = <T>(
-    action: string,
-    input: HandlerInput,
-    run: () => Promise<{ status: number; body: T }>,
-    facts: (body: T) => { canonicals?: string[]; outcome: string; hookInstance?: string | null },
-  ) =>
-    audited(ctx.store, { requestId: input.requestId, action, actor: input.client?.clientId ?? null }, run, (result) => {
-      const { canonicals = [], outcome, hookInstance = null } = facts(result.body);
-      const policies = [...new Set(canonicals.flatMap((c) => ctx.engine.catalog.byQuestionnaire(c)?.id ?? []))];
-      return { policyId: policies.join(',') || null, outcome, status: result.status, ...(hookInstance ? { hookInstance } : {}) };
-    });
-  /** The facts of a QuestionnaireResponse answer ($populate, $next-question): its form and status. */
-  const populated =
-    <T>(responseOf: (body: T) => QuestionnaireResponse | undefined) =>
-    (body: T) => {
-      const qr = responseOf(body);
-      // An adaptive form names its contained Questionnaire, which is derived from the policy's.
-      const contained = (qr?.contained ?? []).flatMap((r) => (r.resourceType === 'Questionnaire' ? [r.url, ...(r.derivedFrom ?? [])] : []));
-      const canonicals = [qr?.questionnaire, ...contained].filter((c): c is string => typeof c === 'string' && !c.startsWith('#'));
-      return { canonicals, outcome: qr?.status ?? 'no-response' };
-    };
+  const audit = { store: ctx.store, catalog: ctx.engine.catalog };
+  const call = (action: DtrAuditAction, input: HandlerInput) => ({ requestId: input.requestId, action, actor: input.client?.clientId ?? null });
   router.get('/fhir/ValueSet/\\$expand', route(async ({ query }) => expandValueSetOperation(ctx.artifacts, query as Query), ctx));
   router.get(
     '/fhir/ValueSet/:id/\\$expand',
@@ -105,8 +81,8 @@ export const dtrRoutes: RouteModule = (router, ctx) => {
       // The CDS Hooks call a coverage assertion came from, so the audit links this read to it.
       let hookInstance: string | null = null;
       return auditedDtr(
-        'dtr.questionnaire-package',
-        input,
+        audit,
+        call('dtr.questionnaire-package', input),
         () => {
           assertResourceStructure(input.body, ctx.config.limits);
           return questionnairePackage(input.body, {
@@ -122,13 +98,7 @@ export const dtrRoutes: RouteModule = (router, ctx) => {
             now: ctx.clock,
           });
         },
-        (body) => {
-          const packages = body.resourceType === 'Parameters' ? (body.parameter ?? []).map((p) => p.resource) : [body];
-          const questionnaires = packages.flatMap((p) =>
-            (p?.resourceType === 'Bundle' ? p : undefined)?.entry?.flatMap((e) => (e.resource?.resourceType === 'Questionnaire' && e.resource.url ? [e.resource.url] : [])) ?? [],
-          );
-          return { canonicals: questionnaires, outcome: questionnaires.length > 0 ? `packages:${questionnaires.length}` : 'no-package', hookInstance };
-        },
+        (body) => packageFacts(body, hookInstance),
       );
     }, ctx),
   );
@@ -149,35 +119,29 @@ export const dtrRoutes: RouteModule = (router, ctx) => {
     assertResourceStructure(body, ctx.config.limits);
     return body;
   };
-  const responseOf = (body: Parameters) => body.parameter?.find((p) => p.name === 'response')?.resource as QuestionnaireResponse | undefined;
   router.post(
     '/fhir/Questionnaire/\\$populate',
-    route(async (input) => auditedDtr('dtr.populate', input, () => populate(checked(input.body), sdcDeps(input.client)), populated(responseOf)), ctx),
+    route(async (input) => auditedDtr(audit, call('dtr.populate', input), () => populate(checked(input.body), sdcDeps(input.client)), populateFacts), ctx),
   );
   router.post(
     '/fhir/Questionnaire/:id/\\$populate',
-    route(async (input) => auditedDtr('dtr.populate', input, () => populate(checked(input.body), sdcDeps(input.client), input.params.id), populated(responseOf)), ctx),
+    route(async (input) => auditedDtr(audit, call('dtr.populate', input), () => populate(checked(input.body), sdcDeps(input.client), input.params.id), populateFacts), ctx),
   );
   router.post(
     '/fhir/Questionnaire/\\$next-question',
-    route(async (input) => auditedDtr('dtr.next-question', input, () => nextQuestion(checked(input.body), sdcDeps(input.client)), populated((qr) => qr)), ctx),
+    route(async (input) => auditedDtr(audit, call('dtr.next-question', input), () => nextQuestion(checked(input.body), sdcDeps(input.client)), responseFacts), ctx),
   );
   // Questionnaire reads and searches are audited (who opened which form); Libraries and ValueSets
   // are the package's plumbing, fetched many times per form, and say nothing of the patient.
   router.get(
     '/fhir/Questionnaire',
-    route(async (input) => auditedDtr('dtr.questionnaire-search', input, async () => searchArtifacts(ctx.artifacts, 'Questionnaire', input.query as Query, base), (body) => ({
-      outcome: `Questionnaire:${body.total ?? body.entry?.length ?? 0}`,
-    })), ctx),
+    route(async (input) => auditedDtr(audit, call('dtr.questionnaire-search', input), async () => searchArtifacts(ctx.artifacts, 'Questionnaire', input.query as Query, base), searchFacts), ctx),
   );
   router.get(
     '/fhir/Questionnaire/:id',
     route(async (input) => {
-      const target = `Questionnaire/${(input.params.id ?? '').slice(0, 64)}`;
-      return auditedDtr('dtr.questionnaire-read', input, async () => readArtifact(ctx.artifacts, 'Questionnaire', input.params.id ?? ''), (body) => ({
-        canonicals: body.url ? [body.url] : [],
-        outcome: target,
-      }));
+      const id = input.params.id ?? '';
+      return auditedDtr(audit, call('dtr.questionnaire-read', input), async () => readArtifact(ctx.artifacts, 'Questionnaire', id), readFacts(id));
     }, ctx),
   );
   for (const type of ['Library', 'ValueSet'] as const) {

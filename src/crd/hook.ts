@@ -19,6 +19,7 @@ import crypto from 'node:crypto';
 import type { MedicationRequest } from 'fhir/r4';
 import { noPolicyDecision, type PolicyEngine } from '../engine';
 import { approvalBasis } from '../engine/decision';
+import { chartRequirements } from '../engine/data-requirements';
 import type { Store } from '../store';
 import { asPriorAuthorizations, memberKeyOf, orderKeyOf } from '../store';
 import { answeredByAuthorization, authorizationOnFile } from '../authorization';
@@ -53,14 +54,13 @@ export interface HookDeps {
 const optionsByEngine = new WeakMap<PolicyEngine, DiscoveryOptions>();
 
 /**
- * The LOINC observation codes the catalog's value sets name, for the prefetch template. The catalog
- * is fixed for an engine's life, so this is computed once per engine, not on every hook call.
+ * What the catalog's CQL reads, for the prefetch templates. The catalog is fixed for an engine's
+ * life, so this is computed once per engine, not on every hook call.
  */
 export function discoveryOptions(engine: PolicyEngine): DiscoveryOptions {
   let options = optionsByEngine.get(engine);
   if (!options) {
-    const codes = [...engine.valueSets.valueSets.keys()].flatMap((url) => engine.valueSets.codes(url).filter((c) => c.system === 'http://loinc.org'));
-    options = { observationCodes: codes };
+    options = { requirements: chartRequirements(engine.libraries, engine.valueSets) };
     optionsByEngine.set(engine, options);
   }
   return options;

@@ -10,7 +10,18 @@ import {
 import { OperationOutcomeError } from '../../src/fhir/outcomes';
 
 describe('buildDiscovery', () => {
-  const doc = buildDiscovery({ observationCodes: [{ system: 'http://loinc.org', code: '1988-5' }, { system: 'http://loinc.org', code: '30522-7' }] });
+  const doc = buildDiscovery({
+    requirements: [
+      { type: 'AllergyIntolerance' },
+      { type: 'Condition' },
+      { type: 'MedicationDispense' },
+      { type: 'MedicationRequest' },
+      { type: 'MedicationStatement' },
+      { type: 'Observation', codes: [{ system: 'http://loinc.org', code: '1988-5' }, { system: 'http://loinc.org', code: '30522-7' }] },
+      { type: 'Patient' },
+      { type: 'PractitionerRole' },
+    ],
+  });
 
   test('one service per order hook with the CDS Hooks required fields', () => {
     expect(doc.services.map((s) => [s.hook, s.id])).toEqual([

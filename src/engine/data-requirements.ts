@@ -121,7 +121,7 @@ const cache = new WeakMap<object, ChartRequirement[]>();
 
 /**
  * The chart requirements of every library in `libraries` (each with the value sets' expansions),
- * sorted by type; computed once per library set.
+ * sorted by type and code; computed once per library set.
  */
 export function chartRequirements(libraries: { libraries: ReadonlyMap<string, { elm: ElmTerminology }> }, valueSets: ValueSetIndex): ChartRequirement[] {
   const cached = cache.get(libraries);
@@ -143,7 +143,9 @@ export function chartRequirements(libraries: { libraries: ReadonlyMap<string, { 
   }
   const result = [...byType.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([type, codes]): ChartRequirement => (codes ? { type, codes: [...codes.values()] } : { type }));
+    .map(([type, codes]): ChartRequirement =>
+      codes ? { type, codes: [...codes.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, c]) => c) } : { type },
+    );
   cache.set(libraries, result);
   return result;
 }

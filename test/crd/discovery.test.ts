@@ -59,6 +59,30 @@ describe('buildDiscovery', () => {
     expect(JSON.stringify(dispatch.prefetch)).not.toMatch(/resolve\(|ofType\(|%/);
   });
 
+  test('chart keys follow the data requirements: one patient search per type, coded when the requirement is, named after the type', () => {
+    const templates = prefetchTemplates('order-sign', {
+      requirements: [
+        { type: 'Goal' },
+        { type: 'Observation', codes: [{ system: 'http://loinc.org', code: '69548-6' }, { system: 'http://loinc.org', code: '29463-7' }] },
+        { type: 'Patient' },
+        { type: 'PractitionerRole' },
+        { type: 'QuestionnaireResponse' },
+        { type: 'FamilyMemberHistory' },
+        { type: 'Immunization' },
+      ],
+    });
+    expect(templates).toEqual({
+      patient: 'Patient/{{context.patientId}}',
+      coverage: 'Coverage?patient={{context.patientId}}&status=active&_include=Coverage:payor',
+      orders: expect.stringMatching(/^MedicationRequest\?_id=/),
+      goals: 'Goal?patient={{context.patientId}}',
+      observations: 'Observation?patient={{context.patientId}}&code=http://loinc.org|29463-7,http://loinc.org|69548-6',
+      questionnaireResponses: 'QuestionnaireResponse?patient={{context.patientId}}',
+      familyMemberHistories: 'FamilyMemberHistory?patient={{context.patientId}}',
+      immunizations: 'Immunization?patient={{context.patientId}}',
+    });
+  });
+
   test('without observation codes the template asks for laboratory results', () => {
     expect(prefetchTemplates('order-sign').observations).toBe('Observation?patient={{context.patientId}}&category=laboratory');
   });

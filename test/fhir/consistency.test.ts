@@ -1,6 +1,7 @@
 /**
  * Cross-protocol consistency (issue 10): for every fixture chart, the engine input that CRD
- * (order-sign prefetch → chart gatherer → Coverage and payer), DTR (the chart as `$populate` /
+ * (order-sign with the advertised prefetch, or with fhirServer alone → chart gatherer → Coverage and
+ * payer), DTR (the chart as `$populate` /
  * `$next-question` data) and PAS (a `$submit` Bundle → PAS context) build from the same chart
  * selects the same policy and indication and gives the same criterion results. Includes a Molina
  * private-plan member whose address says `Texas`.

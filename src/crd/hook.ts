@@ -19,7 +19,6 @@ import crypto from 'node:crypto';
 import type { MedicationRequest } from 'fhir/r4';
 import { noPolicyDecision, type PolicyEngine } from '../engine';
 import { approvalBasis } from '../engine/decision';
-import { chartRequirements } from '../engine/data-requirements';
 import type { Store } from '../store';
 import { asPriorAuthorizations, memberKeyOf, orderKeyOf } from '../store';
 import { answeredByAuthorization, authorizationOnFile } from '../authorization';
@@ -36,6 +35,7 @@ import { answerOrders, type OrderAnswerInput } from './cards';
 import type { FhirFetcherFactory } from '../fhir/fetcher';
 import type { RequestLimits } from '../fhir/structure';
 import type { CdsServiceResponse, DiscoveryResponse } from './types';
+import { chartRequirements } from '../engine/data-requirements';
 
 export interface HookDeps {
   engine: PolicyEngine;

@@ -11,7 +11,7 @@
  * forms of prefetch.ts; `next` paging up to `maxPages`; one warning per key that failed; 412 when
  * data is missing and there is no `fhirServer`; dropping resources of another patient.
  * Picking the one active Coverage (none or several: 400, CRD hook-13), its payer, and the order's
- * requester PractitionerRole.
+ * requester PractitionerRole (read from fhirServer when the data does not hold it).
  *
  * Medication resources referenced by orders are read from fhirServer (resolveOrderMedications).
  * Our own reads run the discovery templates as they are, `_include`s and all.
@@ -75,6 +75,9 @@ export async function gatherPatientData(input: GatherInput): Promise<PatientData
   });
   const data: PatientData = { ...chart, orders: [] };
   data.orders = ordersInScope(request, data);
+  // A draft order is not on fhirServer, so our own `orders` query cannot `_include` its requester:
+  // read it, as the policies' prescriber criteria need it whichever way the chart came.
+  for (const order of data.orders) await resolveRequester(order, data);
   return data;
 }
 

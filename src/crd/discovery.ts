@@ -12,7 +12,7 @@
  *
  * Does not support: other hooks (appointment-book, encounter-*), other order types.
  */
-import type { Coding, OperationOutcomeIssue } from 'fhir/r4';
+import type { OperationOutcomeIssue } from 'fhir/r4';
 import { badRequest, warning } from '../fhir/outcomes';
 import {
   CRD_VERSIONS,
@@ -25,6 +25,7 @@ import {
   type HookName,
 } from './types';
 import { isRecord } from '../fhir/json';
+import type { ChartRequirement } from '../engine/data-requirements';
 
 export const SERVICE_IDS: Record<HookName, string> = {
   'order-sign': 'pa-order-sign',
@@ -51,17 +52,54 @@ export type PrefetchKey = (typeof PREFETCH_KEYS)[keyof typeof PREFETCH_KEYS];
 
 export interface DiscoveryOptions {
   /**
-   * Observation codes the catalog's policies read (typically LOINC). The `observations` template
-   * asks for exactly these; without any, it asks for laboratory Observations.
+   * What the catalog's CQL reads (src/engine/data-requirements.ts `chartRequirements`): one chart
+   * key per FHIR type. Without it, a default chart: conditions, medications, laboratory results
+   * and allergies.
    */
-  observationCodes?: Pick<Coding, 'system' | 'code'>[];
+  requirements?: ChartRequirement[];
 }
 
-function observationQuery(codes: Pick<Coding, 'system' | 'code'>[] | undefined): string {
-  const tokens = [...new Set((codes ?? []).filter((c) => c.code).map((c) => (c.system ? `${c.system}|${c.code}` : `${c.code}`)))];
-  tokens.sort();
-  const filter = tokens.length > 0 ? `code=${tokens.join(',')}` : 'category=laboratory';
-  return `Observation?patient={{context.patientId}}&${filter}`;
+/** Types with keys of their own (patient, coverage) or read with the orders (`_include`s). */
+const NOT_CHART_KEYS = new Set(['Patient', 'Coverage', 'Practitioner', 'PractitionerRole', 'Organization', 'Medication']);
+
+/** The key names these types have always had; any other type's key is its name, camel-case and plural. */
+const CHART_KEYS: Record<string, string> = {
+  Condition: PREFETCH_KEYS.conditions,
+  MedicationRequest: PREFETCH_KEYS.medicationRequests,
+  MedicationStatement: PREFETCH_KEYS.medicationStatements,
+  MedicationDispense: PREFETCH_KEYS.medicationDispenses,
+  Observation: PREFETCH_KEYS.observations,
+  AllergyIntolerance: PREFETCH_KEYS.allergies,
+};
+
+/** The prefetch key that holds a type's chart resources (`Goal` → `goals`). */
+export function chartKey(type: string): string {
+  const known = CHART_KEYS[type];
+  if (known) return known;
+  const camel = `${type.charAt(0).toLowerCase()}${type.slice(1)}`;
+  return /[^aeiou]y$/.test(camel) ? `${camel.slice(0, -1)}ies` : `${camel}s`;
+}
+
+/** The patient's resources of the type, only those with the codes when every retrieve of it is coded. */
+function chartQuery(requirement: ChartRequirement): string {
+  const query = `${requirement.type}?patient={{context.patientId}}`;
+  const tokens = [...new Set((requirement.codes ?? []).map((c) => (c.system ? `${c.system}|${c.code}` : `${c.code}`)))].sort();
+  return tokens.length > 0 ? `${query}&code=${tokens.join(',')}` : query;
+}
+
+const DEFAULT_CHART: Record<string, string> = {
+  [PREFETCH_KEYS.conditions]: 'Condition?patient={{context.patientId}}',
+  [PREFETCH_KEYS.medicationRequests]: 'MedicationRequest?patient={{context.patientId}}',
+  [PREFETCH_KEYS.medicationStatements]: 'MedicationStatement?patient={{context.patientId}}',
+  [PREFETCH_KEYS.medicationDispenses]: 'MedicationDispense?patient={{context.patientId}}',
+  [PREFETCH_KEYS.observations]: 'Observation?patient={{context.patientId}}&category=laboratory',
+  [PREFETCH_KEYS.allergies]: 'AllergyIntolerance?patient={{context.patientId}}',
+};
+
+/** One key per type the policies read, in type order. */
+function chartTemplates(requirements: ChartRequirement[] | undefined): Record<string, string> {
+  if (!requirements) return DEFAULT_CHART;
+  return Object.fromEntries(requirements.filter((r) => !NOT_CHART_KEYS.has(r.type)).map((r) => [chartKey(r.type), chartQuery(r)]));
 }
 
 /**
@@ -84,6 +122,9 @@ const ORDER_INCLUDES =
  * fhirServer when needed, as foundation.md asks for order-specific data.
  * order-dispatch's `dispatchedOrders` are reference strings no 2.0.1 token can turn into ids, so its
  * `orders` key asks for the patient's active MedicationRequests, among them the dispatched ones.
+ * The chart keys follow the policies' data requirements: one `Type?patient=` search per type the
+ * CQL retrieves (with `code=` when every retrieve of the type is coded), so the prefetch holds
+ * everything the criteria read and a new policy library needs no change here.
  */
 export function prefetchTemplates(hook: HookName, options: DiscoveryOptions = {}): Record<string, string> {
   return {
@@ -93,12 +134,7 @@ export function prefetchTemplates(hook: HookName, options: DiscoveryOptions = {}
       hook === 'order-dispatch'
         ? `MedicationRequest?patient={{context.patientId}}&status=active&${ORDER_INCLUDES}`
         : `MedicationRequest?_id={{context.draftOrders.MedicationRequest.id}}&${ORDER_INCLUDES}`,
-    [PREFETCH_KEYS.conditions]: 'Condition?patient={{context.patientId}}',
-    [PREFETCH_KEYS.medicationRequests]: 'MedicationRequest?patient={{context.patientId}}',
-    [PREFETCH_KEYS.medicationStatements]: 'MedicationStatement?patient={{context.patientId}}',
-    [PREFETCH_KEYS.medicationDispenses]: 'MedicationDispense?patient={{context.patientId}}',
-    [PREFETCH_KEYS.observations]: observationQuery(options.observationCodes),
-    [PREFETCH_KEYS.allergies]: 'AllergyIntolerance?patient={{context.patientId}}',
+    ...chartTemplates(options.requirements),
   };
 }
 

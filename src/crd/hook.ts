@@ -33,6 +33,7 @@ import { answerOrders, type OrderAnswerInput } from './cards';
 import type { FhirFetcherFactory } from '../fhir/fetcher';
 import type { RequestLimits } from '../fhir/structure';
 import type { CdsServiceResponse, DiscoveryResponse } from './types';
+import { chartRequirements } from '../engine/data-requirements';
 
 export interface HookDeps {
   engine: PolicyEngine;
@@ -51,14 +52,13 @@ export interface HookDeps {
 const optionsByEngine = new WeakMap<PolicyEngine, DiscoveryOptions>();
 
 /**
- * The LOINC observation codes the catalog's value sets name, for the prefetch template. The catalog
- * is fixed for an engine's life, so this is computed once per engine, not on every hook call.
+ * What the catalog's CQL reads, for the prefetch templates. The catalog is fixed for an engine's
+ * life, so this is computed once per engine, not on every hook call.
  */
 export function discoveryOptions(engine: PolicyEngine): DiscoveryOptions {
   let options = optionsByEngine.get(engine);
   if (!options) {
-    const codes = [...engine.valueSets.valueSets.keys()].flatMap((url) => engine.valueSets.codes(url).filter((c) => c.system === 'http://loinc.org'));
-    options = { observationCodes: codes };
+    options = { requirements: chartRequirements(engine.libraries, engine.valueSets) };
     optionsByEngine.set(engine, options);
   }
   return options;

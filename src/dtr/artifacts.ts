@@ -15,9 +15,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type {
-  Coding,
-  DataRequirement,
-  DataRequirementCodeFilter,
   Library,
   Questionnaire,
   QuestionnaireItem,
@@ -29,6 +26,7 @@ import type {
 import { CANONICAL_BASE } from '../config';
 import { LIBRARY_TYPE_SYSTEM, SDC_LIBRARY_PROFILE, splitCanonical } from './urls';
 import { isRecord } from '../fhir/json';
+import { dataRequirementsOf } from '../engine/data-requirements';
 
 export interface ArtifactPaths {
   cql: string;
@@ -308,6 +306,7 @@ function loadLibraries(cqlDir: string, elmDir: string, base: string): Map<string
       const target = parsed.get(dep)!.source;
       return { type: 'depends-on', display: `Library ${dep} ${target.version}`, resource: `${base}/Library/${dep}|${target.version}` };
     });
+    const dataRequirement = dataRequirementsOf(elm, (n) => parsed.get(n)?.elm);
     const resource: Library = {
       resourceType: 'Library',
       id,
@@ -319,7 +318,7 @@ function loadLibraries(cqlDir: string, elmDir: string, base: string): Map<string
       status: 'active',
       type: { coding: [{ system: LIBRARY_TYPE_SYSTEM, code: 'logic-library', display: 'Logic Library' }] },
       ...(relatedArtifact.length > 0 ? { relatedArtifact } : {}),
-      ...dataRequirementsOf(elm, (n) => parsed.get(n)?.elm),
+      ...(dataRequirement.length > 0 ? { dataRequirement } : {}),
       content: [
         { contentType: 'text/cql', data: Buffer.from(source.text, 'utf8').toString('base64') },
         { contentType: 'application/elm+json', data: Buffer.from(elmText, 'utf8').toString('base64') },
@@ -348,88 +347,6 @@ function transitiveIncludes(start: string, includesOf: (name: string) => string[
   };
   visit(start);
   return [...seen];
-}
-
-// ---------------------------------------------------------------------------------------------
-// dataRequirement from ELM Retrieve nodes
-
-const FHIR_NAMESPACE = '{http://hl7.org/fhir}';
-
-function dataRequirementsOf(elm: ElmLibrary, elmOf: (name: string) => ElmLibrary | undefined): { dataRequirement?: DataRequirement[] } {
-  const aliases = new Map((elm.library.includes?.def ?? []).map((d) => [d.localIdentifier, d.path]));
-  const scope = (libraryName: string | undefined): ElmLibrary | undefined =>
-    libraryName === undefined ? elm : elmOf(aliases.get(libraryName) ?? libraryName);
-
-  const found = new Map<string, DataRequirement>();
-  const visit = (node: unknown): void => {
-    if (Array.isArray(node)) {
-      for (const child of node) visit(child);
-      return;
-    }
-    if (!isRecord(node)) return;
-    if (node.type === 'Retrieve' && typeof node.dataType === 'string' && node.dataType.startsWith(FHIR_NAMESPACE)) {
-      const requirement: DataRequirement = { type: node.dataType.slice(FHIR_NAMESPACE.length) };
-      if (typeof node.templateId === 'string') requirement.profile = [node.templateId];
-      const filter = codeFilterOf(node, scope);
-      if (filter) requirement.codeFilter = [filter];
-      found.set(JSON.stringify(requirement), requirement);
-    }
-    for (const [key, value] of Object.entries(node)) {
-      if (key !== 'annotation') visit(value);
-    }
-  };
-  visit(elm.library);
-  const list = [...found.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, r]) => r);
-  return list.length > 0 ? { dataRequirement: list } : {};
-}
-
-function codeFilterOf(
-  retrieve: Record<string, unknown>,
-  scope: (libraryName: string | undefined) => ElmLibrary | undefined,
-): DataRequirementCodeFilter | undefined {
-  const codes = retrieve.codes;
-  if (!isRecord(codes)) return undefined;
-  const filter: DataRequirementCodeFilter = typeof retrieve.codeProperty === 'string' ? { path: retrieve.codeProperty } : {};
-  if (codes.type === 'ValueSetRef' && typeof codes.name === 'string') {
-    const owner = scope(typeof codes.libraryName === 'string' ? codes.libraryName : undefined);
-    const def = owner?.library.valueSets?.def?.find((v) => v.name === codes.name);
-    if (!def) return undefined;
-    return { ...filter, valueSet: def.version ? `${def.id}|${def.version}` : def.id };
-  }
-  const codings = codingsOf(codes, scope);
-  return codings.length > 0 ? { ...filter, code: codings } : undefined;
-}
-
-/** Codes named by CodeRef / ConceptRef / ToList / List nodes, resolved to Codings. */
-function codingsOf(node: Record<string, unknown>, scope: (libraryName: string | undefined) => ElmLibrary | undefined): Coding[] {
-  const libraryName = typeof node.libraryName === 'string' ? node.libraryName : undefined;
-  switch (node.type) {
-    case 'ToList':
-      return isRecord(node.operand) ? codingsOf(node.operand, scope) : [];
-    case 'List':
-      return Array.isArray(node.element) ? node.element.filter(isRecord).flatMap((e) => codingsOf(e, scope)) : [];
-    case 'CodeRef': {
-      const owner = scope(libraryName);
-      const code = owner?.library.codes?.def?.find((c) => c.name === node.name);
-      if (!owner || !code) return [];
-      const systemOwner = code.codeSystem.libraryName ? scope(code.codeSystem.libraryName) : owner;
-      const system = systemOwner?.library.codeSystems?.def?.find((s) => s.name === code.codeSystem.name);
-      const coding: Coding = { code: code.id };
-      if (system) coding.system = system.id;
-      if (system?.version) coding.version = system.version;
-      if (code.display) coding.display = code.display;
-      return [coding];
-    }
-    case 'ConceptRef': {
-      const owner = scope(libraryName);
-      const concept = owner?.library.concepts?.def?.find((c) => c.name === node.name);
-      return (concept?.code ?? []).flatMap((ref) =>
-        codingsOf({ type: 'CodeRef', name: ref.name, ...(ref.libraryName ? { libraryName: ref.libraryName } : libraryName ? { libraryName } : {}) }, scope),
-      );
-    }
-    default:
-      return [];
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,8 +9,9 @@
  * - `fhirServer` (valueUrl / valueUri / valueString, http or https) and `accessToken` (valueString,
  *   the bearer token for it; `fhirAccessToken` is accepted too).
  */
-import type { Bundle, BundleEntry, Coding, FhirResource, MedicationRequest, OperationOutcomeIssue, Resource } from 'fhir/r4';
+import type { Bundle, BundleEntry, FhirResource, MedicationRequest, OperationOutcomeIssue, Resource } from 'fhir/r4';
 import type { PolicyEngine } from '../engine';
+import { chartRequirements } from '../engine/data-requirements';
 import { badRequest, warning } from '../fhir/outcomes';
 import { resolveRequester } from '../crd/data';
 import { gatherChart } from '../fhir/chart';
@@ -85,11 +86,6 @@ export interface GatheredData {
 
 const keyOf = (r: Resource): string | undefined => (r.id ? `${r.resourceType}/${r.id}` : undefined);
 
-/** LOINC codes of every catalog value set: the observations the policy libraries may read. */
-function observationCodes(engine: PolicyEngine): Pick<Coding, 'system' | 'code'>[] {
-  return [...engine.valueSets.valueSets.keys()].flatMap((url) => engine.valueSets.codes(url).filter((c) => c.system === 'http://loinc.org'));
-}
-
 /** Adds resources not yet in the bundle (by `Type/id`; resources without an id are always added). */
 export function addResources(bundle: Bundle, resources: (Resource | undefined)[]): void {
   const entries = (bundle.entry ??= []);
@@ -141,7 +137,7 @@ export async function gatherData(
     orders: order?.resourceType === 'MedicationRequest' ? [order as MedicationRequest] : [],
     given: {},
     // The CRD prefetch queries: the same chart whichever protocol asks.
-    queries: templateQueries(prefetchTemplates('order-sign', { observationCodes: observationCodes(deps.engine) }), {
+    queries: templateQueries(prefetchTemplates('order-sign', { requirements: chartRequirements(deps.engine.libraries, deps.engine.valueSets) }), {
       patientId,
       draftOrders: { resourceType: 'Bundle', type: 'collection', entry: order?.resourceType === 'MedicationRequest' ? [{ resource: order as MedicationRequest }] : [] },
     }),

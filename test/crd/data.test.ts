@@ -25,8 +25,17 @@ import {
 
 const TOKEN = 'opaque-ehr-access-token';
 const OBS_CODES = [{ system: 'http://loinc.org', code: '1988-5' }];
-const SIGN_TEMPLATES = prefetchTemplates('order-sign', { observationCodes: OBS_CODES });
-const DISPATCH_TEMPLATES = prefetchTemplates('order-dispatch', { observationCodes: OBS_CODES });
+/** The chart these tests' policies read: the default types, observations by code. */
+const REQUIREMENTS = [
+  { type: 'Condition' },
+  { type: 'MedicationRequest' },
+  { type: 'MedicationStatement' },
+  { type: 'MedicationDispense' },
+  { type: 'Observation', codes: OBS_CODES },
+  { type: 'AllergyIntolerance' },
+];
+const SIGN_TEMPLATES = prefetchTemplates('order-sign', { requirements: REQUIREMENTS });
+const DISPATCH_TEMPLATES = prefetchTemplates('order-dispatch', { requirements: REQUIREMENTS });
 /** The `orders` query for the draft order, as the client (or we) run it. */
 const ORDERS_QUERY = SIGN_TEMPLATES.orders!.replace('{{context.draftOrders.MedicationRequest.id}}', 'draft-kineret');
 
@@ -255,7 +264,7 @@ describe('gatherPatientData: order-select and order-dispatch', () => {
     context.selections = ['MedicationRequest/draft-kineret'];
     (context.draftOrders as Bundle).entry = [{ resource: draftOrder() }, { resource: other }];
     const request = parseCdsHooksRequest(body, 'order-select');
-    const data = await gatherPatientData({ request, prefetchTemplates: prefetchTemplates('order-select', { observationCodes: OBS_CODES }) });
+    const data = await gatherPatientData({ request, prefetchTemplates: prefetchTemplates('order-select', { requirements: REQUIREMENTS }) });
     expect(data.orders.map((o) => o.id)).toEqual(['draft-kineret']);
     expect(data.bundle.entry?.map((e) => e.resource?.id)).toContain('draft-other');
   });

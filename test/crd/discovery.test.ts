@@ -10,7 +10,18 @@ import {
 import { OperationOutcomeError } from '../../src/fhir/outcomes';
 
 describe('buildDiscovery', () => {
-  const doc = buildDiscovery({ observationCodes: [{ system: 'http://loinc.org', code: '1988-5' }, { system: 'http://loinc.org', code: '30522-7' }] });
+  const doc = buildDiscovery({
+    requirements: [
+      { type: 'AllergyIntolerance' },
+      { type: 'Condition' },
+      { type: 'MedicationDispense' },
+      { type: 'MedicationRequest' },
+      { type: 'MedicationStatement' },
+      { type: 'Observation', codes: [{ system: 'http://loinc.org', code: '1988-5' }, { system: 'http://loinc.org', code: '30522-7' }] },
+      { type: 'Patient' },
+      { type: 'PractitionerRole' },
+    ],
+  });
 
   test('one service per order hook with the CDS Hooks required fields', () => {
     expect(doc.services.map((s) => [s.hook, s.id])).toEqual([
@@ -46,6 +57,30 @@ describe('buildDiscovery', () => {
     const dispatch = doc.services[2]!;
     expect(dispatch.prefetch.orders).toMatch(/^MedicationRequest\?patient=\{\{context\.patientId\}\}&status=active&_include=MedicationRequest:requester/);
     expect(JSON.stringify(dispatch.prefetch)).not.toMatch(/resolve\(|ofType\(|%/);
+  });
+
+  test('chart keys follow the data requirements: one patient search per type, coded when the requirement is, named after the type', () => {
+    const templates = prefetchTemplates('order-sign', {
+      requirements: [
+        { type: 'Goal' },
+        { type: 'Observation', codes: [{ system: 'http://loinc.org', code: '69548-6' }, { system: 'http://loinc.org', code: '29463-7' }] },
+        { type: 'Patient' },
+        { type: 'PractitionerRole' },
+        { type: 'QuestionnaireResponse' },
+        { type: 'FamilyMemberHistory' },
+        { type: 'Immunization' },
+      ],
+    });
+    expect(templates).toEqual({
+      patient: 'Patient/{{context.patientId}}',
+      coverage: 'Coverage?patient={{context.patientId}}&status=active&_include=Coverage:payor',
+      orders: expect.stringMatching(/^MedicationRequest\?_id=/),
+      goals: 'Goal?patient={{context.patientId}}',
+      observations: 'Observation?patient={{context.patientId}}&code=http://loinc.org|29463-7,http://loinc.org|69548-6',
+      questionnaireResponses: 'QuestionnaireResponse?patient={{context.patientId}}',
+      familyMemberHistories: 'FamilyMemberHistory?patient={{context.patientId}}',
+      immunizations: 'Immunization?patient={{context.patientId}}',
+    });
   });
 
   test('without observation codes the template asks for laboratory results', () => {

@@ -1,6 +1,7 @@
 /**
  * Cross-protocol consistency (issue 10): for every fixture chart, the engine input that CRD
- * (order-sign prefetch → chart gatherer → Coverage and payer), DTR (the chart as `$populate` /
+ * (order-sign with the advertised prefetch, or with fhirServer alone → chart gatherer → Coverage and
+ * payer), DTR (the chart as `$populate` /
  * `$next-question` data) and PAS (a `$submit` Bundle → PAS context) build from the same chart
  * selects the same policy and indication and gives the same criterion results. Includes a Molina
  * private-plan member whose address says `Texas`.
@@ -8,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Bundle, Claim, Coverage, FhirResource, MedicationRequest, Patient } from 'fhir/r4';
-import { gatherPatientData, pickCoverage, resolvePayer } from '../../src/crd/data';
+import { gatherPatientData, pickCoverage, resolveOrderMedications, resolvePayer } from '../../src/crd/data';
 import { discoveryOptions } from '../../src/crd/hook';
 import { prefetchTemplates } from '../../src/crd/discovery';
 import { toEvaluationRequest as crdRequest } from '../../src/crd/evaluation';
@@ -18,6 +19,7 @@ import type { EvaluationRequest } from '../../src/engine/request';
 import { extractPasContext, toEvaluationRequest as pasRequest } from '../../src/pas/context';
 import { parsePasRequest } from '../../src/pas/validate';
 import { EHR_BASE, prefetchFor, REPO } from '../support/crd-requests';
+import { startLocalFhirServer, type LocalFhirServer } from '../support/fhir-server';
 import { getEngine } from '../support/policy-kit';
 
 const NOW = new Date('2026-11-20T15:00:00Z');
@@ -59,7 +61,12 @@ function orderOf(chart: Bundle): MedicationRequest {
   return withPolicy;
 }
 
-async function viaCrd(chart: Bundle, order: MedicationRequest): Promise<EvaluationRequest> {
+/**
+ * CRD as an EHR calls it: the draft order in the hook context and the chart either prefetched with
+ * the advertised templates (each run against the chart as a FHIR server would answer it) or, with
+ * no prefetch at all, read by the service from `fhirServer`.
+ */
+async function viaCrd(chart: Bundle, order: MedicationRequest, source: 'prefetch' | 'fhirServer'): Promise<EvaluationRequest> {
   const engine = getEngine();
   const patient = resourcesOf(chart).find((r): r is Patient => r.resourceType === 'Patient')!;
   const served = resourcesOf(chart).filter((r) => r !== order);
@@ -67,14 +74,18 @@ async function viaCrd(chart: Bundle, order: MedicationRequest): Promise<Evaluati
     patientId: patient.id,
     draftOrders: { resourceType: 'Bundle', type: 'collection', entry: [{ fullUrl: `${EHR_BASE}/MedicationRequest/${order.id}`, resource: order }] },
   };
+  ehr.setResources(served);
   const request = {
     hook: 'order-sign' as const,
     hookInstance: 'consistency',
     context: context as never,
-    prefetch: prefetchFor('order-sign', context, served, engine, EHR_BASE, [order]),
+    ...(source === 'prefetch'
+      ? { prefetch: prefetchFor('order-sign', context, served, engine, EHR_BASE, [order]) }
+      : { prefetch: {}, fhirServer: ehr.baseUrl }),
     extension: {},
   };
   const data = await gatherPatientData({ request, prefetchTemplates: prefetchTemplates('order-sign', discoveryOptions(engine)) });
+  await resolveOrderMedications(data);
   const coverage = pickCoverage(data, NOW);
   const payer = await resolvePayer(coverage, data);
   return crdRequest({ order: data.orders[0]!, data, patientId: patient.id!, payer, evaluationDate: NOW });
@@ -104,6 +115,13 @@ function viaPas(chart: Bundle, order: MedicationRequest): EvaluationRequest {
     }
   }
   claim.item = claim.item?.slice(0, 1);
+  // The chart says neither whether this is a first or a renewed request nor where the drug is
+  // given, and the DTR app's Claim (app/dtr/src/pas.ts) declares neither: the template's `I` and
+  // office would decide on facts CRD and DTR do not have.
+  for (const item of claim.item ?? []) {
+    item.extension = item.extension?.filter((ext) => !ext.url.endsWith('extension-certificationType'));
+    delete item.locationCodeableConcept;
+  }
   const bundle: Bundle = {
     ...base,
     entry: [claim, ...resources].map((resource) => ({ fullUrl: `${EHR_BASE}/${resource.resourceType}/${resource.id}`, resource })),
@@ -121,40 +139,31 @@ function summary(decision: Decision) {
   };
 }
 
-/**
- * Charts on which the protocols still disagree (found by this test, not yet mended): CRD reads
- * only what its prefetch queries return, so criteria that read other resources are `unknown` there;
- * PAS differs on COVID-19 outpatient and continuation charts. `test.failing` keeps them visible:
- * once one agrees, its test fails and it leaves this list.
- */
-const KNOWN_DIVERGENT: Record<string, 'crd' | 'pas'> = {
-  'cp-phar-244/covid-outpatient.json': 'pas',
-  'cp-phar-244/dira.json': 'crd',
-  'cp-phar-244/ra-continuation.json': 'pas',
-  'cp-phar-533/rrmm-approvable.json': 'crd',
-  'mm-201603/caps-child.json': 'crd',
-  'mm-201603/dira-infant.json': 'crd',
-  'mm-201603/ra-continuation.json': 'crd',
-  'molina-kineret/caps-muckle-wells.json': 'crd',
-  'molina-kineret/dira-infant.json': 'crd',
-  'molina-kineret/ra-continuation.json': 'crd',
-  'molina-kineret/ra-mtx-inadequate.json': 'crd',
-  'molina-kineret/sjia-child.json': 'crd',
-  'nh-phar-244/covid-outpatient.json': 'pas',
-  'nh-phar-244/dira.json': 'crd',
-  'nh-phar-244/ra-continuation.json': 'pas',
-};
+let ehr: LocalFhirServer;
+beforeAll(async () => {
+  ehr = await startLocalFhirServer([]);
+});
+afterAll(() => ehr.close());
 
-describe.each(charts)('%s', (name, chart) => {
-  (KNOWN_DIVERGENT[name] ? test.failing : test)('CRD order-sign, DTR and PAS $submit select the same policy and indication and agree on every criterion', async () => {
+describe.each(charts)('%s', (_name, chart) => {
+  test('CRD order-sign (prefetch, or fhirServer alone), DTR and PAS $submit select the same policy and indication and agree on every criterion', async () => {
     const engine = getEngine();
     const order = orderOf(chart);
-    const requests = { crd: await viaCrd(chart, order), dtr: viaDtr(chart, order), pas: viaPas(chart, order) };
+    const requests = {
+      crd: await viaCrd(chart, order, 'prefetch'),
+      crdServer: await viaCrd(chart, order, 'fhirServer'),
+      dtr: viaDtr(chart, order),
+      pas: viaPas(chart, order),
+    };
     expect(requests.crd.payer).toEqual(requests.dtr.payer);
+    expect(requests.crdServer.payer).toEqual(requests.dtr.payer);
     expect(requests.pas.payer.state).toEqual(requests.dtr.payer.state);
-    const [crd, dtr, pas] = await Promise.all([engine.evaluate(requests.crd), engine.evaluate(requests.dtr), engine.evaluate(requests.pas)]);
+    const [crd, crdServer, dtr, pas] = await Promise.all(
+      [requests.crd, requests.crdServer, requests.dtr, requests.pas].map((r) => engine.evaluate(r)),
+    );
     expect(dtr!.policy).not.toBeNull();
     expect(summary(crd!)).toEqual(summary(dtr!));
+    expect(summary(crdServer!)).toEqual(summary(dtr!));
     expect(summary(pas!)).toEqual(summary(dtr!));
   });
 });
@@ -163,6 +172,6 @@ test('the member in "Texas" lands on the Texas Marketplace entry in all three', 
   const chart = texasByName();
   const order = orderOf(chart);
   const engine = getEngine();
-  const decisions = await Promise.all([engine.evaluate(await viaCrd(chart, order)), engine.evaluate(viaDtr(chart, order)), engine.evaluate(viaPas(chart, order))]);
+  const decisions = await Promise.all([engine.evaluate(await viaCrd(chart, order, 'prefetch')), engine.evaluate(viaDtr(chart, order)), engine.evaluate(viaPas(chart, order))]);
   expect(decisions.map((d) => d.policy?.id)).toEqual(['molina-kineret-tx', 'molina-kineret-tx', 'molina-kineret-tx']);
 });

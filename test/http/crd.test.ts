@@ -128,7 +128,18 @@ describe('GET /cds-services', () => {
   });
 
   test('prefetch templates a CRD 2.0.1 client can fill: CDS Hooks tokens, the 2.0.1 context.draftOrders.<Type>.id token (deviations.md), _include (foundation.md); no FHIRPath', () => {
-    const chart = ['conditions', 'medicationRequests', 'medicationStatements', 'medicationDispenses', 'observations', 'allergies'];
+    // One key per type the policies' CQL retrieves (besides Patient and the orders' PractitionerRole).
+    const chart = [
+      'allergies',
+      'conditions',
+      'goals',
+      'medicationAdministrations',
+      'medicationDispenses',
+      'medicationRequests',
+      'medicationStatements',
+      'observations',
+      'questionnaireResponses',
+    ];
     for (const s of doc.services) {
       expect(Object.keys(s.prefetch)).toEqual(['patient', 'coverage', 'orders', ...chart]);
       expect(s.prefetch.patient).toBe('Patient/{{context.patientId}}');
@@ -142,8 +153,9 @@ describe('GET /cds-services', () => {
       }
     }
     expect(doc.services[0]!.prefetch.orders).toMatch(/^MedicationRequest\?_id=\{\{context\.draftOrders\.MedicationRequest\.id\}\}&_include=MedicationRequest:requester&_include=MedicationRequest:medication/);
-    // The observation template names the LOINC codes the policies read (CDAI, ESR, CRP...).
+    // The observation template names the LOINC codes the policies read (CDAI, CRP, the IL1RN variant...).
     expect(doc.services[0]!.prefetch.observations).toContain('http://loinc.org|75842-5');
+    expect(doc.services[0]!.prefetch.observations).toContain('http://loinc.org|69548-6');
   });
 
   test('davinci-crd.version and davinci-crd.configuration-options: codes from the CRD 2.0.1 cardType value set (required binding of CDSHookServicesExtensionConfiguration.code)', () => {

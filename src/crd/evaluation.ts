@@ -10,7 +10,7 @@
 import type { Bundle, Coding, MedicationRequest } from 'fhir/r4';
 import type { EvaluationRequest, PayerContext, PriorAuthorization } from '../engine/request';
 import type { PatientData } from './data';
-import { medicationCodes, orderDiagnoses } from '../engine/chart-request';
+import { medicationCodes, orderDiagnoses } from '../fhir/order-context';
 
 /** Codes naming the ordered product; empty when the order names it only by text. */
 export function drugCodes(order: MedicationRequest, bundle: Bundle): Coding[] {

@@ -66,7 +66,8 @@ import type { PolicyEngine } from '../engine';
 import type { CriterionDefinition, PolicyDefinition } from '../catalog/types';
 import type { Decision } from '../engine/decision';
 import type { EvaluationRequest } from '../engine/request';
-import { chartRequest, medicationCodes, payerContextOf } from '../engine/chart-request';
+import { chartRequest } from '../engine/chart-request';
+import { medicationCodes, payerContext } from '../fhir/order-context';
 import { badRequest, notFound } from '../fhir/outcomes';
 import { buildCoverageInformation } from '../crd/coverage-information';
 import { COVERAGE_INFORMATION_URL, type CrdVersion } from '../crd/types';
@@ -395,7 +396,7 @@ function evaluationRequest(chart: Chart, copy: QuestionnaireResponse, now: Date)
   return {
     bundle,
     patientId: chart.patientId,
-    payer: payerContextOf(bundle, chart.coverage, patient),
+    payer: payerContext(chart.coverage, patient, bundle),
     drug: { codes: [] },
     diagnoses: [],
     priorAuthorizations: [],
@@ -476,7 +477,7 @@ function uniqueId(wanted: string, taken: ReadonlySet<string>): string {
 async function storedAssertionId(chart: Chart, policy: PolicyDefinition, decision: Decision, deps: NextQuestionDeps): Promise<string> {
   if (!deps.assertions || !chart.coverage) return randomUUID();
   const patient = resourcesOf<Patient>(chart.data.bundle, 'Patient').find((p) => p.id === chart.patientId);
-  const payerId = payerContextOf(chart.data.bundle, chart.coverage, patient).identifiers.find((i) => i.value)?.value ?? 'unknown-payer';
+  const payerId = payerContext(chart.coverage, patient, chart.data.bundle).identifiers.find((i) => i.value)?.value ?? 'unknown-payer';
   const saved = await deps.assertions.saveCoverageAssertion({
     hookInstance: `dtr-next-question:${randomUUID()}`,
     policyId: policy.id,

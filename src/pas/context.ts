@@ -33,7 +33,7 @@ import type {
 import type { TherapyPhase } from '../catalog/types';
 import type { EvaluationRequest, PayerContext, PriorAuthorization } from '../engine/request';
 import { warning } from '../fhir/outcomes';
-import { memberState } from '../fhir/address';
+import { medicationCodes as medicationCodesOf, orderDiagnoses, payerContext } from '../fhir/order-context';
 import { BundleIndex, type ResolvedEntry } from '../fhir/bundle-index';
 import { patientReferences } from '../fhir/reference';
 import { codingsOf as codings, objects as list } from '../fhir/json';
@@ -159,7 +159,7 @@ export function extractPasContext(req: PasRequest): PasContext {
     coverage,
     insurer,
     provider,
-    payer: payerContext(claim, insurer, coverage, patient, index, warnings),
+    payer: payerOf(claim, insurer, coverage, patient, index, warnings),
     diagnoses,
     questionnaireResponses: questionnaireResponses(claim, claimFullUrl, index, nested, patient),
     items,
@@ -219,7 +219,7 @@ function extractItem(
   const request = requested ? asEntry<FhirResource>(requested) : undefined;
   const medicationRequest =
     request?.resource.resourceType === 'MedicationRequest' ? (request as Entry<MedicationRequest>) : undefined;
-  const medicationCodes = medicationRequest ? medicationCodings(medicationRequest, index) : [];
+  const medicationCodes = medicationRequest ? medicationCodesOf(index, medicationRequest.resource, medicationRequest.fullUrl) : [];
 
   const certification =
     extensionValue(item.extension, PAS_EXT.certificationType) ?? extensionValue(claim.extension, PAS_EXT.certificationType);
@@ -229,7 +229,7 @@ function extractItem(
   const sequences = Array.isArray(item.diagnosisSequence) ? item.diagnosisSequence : [];
   const itemDiagnoses =
     sequences.length > 0 ? sequences.flatMap((s) => claimDiagnoses.get(s) ?? []) : allDiagnoses;
-  const reasons = medicationRequest ? orderReasons(medicationRequest, index) : [];
+  const reasons = medicationRequest ? orderDiagnoses(index, medicationRequest.resource, medicationRequest.fullUrl) : [];
 
   const locations = codings(item.locationCodeableConcept);
   const placeOfService = locations.find((c) => c.system === SYSTEM.placeOfService) ?? locations[0];
@@ -269,29 +269,8 @@ function phaseOf(coding: Coding | undefined): TherapyPhase | undefined {
   return undefined;
 }
 
-function medicationCodings(order: Entry<MedicationRequest>, index: BundleIndex): Coding[] {
-  const mr = order.resource;
-  if (mr.medicationCodeableConcept) return codings(mr.medicationCodeableConcept);
-  const ref = mr.medicationReference?.reference;
-  if (typeof ref !== 'string' || ref === '') return [];
-  if (ref.startsWith('#')) {
-    const contained = list(mr.contained).find((c) => c.id === ref.slice(1));
-    return contained?.resourceType === 'Medication' ? codings(contained.code) : [];
-  }
-  const medication = index.resolveAs(mr.medicationReference, order.fullUrl, 'Medication');
-  return codings(medication?.resource.code);
-}
-
-function orderReasons(order: Entry<MedicationRequest>, index: BundleIndex): Coding[] {
-  const codes = list(order.resource.reasonCode).flatMap(codings);
-  for (const ref of list(order.resource.reasonReference)) {
-    const condition = index.resolveAs(ref, order.fullUrl, 'Condition');
-    if (condition) codes.push(...codings(condition.resource.code));
-  }
-  return codes;
-}
-
-function payerContext(
+/** The payer context, the Claim's insurer first; warns when nothing identifies the payer. */
+function payerOf(
   claim: Claim,
   insurer: Entry<Organization>,
   coverage: Entry<Coverage>,
@@ -299,35 +278,12 @@ function payerContext(
   index: BundleIndex,
   warnings: OperationOutcomeIssue[],
 ): PayerContext {
-  const identifiers: { system?: string; value?: string }[] = [];
-  const add = (id: Identifier | undefined) => {
-    if (typeof id !== 'object' || id === null || typeof id.value !== 'string' || id.value === '') return;
-    if (id.system !== undefined && typeof id.system !== 'string') return;
-    if (identifiers.some((x) => x.system === id.system && x.value === id.value)) return;
-    identifiers.push({ ...(id.system ? { system: id.system } : {}), value: id.value });
-  };
-  list(insurer.resource.identifier).forEach(add);
-  add(claim.insurer?.identifier);
-  for (const payor of list(coverage.resource.payor)) {
-    add(payor.identifier);
-    const org = index.resolveAs(payor, coverage.fullUrl, 'Organization');
-    list(org?.resource.identifier).forEach(add);
-  }
-  if (identifiers.length === 0) {
+  const claimed = [...list(insurer.resource.identifier), claim.insurer?.identifier];
+  const payer = payerContext(coverage.resource, patient.resource, index, { from: coverage.fullUrl, claimed });
+  if (payer.identifiers.length === 0) {
     warnings.push(warning('incomplete', 'Neither Claim.insurer nor Coverage.payor carries an identifier; the payer cannot be matched to a policy.', 'Bundle.entry[0].resource.insurer'));
   }
-  const planValues = list(coverage.resource.class)
-    .filter((c) => codings(c.type).some((t) => t.code === 'plan' && (!t.system || t.system === SYSTEM.coverageClass)))
-    .map((c) => c.value)
-    .filter((v): v is string => typeof v === 'string' && v !== '');
-  const subscriber = index.resolveAs(coverage.resource.subscriber, coverage.fullUrl, 'Patient', 'RelatedPerson');
-  const state = memberState(subscriber?.resource, patient.resource);
-  return {
-    identifiers,
-    lineOfBusiness: codings(coverage.resource.type),
-    planValues,
-    ...(state ? { state } : {}),
-  };
+  return payer;
 }
 
 /** Bundles sent as supporting information (e.g. a DTR response with its evidence). */

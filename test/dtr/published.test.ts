@@ -9,7 +9,7 @@ import type { Coverage, Library, MedicationRequest, Parameters, ValueSet } from 
 import { loadConfig } from '../../src/config';
 import { buildValueSetIndex, loadValueSets } from '../../src/catalog/terminology';
 import { createCatalog, loadPolicies, PAYER_TYPE_SYSTEM } from '../../src/catalog/catalog';
-import { payerContextOf } from '../../src/engine/chart-request';
+import { payerContext } from '../../src/fhir/order-context';
 import type { PolicyDefinition } from '../../src/catalog/types';
 import { loadArtifacts } from '../../src/dtr/artifacts';
 import { checkPackageBundle, reviewLibraries } from '../support/dtr-conformance';
@@ -28,7 +28,7 @@ const catalog = createCatalog(policies, valueSetIndex);
  */
 const selectPolicy: SelectPolicy = (cov, order) => {
   const codes = (order as MedicationRequest).medicationCodeableConcept?.coding ?? [];
-  const selection = catalog.select(payerContextOf({ resourceType: 'Bundle', type: 'collection' }, cov, undefined), { codes });
+  const selection = catalog.select(payerContext(cov, undefined, { resourceType: 'Bundle', type: 'collection' }), { codes });
   return selection.policy ? { questionnaire: selection.policy.questionnaire } : null;
 };
 

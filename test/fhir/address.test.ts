@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Bundle, Coverage, Patient } from 'fhir/r4';
 import { currentHomeState, stateCode } from '../../src/fhir/address';
-import { payerContextOf } from '../../src/engine/chart-request';
+import { payerContext } from '../../src/fhir/order-context';
 import { resolvePayer } from '../../src/crd/data';
 import { extractPasContext } from '../../src/pas/context';
 import { parsePasRequest } from '../../src/pas/validate';
@@ -49,7 +49,7 @@ describe('a Molina private-plan member whose address says "Texas"', () => {
 
   test('CRD, DTR/CLI and PAS read the same payer context and select the Texas Marketplace entry', async () => {
     const engine = getEngine();
-    const dtr = payerContextOf(chart, coverage, patient);
+    const dtr = payerContext(coverage, patient, chart);
     const crd = await resolvePayer(coverage, {
       bundle: chart,
       orders: [],

@@ -11,7 +11,7 @@ import { expandQueryFromParameters, expandValueSetOperation, readArtifact, searc
 import { logQuestionnaireErrors } from '../../dtr/log-errors';
 import { questionnairePackage, type PolicySelection, type SelectionProblem } from '../../dtr/questionnaire-package';
 import { identifyPayor } from '../../dtr/payer';
-import { medicationCodes, payerContextOf } from '../../engine/chart-request';
+import { medicationCodes, payerContext } from '../../fhir/order-context';
 import { populate } from '../../dtr/populate';
 import { nextQuestion } from '../../dtr/next-question';
 import type { AuthenticatedClient } from '../../auth/smart';
@@ -29,7 +29,7 @@ function selectByCoverageAndOrder(ctx: AppContext) {
       type: 'collection',
       entry: [{ resource: identified.coverage }, { resource: order as MedicationRequest }, ...referenced.map((resource) => ({ resource: resource as FhirResource }))],
     };
-    const selection = ctx.engine.catalog.select(payerContextOf(bundle, identified.coverage, undefined), {
+    const selection = ctx.engine.catalog.select(payerContext(identified.coverage, undefined, bundle), {
       codes: medicationCodes(bundle, order as MedicationRequest),
     });
     return selection.policy ? { questionnaire: selection.policy.questionnaire } : null;

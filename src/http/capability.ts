@@ -1,7 +1,8 @@
 /**
  * `GET /fhir/metadata`: what this FHIR endpoint supports, as a CapabilityStatement — exactly the
  * routes it serves (src/http/routes), each operation with its OperationDefinition canonical
- * (versioned where the IG publishes one), no more and no less.
+ * (versioned where the IG publishes one) from src/fhir/operation-definitions.ts, the table the
+ * Parameters reader checks requests against; no more and no less.
  *
  * Instantiates DTR `dtr-payer-service` (questionnaire-package, ValueSet $expand, next-question:
  * all served) and PAS `IntermediaryCapabilities` (`Claim/$submit`, `Claim/$inquire`, Subscription

@@ -116,6 +116,7 @@ const CONTEXT_TYPES: Record<string, readonly string[]> = {
  * The input as this server reads it: the SDC OperationDefinition; `questionnaire` also as a canonical
  * (SDC 4) or a Reference, `canonical` also as valueCanonical/valueUrl/valueString, a context
  * `content` as the resource itself or a Reference; and the data parameters of population-data.ts.
+ * `launchContext` is not read (ignored as before, whatever its shape).
  */
 export const POPULATE_RULES = operationRules(OPERATION_DEFINITIONS.populate, {
   change: {
@@ -124,6 +125,8 @@ export const POPULATE_RULES = operationRules(OPERATION_DEFINITIONS.populate, {
     'context.content': { types: ['Resource', 'Reference'] },
   },
   extra: DATA_PARAMETERS,
+  // Sent in several shapes by SDC versions; it does not change the answer here.
+  notRead: ['launchContext'],
 });
 
 /** The literal reference of a Reference value, when it has one. */

@@ -73,6 +73,8 @@ export interface RuleOptions {
   extra?: readonly ExtraParameter[];
   unknown?: 'ignore' | 'reject';
   anyCase?: boolean;
+  /** Parameters of the definition this server does not read: not checked, handled as unknown names. */
+  notRead?: readonly string[];
 }
 
 const maxOf = (max: string | number | undefined): number => (max === undefined || max === '*' ? Infinity : Number(max));
@@ -103,7 +105,7 @@ export function operationRules(definition: OperationDefinition, options: RuleOpt
     ...(p.type ? { type: p.type } : {}),
     ...(p.part ? { part: p.part.map(fromDefinition) } : {}),
   });
-  const declared = (definition.parameter ?? []).filter((p) => p.use === 'in').map(fromDefinition);
+  const declared = (definition.parameter ?? []).filter((p) => p.use === 'in' && !options.notRead?.includes(p.name)).map(fromDefinition);
   const unknownPaths = Object.keys(change).filter((path) => !pathExists(path, [...declared, ...(options.extra ?? [])]));
   if (unknownPaths.length > 0) throw new Error(`${definition.code}: no parameter ${unknownPaths.join(', ')} to change`);
   return {

@@ -140,6 +140,10 @@ describe('readParameters', () => {
     const twice = failure({ resourceType: 'Parameters', parameter: [subject, { name: 'url', valueCanonical: 'a' }, { name: 'canonical', valueUri: 'b' }] }, wider);
     expect(twice.issue[0]?.expression).toEqual(['Parameters.parameter[2]']);
     expect(() => operationRules(definition, { change: { nothing: { aliases: ['x'] } } })).toThrow('no parameter nothing');
+    // A parameter the server does not read is not checked: it is an unknown name.
+    const notRead = operationRules(definition, { notRead: ['flag'] });
+    expect(readParameters({ resourceType: 'Parameters', parameter: [subject, { name: 'flag', part: [] }] }, notRead).first('flag')).toBeUndefined();
+    expect(failure({ resourceType: 'Parameters', parameter: [subject, { name: 'flag', part: [] }] }).issue[0]?.expression).toEqual(['Parameters.parameter[1].valueBoolean']);
   });
 
   test('found by type: the named parameter, else the first one carrying the type; none is missing at the list', () => {

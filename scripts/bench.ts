@@ -14,7 +14,7 @@
  * 6. CPU time per request, by thread (Linux /proc task stats): the main thread's share bounds the
  *    throughput whatever the pool does, and CPU time does not depend on the machine's other load.
  *
- *   npm run bench -- [--duration 5] [--items 1000] [--synthea <dir>] [--only cpu]
+ *   npm run bench -- [--duration 5] [--items 1000] [--synthea <dir>] [--only cpu | --only startup [--runs 5]]
  *
  * The Synthea record comes from ../shared/data/synthea (or --synthea); without it a generated
  * chart of 3,000 resources stands in. DATABASE_URL is passed to the server when set.
@@ -423,6 +423,21 @@ async function main(): Promise<void> {
 
   // 2. Start-up.
   const dataDir = process.env.DATABASE_URL ? 'memory://' : fs.mkdtempSync(path.join(os.tmpdir(), 'pa-bench-'));
+  if (only === 'startup') {
+    // Start-up alone, `--runs` times against the same store: medians, as one start is noisy.
+    const runs = arg('runs', 5);
+    const wall: number[] = [];
+    const cpu: number[] = [];
+    for (let i = 0; i < runs; i += 1) {
+      const s = await startServer(dataDir);
+      await s.stop();
+      wall.push(s.startMs);
+      cpu.push(s.startCpuMs);
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    console.log(`\n2. Start to first answer, ${runs} runs: wall ${wall.join(' ')} ms (median ${median(wall)}), main-thread CPU ${cpu.join(' ')} ms (median ${median(cpu)}), load ${load()}`);
+    return;
+  }
   const first = await startServer(dataDir);
   await first.stop();
   const server = await startServer(dataDir);

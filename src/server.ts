@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { loadConfig, type Config } from './config';
 import { createEngine } from './engine/pool';
 import { loadArtifacts } from './dtr/artifacts';
+import { loadKnowledge } from './core/knowledge';
 import { openStore } from './store';
 import { createLogger, type Logger } from './logger';
 import { createApp, type AppContext } from './http/app';
@@ -16,8 +17,10 @@ import { reviewIsOpen } from './http/routes/review';
 import { reviewAccess } from './review/auth';
 
 export async function buildContext(config: Config, logger: Logger, clock: () => Date = () => new Date()): Promise<AppContext> {
-  const engine = createEngine(config);
-  const artifacts = loadArtifacts(config.paths);
+  // ELM and value sets read once, for the engine and for DTR publishing.
+  const knowledge = loadKnowledge(config.paths);
+  const engine = createEngine(config, knowledge);
+  const artifacts = loadArtifacts(config.paths, { knowledge });
   const store = await openStore(config);
   return { config, engine, artifacts, store, logger, clock };
 }

@@ -1,10 +1,9 @@
 /**
- * The value sets in `catalog/valuesets/`: FHIR ValueSets with expansions, loaded once.
+ * The value sets in `catalog/valuesets/`: FHIR ValueSets with expansions, read once (src/core/knowledge.ts).
  * No terminology server at run time: every membership test reads these expansions.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Coding, ValueSet } from 'fhir/r4';
+import { loadValueSetFiles } from '../core/knowledge';
 
 export interface ValueSetIndex {
   /** Every ValueSet, keyed by canonical url (without version). */
@@ -45,14 +44,5 @@ export function buildValueSetIndex(valueSets: ValueSet[]): ValueSetIndex {
 }
 
 export function loadValueSets(folder: string): ValueSet[] {
-  if (!fs.existsSync(folder)) return [];
-  return fs
-    .readdirSync(folder)
-    .filter((name) => name.endsWith('.json'))
-    .sort()
-    .map((name) => {
-      const resource = JSON.parse(fs.readFileSync(path.join(folder, name), 'utf8')) as ValueSet;
-      if (resource.resourceType !== 'ValueSet') throw new Error(`${name} is not a ValueSet`);
-      return resource;
-    });
+  return loadValueSetFiles(folder).map((f) => f.resource);
 }

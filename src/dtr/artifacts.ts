@@ -27,6 +27,7 @@ import { CANONICAL_BASE } from '../config';
 import { LIBRARY_TYPE_SYSTEM, SDC_LIBRARY_PROFILE, splitCanonical } from './urls';
 import { isRecord } from '../fhir/json';
 import { dataRequirementsOf } from '../engine/data-requirements';
+import { ArtifactLoadError, listFiles, loadElmFiles, loadValueSetFiles, readJson, type ElmFile, type Knowledge, type ValueSetFile } from '../core/knowledge';
 
 export interface ArtifactPaths {
   cql: string;
@@ -37,16 +38,13 @@ export interface ArtifactPaths {
 
 export interface LoadOptions {
   canonicalBase?: string;
+  /** ELM and value sets already read (shared with the engine); read from `paths` when absent. */
+  knowledge?: Knowledge;
   /** Time used for generated expansions and as a fallback `lastUpdated`; defaults to now. */
   loadedAt?: Date;
 }
 
-export class ArtifactLoadError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ArtifactLoadError';
-  }
-}
+export { ArtifactLoadError };
 
 export type ArtifactType = 'Questionnaire' | 'Library' | 'ValueSet';
 export type Artifact = Questionnaire | Library | ValueSet;
@@ -110,9 +108,11 @@ const LIBRARY_DECLARATION = /^\s*library\s+("[^"]+"|[A-Za-z_][A-Za-z0-9_]*)(?:\s
 export function loadArtifacts(paths: ArtifactPaths, options: LoadOptions = {}): ArtifactRepository {
   const base = (options.canonicalBase ?? CANONICAL_BASE).replace(/\/$/, '');
   const loadedAt = options.loadedAt ?? new Date();
+  // Without an ELM folder only a policy-free repository loads (each CQL source names its missing ELM).
+  const knowledge = options.knowledge ?? { elmFolder: paths.elm, elm: fs.existsSync(paths.elm) ? loadElmFiles(paths.elm) : new Map(), valueSets: loadValueSetFiles(paths.valueSets) };
   const questionnaires = loadQuestionnaires(paths.questionnaires, loadedAt);
-  const valueSets = loadValueSets(paths.valueSets, loadedAt);
-  const libraries = loadLibraries(paths.cql, paths.elm, base);
+  const valueSets = loadValueSets(knowledge.valueSets, loadedAt);
+  const libraries = loadLibraries(paths.cql, paths.elm, knowledge.elm, base);
   const pinned = questionnaires.map((q) => pinCanonicals(q, [...libraries.values()].map((l) => l.resource), valueSets));
   return new Repository(base, loadedAt, pinned, valueSets, libraries);
 }
@@ -147,26 +147,6 @@ function pinCanonicals(questionnaire: Questionnaire, libraries: Library[], value
 // ---------------------------------------------------------------------------------------------
 // Files
 
-function listFiles(dir: string, extension: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  return fs
-    .readdirSync(dir, { withFileTypes: true })
-    .flatMap((entry) => {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) return listFiles(full, extension);
-      return entry.name.endsWith(extension) ? [full] : [];
-    })
-    .sort();
-}
-
-function readJson(file: string): unknown {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new ArtifactLoadError(`${file}: not valid JSON (${(error as Error).message})`);
-  }
-}
-
 function mtime(file: string): Date {
   return fs.statSync(file).mtime;
 }
@@ -193,15 +173,10 @@ function loadQuestionnaires(dir: string, loadedAt: Date): Questionnaire[] {
   });
 }
 
-function loadValueSets(dir: string, loadedAt: Date): ValueSet[] {
-  return listFiles(dir, '.json').map((file) => {
-    const json = readJson(file);
-    if (!isRecord(json) || json.resourceType !== 'ValueSet') {
-      throw new ArtifactLoadError(`${file}: expected a ValueSet resource`);
-    }
-    const valueSet = json as unknown as ValueSet;
-    requireIdAndUrl(file, valueSet);
-    return withLastUpdated(valueSet, fileTime(file, loadedAt));
+function loadValueSets(files: readonly ValueSetFile[], loadedAt: Date): ValueSet[] {
+  return files.map(({ file, resource }) => {
+    requireIdAndUrl(file, resource);
+    return withLastUpdated(resource, fileTime(file, loadedAt));
   });
 }
 
@@ -257,19 +232,20 @@ function libraryId(name: string): string {
   return id.length > 0 ? id : 'library';
 }
 
-function loadLibraries(cqlDir: string, elmDir: string, base: string): Map<string, LoadedLibrary> {
+function loadLibraries(cqlDir: string, elmDir: string, elmFiles: ReadonlyMap<string, ElmFile>, base: string): Map<string, LoadedLibrary> {
   const sources = readCqlSources(cqlDir);
   const parsed = new Map<string, { source: CqlSource; elm: ElmLibrary; elmText: string; elmFile: string }>();
   for (const source of sources.values()) {
     const elmFile = path.join(elmDir, `${source.name}.json`);
-    if (!fs.existsSync(elmFile)) {
+    const read = elmFiles.get(source.name);
+    if (!read) {
       throw new ArtifactLoadError(`${source.file}: no ELM at ${elmFile}; run \`npm run build:cql\``);
     }
-    if (mtime(elmFile) < mtime(source.file)) {
+    if (mtime(read.file) < mtime(source.file)) {
       throw new ArtifactLoadError(`${elmFile} is older than ${source.file}; run \`npm run build:cql\``);
     }
-    const elmText = fs.readFileSync(elmFile, 'utf8');
-    const elm = readJson(elmFile) as ElmLibrary;
+    const elmText = read.text;
+    const elm = read.json as ElmLibrary;
     const identifier = elm?.library?.identifier;
     if (identifier?.id !== source.name || identifier.version !== source.version) {
       throw new ArtifactLoadError(

@@ -12,7 +12,8 @@
  */
 import type { OperationOutcome, OperationOutcomeIssue } from 'fhir/r4';
 import { badRequest, issue, outcome, warning } from '../fhir/outcomes';
-import { isRecord } from '../fhir/json';
+import { OPERATION_DEFINITIONS } from '../fhir/operation-definitions';
+import { operationRules, readParameters } from '../fhir/parameters';
 
 export interface LoggedQuestionnaireErrors {
   questionnaire: string;
@@ -27,25 +28,24 @@ export interface LogErrorsDeps {
 }
 
 
+/** The DTR 2.0.1 OperationDefinition; names in any case (its profile spells them `questionnaire`, `operationOutcome`), the canonical also as valueUri/valueUrl. */
+export const LOG_ERRORS_RULES = operationRules(OPERATION_DEFINITIONS.logQuestionnaireErrors, {
+  change: { Questionnaire: { alsoTypes: ['uri', 'url'] } },
+  anyCase: true,
+});
+
 export function parseLogErrorsRequest(body: unknown): LoggedQuestionnaireErrors {
-  if (!isRecord(body) || body.resourceType !== 'Parameters') throw badRequest('The body must be a Parameters resource', 'Parameters');
-  const parameters = Array.isArray(body.parameter) ? body.parameter : [];
-  const named = (name: string) => parameters.map((p, i) => ({ p: p as unknown, i })).filter(({ p }) => isRecord(p) && typeof p.name === 'string' && p.name.toLowerCase() === name.toLowerCase());
-  const questionnaires = named('questionnaire');
-  const outcomes = named('operationOutcome');
-  if (questionnaires.length !== 1) throw badRequest('Exactly one "questionnaire" parameter (canonical) is required', 'Parameters.parameter', 'required');
-  if (outcomes.length !== 1) throw badRequest('Exactly one "operationOutcome" parameter (OperationOutcome) is required', 'Parameters.parameter', 'required');
-  const q = questionnaires[0]!;
-  const o = outcomes[0]!;
-  const canonical = isRecord(q.p) ? (q.p.valueCanonical ?? q.p.valueUri ?? q.p.valueUrl) : undefined;
-  if (typeof canonical !== 'string' || !/^\S+$/.test(canonical)) {
-    throw badRequest('The questionnaire parameter needs a valueCanonical', `Parameters.parameter[${q.i}].valueCanonical`);
+  const params = readParameters(body, LOG_ERRORS_RULES);
+  // Both are 1..1: the reader has answered 400 when one is missing.
+  const q = params.first('Questionnaire')!;
+  const o = params.first('OperationOutcome')!;
+  const canonical = q.value as string;
+  if (!/^\S+$/.test(canonical)) throw badRequest('The questionnaire parameter needs a valueCanonical', `${q.expression}.valueCanonical`);
+  const resource = o.resource as OperationOutcome;
+  if (!Array.isArray(resource.issue) || resource.issue.length === 0) {
+    throw badRequest('The operationOutcome parameter needs an OperationOutcome with at least one issue', o.valueExpression);
   }
-  const resource = isRecord(o.p) ? o.p.resource : undefined;
-  if (!isRecord(resource) || resource.resourceType !== 'OperationOutcome' || !Array.isArray(resource.issue) || resource.issue.length === 0) {
-    throw badRequest('The operationOutcome parameter needs an OperationOutcome with at least one issue', `Parameters.parameter[${o.i}].resource`);
-  }
-  return { questionnaire: canonical, operationOutcome: resource as unknown as OperationOutcome };
+  return { questionnaire: canonical, operationOutcome: resource };
 }
 
 export async function logQuestionnaireErrors(body: unknown, deps: LogErrorsDeps): Promise<{ status: number; body: OperationOutcome }> {

@@ -80,6 +80,7 @@ import { EXT, ORDER_TYPES, splitCanonical } from './urls';
 import {
   addRequesterRole,
   checkDataParameters,
+  DATA_PARAMETERS,
   checkSubject,
   emptyDataParameters,
   gatherData,
@@ -91,6 +92,8 @@ import {
 import { findItem, hasValue, populateAnswers, walkItems, withOrigin } from './prepopulate';
 import { questionnaireCanonical, type OperationResult } from './populate';
 import { isRecord } from '../fhir/json';
+import { OPERATION_DEFINITIONS } from '../fhir/operation-definitions';
+import { operationRules, readParameters } from '../fhir/parameters';
 
 export const ADAPTIVE = {
   questionnaireProfile: 'http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-questionnaire-adapt',
@@ -108,7 +111,6 @@ const EXPRESSION_EXTENSIONS = new Set<string>([
   EXT.answerExpression,
   EXT.itemPopulationContext,
 ]);
-const RESPONSE_PARAMETER_NAMES = ['questionnaire-response', 'questionnaireResponse', 'in'];
 const ORDER_TYPE_SET = new Set<string>(ORDER_TYPES);
 
 export interface NextQuestionDeps {
@@ -163,6 +165,12 @@ function parseResponse(resource: unknown, at: string): QuestionnaireResponse {
   return resource as unknown as QuestionnaireResponse;
 }
 
+/** The input in a Parameters: the SDC OperationDefinition (`in` and `questionnaireResponse` read too) and the data parameters. */
+export const NEXT_QUESTION_RULES = operationRules(OPERATION_DEFINITIONS.nextQuestion, {
+  change: { 'questionnaire-response': { aliases: ['in', 'questionnaireResponse'] } },
+  extra: DATA_PARAMETERS,
+});
+
 /** Narrows the input: a bare QuestionnaireResponse or Parameters; every failure is a 400 naming the element. */
 export function parseNextQuestionRequest(body: unknown): NextQuestionRequest {
   if (isRecord(body) && body.resourceType === 'QuestionnaireResponse') {
@@ -171,23 +179,14 @@ export function parseNextQuestionRequest(body: unknown): NextQuestionRequest {
   if (!isRecord(body) || body.resourceType !== 'Parameters') {
     throw badRequest('$next-question expects a QuestionnaireResponse, or Parameters with a questionnaire-response', 'QuestionnaireResponse');
   }
-  if (body.parameter !== undefined && !Array.isArray(body.parameter)) throw badRequest('Parameters.parameter must be an array', 'Parameters.parameter');
+  const params = readParameters(body, NEXT_QUESTION_RULES);
   const data = emptyDataParameters();
-  let found: { response: QuestionnaireResponse; at: string } | undefined;
-  ((body.parameter ?? []) as unknown[]).forEach((raw, index) => {
-    const at = `Parameters.parameter[${index}]`;
-    if (!isRecord(raw) || typeof raw.name !== 'string') throw badRequest('each parameter needs a name', `${at}.name`);
-    if (readDataParameter(raw, at, data)) return;
-    if (RESPONSE_PARAMETER_NAMES.includes(raw.name)) {
-      if (found) throw badRequest('questionnaire-response may appear only once', at);
-      found = { response: parseResponse(raw.resource, `${at}.resource`), at: `${at}.resource` };
-    }
-  });
-  if (!found) {
-    throw badRequest('questionnaire-response is required: the adaptive QuestionnaireResponse', "Parameters.parameter.where(name='questionnaire-response')", 'required');
-  }
+  for (const p of params.list) readDataParameter(p, data);
+  // 1..1: the reader has answered 400 when it is missing.
+  const at = params.first('questionnaire-response')!.valueExpression;
+  const response = parseResponse(params.first('questionnaire-response')!.resource, at);
   checkDataParameters(data);
-  return { ...found, data };
+  return { response, at, data };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -61,6 +61,7 @@ import {
   checkSubject,
   dataBundle,
   DATA_PARAMETER_NAMES,
+  DATA_PARAMETERS,
   emptyDataParameters,
   gatherData,
   readDataParameter,
@@ -69,6 +70,8 @@ import {
 } from './population-data';
 import { information, populateAnswers, withOrigin } from './prepopulate';
 import { isRecord } from '../fhir/json';
+import { OPERATION_DEFINITIONS } from '../fhir/operation-definitions';
+import { operationRules, readParameters, type ReadParameter } from '../fhir/parameters';
 
 export interface PopulateDeps {
   engine: PolicyEngine;
@@ -109,121 +112,110 @@ const CONTEXT_TYPES: Record<string, readonly string[]> = {
   coverage: ['Coverage'],
   order: ORDER_TYPES,
 };
-const CANONICAL_KEYS = ['valueCanonical', 'valueUri', 'valueUrl', 'valueString'] as const;
+/**
+ * The input as this server reads it: the SDC OperationDefinition; `questionnaire` also as a canonical
+ * (SDC 4) or a Reference, `canonical` also as valueCanonical/valueUrl/valueString, a context
+ * `content` as the resource itself or a Reference; and the data parameters of population-data.ts.
+ * `launchContext` is not read (ignored as before, whatever its shape).
+ */
+export const POPULATE_RULES = operationRules(OPERATION_DEFINITIONS.populate, {
+  change: {
+    questionnaire: { alsoTypes: ['canonical', 'uri', 'url', 'string', 'Reference'] },
+    canonical: { alsoTypes: ['canonical', 'url', 'string'] },
+    'context.content': { types: ['Resource', 'Reference'] },
+  },
+  extra: DATA_PARAMETERS,
+  // Sent in several shapes by SDC versions; it does not change the answer here.
+  notRead: ['launchContext'],
+});
 
-
-function canonicalValue(raw: Record<string, unknown>): string | undefined {
-  const key = CANONICAL_KEYS.find((k) => typeof raw[k] === 'string' && (raw[k] as string).trim() !== '');
-  return key ? (raw[key] as string).trim() : undefined;
+/** The literal reference of a Reference value, when it has one. */
+function referenceOf(p: ReadParameter): string | undefined {
+  const ref = p.value;
+  return p.type === 'Reference' && isRecord(ref) && typeof ref.reference === 'string' && ref.reference.trim() !== '' ? ref.reference.trim() : undefined;
 }
 
-function referenceValue(raw: Record<string, unknown>): string | undefined {
-  const ref = raw.valueReference;
-  return isRecord(ref) && typeof ref.reference === 'string' && ref.reference.trim() !== '' ? ref.reference.trim() : undefined;
-}
-
-function parseContext(raw: Record<string, unknown>, at: string, request: PopulateRequest): void {
-  if (!Array.isArray(raw.part)) throw badRequest("context needs parts: a 'name' and one or more 'content'", `${at}.part`);
-  let name: string | undefined;
-  const contents: ContextContent[] = [];
-  raw.part.forEach((part: unknown, j: number) => {
-    const where = `${at}.part[${j}]`;
-    if (!isRecord(part) || typeof part.name !== 'string') throw badRequest('each context part needs a name', `${where}.name`);
-    if (part.name === 'name') {
-      if (typeof part.valueString !== 'string' || part.valueString.trim() === '') throw badRequest('the context name must be a valueString', `${where}.valueString`);
-      name = part.valueString.trim();
-    } else if (part.name === 'content') {
-      if (isRecord(part.resource) && typeof part.resource.resourceType === 'string') {
-        contents.push({ resource: part.resource as unknown as Resource, expression: `${where}.resource` });
-      } else {
-        const reference = referenceValue(part);
-        if (!reference) throw badRequest('a context content must carry a resource or a valueReference', `${where}.resource`);
-        contents.push({ reference, expression: `${where}.valueReference` });
-      }
-    }
+function parseContext(p: ReadParameter, request: PopulateRequest): void {
+  const at = p.expression;
+  const name = p.parts.all('name').at(-1)?.value as string | undefined;
+  const contents: ContextContent[] = p.parts.all('content').map((part) => {
+    if (part.resource) return { resource: part.resource, expression: part.valueExpression };
+    const reference = referenceOf(part);
+    if (!reference) throw badRequest('a context content must carry a resource or a valueReference', `${part.expression}.resource`);
+    return { reference, expression: part.valueExpression };
   });
   if (!name) throw badRequest("context needs a 'name' part (a launchContext name of the Questionnaire)", `${at}.part`);
-  if (contents.length === 0) throw badRequest(`context ${name} has no 'content' part`, `${at}.part`);
-  if ((DATA_PARAMETER_NAMES as readonly string[]).includes(name)) {
+  if (contents.length === 0) throw badRequest(`context ${name.trim()} has no 'content' part`, `${at}.part`);
+  const key = name.trim();
+  if ((DATA_PARAMETER_NAMES as readonly string[]).includes(key)) {
     contents.forEach((c) => {
-      if (!c.resource) throw badRequest(`context ${name} must carry the Bundle itself, not a reference`, c.expression);
+      if (!c.resource) throw badRequest(`context ${key} must carry the Bundle itself, not a reference`, c.expression);
       request.data.bundles.push(dataBundle(c.resource, c.expression));
     });
     return;
   }
-  const allowed = CONTEXT_TYPES[name];
+  const allowed = CONTEXT_TYPES[key];
   for (const content of contents) {
     const type = content.resource?.resourceType ?? parseReference(content.reference)?.resourceType;
     if (allowed && type && !allowed.includes(type)) {
-      throw badRequest(`context ${name} must be ${allowed.length > 1 ? 'one of ' : 'a '}${allowed.join(', ')}, not ${type}`, content.expression);
+      throw badRequest(`context ${key} must be ${allowed.length > 1 ? 'one of ' : 'a '}${allowed.join(', ')}, not ${type}`, content.expression);
     }
     if (allowed && content.resource && !content.resource.id) {
-      throw badRequest(`the ${name} resource needs an id so that the QuestionnaireResponse can refer to it`, `${content.expression}.id`);
+      throw badRequest(`the ${key} resource needs an id so that the QuestionnaireResponse can refer to it`, `${content.expression}.id`);
     }
   }
-  request.contexts.set(name, [...(request.contexts.get(name) ?? []), ...contents]);
+  request.contexts.set(key, [...(request.contexts.get(key) ?? []), ...contents]);
 }
 
 /** Narrows the operation input; every failure is a 400 naming the element. */
 export function parsePopulateRequest(body: unknown): PopulateRequest {
-  if (!isRecord(body) || body.resourceType !== 'Parameters') throw badRequest('$populate expects a Parameters resource', 'Parameters');
-  if (body.parameter !== undefined && !Array.isArray(body.parameter)) throw badRequest('Parameters.parameter must be an array', 'Parameters.parameter');
   const request: PopulateRequest = { questionnaires: [], contexts: new Map(), local: false, data: emptyDataParameters() };
-  ((body.parameter ?? []) as unknown[]).forEach((raw, index) => {
-    const at = `Parameters.parameter[${index}]`;
-    if (!isRecord(raw) || typeof raw.name !== 'string') throw badRequest('each parameter needs a name', `${at}.name`);
-    if (readDataParameter(raw, at, request.data)) return;
-    switch (raw.name) {
+  for (const p of readParameters(body, POPULATE_RULES).list) {
+    const at = p.expression;
+    if (readDataParameter(p, request.data)) continue;
+    switch (p.name) {
       case 'questionnaire': {
-        if (isRecord(raw.resource)) {
-          if (raw.resource.resourceType !== 'Questionnaire') throw badRequest('questionnaire must carry a Questionnaire resource', `${at}.resource`);
-          request.questionnaires.push({ kind: 'resource', resource: raw.resource as unknown as Questionnaire, expression: `${at}.resource` });
-          return;
+        if (p.resource) {
+          request.questionnaires.push({ kind: 'resource', resource: p.resource as Questionnaire, expression: `${at}.resource` });
+        } else if (p.type === 'Reference') {
+          const reference = referenceOf(p);
+          if (!reference) throw badRequest('questionnaire must carry a Questionnaire resource (or its canonical)', `${at}.resource`);
+          request.questionnaires.push({ kind: 'reference', value: reference, expression: `${at}.valueReference` });
+        } else {
+          request.questionnaires.push({ kind: 'canonical', value: (p.value as string).trim(), expression: `${at}.valueCanonical` });
         }
-        const canonical = canonicalValue(raw);
-        const reference = referenceValue(raw);
-        if (canonical) request.questionnaires.push({ kind: 'canonical', value: canonical, expression: `${at}.valueCanonical` });
-        else if (reference) request.questionnaires.push({ kind: 'reference', value: reference, expression: `${at}.valueReference` });
-        else throw badRequest('questionnaire must carry a Questionnaire resource (or its canonical)', `${at}.resource`);
-        return;
+        break;
       }
-      case 'canonical': {
-        const canonical = canonicalValue(raw);
-        if (!canonical) throw badRequest('canonical must carry the Questionnaire canonical as valueUri', `${at}.valueUri`);
-        request.questionnaires.push({ kind: 'canonical', value: canonical, expression: `${at}.valueUri` });
-        return;
-      }
+      case 'canonical':
+        request.questionnaires.push({ kind: 'canonical', value: (p.value as string).trim(), expression: `${at}.valueUri` });
+        break;
       case 'identifier': {
-        const id = raw.valueIdentifier;
-        if (!isRecord(id) || typeof id.value !== 'string' || id.value.trim() === '') throw badRequest('identifier must carry a valueIdentifier with a value', `${at}.valueIdentifier`);
+        const id = p.value as Record<string, unknown>;
+        if (typeof id.value !== 'string' || id.value.trim() === '') throw badRequest('identifier must carry a valueIdentifier with a value', `${at}.valueIdentifier`);
         request.questionnaires.push({ kind: 'identifier', value: id as Identifier, expression: `${at}.valueIdentifier` });
-        return;
+        break;
       }
       case 'questionnaireRef': {
-        const reference = referenceValue(raw);
+        const reference = referenceOf(p);
         if (!reference) throw badRequest('questionnaireRef must carry a valueReference with a reference', `${at}.valueReference`);
         request.questionnaires.push({ kind: 'reference', value: reference, expression: `${at}.valueReference` });
-        return;
+        break;
       }
       case 'subject': {
-        if (request.subject) throw badRequest('subject may appear only once', at);
-        const reference = referenceValue(raw);
+        const reference = referenceOf(p);
         const parsed = parseReference(reference);
         if (!reference || parsed?.resourceType !== 'Patient') throw badRequest('subject must be a Reference to the Patient (e.g. Patient/123)', `${at}.valueReference`);
         request.subject = { patientId: parsed.id, reference: { reference }, expression: `${at}.valueReference` };
-        return;
+        break;
       }
       case 'context':
-        parseContext(raw, at, request);
-        return;
+        parseContext(p, request);
+        break;
       case 'local':
-        if (typeof raw.valueBoolean !== 'boolean') throw badRequest('local must be a valueBoolean', `${at}.valueBoolean`);
-        request.local = raw.valueBoolean;
-        return;
-      default:
-        return; // other names (launchContext, later SDC versions) do not change the answer
+        request.local = p.value as boolean;
+        break;
     }
-  });
+  }
   checkDataParameters(request.data);
   return request;
 }

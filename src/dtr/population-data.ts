@@ -21,9 +21,9 @@ import { parseReference } from '../fhir/reference';
 import { BundleIndex } from '../fhir/bundle-index';
 import type { FhirFetcher, FhirFetcherFactory } from '../fhir/fetcher';
 import { isRecord } from '../fhir/json';
+import type { ExtraParameter, ReadParameter } from '../fhir/parameters';
 
 export const DATA_PARAMETER_NAMES = ['data', 'patientData'] as const;
-const TOKEN_PARAMETER_NAMES = ['accessToken', 'fhirAccessToken'];
 
 export interface DataParameters {
   bundles: Bundle[];
@@ -44,30 +44,33 @@ export function dataBundle(resource: unknown, expression: string): Bundle {
 }
 
 /**
- * Reads one of the data parameters into `into`; false when `raw` is not one of them.
- * `at` is the parameter's path (`Parameters.parameter[3]`).
+ * The data parameters, declared beside the operation's own (operationRules `extra`): the reader
+ * checks their names, counts and types.
  */
-export function readDataParameter(raw: Record<string, unknown>, at: string, into: DataParameters): boolean {
-  const name = raw.name as string;
-  if ((DATA_PARAMETER_NAMES as readonly string[]).includes(name)) {
-    into.bundles.push(dataBundle(raw.resource, `${at}.resource`));
-    return true;
+export const DATA_PARAMETERS: readonly ExtraParameter[] = [
+  { name: 'data', aliases: ['patientData'], max: '*', types: ['Bundle'] },
+  { name: 'fhirServer', max: 1, types: ['url', 'uri', 'string'] },
+  { name: 'accessToken', aliases: ['fhirAccessToken'], max: 1, types: ['string'] },
+];
+
+/** Reads one of the data parameters into `into`; false when `p` is not one of them. */
+export function readDataParameter(p: ReadParameter, into: DataParameters): boolean {
+  switch (p.name) {
+    case 'data':
+      into.bundles.push(dataBundle(p.resource, p.valueExpression));
+      return true;
+    case 'fhirServer': {
+      const url = (p.value as string).trim();
+      if (!/^https?:\/\//i.test(url) || !URL.canParse(url)) throw badRequest('fhirServer must be the http(s) base URL of the FHIR server holding the patient record', `${p.expression}.valueUrl`);
+      into.fhirServer = { url: url.replace(/\/+$/, ''), expression: p.expression };
+      return true;
+    }
+    case 'accessToken':
+      into.accessToken = { value: (p.value as string).trim(), expression: p.expression };
+      return true;
+    default:
+      return false;
   }
-  if (name === 'fhirServer') {
-    if (into.fhirServer) throw badRequest('fhirServer may appear only once', at);
-    const key = ['valueUrl', 'valueUri', 'valueString'].find((k) => typeof raw[k] === 'string');
-    const url = key ? (raw[key] as string).trim() : '';
-    if (!/^https?:\/\//i.test(url) || !URL.canParse(url)) throw badRequest('fhirServer must be the http(s) base URL of the FHIR server holding the patient record', `${at}.valueUrl`);
-    into.fhirServer = { url: url.replace(/\/+$/, ''), expression: at };
-    return true;
-  }
-  if (TOKEN_PARAMETER_NAMES.includes(name)) {
-    if (into.accessToken) throw badRequest(`${name} may appear only once`, at);
-    if (typeof raw.valueString !== 'string' || raw.valueString.trim() === '') throw badRequest(`${name} must carry the bearer token as valueString`, `${at}.valueString`);
-    into.accessToken = { value: raw.valueString.trim(), expression: at };
-    return true;
-  }
-  return false;
 }
 
 /** Cross-parameter rules: a token needs a server to go to. */

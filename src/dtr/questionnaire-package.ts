@@ -52,7 +52,8 @@ import { badRequest, issue, notFound, outcome, warning } from '../fhir/outcomes'
 import type { ArtifactRepository } from './artifacts';
 import { adaptiveForm } from './adaptive-form';
 import { CRD_TEMP_SYSTEM, DTR_PROFILE, EXT, ORDER_TYPES, splitCanonical } from './urls';
-import { isRecord } from '../fhir/json';
+import { OPERATION_DEFINITIONS } from '../fhir/operation-definitions';
+import { operationRules, readParameters } from '../fhir/parameters';
 
 /** What the engine (by coverage + order) or the store (by coverage-assertion-id) answers. */
 export interface PolicySelection {
@@ -96,66 +97,51 @@ export interface OperationResult<T> {
 }
 
 const ORDER_TYPE_SET = new Set<string>(ORDER_TYPES);
-const CANONICAL_VALUE_KEYS = ['valueCanonical', 'valueUri', 'valueUrl', 'valueString'] as const;
 /** `"LibraryName".Definition` (or `"LibraryName"."Definition"`) at the start of a CQL expression. */
 const LIBRARY_PREFIX = /^\s*"([^"]+)"\s*\./;
 
 
+/**
+ * The input as this server reads it: the DTR 2.0.1 OperationDefinition, a questionnaire canonical also
+ * as valueUri/valueUrl/valueString, changedsince also as valueInstant (the input profiles' type).
+ */
+export const PACKAGE_RULES = operationRules(OPERATION_DEFINITIONS.questionnairePackage, {
+  change: { questionnaire: { alsoTypes: ['uri', 'url', 'string'] }, changedsince: { alsoTypes: ['instant'] } },
+});
+
 /** Narrows the operation input; every failure is a 400 naming the element. */
 export function parsePackageRequest(body: unknown): PackageRequest {
-  if (!isRecord(body) || body.resourceType !== 'Parameters') {
-    throw badRequest('$questionnaire-package expects a Parameters resource', 'Parameters');
-  }
-  if (body.parameter !== undefined && !Array.isArray(body.parameter)) {
-    throw badRequest('Parameters.parameter must be an array', 'Parameters.parameter');
-  }
   const request: PackageRequest = { coverages: [], orders: [], referenced: [], questionnaires: [] };
-  const parameters = (body.parameter ?? []) as unknown[];
-  parameters.forEach((raw, index) => {
-    const at = `Parameters.parameter[${index}]`;
-    if (!isRecord(raw) || typeof raw.name !== 'string') throw badRequest('each parameter needs a name', `${at}.name`);
-    const resource = isRecord(raw.resource) ? (raw.resource as unknown as Resource) : undefined;
-    switch (raw.name) {
+  for (const p of readParameters(body, PACKAGE_RULES).list) {
+    const { index, expression: at } = p;
+    switch (p.name) {
       case 'coverage':
-        if (resource?.resourceType !== 'Coverage') throw badRequest('coverage must carry a Coverage resource', `${at}.resource`);
-        request.coverages.push({ resource: resource as Coverage, index });
-        return;
+        request.coverages.push({ resource: p.resource as Coverage, index });
+        break;
       case 'order':
-        if (!resource || !ORDER_TYPE_SET.has(resource.resourceType)) {
-          throw badRequest(`order must carry one of ${ORDER_TYPES.join(', ')}`, `${at}.resource`);
-        }
-        request.orders.push({ resource, index });
-        return;
+        if (!ORDER_TYPE_SET.has(p.resource!.resourceType)) throw badRequest(`order must carry one of ${ORDER_TYPES.join(', ')}`, `${at}.resource`);
+        request.orders.push({ resource: p.resource!, index });
+        break;
       case 'referenced':
-        if (resource) request.referenced.push(resource);
-        return;
-      case 'questionnaire': {
-        const key = CANONICAL_VALUE_KEYS.find((k) => typeof raw[k] === 'string' && (raw[k] as string).trim() !== '');
-        if (!key) throw badRequest('questionnaire must carry a canonical (valueCanonical)', `${at}.valueCanonical`);
-        request.questionnaires.push({ canonical: (raw[key] as string).trim(), index });
-        return;
-      }
+        request.referenced.push(p.resource!);
+        break;
+      case 'questionnaire':
+        request.questionnaires.push({ canonical: (p.value as string).trim(), index });
+        break;
       case 'context':
-        if (request.context) throw badRequest('context may appear only once', at);
-        if (typeof raw.valueString !== 'string' || raw.valueString.trim() === '') {
-          throw badRequest('context must carry the coverage-assertion-id as valueString', `${at}.valueString`);
-        }
-        request.context = { id: raw.valueString.trim(), index };
-        return;
+        request.context = { id: (p.value as string).trim(), index };
+        break;
       case 'changedsince': {
-        if (request.changedSince) throw badRequest('changedsince may appear only once', at);
-        const value = typeof raw.valueInstant === 'string' ? raw.valueInstant : raw.valueDateTime;
-        const when = typeof value === 'string' && /^\d{4}(-\d{2}(-\d{2}(T.+)?)?)?$/.test(value) ? new Date(value) : undefined;
+        const value = p.value as string;
+        const when = /^\d{4}(-\d{2}(-\d{2}(T.+)?)?)?$/.test(value) ? new Date(value) : undefined;
         if (!when || Number.isNaN(when.getTime())) {
           throw badRequest('changedsince must carry a valueInstant (e.g. 2024-06-01T12:00:00Z)', `${at}.valueInstant`);
         }
         request.changedSince = when;
-        return;
+        break;
       }
-      default:
-        return; // other names (e.g. from later DTR versions) do not change the answer
     }
-  });
+  }
   if (request.coverages.length === 0) {
     throw badRequest('coverage is required: the Coverage the documentation is collected for', "Parameters.parameter.where(name='coverage')", 'required');
   }

@@ -16,7 +16,8 @@
 import type { Bundle, BundleEntry, OperationOutcomeIssue, ValueSet } from 'fhir/r4';
 import { badRequest, notFound, outcome, unprocessable, warning } from '../fhir/outcomes';
 import type { Artifact, ArtifactRepository, ArtifactType } from './artifacts';
-import { isRecord } from '../fhir/json';
+import { OPERATION_DEFINITIONS } from '../fhir/operation-definitions';
+import { operationRules, readParameters } from '../fhir/parameters';
 
 export type Query = Record<string, string | string[] | undefined>;
 
@@ -90,24 +91,23 @@ function nonNegativeInteger(query: Query, name: string): number | undefined {
   return Number(raw);
 }
 
+/** Each value as GET takes it, in any of the types a client may send a string or a number in. */
+const EXPAND_VALUE_TYPES = ['uri', 'url', 'canonical', 'string', 'integer', 'code'];
+const EXPAND_RULES = operationRules(OPERATION_DEFINITIONS.expand, {
+  change: Object.fromEntries(['url', 'valueSetVersion', 'filter', 'offset', 'count'].map((name) => [name, { alsoTypes: EXPAND_VALUE_TYPES }])),
+});
+
 /**
  * `POST ValueSet/$expand`: the Parameters body as the query `GET` takes (FHIR R4 operations:
  * "the parameters may be in the body as a Parameters resource"). Supports url, valueSetVersion,
  * filter, offset and count; a `valueSet` resource in the body is not supported (400).
  */
 export function expandQueryFromParameters(body: unknown): Query {
-  if (!isRecord(body) || body.resourceType !== 'Parameters') throw badRequest('POST $expand takes a Parameters body', 'Parameters');
   const query: Query = {};
-  const known = new Set(['url', 'valueSetVersion', 'filter', 'offset', 'count']);
-  (Array.isArray(body.parameter) ? body.parameter : []).forEach((p: unknown, i: number) => {
-    if (!isRecord(p) || typeof p.name !== 'string') throw badRequest('Each parameter needs a name', `Parameters.parameter[${i}].name`);
-    if (p.name === 'valueSet') throw badRequest('$expand of a ValueSet given in the body is not supported; name it by url', `Parameters.parameter[${i}]`, 'not-supported');
-    if (!known.has(p.name)) return;
-    const value = p.valueUri ?? p.valueUrl ?? p.valueCanonical ?? p.valueString ?? p.valueInteger ?? p.valueCode;
-    if (typeof value !== 'string' && typeof value !== 'number') throw badRequest(`Parameter ${p.name} needs a value`, `Parameters.parameter[${i}]`);
-    const previous = query[p.name];
-    query[p.name] = previous === undefined ? String(value) : [...(Array.isArray(previous) ? previous : [previous]), String(value)];
-  });
+  for (const p of readParameters(body, EXPAND_RULES).list) {
+    if (p.name === 'valueSet') throw badRequest('$expand of a ValueSet given in the body is not supported; name it by url', p.expression, 'not-supported');
+    query[p.name] = String(p.value);
+  }
   return query;
 }
 

@@ -5,12 +5,13 @@
  */
 import type { Bundle, Coding, Condition } from 'fhir/r4';
 import type { Config } from '../config';
-import { buildValueSetIndex, loadValueSets, type ValueSetIndex } from '../catalog/terminology';
+import { buildValueSetIndex, type ValueSetIndex } from '../catalog/terminology';
+import { loadKnowledge, type Knowledge } from '../core/knowledge';
 import { createCatalog, loadPolicies, type PolicyCatalog } from '../catalog/catalog';
 import type { PolicyDefinition, TherapyPhase } from '../catalog/types';
 import type { Decision } from './decision';
 import type { EvaluationRequest } from './request';
-import { loadLibraries, type LibrarySet } from './libraries';
+import { librariesOf, type LibrarySet } from './libraries';
 import { codeServiceFor, openSession, type CqlInputs, type ExpressionResults } from './evaluate';
 import { decide, expressionsFor, selectIndication } from './decide';
 import { preparePatientData } from './patient-data';
@@ -46,12 +47,15 @@ export interface EngineOptions {
   timeoutMs?: number;
   /** The payer's time zone (IANA name); default America/New_York. */
   timeZone?: string;
+  /** ELM and value sets already read (shared with DTR publishing); read from `paths` when absent. */
+  knowledge?: Knowledge;
 }
 
 export function createPolicyEngine(paths: Config['paths'], options: EngineOptions = {}): PolicyEngine {
-  const valueSets = buildValueSetIndex(loadValueSets(paths.valueSets));
+  const knowledge = options.knowledge ?? loadKnowledge(paths);
+  const valueSets = buildValueSetIndex(knowledge.valueSets.map((f) => f.resource));
   const catalog = createCatalog(loadPolicies(paths.catalog, valueSets), valueSets);
-  const libraries = loadLibraries(paths.elm);
+  const libraries = librariesOf(knowledge.elm, knowledge.elmFolder);
   for (const policy of catalog.policies) {
     const lib = libraries.libraries.get(policy.library.name);
     if (!lib) throw new Error(`Policy ${policy.id}: CQL library ${policy.library.name} is not compiled`);

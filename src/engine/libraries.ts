@@ -1,10 +1,9 @@
 /**
- * The compiled CQL (ELM JSON in dist/elm/, produced by `npm run build:cql`), loaded once at
- * start. Requests never read or compile CQL.
+ * The compiled CQL (ELM JSON in dist/elm/, produced by `npm run build:cql`), read once at start
+ * (src/core/knowledge.ts). Requests never read or compile CQL.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { Library, Repository } from 'cql-execution';
+import { loadElmFiles, type ElmFile } from '../core/knowledge';
 
 export interface ElmLibrary {
   name: string;
@@ -33,12 +32,14 @@ export interface LibrarySet {
 }
 
 export function loadLibraries(elmFolder: string): LibrarySet {
-  if (!fs.existsSync(elmFolder)) {
-    throw new Error(`No compiled CQL in ${elmFolder}: run \`npm run build:cql\` first.`);
-  }
+  return librariesOf(loadElmFiles(elmFolder), elmFolder);
+}
+
+/** The LibrarySet of ELM files already read (src/core/knowledge.ts), by library name. */
+export function librariesOf(files: ReadonlyMap<string, ElmFile>, elmFolder: string): LibrarySet {
   const libraries = new Map<string, ElmLibrary>();
-  for (const file of fs.readdirSync(elmFolder).filter((f) => f.endsWith('.json'))) {
-    const elm = JSON.parse(fs.readFileSync(path.join(elmFolder, file), 'utf8')) as ElmJson;
+  for (const { json } of files.values()) {
+    const elm = json as ElmJson;
     const { id, version } = elm.library.identifier;
     libraries.set(id, { name: id, version, elm });
   }

@@ -20,6 +20,7 @@ import type { DecisionTask, DefinitionsTask, EvaluationTask, WorkerData } from '
 import { ExpressionError } from './evaluate';
 import { EvaluationTimeout } from './data-provider';
 import { fromPortable, type PortableResult } from './portable';
+import type { Knowledge } from '../core/knowledge';
 
 export interface PoolOptions {
   /**
@@ -27,13 +28,15 @@ export interface PoolOptions {
    * on its own at the budget, and the wait in the queue counts too. Default: the budget + 1 s.
    */
   graceMs?: number;
+  /** ELM and value sets the main thread has read (each worker reads its own in its isolate). */
+  knowledge?: Knowledge;
 }
 
 export function createPooledEngine(config: Pick<Config, 'paths' | 'evaluation' | 'payerTimeZone'>, options: PoolOptions = {}): PolicyEngine {
   const { workers, timeoutMs } = config.evaluation;
   const graceMs = options.graceMs ?? timeoutMs + 1000;
   const timeZone = config.payerTimeZone;
-  const local = createPolicyEngine(config.paths, { timeoutMs, timeZone });
+  const local = createPolicyEngine(config.paths, { timeoutMs, timeZone, ...(options.knowledge ? { knowledge: options.knowledge } : {}) });
   const workerData: WorkerData = { paths: config.paths, timeoutMs, timeZone };
   // From TypeScript sources (tests, tsx) the worker compiles its module with tsx.
   const fromSource = __filename.endsWith('.ts');
@@ -120,10 +123,11 @@ export function evaluateSameRequestOnce(engine: PolicyEngine): PolicyEngine {
 }
 
 /** The engine the configuration asks for: a worker pool, or in-process when `workers` is 0. */
-export function createEngine(config: Pick<Config, 'paths' | 'evaluation' | 'payerTimeZone'>): PolicyEngine {
+export function createEngine(config: Pick<Config, 'paths' | 'evaluation' | 'payerTimeZone'>, knowledge?: Knowledge): PolicyEngine {
+  const shared = knowledge ? { knowledge } : {};
   const engine =
     config.evaluation.workers > 0
-      ? createPooledEngine(config)
-      : createPolicyEngine(config.paths, { timeoutMs: config.evaluation.timeoutMs, timeZone: config.payerTimeZone });
+      ? createPooledEngine(config, shared)
+      : createPolicyEngine(config.paths, { timeoutMs: config.evaluation.timeoutMs, timeZone: config.payerTimeZone, ...shared });
   return evaluateSameRequestOnce(engine);
 }

@@ -1,7 +1,8 @@
 /**
  * `GET /fhir/metadata`: what this FHIR endpoint supports, as a CapabilityStatement — exactly the
  * routes it serves (src/http/routes), each operation with its OperationDefinition canonical
- * (versioned where the IG publishes one), no more and no less.
+ * (versioned where the IG publishes one) from src/fhir/operation-definitions.ts, the table the
+ * Parameters reader checks requests against; no more and no less.
  *
  * Instantiates DTR `dtr-payer-service` (questionnaire-package, ValueSet $expand, next-question:
  * all served) and PAS `IntermediaryCapabilities` (`Claim/$submit`, `Claim/$inquire`, Subscription
@@ -14,16 +15,10 @@ import type {
   CapabilityStatementRestSecurity,
 } from 'fhir/r4';
 import { BACKPORT, PAS_SUBSCRIPTION_PROFILE, PAS_TOPIC } from '../subscriptions/topic';
+import { OPERATION_DEFINITIONS, operationCanonical, type OperationKey } from '../fhir/operation-definitions';
 
-export const OPERATION = {
-  submit: 'http://hl7.org/fhir/us/davinci-pas/OperationDefinition/Claim-submit|2.2.1',
-  inquire: 'http://hl7.org/fhir/us/davinci-pas/OperationDefinition/Claim-inquiry|2.2.1',
-  questionnairePackage: 'http://hl7.org/fhir/us/davinci-dtr/OperationDefinition/questionnaire-package|2.0.1',
-  logQuestionnaireErrors: 'http://hl7.org/fhir/us/davinci-dtr/OperationDefinition/log-questionnaire-errors|2.0.1',
-  populate: 'http://hl7.org/fhir/uv/sdc/OperationDefinition/Questionnaire-populate',
-  nextQuestion: 'http://hl7.org/fhir/uv/sdc/OperationDefinition/Questionnaire-next-question',
-  expand: 'http://hl7.org/fhir/OperationDefinition/ValueSet-expand',
-} as const;
+/** The canonical of each operation served, from the table the Parameters reader reads too. */
+export const OPERATION = Object.fromEntries(Object.entries(OPERATION_DEFINITIONS).map(([key, d]) => [key, operationCanonical(d)])) as Record<OperationKey, string>;
 
 const PAS_INTERMEDIARY = 'http://hl7.org/fhir/us/davinci-pas/CapabilityStatement/IntermediaryCapabilities';
 const DTR_PAYER = 'http://hl7.org/fhir/us/davinci-dtr/CapabilityStatement/dtr-payer-service';
@@ -34,7 +29,11 @@ export interface CapabilityFeatures {
   smartTokenUrl?: string;
 }
 
-const op = (name: string, definition: string): CapabilityStatementRestResourceOperation => ({ name, definition });
+/** The operations on a resource type, in the table's order, each with its OperationDefinition canonical. */
+const operationsOn = (type: string): CapabilityStatementRestResourceOperation[] =>
+  Object.values(OPERATION_DEFINITIONS)
+    .filter((d) => (d.resource as readonly string[]).includes(type))
+    .map((d) => ({ name: d.code, definition: operationCanonical(d) }));
 
 /** Read, and search by the parameters src/dtr/resources.ts `searchArtifacts` understands. */
 function artifact(type: 'Questionnaire' | 'Library' | 'ValueSet', operation: CapabilityStatementRestResourceOperation[]): CapabilityStatementRestResource {
@@ -66,7 +65,7 @@ function security(tokenUrl: string): CapabilityStatementRestSecurity {
 
 export function capabilityStatement(publicBaseUrl: string, version: string, date: string, features: CapabilityFeatures = {}): CapabilityStatement {
   const resources: CapabilityStatementRestResource[] = [
-    { type: 'Claim', interaction: [{ code: 'read' }], operation: [op('submit', OPERATION.submit), op('inquire', OPERATION.inquire)] },
+    { type: 'Claim', interaction: [{ code: 'read' }], operation: operationsOn('Claim') },
     // Each review decision, update or cancel is a new version of the same ClaimResponse.
     { type: 'ClaimResponse', versioning: 'versioned', interaction: [{ code: 'read' }, { code: 'vread' }, { code: 'history-instance' }] },
     {
@@ -75,16 +74,11 @@ export function capabilityStatement(publicBaseUrl: string, version: string, date
       type: 'Subscription',
       supportedProfile: [PAS_SUBSCRIPTION_PROFILE],
       interaction: [{ code: 'create' }, { code: 'read' }, { code: 'update' }, { code: 'delete' }, { code: 'search-type' }],
-      operation: [op('status', BACKPORT.statusOperation)],
+      operation: operationsOn('Subscription'),
     },
-    artifact('Questionnaire', [
-      op('questionnaire-package', OPERATION.questionnairePackage),
-      op('log-questionnaire-errors', OPERATION.logQuestionnaireErrors),
-      op('populate', OPERATION.populate),
-      op('next-question', OPERATION.nextQuestion),
-    ]),
-    artifact('Library', []),
-    artifact('ValueSet', [op('expand', OPERATION.expand)]),
+    artifact('Questionnaire', operationsOn('Questionnaire')),
+    artifact('Library', operationsOn('Library')),
+    artifact('ValueSet', operationsOn('ValueSet')),
   ];
   return {
     resourceType: 'CapabilityStatement',

@@ -26,6 +26,8 @@ import { badRequest, forbidden } from '../fhir/outcomes';
 import type { ClaimRecord, Store } from '../store';
 import { BundleIndex } from '../fhir/bundle-index';
 import { PAS_EXT } from './codes';
+import { OPERATION_DEFINITIONS } from '../fhir/operation-definitions';
+import { operationRules, readParameters } from '../fhir/parameters';
 import { submitterKeysOf } from './submitter';
 
 const PAS_SD = 'http://hl7.org/fhir/us/davinci-pas/StructureDefinition';
@@ -62,16 +64,14 @@ const values = (ids: Identifier[] | Identifier | undefined): string[] =>
     .map((i) => i.value)
     .filter((v): v is string => typeof v === 'string' && v !== '');
 
+/** PAS 2.2.1 Claim-inquiry: the Bundle as `resource`, else the first Bundle parameter (as `$submit` reads it). */
+export const INQUIRE_RULES = operationRules(OPERATION_DEFINITIONS.inquire, { change: { resource: { byType: true } } });
+
 /** The inquiry Bundle, from a bare body or the `resource` parameter of a Parameters. */
 export function parseInquiry(body: unknown): { bundle: Bundle; claim: Claim } {
   if (!isObject(body)) throw badRequest('The request body must be a PAS inquiry Bundle, or a Parameters carrying one.', 'Bundle', 'structure');
   let raw: unknown = body;
-  if (body.resourceType === 'Parameters') {
-    const parameters = Array.isArray(body.parameter) ? (body.parameter as unknown[]) : [];
-    const found = parameters.find((p) => isObject(p) && p.name === 'resource' && isObject(p.resource)) as Json | undefined;
-    if (!found) throw badRequest('Parameters must carry the PAS inquiry Bundle as parameter "resource".', 'Parameters.parameter', 'required');
-    raw = found.resource;
-  }
+  if (body.resourceType === 'Parameters') raw = readParameters(body, INQUIRE_RULES).first('resource')!.resource;
   if (!isObject(raw) || raw.resourceType !== 'Bundle') {
     throw badRequest(`Expected a PAS inquiry request Bundle, got ${isObject(raw) ? String(raw.resourceType) : 'nothing'}.`, 'Bundle', 'invalid');
   }

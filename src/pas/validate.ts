@@ -19,6 +19,8 @@ import type { Bundle, Claim, FhirResource, OperationOutcomeIssue, Reference } fr
 import { badRequest, badRequestMany, issue, warning, type IssueCode } from '../fhir/outcomes';
 import { BundleIndex, findReferences, type ResolvedEntry } from '../fhir/bundle-index';
 import { PAS_EXT } from './codes';
+import { OPERATION_DEFINITIONS } from '../fhir/operation-definitions';
+import { operationRules, readParameters } from '../fhir/parameters';
 import { isRecord } from '../fhir/json';
 
 export interface PasRequest {
@@ -51,20 +53,12 @@ function hasLiteralReference(value: unknown): boolean {
   return isRecord(value) && typeof value.reference === 'string' && value.reference.trim() !== '';
 }
 
-/** Finds the Bundle inside a Parameters: the `resource` parameter, else the first Bundle parameter. */
+/** PAS 2.2.1 Claim-submit: the Bundle as `resource`, else the first Bundle parameter. */
+export const SUBMIT_RULES = operationRules(OPERATION_DEFINITIONS.submit, { change: { resource: { byType: true } } });
+
+/** The Bundle inside a Parameters (1..1: the reader answers 400 when there is none). */
 function unwrapParameters(body: Json): Json {
-  const parameters = body.parameter;
-  if (!Array.isArray(parameters)) {
-    throw badRequest('Parameters must carry the PAS request Bundle as parameter "resource".', 'Parameters.parameter', 'required');
-  }
-  const bundles = parameters.filter(
-    (p): p is Json & { resource: Json } => isRecord(p) && isRecord(p.resource) && p.resource.resourceType === 'Bundle',
-  );
-  const chosen = bundles.find((p) => p.name === 'resource') ?? bundles[0];
-  if (!chosen) {
-    throw badRequest('Parameters must carry the PAS request Bundle as parameter "resource".', 'Parameters.parameter', 'required');
-  }
-  return chosen.resource;
+  return readParameters(body, SUBMIT_RULES).first('resource')!.resource as unknown as Json;
 }
 
 class Problems {

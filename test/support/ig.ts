@@ -18,3 +18,10 @@ export function pasPackage(): string | undefined {
   execFileSync('tar', ['-xzf', TGZ, '-C', dir, 'package']);
   return path.join(dir, 'package');
 }
+
+/** One `package` file of an IG tgz in ../shared/ig (e.g. `OperationDefinition-Claim-submit.json`), parsed; undefined without ../shared. */
+export function igFile<T>(tgz: string, file: string): T | undefined {
+  const archive = path.join(path.resolve(REPO_ROOT, '..', 'shared', 'ig'), tgz);
+  if (!fs.existsSync(archive)) return undefined;
+  return JSON.parse(execFileSync('tar', ['-xzOf', archive, `package/${file}`], { encoding: 'utf8' })) as T;
+}

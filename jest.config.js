@@ -10,6 +10,7 @@ const project = require('./test/jest-project.js');
 const UNIT = [
   '**/test/authorization/**/*.test.ts',
   '**/test/catalog/**/*.test.ts',
+  '**/test/fhir/parameters.test.ts',
   '**/test/crd/**/*.test.ts',
   '**/test/pas/{context,response,validate,robustness}.test.ts',
   '**/test/dtr/{artifacts,conformance,published,questionnaire-package,resources}.test.ts',

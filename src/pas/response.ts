@@ -554,13 +554,16 @@ export function buildPasResponse(input: PasResponseInput): Bundle {
     include(ctx.request.index.resolveAs(provider.organization, ctx.provider.fullUrl, 'Organization'));
   }
   for (const cr of communicationRequests) entries.push({ fullUrl: `${base}/CommunicationRequest/${cr.id}`, resource: cr });
-  const outcome = warningsOutcome(ctx.warnings, decisions, `${responseId}-warnings`);
-  if (outcome) entries.push({ fullUrl: `${base}/OperationOutcome/${outcome.id ?? ''}`, resource: outcome });
+  return responseBundle(entries, warningsOutcome(ctx.warnings, decisions, `${responseId}-warnings`), base, responseId, now);
+}
 
+/** The PAS Response Bundle around its entries, the warnings' OperationOutcome last. */
+function responseBundle(entries: BundleEntry[], warnings: OperationOutcome | undefined, base: string, responseId: string, now: Date): Bundle {
+  if (warnings) entries.push({ fullUrl: `${base}/OperationOutcome/${warnings.id ?? ''}`, resource: warnings });
   return {
     resourceType: 'Bundle',
     meta: { profile: [PAS_PROFILE.responseBundle] },
-    identifier: { system: identifierSystems.responseBundle, value: responseId },
+    identifier: { system: ourIdentifiers(base).responseBundle, value: responseId },
     type: 'collection',
     timestamp: now.toISOString(),
     entry: entries,
@@ -609,16 +612,7 @@ export function buildPasRejection(input: {
     seen.add(entry.index);
     entries.push({ ...(entry.fullUrl ? { fullUrl: entry.fullUrl } : {}), resource: entry.resource });
   }
-  const outcome = warningsOutcome(ctx.warnings, [], `${responseId}-warnings`);
-  if (outcome) entries.push({ fullUrl: `${base}/OperationOutcome/${outcome.id ?? ''}`, resource: outcome });
-  return {
-    resourceType: 'Bundle',
-    meta: { profile: [PAS_PROFILE.responseBundle] },
-    identifier: { system: identifierSystems.responseBundle, value: responseId },
-    type: 'collection',
-    timestamp: now.toISOString(),
-    entry: entries,
-  };
+  return responseBundle(entries, warningsOutcome(ctx.warnings, [], `${responseId}-warnings`), base, responseId, now);
 }
 
 export interface ReviewAction {

@@ -25,6 +25,7 @@ import { auditRead } from '../auth/audit';
 import { badRequest, forbidden } from '../fhir/outcomes';
 import type { ClaimRecord, Store } from '../store';
 import { BundleIndex } from '../fhir/bundle-index';
+import { isRecord } from '../fhir/json';
 import { PAS_EXT } from './codes';
 import { OPERATION_DEFINITIONS } from '../fhir/operation-definitions';
 import { operationRules, readParameters } from '../fhir/parameters';
@@ -56,9 +57,7 @@ export interface RequestFacts {
   codes: Set<string>;
 }
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const list = <T>(v: T[] | T | undefined | null): T[] => (Array.isArray(v) ? v : v ? [v] : []).filter((x): x is T => isObject(x));
+const list = <T>(v: T[] | T | undefined | null): T[] => (Array.isArray(v) ? v : v ? [v] : []).filter((x): x is T => isRecord(x));
 const values = (ids: Identifier[] | Identifier | undefined): string[] =>
   list(ids)
     .map((i) => i.value)
@@ -69,11 +68,11 @@ export const INQUIRE_RULES = operationRules(OPERATION_DEFINITIONS.inquire, { cha
 
 /** The inquiry Bundle, from a bare body or the `resource` parameter of a Parameters. */
 export function parseInquiry(body: unknown): { bundle: Bundle; claim: Claim } {
-  if (!isObject(body)) throw badRequest('The request body must be a PAS inquiry Bundle, or a Parameters carrying one.', 'Bundle', 'structure');
+  if (!isRecord(body)) throw badRequest('The request body must be a PAS inquiry Bundle, or a Parameters carrying one.', 'Bundle', 'structure');
   let raw: unknown = body;
   if (body.resourceType === 'Parameters') raw = readParameters(body, INQUIRE_RULES).first('resource')!.resource;
-  if (!isObject(raw) || raw.resourceType !== 'Bundle') {
-    throw badRequest(`Expected a PAS inquiry request Bundle, got ${isObject(raw) ? String(raw.resourceType) : 'nothing'}.`, 'Bundle', 'invalid');
+  if (!isRecord(raw) || raw.resourceType !== 'Bundle') {
+    throw badRequest(`Expected a PAS inquiry request Bundle, got ${isRecord(raw) ? String(raw.resourceType) : 'nothing'}.`, 'Bundle', 'invalid');
   }
   const bundle = raw as unknown as Bundle;
   const claim = bundle.entry?.[0]?.resource;
@@ -182,6 +181,21 @@ export function inquiryResponseBundle(record: ClaimRecord, inquiry: Bundle, fhir
   };
 }
 
+/**
+ * One answer per request for service, in its latest form: a request an update replaced is answered
+ * by the update; a cancel is answered by the request it cancelled (whose current ClaimResponse
+ * carries the cancellation), not as a request of its own.
+ */
+export function latestRequests(found: ClaimRecord[]): ClaimRecord[] {
+  const ids = new Set(found.map((r) => r.id));
+  const isCancel = (r: ClaimRecord) => r.outcome === 'cancelled' && r.replacesClaimId !== null;
+  return found.filter((r) => {
+    if (isCancel(r)) return r.replacesClaimId === null || !ids.has(r.replacesClaimId);
+    const replacement = r.replacedByClaimId !== null ? found.find((x) => x.id === r.replacedByClaimId) : undefined;
+    return replacement === undefined || isCancel(replacement);
+  });
+}
+
 export async function inquire(
   deps: InquireDeps,
   body: unknown,
@@ -207,7 +221,7 @@ export async function inquire(
     limit: CANDIDATE_LIMIT,
   });
   const now = deps.clock();
-  const found = candidates.filter((record) => matches(asked, factsOf(record.requestBundle)));
+  const found = latestRequests(candidates.filter((record) => matches(asked, factsOf(record.requestBundle))));
   const parameters: Parameters = {
     resourceType: 'Parameters',
     parameter: found.map((record) => ({ name: 'return', resource: inquiryResponseBundle(record, bundle, deps.fhirBase, now) })),

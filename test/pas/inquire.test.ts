@@ -8,6 +8,8 @@ import request from 'supertest';
 import type { Bundle, Claim, ClaimItem, ClaimResponse, Coverage, Parameters as FhirParameters, Patient } from 'fhir/r4';
 import { smartClients, type SmartClients } from '../support/smart-clients';
 import { pasPackage } from '../support/ig';
+import { latestRequests } from '../../src/pas/inquire';
+import type { ClaimRecord } from '../../src/store';
 import {
   appOn,
   backends,
@@ -119,6 +121,8 @@ describe.each(backends)('Claim/$inquire on $name', (backend) => {
     expect((await request(t.app).post('/fhir/Claim/$submit').type('application/fhir+json').send(cancel)).status).toBe(200);
     const res = await ask(inquiryFor(pended.bundle));
     const answers = returned(res).map((b) => b.entry![0]!.resource as ClaimResponse);
+    // One answer: the cancel is not a request for service of its own.
+    expect(answers.map((r) => r.id)).toEqual([pended.claimResponse.id]);
     const answer = answers.find((r) => r.id === pended.claimResponse.id);
     expect(answer?.meta?.versionId).toBe('2');
     expect(JSON.stringify(answer?.item?.[0]?.adjudication)).toContain('"code":"C"');
@@ -241,5 +245,25 @@ describe('Claim/$inquire with SMART clients', () => {
     expect(foreign.body.issue[0].expression).toEqual(['Bundle.entry[0].resource.provider']);
     const audit = await t.ctx.store.listAudit(20);
     expect(audit.some((a) => a.action === 'pas.inquire' && a.actor === 'riverside')).toBe(true);
+  });
+});
+
+describe('latestRequests: one answer per request for service', () => {
+  const record = (id: string, outcome: ClaimRecord['outcome'], replaces: string | null, replacedBy: string | null) =>
+    ({ id, outcome, replacesClaimId: replaces, replacedByClaimId: replacedBy }) as ClaimRecord;
+
+  it('answers a replaced request by the update that replaced it', () => {
+    const ids = latestRequests([record('a', 'approve', null, 'b'), record('b', 'approve', 'a', null)]).map((r) => r.id);
+    expect(ids).toEqual(['b']);
+  });
+
+  it('answers a cancel by the request it cancelled', () => {
+    const ids = latestRequests([record('a', 'cancelled', null, 'c'), record('c', 'cancelled', 'a', null)]).map((r) => r.id);
+    expect(ids).toEqual(['a']);
+  });
+
+  it('keeps a cancel or an update whose earlier request did not match, and unrelated requests', () => {
+    const ids = latestRequests([record('c', 'cancelled', 'x', null), record('u', 'pend', 'y', null), record('z', 'deny', null, null)]).map((r) => r.id);
+    expect(ids).toEqual(['c', 'u', 'z']);
   });
 });

@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig, type Config } from './config';
 import { createEngine } from './engine/pool';
+import { createStructureChecker } from './fhir/structure-pool';
 import { loadArtifacts } from './dtr/artifacts';
 import { openStore } from './store';
 import { createLogger, type Logger } from './logger';
@@ -17,9 +18,10 @@ import { reviewAccess } from './review/auth';
 
 export async function buildContext(config: Config, logger: Logger, clock: () => Date = () => new Date()): Promise<AppContext> {
   const engine = createEngine(config);
+  const structure = createStructureChecker(config.evaluation.workers);
   const artifacts = loadArtifacts(config.paths);
   const store = await openStore(config);
-  return { config, engine, artifacts, store, logger, clock };
+  return { config, engine, structure, artifacts, store, logger, clock };
 }
 
 /**
@@ -93,7 +95,7 @@ export async function shutdown(server: Server, ctx: AppContext, graceMs: number,
   }
   // The outbox stays in the store: what the dispatcher has not sent, the next start sends.
   await dispatcher?.stop();
-  await Promise.allSettled([ctx.store.close(), ctx.engine.close?.()]);
+  await Promise.allSettled([ctx.store.close(), ctx.engine.close?.(), ctx.structure?.close()]);
   return inTime;
 }
 

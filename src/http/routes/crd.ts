@@ -45,6 +45,7 @@ export const crdRoutes: RouteModule = (router, ctx) => {
           // With JWT verification on, fhirServer must be https and listed for the token's issuer.
           requireHttpsFhirServer: verifier !== null,
           limits: ctx.config.limits,
+          ...(ctx.structure ? { structure: ctx.structure } : {}),
           fetcherFactory: guardedFetcherFactory(
             claims ? { caller: `issuer ${claims.iss}`, allowed: issuers.get(claims.iss)?.fhirServers ?? [] } : { caller: 'open mode', allowed: null },
             ctx.fhirFetcherFactory,

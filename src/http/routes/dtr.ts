@@ -14,7 +14,7 @@ import { populate } from '../../dtr/populate';
 import { nextQuestion } from '../../dtr/next-question';
 import type { AuthenticatedClient } from '../../auth/smart';
 import { guardedFetcherFactory } from '../../auth/outbound';
-import { assertResourceStructure } from '../../fhir/structure';
+import { checkBody, inProcessStructureChecker } from '../../fhir/structure-pool';
 
 /** Chooses the policy's Questionnaire from the coverage's payer (src/dtr/payer.ts) and the order's drug. */
 function selectByCoverageAndOrder(ctx: AppContext) {
@@ -46,6 +46,7 @@ function orderReference(orderKey: string | null): Reference | undefined {
 
 export const dtrRoutes: RouteModule = (router, ctx) => {
   const base = `${ctx.config.publicBaseUrl}/fhir`;
+  const structure = ctx.structure ?? inProcessStructureChecker();
   router.get('/fhir/ValueSet/\\$expand', route(async ({ query }) => expandValueSetOperation(ctx.artifacts, query as Query), ctx));
   router.get(
     '/fhir/ValueSet/:id/\\$expand',
@@ -75,7 +76,7 @@ export const dtrRoutes: RouteModule = (router, ctx) => {
     '/fhir/Questionnaire/\\$questionnaire-package',
     route(
       async (input) => {
-        assertResourceStructure(input.body, ctx.config.limits);
+        await checkBody(structure, input.body, ctx.config.limits, input.rawBody ? { raw: input.rawBody } : {});
         return questionnairePackage(input.body, {
           artifacts: ctx.artifacts,
           selectPolicy: selectByCoverageAndOrder(ctx),
@@ -104,13 +105,16 @@ export const dtrRoutes: RouteModule = (router, ctx) => {
     ),
   });
   // Every resource in the input (Parameters, data Bundles, QuestionnaireResponse) has the base R4 structure first.
-  const checked = (body: unknown) => {
-    assertResourceStructure(body, ctx.config.limits);
+  const checked = async (body: unknown, raw: Uint8Array | undefined) => {
+    await checkBody(structure, body, ctx.config.limits, raw ? { raw } : {});
     return body;
   };
-  router.post('/fhir/Questionnaire/\\$populate', route(async ({ body, client }) => populate(checked(body), sdcDeps(client)), ctx));
-  router.post('/fhir/Questionnaire/:id/\\$populate', route(async ({ body, params, client }) => populate(checked(body), sdcDeps(client), params.id), ctx));
-  router.post('/fhir/Questionnaire/\\$next-question', route(async ({ body, client }) => nextQuestion(checked(body), sdcDeps(client)), ctx));
+  router.post('/fhir/Questionnaire/\\$populate', route(async ({ body, client, rawBody }) => populate(await checked(body, rawBody), sdcDeps(client)), ctx));
+  router.post(
+    '/fhir/Questionnaire/:id/\\$populate',
+    route(async ({ body, params, client, rawBody }) => populate(await checked(body, rawBody), sdcDeps(client), params.id), ctx),
+  );
+  router.post('/fhir/Questionnaire/\\$next-question', route(async ({ body, client, rawBody }) => nextQuestion(await checked(body, rawBody), sdcDeps(client)), ctx));
   for (const type of ['Questionnaire', 'Library', 'ValueSet'] as const) {
     router.get(`/fhir/${type}`, route(async ({ query }) => searchArtifacts(ctx.artifacts, type, query as Query, base), ctx));
     router.get(`/fhir/${type}/:id`, route(async ({ params }) => readArtifact(ctx.artifacts, type, params.id ?? ''), ctx));

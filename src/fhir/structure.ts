@@ -42,7 +42,7 @@ export interface RequestLimits {
 }
 
 /** The defaults of MAX_JSON_DEPTH, MAX_BUNDLE_ENTRIES, MAX_CLAIM_ITEMS and MAX_ARRAY_ITEMS (src/config.ts). */
-export const DEFAULT_LIMITS: RequestLimits = { maxJsonDepth: 64, maxBundleEntries: 2000, maxClaimItems: 50, maxArrayItems: 500 };
+export const DEFAULT_LIMITS: RequestLimits = { maxJsonDepth: 64, maxBundleEntries: 2000, maxClaimItems: 1000, maxArrayItems: 500 };
 
 let loaded = false;
 
@@ -70,9 +70,14 @@ function pathOf(step: Step, root: string): string {
   return out;
 }
 
+/** A Claim's `item`: bounded by `maxClaimItems` (checkResource), not by `maxArrayItems`. */
+function isClaimItems(step: Step): boolean {
+  return step.key === 'item' && (step.parent?.node as { resourceType?: unknown } | undefined)?.resourceType === 'Claim';
+}
+
 /**
  * 400 when the body nests deeper than `maxJsonDepth`; 413 when an array (other than a Bundle's
- * `entry`, bounded by checkResource) holds more than `maxArrayItems`. Walks without recursion, so
+ * `entry` and a Claim's `item`, bounded by checkResource) holds more than `maxArrayItems`. Walks without recursion, so
  * any depth is safe, and stops at the first problem.
  */
 export function assertJsonShape(body: unknown, limits: RequestLimits): void {
@@ -86,7 +91,7 @@ export function assertJsonShape(body: unknown, limits: RequestLimits): void {
       throw badRequest(`The request nests JSON objects and arrays deeper than this server accepts (${limits.maxJsonDepth} levels; MAX_JSON_DEPTH).`, pathOf(step, root) || undefined, 'too-costly');
     }
     if (Array.isArray(node)) {
-      if (step.key !== 'entry' && node.length > limits.maxArrayItems) {
+      if (step.key !== 'entry' && !isClaimItems(step) && node.length > limits.maxArrayItems) {
         const at = pathOf(step, root);
         throw tooLarge(`${at} holds ${node.length} values; this server accepts at most ${limits.maxArrayItems} in one element (MAX_ARRAY_ITEMS).`, at);
       }

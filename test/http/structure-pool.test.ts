@@ -18,7 +18,7 @@ import { createApp } from '../../src/http/app';
 import { allRoutes } from '../../src/http/routes';
 import { createTestApp, type TestApp } from '../support/app';
 
-const limits = { ...DEFAULT_LIMITS, maxBundleEntries: 50, maxClaimItems: 60, maxArrayItems: 100 };
+const limits = { ...DEFAULT_LIMITS, maxBundleEntries: 50, maxClaimItems: 60, maxArrayItems: 40 };
 
 function pasRequest(edit: (bundle: Bundle, claim: Claim) => void = () => undefined): Bundle {
   const bundle = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'fixtures', 'pas', 'kineret-request-base.json'), 'utf8')) as Bundle;
@@ -117,4 +117,17 @@ describe('PAS $submit with the structure check on a worker thread', () => {
     expect(res.status).toBe(400);
     expect((res.body as OperationOutcome).issue.flatMap((i) => i.expression ?? [])).toContain('Bundle.entry[1].resource.meta');
   }, 60_000);
+
+  test('a Claim with more items than MAX_ARRAY_ITEMS but within MAX_CLAIM_ITEMS is answered; above MAX_CLAIM_ITEMS 413', async () => {
+    const many = pasRequest((_bundle, claim) => {
+      const first = claim.item?.[0];
+      if (first) claim.item = Array.from({ length: 45 }, (_, i) => ({ ...first, sequence: i + 1 }));
+    });
+    const res = await submit(many);
+    expect(res.status).toBe(200);
+    expect(((res.body as Bundle).entry?.[0]?.resource as ClaimResponse).item).toHaveLength(45);
+    const over = await submit(tooManyItems());
+    expect(over.status).toBe(413);
+    expect((over.body as OperationOutcome).issue[0]?.diagnostics).toMatch(/at most 60 items \(MAX_CLAIM_ITEMS\)/);
+  }, 120_000);
 });

@@ -14,9 +14,10 @@
  * 6. CPU time per request, by thread (Linux /proc task stats): the main thread's share bounds the
  *    throughput whatever the pool does, and CPU time does not depend on the machine's other load.
  *
- *   npm run bench -- [--duration 5] [--items 1000] [--synthea <dir>] [--only cpu | --only startup [--runs 5]]
+ *   npm run bench -- [--duration 5] [--items 1000] [--synthea <dir>] [--only cpu | isolation | startup [--runs 5]]
  *
- * The Synthea record comes from ../shared/data/synthea (or --synthea); without it a generated
+ * The Synthea record (the one whose request is nearest 800 KB as sent) comes from
+ * ../shared/data/synthea (or --synthea); without it a generated
  * chart of 3,000 resources stands in. DATABASE_URL is passed to the server when set.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -392,6 +393,72 @@ function row(name: string, connections: number, r: autocannon.Result) {
   };
 }
 
+/**
+ * The Synthea record whose PAS request is nearest `bytes` as sent (compact JSON): the files are
+ * pretty-printed and carry their own claims, so the file size says little about the request's.
+ */
+function syntheaNear(dir: string, files: string[], bytes: number): { request: Bundle; bytes: number } | undefined {
+  const candidates = files.map((f) => {
+    const request = syntheaRequest(JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Bundle);
+    return { request, bytes: Buffer.byteLength(JSON.stringify(request)) };
+  });
+  return candidates.sort((a, b) => Math.abs(a.bytes - bytes) - Math.abs(b.bytes - bytes))[0];
+}
+
+/**
+ * 4. The p50/p99 of small `$submit` requests and of `/fhir/metadata` (1 client each) while one
+ * client sends a large request after another; with the server's CPU by thread over the window,
+ * since wall-clock figures depend on what else the machine runs.
+ */
+async function isolationSection(server: Server, scenarios: Scenario[], larges: (readonly [string, Bundle])[], duration: number): Promise<void> {
+  const isolation = [];
+  const pid = server.child.pid as number;
+  for (const [name, bundle] of larges) {
+    let running = true;
+    let largeDone = 0;
+    const largeStatuses = new Set<number>();
+    const largeTimes: number[] = [];
+    const before = threadCpu(pid);
+    const t0 = performance.now();
+    const background = (async () => {
+      while (running) {
+        const t = performance.now();
+        const res = await fetch(`${server.url}/fhir/Claim/$submit`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: fresh(bundle) });
+        await res.arrayBuffer();
+        largeStatuses.add(res.status);
+        largeTimes.push(performance.now() - t);
+        largeDone++;
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    const [small, metadata] = await Promise.all([
+      cannon(server.url, scenarios[0] as Scenario, { duration, connections: 1 }),
+      cannon(server.url, { name: 'metadata', path: '/fhir/metadata', method: 'GET' }, { duration, connections: 1 }),
+    ]);
+    running = false;
+    await background;
+    const wall = performance.now() - t0;
+    const after = threadCpu(pid);
+    let total = 0;
+    for (const [tid, ms] of after) total += ms - (before.get(tid) ?? 0);
+    const main = (after.get(pid) ?? 0) - (before.get(pid) ?? 0);
+    largeTimes.sort((a, b) => a - b);
+    isolation.push({
+      'large request': name,
+      'large done': largeDone,
+      'large status': [...largeStatuses].join(','),
+      'large p50 ms': Math.round(pct(largeTimes, 50)),
+      'small $submit p50 ms': small.latency.p50,
+      'small $submit p99 ms': small.latency.p99,
+      'metadata p50 ms': metadata.latency.p50,
+      'metadata p99 ms': metadata.latency.p99,
+      'main-thread CPU %': Math.round((100 * main) / wall),
+      'all threads CPU %': Math.round((100 * total) / wall),
+    });
+  }
+  console.table(isolation);
+}
+
 async function main(): Promise<void> {
   const duration = arg('duration', 5);
   const itemCount = arg('items', 1000);
@@ -401,9 +468,9 @@ async function main(): Promise<void> {
 
   const typical = readJson<Bundle>('fixtures/pas/kineret-request-base.json');
   const records = fs.existsSync(syntheaDir) ? fs.readdirSync(syntheaDir).filter((f) => f.endsWith('.json') && f !== 'MANIFEST.json') : [];
-  const closest = records.map((f) => ({ f, size: fs.statSync(path.join(syntheaDir, f)).size })).sort((a, b) => Math.abs(a.size - 800e3) - Math.abs(b.size - 800e3))[0];
-  const large = closest ? syntheaRequest(JSON.parse(fs.readFileSync(path.join(syntheaDir, closest.f), 'utf8')) as Bundle) : enlarge(typical, 3000);
-  const largeName = closest ? `Synthea ${Math.round(closest.size / 1024)} KB (${large.entry?.length} resources)` : `generated chart (${large.entry?.length} resources)`;
+  const closest = syntheaNear(syntheaDir, records, 800e3);
+  const large = closest?.request ?? enlarge(typical, 3000);
+  const largeName = closest ? `Synthea ${Math.round(closest.bytes / 1024)} KB (${large.entry?.length} resources)` : `generated chart (${large.entry?.length} resources)`;
   const generated = enlarge(typical, 3000);
   const itemsClaim = manyItems(typical, itemCount);
 
@@ -474,7 +541,21 @@ async function main(): Promise<void> {
     console.log('\n6. CPU time per request, by thread (8 clients; the large ones 1 client)');
     console.table(table);
   };
-  if (only === 'cpu') {
+  if (only === 'isolation') {
+    // The order-sign latency with the chart read from the EHR, then small requests beside large ones.
+    const orderSignEhr = scenarios[2] as Scenario;
+    await cannon(server.url, orderSignEhr, { amount: 30, connections: 2 });
+    const rows = [];
+    for (const connections of [1, 8]) rows.push(row(orderSignEhr.name, connections, await cannon(server.url, orderSignEhr, { duration, connections })));
+    console.log('\n3. Over HTTP (order-sign, chart read from the EHR)');
+    console.table(rows);
+    console.log('\n4. Small requests (1 client each) while large requests run back to back');
+    await isolationSection(server, scenarios, [
+      [`${itemCount}-item Claim`, itemsClaim],
+      [largeName, large],
+    ], duration);
+  }
+  if (only === 'cpu' || only === 'isolation') {
     await cpuSection();
     await server.stop();
     await ehr.close();
@@ -498,47 +579,11 @@ async function main(): Promise<void> {
   console.log('\n3. Over HTTP');
   console.table(rows);
 
-  // 4. Small requests while large ones run back to back.
-  console.log('\n4. Small requests (1 client each) while large requests run back to back');
-  const isolation = [];
-  for (const [name, bundle] of [
+  // 4. Small requests while large requests run back to back.
+  await isolationSection(server, scenarios, [
     [`${itemCount}-item Claim`, itemsClaim],
     [largeName, large],
-  ] as const) {
-    let running = true;
-    let largeDone = 0;
-    const largeStatuses = new Set<number>();
-    const largeTimes: number[] = [];
-    const background = (async () => {
-      while (running) {
-        const t = performance.now();
-        const res = await fetch(`${server.url}/fhir/Claim/$submit`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: fresh(bundle) });
-        await res.arrayBuffer();
-        largeStatuses.add(res.status);
-        largeTimes.push(performance.now() - t);
-        largeDone++;
-      }
-    })();
-    await new Promise((r) => setTimeout(r, 300));
-    const [small, metadata] = await Promise.all([
-      cannon(server.url, scenarios[0] as Scenario, { duration, connections: 1 }),
-      cannon(server.url, { name: 'metadata', path: '/fhir/metadata', method: 'GET' }, { duration, connections: 1 }),
-    ]);
-    running = false;
-    await background;
-    largeTimes.sort((a, b) => a - b);
-    isolation.push({
-      'large request': name,
-      'large done': largeDone,
-      'large status': [...largeStatuses].join(','),
-      'large p50 ms': Math.round(pct(largeTimes, 50)),
-      'small $submit p50 ms': small.latency.p50,
-      'small $submit p99 ms': small.latency.p99,
-      'metadata p50 ms': metadata.latency.p50,
-      'metadata p99 ms': metadata.latency.p99,
-    });
-  }
-  console.table(isolation);
+  ], duration);
 
   await cpuSection();
 

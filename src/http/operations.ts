@@ -78,16 +78,20 @@ interface BodyFamily {
  * that names the limit and its setting, refused from Content-Length before it is read when it can be.
  */
 export function bodyParsing(config: Pick<Config, 'maxBodyBytes' | 'ops'>, jsonTypes: string[]): RequestHandler {
-  const family = (label: string, setting: string, bytes: number, form = false): BodyFamily => {
+  const family = (label: string, setting: string, bytes: number, form = false, keepRaw = false): BodyFamily => {
     const capped = bytes > config.maxBodyBytes;
     const limit = capped ? config.maxBodyBytes : bytes;
-    const parser = form ? express.urlencoded({ extended: false, limit }) : express.json({ type: jsonTypes, limit, strict: false });
+    // The raw UTF-8 bytes go to the structure worker, which parses them instead of a clone of the value.
+    const verify = (_req: unknown, res: unknown, buf: Buffer, encoding: string) => {
+      if (encoding === 'utf-8' || encoding === 'utf8') (res as Response).locals.rawBody = buf;
+    };
+    const parser = form ? express.urlencoded({ extended: false, limit }) : express.json({ type: jsonTypes, limit, strict: false, ...(keepRaw ? { verify } : {}) });
     return { label, setting: capped ? 'MAX_BODY_BYTES' : setting, limit, parser };
   };
   const b = config.ops.bodyLimits;
   const cdsHooks = family('CDS Hooks calls', 'BODY_LIMIT_CDS_HOOKS', b.cdsHooks);
-  const submit = family('PAS $submit', 'BODY_LIMIT_SUBMIT', b.submit);
-  const dtr = family('DTR operations', 'BODY_LIMIT_DTR', b.dtr);
+  const submit = family('PAS $submit', 'BODY_LIMIT_SUBMIT', b.submit, false, true);
+  const dtr = family('DTR operations', 'BODY_LIMIT_DTR', b.dtr, false, true);
   const token = family('the token endpoint', 'BODY_LIMIT_TOKEN', b.token, true);
   const other = family('this route', 'BODY_LIMIT_OTHER', b.other);
   const pick = (path: string): BodyFamily => {

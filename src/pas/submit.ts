@@ -141,6 +141,8 @@ export async function submitClaim(
   body: unknown,
   requestId: string,
   client?: AuthenticatedClient,
+  /** `contentHashOf` a Bundle body, computed off the event loop with its structure check. */
+  known: { contentHash?: string } = {},
 ): Promise<SubmitResult> {
   const started = Date.now();
   const request = parsePasRequest(body);
@@ -155,7 +157,7 @@ export async function submitClaim(
   }
 
   const submitterKeys = submitterKeysOf(request.bundle);
-  const contentHash = contentHashOf(request.bundle);
+  const contentHash = known.contentHash !== undefined && request.bundle === body ? known.contentHash : contentHashOf(request.bundle);
   const baseKey = submissionKeyOf(submitterScope(client, submitterKeys), ctx.claim);
   const replayOf = (record: ClaimRecord): SubmitResult => ({ status: 200, body: record.responseBundle, decisions: [] });
 

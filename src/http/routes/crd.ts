@@ -39,6 +39,7 @@ export const crdRoutes: RouteModule = (router, ctx) => {
           // With JWT verification on, fhirServer must be https and listed for the token's issuer.
           requireHttpsFhirServer: verifier !== null,
           limits: ctx.config.limits,
+          ...(ctx.structure ? { structure: ctx.structure } : {}),
         },
         {
           requestId,

@@ -16,7 +16,7 @@ import { populate } from '../../dtr/populate';
 import { nextQuestion } from '../../dtr/next-question';
 import type { AuthenticatedClient } from '../../auth/smart';
 import { guardedFetcherFactory } from '../../auth/outbound';
-import { assertResourceStructure } from '../../fhir/structure';
+import { checkBody, inProcessStructureChecker } from '../../fhir/structure-pool';
 
 /** Chooses the policy's Questionnaire from the coverage's payer (src/dtr/payer.ts) and the order's drug. */
 function selectByCoverageAndOrder(ctx: AppContext) {
@@ -50,6 +50,7 @@ export const dtrRoutes: RouteModule = (router, ctx) => {
   const base = `${ctx.config.publicBaseUrl}/fhir`;
   const audit = { store: ctx.store, catalog: ctx.engine.catalog };
   const call = (action: DtrAuditAction, input: HandlerInput) => ({ requestId: input.requestId, action, actor: input.client?.clientId ?? null });
+  const structure = ctx.structure ?? inProcessStructureChecker();
   router.get('/fhir/ValueSet/\\$expand', route(async ({ query }) => expandValueSetOperation(ctx.artifacts, query as Query), ctx));
   router.get(
     '/fhir/ValueSet/:id/\\$expand',
@@ -83,8 +84,8 @@ export const dtrRoutes: RouteModule = (router, ctx) => {
       return auditedDtr(
         audit,
         call('dtr.questionnaire-package', input),
-        () => {
-          assertResourceStructure(input.body, ctx.config.limits);
+        async () => {
+          await checkBody(structure, input.body, ctx.config.limits, input.rawBody ? { raw: input.rawBody } : {});
           return questionnairePackage(input.body, {
             artifacts: ctx.artifacts,
             selectPolicy: selectByCoverageAndOrder(ctx),
@@ -115,21 +116,21 @@ export const dtrRoutes: RouteModule = (router, ctx) => {
     ),
   });
   // Every resource in the input (Parameters, data Bundles, QuestionnaireResponse) has the base R4 structure first.
-  const checked = (body: unknown) => {
-    assertResourceStructure(body, ctx.config.limits);
+  const checked = async (body: unknown, raw: Uint8Array | undefined) => {
+    await checkBody(structure, body, ctx.config.limits, raw ? { raw } : {});
     return body;
   };
   router.post(
     '/fhir/Questionnaire/\\$populate',
-    route(async (input) => auditedDtr(audit, call('dtr.populate', input), () => populate(checked(input.body), sdcDeps(input.client)), populateFacts), ctx),
+    route(async (input) => auditedDtr(audit, call('dtr.populate', input), async () => populate(await checked(input.body, input.rawBody), sdcDeps(input.client)), populateFacts), ctx),
   );
   router.post(
     '/fhir/Questionnaire/:id/\\$populate',
-    route(async (input) => auditedDtr(audit, call('dtr.populate', input), () => populate(checked(input.body), sdcDeps(input.client), input.params.id), populateFacts), ctx),
+    route(async (input) => auditedDtr(audit, call('dtr.populate', input), async () => populate(await checked(input.body, input.rawBody), sdcDeps(input.client), input.params.id), populateFacts), ctx),
   );
   router.post(
     '/fhir/Questionnaire/\\$next-question',
-    route(async (input) => auditedDtr(audit, call('dtr.next-question', input), () => nextQuestion(checked(input.body), sdcDeps(input.client)), responseFacts), ctx),
+    route(async (input) => auditedDtr(audit, call('dtr.next-question', input), async () => nextQuestion(await checked(input.body, input.rawBody), sdcDeps(input.client)), responseFacts), ctx),
   );
   // Questionnaire reads and searches are audited (who opened which form); Libraries and ValueSets
   // are the package's plumbing, fetched many times per form, and say nothing of the patient.

@@ -11,7 +11,7 @@ import { clientMaySeeClaim } from '../../pas/submitter';
 import type { AuthenticatedClient } from '../../auth/smart';
 import type { ClaimRecord } from '../../store';
 import { countDecision } from '../../ops/metrics';
-import { assertResourceStructure } from '../../fhir/structure';
+import { checkBody, inProcessStructureChecker } from '../../fhir/structure-pool';
 
 /** Another organization's request is answered as unknown (404), not forbidden: ids reveal nothing. */
 function visible(record: ClaimRecord | null, client: AuthenticatedClient | undefined): ClaimRecord | null {
@@ -19,13 +19,14 @@ function visible(record: ClaimRecord | null, client: AuthenticatedClient | undef
 }
 
 export const pasRoutes: RouteModule = (router, ctx) => {
+  const structure = ctx.structure ?? inProcessStructureChecker();
   router.post(
     '/fhir/Claim/\\$submit',
-    route(async ({ body, requestId, client }) => {
+    route(async ({ body, requestId, client, rawBody }) => {
       // R4 structure and size bounds first: the PAS checks and the engine read only well-typed resources.
-      const warnings = assertResourceStructure(body, ctx.config.limits);
+      const { warnings, contentHash } = await checkBody(structure, body, ctx.config.limits, { ...(rawBody ? { raw: rawBody } : {}), contentHash: true });
       if (warnings.length > 0) ctx.logger.info('structure warnings', { requestId, count: warnings.length });
-      const result = await submitClaim(ctx, body, requestId, client);
+      const result = await submitClaim(ctx, body, requestId, client, contentHash ? { contentHash } : {});
       for (const d of result.decisions) countDecision('pas', d.policy?.id ?? null, d.outcome);
       return { status: result.status, body: result.body };
     }, ctx),

@@ -8,6 +8,7 @@ import { loadConfig, type Config } from './config';
 import { createEngine } from './engine/pool';
 import { loadArtifacts } from './dtr/artifacts';
 import { openStore } from './store';
+import { loadR4Definitions } from './fhir/structure';
 import { createLogger, type Logger } from './logger';
 import { createApp, type AppContext } from './http/app';
 import { allRoutes } from './http/routes';
@@ -16,9 +17,23 @@ import { reviewIsOpen } from './http/routes/review';
 import { reviewAccess } from './review/auth';
 
 export async function buildContext(config: Config, logger: Logger, clock: () => Date = () => new Date()): Promise<AppContext> {
-  const engine = createEngine(config);
-  const artifacts = loadArtifacts(config.paths);
-  const store = await openStore(config);
+  // The store opens on its own thread (PGlite) or over the network while this thread loads the
+  // engine, the DTR artifacts and the R4 definitions (which createApp would otherwise load after it).
+  const opening = openStore(config);
+  let engine: AppContext['engine'];
+  let artifacts: AppContext['artifacts'];
+  try {
+    engine = createEngine(config);
+    artifacts = loadArtifacts(config.paths);
+    loadR4Definitions();
+  } catch (error) {
+    await opening.then((store) => store.close()).catch(() => undefined);
+    throw error;
+  }
+  const store = await opening.catch(async (error: unknown) => {
+    await engine.close?.();
+    throw error;
+  });
   return { config, engine, artifacts, store, logger, clock };
 }
 

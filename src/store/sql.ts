@@ -77,6 +77,8 @@ const JSON_OIDS = [114, 3802];
  */
 let emptyCluster: Promise<Uint8Array<ArrayBuffer>> | undefined;
 let emptyClusterSource: (() => Blob) | undefined;
+/** PGlite's compiled WebAssembly, from the first thread that opened a database (see pglite-thread.ts). */
+let pgliteWasm: WebAssembly.Module | undefined;
 
 /**
  * Tests: the empty cluster comes from a dump made once per test run (test/global-setup.js), read
@@ -130,13 +132,14 @@ export async function openPglite(dataDir: string): Promise<SqlClient> {
   }
   let thread: PgliteThread;
   try {
-    thread = await startPgliteThread(data);
+    thread = await startPgliteThread(pgliteWasm ? { ...data, wasmModule: pgliteWasm } : data);
   } catch (error) {
     release();
     madeEmptyCluster?.(undefined);
     throw error;
   }
   madeEmptyCluster?.(thread.emptyCluster);
+  pgliteWasm ??= thread.wasmModule;
 
   let closed = false;
   const executor = (tx?: number): SqlExecutor => ({
@@ -180,6 +183,7 @@ type Call = PgliteRequest extends infer M ? (M extends { id: number } ? Omit<M, 
 
 interface PgliteThread {
   emptyCluster?: Uint8Array<ArrayBuffer>;
+  wasmModule?: WebAssembly.Module;
   call(message: Call): Promise<PgliteOk>;
   /** Closes the database (statements already sent run first) and waits for the thread to end. */
   close(): Promise<void>;
@@ -256,6 +260,7 @@ async function startPgliteThread(data: PgliteThreadData): Promise<PgliteThread> 
     });
   return {
     ...(ready.emptyCluster ? { emptyCluster: ready.emptyCluster } : {}),
+    ...(ready.wasmModule ? { wasmModule: ready.wasmModule } : {}),
     call,
     async close() {
       if (stopped) return;

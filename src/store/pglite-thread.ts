@@ -9,7 +9,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { PGlite, type PGliteOptions, type Transaction } from '@electric-sql/pglite';
+import { nameThread } from '../ops/thread-name';
 
 export interface PgliteThreadData {
   /** A data folder, or null for an in-memory database. */
@@ -21,8 +22,14 @@ export interface PgliteThreadData {
   /** PostgreSQL type oids whose text is JSON, parsed here so the main thread receives objects. */
   jsonOids: number[];
   /** PGlite's WebAssembly, compiled by an earlier thread of this process (absent: compiled here and sent back). */
-  wasmModule?: WebAssembly.Module;
+  wasmModule?: WasmModule;
 }
+
+/** PGlite's compiled WebAssembly (a WebAssembly.Module: it crosses threads without a copy). */
+export type WasmModule = NonNullable<PGliteOptions['pgliteWasmModule']>;
+
+/** The global WebAssembly, typed here: the build's lib (ES2022, node) does not declare it. */
+const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> } }).WebAssembly;
 
 export type PgliteRequest =
   | { id: number; op: 'query'; sql: string; params?: unknown[] | undefined; tx?: number | undefined }
@@ -49,7 +56,7 @@ export interface PgliteOk {
 export type PgliteReply = ({ id: number } & PgliteOk) | { id: number; ok: false; error: PortableError };
 
 export type PgliteReady =
-  | { ready: true; emptyCluster?: Uint8Array<ArrayBuffer>; wasmModule?: WebAssembly.Module }
+  | { ready: true; emptyCluster?: Uint8Array<ArrayBuffer>; wasmModule?: WasmModule }
   | { ready: false; error: PortableError };
 
 function portable(error: unknown): PortableError {
@@ -75,16 +82,16 @@ const ROLLBACK = Symbol('rollback');
  * PGlite's WebAssembly, compiled once per process: the main thread keeps the module and hands it to
  * the next thread, which then skips the compilation (seconds of CPU for every store a test opens).
  */
-async function compiledPglite(data: PgliteThreadData): Promise<{ module: WebAssembly.Module; compiledHere: boolean }> {
+async function compiledPglite(data: PgliteThreadData): Promise<{ module: WasmModule; compiledHere: boolean }> {
   if (data.wasmModule) return { module: data.wasmModule, compiledHere: false };
   const file = path.join(path.dirname(require.resolve('@electric-sql/pglite')), 'pglite.wasm');
-  return { module: await WebAssembly.compile(await fs.promises.readFile(file)), compiledHere: true };
+  return { module: await wasm.compile(await fs.promises.readFile(file)), compiledHere: true };
 }
 
 interface Opened {
   db: PGlite;
   emptyCluster?: Uint8Array<ArrayBuffer>;
-  wasmModule?: WebAssembly.Module;
+  wasmModule?: WasmModule;
 }
 
 async function open(data: PgliteThreadData): Promise<Opened> {
@@ -203,6 +210,7 @@ async function serve(db: PGlite): Promise<void> {
   });
 }
 
+nameThread('pa-pglite');
 const data = workerData as PgliteThreadData;
 open(data).then(
   async ({ db, ...made }) => {

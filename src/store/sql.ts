@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Pool, PoolClient } from 'pg';
-import type { PgliteOk, PgliteReady, PgliteReply, PgliteRequest, PgliteThreadData, PortableError } from './pglite-thread';
+import type { PgliteOk, PgliteReady, PgliteReply, PgliteRequest, PgliteThreadData, PortableError, WasmModule } from './pglite-thread';
 
 export interface QueryResult<R> {
   rows: R[];
@@ -78,7 +78,7 @@ const JSON_OIDS = [114, 3802];
 let emptyCluster: Promise<Uint8Array<ArrayBuffer>> | undefined;
 let emptyClusterSource: (() => Blob) | undefined;
 /** PGlite's compiled WebAssembly, from the first thread that opened a database (see pglite-thread.ts). */
-let pgliteWasm: WebAssembly.Module | undefined;
+let pgliteWasm: WasmModule | undefined;
 
 /**
  * Tests: the empty cluster comes from a dump made once per test run (test/global-setup.js), read
@@ -183,7 +183,7 @@ type Call = PgliteRequest extends infer M ? (M extends { id: number } ? Omit<M, 
 
 interface PgliteThread {
   emptyCluster?: Uint8Array<ArrayBuffer>;
-  wasmModule?: WebAssembly.Module;
+  wasmModule?: WasmModule;
   call(message: Call): Promise<PgliteOk>;
   /** Closes the database (statements already sent run first) and waits for the thread to end. */
   close(): Promise<void>;

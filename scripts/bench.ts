@@ -367,11 +367,14 @@ function threadNames(pid: number): Map<number, string> {
 /** CPU ms per request of the PGlite thread, of the evaluation workers, and of every other thread (GC, libuv) but the main one. */
 function cpuByThreadGroup(pid: number, before: Map<number, number>, after: Map<number, number>, n: number) {
   const names = threadNames(pid);
+  // Threads a thread starts inherit its name (libuv's pool, if the PGlite thread used it first):
+  // the PGlite thread is the oldest (lowest id) of its name.
+  const pgliteTid = Math.min(...[...names].filter(([, name]) => name === 'pa-pglite').map(([tid]) => tid));
   const groups = { pglite: 0, cql: 0, other: 0 };
   for (const [tid, ms] of after) {
     if (tid === pid) continue;
     const name = names.get(tid) ?? '';
-    const group = name === 'pa-pglite' ? 'pglite' : name === 'pa-cql' ? 'cql' : 'other';
+    const group = tid === pgliteTid ? 'pglite' : name === 'pa-cql' ? 'cql' : 'other';
     groups[group] += ms - (before.get(tid) ?? 0);
   }
   return { 'PGlite thread CPU ms/req': round(groups.pglite / n), 'CQL workers CPU ms/req': round(groups.cql / n), 'other threads CPU ms/req': round(groups.other / n) };

@@ -10,11 +10,13 @@
  *    EHR FHIR server), with 1 and 8 clients; a large record.
  * 4. The p99 of small requests and of `/fhir/metadata` while large requests run back to back
  *    (a 1,000-item Claim and an ~800 KB Synthea record).
- * 5. RSS of the server process (peak and after the run), and per worker (against EVALUATION_WORKERS=0).
+ * 5. RSS of the server process (peak and after the run), and per worker (against EVALUATION_WORKERS=0);
+ *    5b. by part: evaluation workers, and the PGlite thread against a PostgreSQL run (--postgres URL).
  * 6. CPU time per request, by thread (Linux /proc task stats): the main thread's share bounds the
  *    throughput whatever the pool does, and CPU time does not depend on the machine's other load.
+ *    The PGlite thread and the evaluation workers are told apart by their thread names.
  *
- *   npm run bench -- [--duration 5] [--items 1000] [--synthea <dir>] [--only cpu | isolation | startup [--runs 5]]
+ *   npm run bench -- [--duration 5] [--items 1000] [--synthea <dir>] [--only cpu|isolation|startup|rss] [--runs 5] [--postgres URL]
  *
  * The Synthea record (the one whose request is nearest 800 KB as sent) comes from
  * ../shared/data/synthea (or --synthea); without it a generated
@@ -346,7 +348,37 @@ async function cpuPerRequest(server: Server, s: Scenario, n: number, connections
     'req/s bound by main thread': Math.round(1000 / (main / n)),
     [`req/s bound by ${os.availableParallelism()} cores`]: Math.round((os.availableParallelism() * 1000) / (total / n)),
     'wall req/s': round((n * 1000) / wall),
+    ...cpuByThreadGroup(pid, before, after, n),
   };
+}
+
+/** Thread names (Linux comm): the server names its PGlite thread and its evaluation workers (src/ops/thread-name.ts). */
+function threadNames(pid: number): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      out.set(Number(tid), fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim());
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+
+/** CPU ms per request of the PGlite thread, of the evaluation workers, and of every other thread (GC, libuv) but the main one. */
+function cpuByThreadGroup(pid: number, before: Map<number, number>, after: Map<number, number>, n: number) {
+  const names = threadNames(pid);
+  // Threads a thread starts inherit its name (libuv's pool, if the PGlite thread used it first):
+  // the PGlite thread is the oldest (lowest id) of its name.
+  const pgliteTid = Math.min(...[...names].filter(([, name]) => name === 'pa-pglite').map(([tid]) => tid));
+  const groups = { pglite: 0, cql: 0, other: 0 };
+  for (const [tid, ms] of after) {
+    if (tid === pid) continue;
+    const name = names.get(tid) ?? '';
+    const group = tid === pgliteTid ? 'pglite' : name === 'pa-cql' ? 'cql' : 'other';
+    groups[group] += ms - (before.get(tid) ?? 0);
+  }
+  return { 'PGlite thread CPU ms/req': round(groups.pglite / n), 'CQL workers CPU ms/req': round(groups.cql / n), 'other threads CPU ms/req': round(groups.other / n) };
 }
 
 /** RSS of a process, now and at its peak, in MB (Linux /proc). */
@@ -475,6 +507,13 @@ async function main(): Promise<void> {
   const itemsClaim = manyItems(typical, itemCount);
 
   const only = stringArg('only', '');
+  if (only === 'startup') return startupOnly(arg('runs', 5));
+  if (only === 'rss') {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-bench-'));
+    await rssByPart(dir, { name: '$submit', path: '/fhir/Claim/$submit', body: () => fresh(typical) }, 200);
+    fs.rmSync(dir, { recursive: true, force: true });
+    return;
+  }
 
   // 1. Floors, before the server competes for the CPU.
   if (!only) {
@@ -600,11 +639,66 @@ async function main(): Promise<void> {
       `in-process evaluation (EVALUATION_WORKERS=0) after 200 requests: ${inProcess.now} MB, peak ${inProcess.peak} MB; ` +
       `per worker ≈ ${Math.round((pooled.now - inProcess.now) / workers)} MB`,
   );
+  await rssByPart(dataDir, scenarios[0] as Scenario, 200);
   console.log(`load average at the end: ${load()}`);
 
   await ehr.close();
   if (!process.env.DATABASE_URL) fs.rmSync(dataDir, { recursive: true, force: true });
   if (rows.some((r) => r.failures > 0)) process.exitCode = 1;
+}
+
+/**
+ * `--only startup [--runs 5]`: start to first answer with an existing store, `runs` times (after one
+ * start that creates it): wall time, main-thread CPU and all threads' CPU to that answer, and RSS then.
+ */
+async function startupOnly(runs: number): Promise<void> {
+  const dataDir = process.env.DATABASE_URL ? 'memory://' : fs.mkdtempSync(path.join(os.tmpdir(), 'pa-bench-'));
+  await (await startServer(dataDir)).stop();
+  const results: { 'wall ms': number; 'main-thread CPU ms': number; 'all threads CPU ms': number; 'RSS MB': number; load: string | undefined }[] = [];
+  for (let i = 0; i < runs; i++) {
+    const server = await startServer(dataDir);
+    const all = [...threadCpu(server.child.pid).values()].reduce((a, b) => a + b, 0);
+    results.push({ 'wall ms': server.startMs, 'main-thread CPU ms': server.startCpuMs, 'all threads CPU ms': all, 'RSS MB': rss(server.child.pid).now, load: os.loadavg()[0]?.toFixed(1) });
+    await server.stop();
+  }
+  console.log(`\n2. Start to first answer with an existing store (${process.env.DATABASE_URL ? 'postgresql' : 'pglite'}), ${runs} runs`);
+  console.table(results);
+  const median = (key: 'wall ms' | 'main-thread CPU ms' | 'all threads CPU ms') => pct(results.map((r) => r[key]).sort((a, b) => a - b), 50);
+  console.log(`median: wall ${median('wall ms')} ms, main-thread CPU ${median('main-thread CPU ms')} ms, all threads CPU ${median('all threads CPU ms')} ms`);
+  if (!process.env.DATABASE_URL) fs.rmSync(dataDir, { recursive: true, force: true });
+}
+
+/**
+ * RSS by part, after `requests` typical $submits with 4 clients: the whole server, without
+ * evaluation workers (EVALUATION_WORKERS=0), and, with `--postgres URL`, on PostgreSQL (no PGlite
+ * thread). Linux has no RSS per thread: each part is the difference between two runs.
+ */
+async function rssByPart(dataDir: string, submit: Scenario, requests: number): Promise<void> {
+  const measure = async (env: Record<string, string>) => {
+    const server = await startServer(env.DATABASE_URL ? 'memory://' : dataDir, env);
+    await cannon(server.url, submit, { amount: requests, connections: 4 });
+    const r = rss(server.child.pid);
+    await server.stop();
+    return r;
+  };
+  const workers = loadConfig({ ...process.env }).evaluation.workers || os.availableParallelism();
+  const rows: Record<string, string | number>[] = [];
+  const full = await measure({});
+  rows.push({ server: `PGlite store, ${workers} evaluation workers`, 'RSS MB': full.now, 'peak MB': full.peak });
+  const noWorkers = await measure({ EVALUATION_WORKERS: '0' });
+  rows.push({ server: 'PGlite store, evaluation in-process', 'RSS MB': noWorkers.now, 'peak MB': noWorkers.peak });
+  const postgres = stringArg('postgres', '');
+  let pg: { now: number; peak: number } | undefined;
+  if (postgres) {
+    pg = await measure({ DATABASE_URL: postgres });
+    rows.push({ server: `PostgreSQL store, ${workers} evaluation workers`, 'RSS MB': pg.now, 'peak MB': pg.peak });
+  }
+  console.log(`\n5b. RSS by part after ${requests} typical $submit (4 clients)`);
+  console.table(rows);
+  console.log(
+    `per evaluation worker ≈ ${Math.round((full.now - noWorkers.now) / workers)} MB` +
+      (pg ? `; PGlite (thread, wasm heap, shared buffers) ≈ ${full.now - pg.now} MB; main thread and workers without PGlite: ${pg.now} MB` : ' (give --postgres URL for the PGlite share)'),
+  );
 }
 
 main().catch((error: unknown) => {

@@ -18,12 +18,26 @@ import { reviewIsOpen } from './http/routes/review';
 import { reviewAccess } from './review/auth';
 
 export async function buildContext(config: Config, logger: Logger, clock: () => Date = () => new Date()): Promise<AppContext> {
-  // ELM and value sets read once, for the engine and for DTR publishing.
-  const knowledge = loadKnowledge(config.paths);
-  const engine = createEngine(config, knowledge);
-  const structure = createStructureChecker(config.evaluation.workers);
-  const artifacts = loadArtifacts(config.paths, { knowledge });
-  const store = await openStore(config);
+  // The store opens on its own thread (PGlite) or over the network while this thread loads the
+  // engine and the DTR artifacts (ELM and value sets read once, for both).
+  const opening = openStore(config);
+  let engine: AppContext['engine'];
+  let artifacts: AppContext['artifacts'];
+  let structure: AppContext['structure'];
+  try {
+    const knowledge = loadKnowledge(config.paths);
+    engine = createEngine(config, knowledge);
+    structure = createStructureChecker(config.evaluation.workers);
+    artifacts = loadArtifacts(config.paths, { knowledge });
+  } catch (error) {
+    await opening.then((store) => store.close()).catch(() => undefined);
+    throw error;
+  }
+  const store = await opening.catch(async (error: unknown) => {
+    await engine.close?.();
+    await structure?.close();
+    throw error;
+  });
   return { config, engine, structure, artifacts, store, logger, clock };
 }
 

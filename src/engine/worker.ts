@@ -10,6 +10,7 @@ import type { Decision } from './decision';
 import type { EvaluationRequest } from './request';
 import type { CqlInputs } from './evaluate';
 import { toPortable, type PortableResult } from './portable';
+import { nameThread } from '../ops/thread-name';
 import type { Bundle } from 'fhir/r4';
 
 export interface WorkerData {
@@ -34,6 +35,7 @@ export interface DefinitionsTask {
 
 export type EvaluationTask = DecisionTask | DefinitionsTask;
 
+nameThread('pa-cql');
 const { paths, timeoutMs, timeZone } = workerData as WorkerData;
 const engine = createPolicyEngine(paths, { timeoutMs, timeZone });
 // Load what the first request would otherwise pay for: the model info and every policy library.

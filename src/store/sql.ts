@@ -4,8 +4,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { PGlite } from '@electric-sql/pglite';
+import { Worker } from 'node:worker_threads';
 import type { Pool, PoolClient } from 'pg';
+import type { PgliteOk, PgliteReady, PgliteReply, PgliteRequest, PgliteThreadData, PortableError, WasmModule } from './pglite-thread';
 
 export interface QueryResult<R> {
   rows: R[];
@@ -67,15 +68,17 @@ function withoutNul(params: unknown[] | undefined): unknown[] | undefined {
 /** PGlite's shared_buffers (measured: RSS 330 → 205 MB for a bare store after 400 jsonb inserts, same insert CPU). */
 const PGLITE_SHARED_BUFFERS = '16MB';
 
-/** PostgreSQL type oids whose text PGlite should parse with this module's JSON.parse. */
+/** PostgreSQL type oids (json, jsonb) whose text is parsed with JSON.parse on the PGlite thread. */
 const JSON_OIDS = [114, 3802];
 
 /**
  * A freshly initialised, empty cluster, dumped once per process: `memory://` opens load it instead
  * of running initdb each time (measured here: ~2.5 s per initdb, ~0.5 s per load).
  */
-let emptyCluster: Promise<Blob> | undefined;
+let emptyCluster: Promise<Uint8Array<ArrayBuffer>> | undefined;
 let emptyClusterSource: (() => Blob) | undefined;
+/** PGlite's compiled WebAssembly, from the first thread that opened a database (see pglite-thread.ts). */
+let pgliteWasm: WasmModule | undefined;
 
 /**
  * Tests: the empty cluster comes from a dump made once per test run (test/global-setup.js), read
@@ -86,68 +89,189 @@ export function useEmptyClusterDump(load: () => Blob): void {
   emptyCluster = undefined;
 }
 
+/** An error from the PGlite thread, with PostgreSQL's fields (`code` is the SQLSTATE). */
+function fromPortable(e: PortableError): Error {
+  const error = Object.assign(new Error(e.message), e.fields);
+  error.name = e.name;
+  return error;
+}
+
 /**
- * Embedded PostgreSQL in a data folder (`memory://` = in memory). PGlite has one connection and
- * queues callers itself; one process per folder (PGlite does not share a folder between processes).
+ * Embedded PostgreSQL in a data folder (`memory://` = in memory), on a worker thread of its own
+ * (./pglite-thread.ts): its statements run there, not on the event loop. PGlite has one connection
+ * and queues callers itself; one process per folder (PGlite does not share a folder between processes).
  */
 export async function openPglite(dataDir: string): Promise<SqlClient> {
-  // Loaded lazily: a PostgreSQL deployment never needs the wasm build.
-  const { PGlite: PGliteClass } = await import('@electric-sql/pglite');
-  // JSON parsed here, not inside PGlite: under jest PGlite lives outside the test sandbox
-  // (test/store/jest-environment.js) and its objects would belong to another realm.
-  const parsers = Object.fromEntries(JSON_OIDS.map((oid) => [oid, (text: string) => JSON.parse(text) as unknown]));
   // PostgreSQL's default 128 MB of shared buffers lives in the wasm heap and stays resident once
   // touched (~120 MB of the server's RSS); one connection with rows read by key needs far less.
-  const startParams = [...PGliteClass.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`];
-  let db: PGlite;
+  const startParams = ['-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`];
   let release = (): void => undefined;
+  let data: PgliteThreadData;
+  let madeEmptyCluster: ((dump: Uint8Array<ArrayBuffer> | undefined) => void) | undefined;
   if (dataDir.startsWith('memory://')) {
     const source = emptyClusterSource;
-    emptyCluster ??= source ? Promise.resolve().then(source) : (async () => {
-      const seed = await PGliteClass.create();
-      try {
-        return await seed.dumpDataDir('none');
-      } finally {
-        await seed.close();
-      }
-    })();
-    const loadDataDir = await emptyCluster.catch((error: unknown) => {
-      emptyCluster = undefined;
-      throw error;
-    });
-    db = await PGliteClass.create({ loadDataDir, parsers, startParams });
+    if (!emptyCluster && source) emptyCluster = Promise.resolve().then(async () => new Uint8Array(await source().arrayBuffer()));
+    let dump: Uint8Array<ArrayBuffer> | undefined;
+    if (emptyCluster) {
+      dump = await emptyCluster.catch((error: unknown) => {
+        emptyCluster = undefined;
+        throw error;
+      });
+    } else {
+      // This thread runs initdb and sends the dump back for the next memory:// opens.
+      emptyCluster = new Promise((resolve, reject) => {
+        madeEmptyCluster = (made) => (made ? resolve(made) : reject(new StoreError('the PGlite thread made no empty cluster')));
+      });
+      emptyCluster.catch(() => (emptyCluster = undefined));
+    }
+    data = { dataDir: null, startParams, jsonOids: JSON_OIDS, ...(dump ? { emptyCluster: dump } : {}) };
   } else {
     fs.mkdirSync(dataDir, { recursive: true });
-    const unlock = lockDataDir(dataDir);
-    try {
-      db = await PGliteClass.create(dataDir, { parsers, startParams });
-    } catch (error) {
-      unlock();
-      throw error;
-    }
-    release = unlock;
+    release = lockDataDir(dataDir);
+    data = { dataDir, startParams, jsonOids: JSON_OIDS };
   }
+  let thread: PgliteThread;
+  try {
+    thread = await startPgliteThread(pgliteWasm ? { ...data, wasmModule: pgliteWasm } : data);
+  } catch (error) {
+    release();
+    madeEmptyCluster?.(undefined);
+    throw error;
+  }
+  madeEmptyCluster?.(thread.emptyCluster);
+  pgliteWasm ??= thread.wasmModule;
+
   let closed = false;
-  const run = async <R>(q: Pick<PGlite, 'query'>, sql: string, params?: unknown[]): Promise<QueryResult<R>> => {
-    const result = await q.query<R>(sql, withoutNul(params));
-    return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
-  };
+  const executor = (tx?: number): SqlExecutor => ({
+    query: async <R>(sql: string, params?: unknown[]) => {
+      const reply = await thread.call({ op: 'query', sql, params: withoutNul(params), tx });
+      return { rows: (reply.rows ?? []) as R[], rowCount: reply.rowCount ?? 0 };
+    },
+    exec: async (sql) => void (await thread.call({ op: 'exec', sql, tx })),
+  });
+  const outside = executor();
   return {
     backend: 'pglite',
-    query: (sql, params) => run(db, sql, params),
-    exec: async (sql) => void (await db.exec(sql)),
-    transaction: (fn) =>
-      db.transaction((tx) =>
-        fn({ query: (sql, params) => run(tx, sql, params), exec: async (sql) => void (await tx.exec(sql)) }),
-      ),
+    query: outside.query,
+    exec: outside.exec,
+    async transaction(fn) {
+      const { tx } = await thread.call({ op: 'begin' });
+      if (tx === undefined) throw new StoreError('the PGlite thread began no transaction');
+      let value;
+      try {
+        value = await fn(executor(tx));
+      } catch (error) {
+        await thread.call({ op: 'rollback', tx }).catch(() => undefined);
+        throw error;
+      }
+      await thread.call({ op: 'commit', tx });
+      return value;
+    },
     async close() {
       if (closed) return;
       closed = true;
       try {
-        await db.close();
+        await thread.close();
       } finally {
         release();
       }
+    },
+  };
+}
+
+type Call = PgliteRequest extends infer M ? (M extends { id: number } ? Omit<M, 'id'> : never) : never;
+
+interface PgliteThread {
+  emptyCluster?: Uint8Array<ArrayBuffer>;
+  wasmModule?: WasmModule;
+  call(message: Call): Promise<PgliteOk>;
+  /** Closes the database (statements already sent run first) and waits for the thread to end. */
+  close(): Promise<void>;
+}
+
+/**
+ * The thread's module. From TypeScript sources (tests, tsx) it is required through tsx's CommonJS
+ * hook (a worker's entry file itself goes to Node's loader, which refuses `.ts`).
+ */
+function newPgliteWorker(data: PgliteThreadData): Worker {
+  if (!__filename.endsWith('.ts')) return new Worker(path.join(__dirname, 'pglite-thread.js'), { workerData: data });
+  const entry = `require(${JSON.stringify(path.join(__dirname, 'pglite-thread.ts'))});`;
+  return new Worker(entry, { eval: true, workerData: data, execArgv: [...process.execArgv, '--require', 'tsx/cjs'] });
+}
+
+async function startPgliteThread(data: PgliteThreadData): Promise<PgliteThread> {
+  const worker = newPgliteWorker(data);
+  const pending = new Map<number, { resolve: (r: PgliteOk) => void; reject: (e: Error) => void }>();
+  let nextId = 1;
+  let stopped: Error | undefined;
+  // The thread keeps the process alive only while a request waits for it.
+  const hold = () => {
+    if (pending.size === 1) worker.ref();
+  };
+  let closing = false;
+  const letGo = () => {
+    if (pending.size === 0 && !closing) worker.unref();
+  };
+  const stop = (error: Error) => {
+    stopped ??= error;
+    for (const p of pending.values()) p.reject(stopped);
+    pending.clear();
+  };
+  const ready = await new Promise<PgliteReady>((resolve, reject) => {
+    const failed = (error: Error) => {
+      worker.off('exit', exitedEarly);
+      reject(error);
+    };
+    const exitedEarly = (code: number) => {
+      worker.off('error', failed);
+      reject(new StoreError(`the PGlite thread exited (${code}) while opening the database`));
+    };
+    worker.once('message', (m: PgliteReady) => {
+      worker.off('error', failed);
+      worker.off('exit', exitedEarly);
+      resolve(m);
+    });
+    worker.once('error', failed);
+    worker.once('exit', exitedEarly);
+  });
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  if (!ready.ready) {
+    await worker.terminate();
+    throw new StoreError(`PGlite could not open the database: ${ready.error.message}`, { cause: fromPortable(ready.error) });
+  }
+  worker.on('message', (reply: PgliteReply) => {
+    const p = pending.get(reply.id);
+    if (!p) return;
+    pending.delete(reply.id);
+    letGo();
+    if (reply.ok) p.resolve(reply);
+    else p.reject(fromPortable(reply.error));
+  });
+  worker.on('error', (error) => stop(new StoreError(`the PGlite thread failed: ${error.message}`, { cause: error })));
+  worker.on('exit', (code) => stop(new StoreError(`the PGlite thread exited (${code})`)));
+  worker.unref();
+  const call = (message: Call) =>
+    new Promise<PgliteOk>((resolve, reject) => {
+      if (stopped) return reject(stopped);
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      hold();
+      worker.postMessage({ ...message, id });
+    });
+  return {
+    ...(ready.emptyCluster ? { emptyCluster: ready.emptyCluster } : {}),
+    ...(ready.wasmModule ? { wasmModule: ready.wasmModule } : {}),
+    call,
+    async close() {
+      if (stopped) return;
+      // Held until the thread has ended: closing must finish before the process may exit.
+      closing = true;
+      worker.ref();
+      await call({ op: 'close' });
+      stop(new StoreError('the store is closed'));
+      // The database is closed; nothing is left on the thread to wait for.
+      await worker.terminate();
+      await exited;
     },
   };
 }

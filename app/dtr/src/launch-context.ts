@@ -6,6 +6,11 @@
  * kept as is and ignored. Pure: no I/O.
  */
 
+import { isRecord } from '../../../src/fhir/json';
+import { parseReference } from '../../../src/fhir/reference';
+
+type Json = Record<string, unknown>;
+
 export interface LaunchContext {
   patientId?: string;
   /** `MedicationRequest/…` (or another order type) the documentation is for. */
@@ -21,25 +26,23 @@ export interface LaunchContext {
 
 export const ORDER_TYPES = ['MedicationRequest', 'ServiceRequest', 'DeviceRequest', 'NutritionOrder'];
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]).filter((s): s is string => typeof s === 'string' && s !== '');
 
 /** `Type/id` of a relative or absolute reference (`…/fhir/Type/id` → `Type/id`); undefined otherwise. */
 export function relativeReference(reference: string | undefined): string | undefined {
-  const match = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(reference ?? '');
-  return match ? `${match[1]}/${match[2]}` : undefined;
+  const parsed = parseReference(reference);
+  return parsed ? `${parsed.resourceType}/${parsed.id}` : undefined;
 }
 
 const typeOf = (reference: string | undefined): string | undefined => reference?.split('/')[0];
 
 /** appContext as an object; undefined when absent or not a JSON object. */
 export function parseAppContext(raw: unknown): Json | undefined {
-  if (isObject(raw)) return raw;
+  if (isRecord(raw)) return raw;
   if (typeof raw !== 'string' || raw.trim() === '') return undefined;
   try {
     const parsed: unknown = JSON.parse(raw);
-    return isObject(parsed) ? parsed : undefined;
+    return isRecord(parsed) ? parsed : undefined;
   } catch {
     return undefined;
   }
@@ -48,7 +51,7 @@ export function parseAppContext(raw: unknown): Json | undefined {
 export function readLaunchContext(token: Json): LaunchContext {
   const app = parseAppContext(token.appContext) ?? {};
   const fhirContext = (Array.isArray(token.fhirContext) ? token.fhirContext : [])
-    .filter(isObject)
+    .filter(isRecord)
     .map((c) => relativeReference(typeof c.reference === 'string' ? c.reference : typeof c.type === 'string' && typeof c.id === 'string' ? `${c.type}/${c.id}` : undefined))
     .filter((r): r is string => r !== undefined);
   // An order given as JSON content (DTR allows it) is read by its id; the app reads orders from the EHR.

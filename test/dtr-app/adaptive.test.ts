@@ -10,14 +10,11 @@ import type { Parameters, Questionnaire, QuestionnaireResponse } from 'fhir/r4';
 import { COVERAGE_INFORMATION_URL } from '../../src/crd/types';
 import { EXT } from '../../src/dtr/urls';
 import { answersByLinkId } from '../../app/dtr/src/response';
-import { ehrChart, formResponse, launchFromCard, missingPrerequisites, newPage, onlyResponse, orderSignLaunchLink, populateFor, startHarness, textOf, until, valueOf, yesNo, type Harness } from './support';
+import { COVERAGE, formResponse, launchFromCard, newPage, onlyResponse, openHarness, orderSignLaunchLink, PATIENT, populateFor, textOf, until, valueOf, yesNo, type Harness } from './support';
 
 jest.setTimeout(300_000);
 
-const PATIENT = 'pt-ra-partial';
-const COVERAGE = 'Coverage/cov-pt-ra-partial';
 const KINERET_Q = 'http://pa.example.org/fhir/Questionnaire/cp-phar-244-kineret';
-const problems = missingPrerequisites();
 const ADALIMUMAB = /adalimumab product/;
 const TOCILIZUMAB = /Actemra \(tocilizumab\)/;
 const TOFACITINIB = /Xeljanz/;
@@ -33,8 +30,7 @@ const originsOf = (qr: QuestionnaireResponse | undefined): Map<string, string | 
 describe('adaptive form: $next-question drives the form, the draft is saved as it goes, then submitted', () => {
   let h: Harness;
   beforeAll(async () => {
-    if (problems.length > 0) throw new Error(`DTR app test prerequisites missing:\n- ${problems.join('\n- ')}`);
-    h = await startHarness(ehrChart('ra-chart-only-partial', 'RX-DTR-ADAPT-1'));
+    h = await openHarness('RX-DTR-ADAPT-1');
   });
   afterAll(async () => h?.close());
 
@@ -128,8 +124,7 @@ describe('adaptive form: $next-question drives the form, the draft is saved as i
 describe('adaptive form on the server as deployed (SMART_CLIENTS, DTR_EHRS): $next-question with the exchanged payer token', () => {
   let h: Harness;
   beforeAll(async () => {
-    if (problems.length > 0) throw new Error(`DTR app test prerequisites missing:\n- ${problems.join('\n- ')}`);
-    h = await startHarness(ehrChart('ra-chart-only-partial', 'RX-DTR-ADAPT-2'), { authenticated: true });
+    h = await openHarness('RX-DTR-ADAPT-2', { authenticated: true });
   });
   afterAll(async () => h?.close());
 

@@ -13,17 +13,17 @@ import type { QuestionnaireResponse } from 'fhir/r4';
 import { EXT } from '../../src/dtr/urls';
 import { answersByLinkId } from '../../app/dtr/src/response';
 import {
-  ehrChart,
+  COVERAGE,
   formReady,
   formResponse,
   launchFromCard,
-  missingPrerequisites,
   newPage,
   onlyResponse,
   orderSignLaunchLink,
   populateFor,
   responsesIn,
-  startHarness,
+  openHarness,
+  PATIENT,
   textOf,
   until,
   valueOf,
@@ -33,9 +33,6 @@ import {
 
 jest.setTimeout(240_000);
 
-const PATIENT = 'pt-ra-partial';
-const COVERAGE = 'Coverage/cov-pt-ra-partial';
-const problems = missingPrerequisites();
 
 const ADALIMUMAB = /adalimumab product/;
 const TOCILIZUMAB = /Actemra \(tocilizumab\)/;
@@ -57,8 +54,7 @@ async function answerCdai(page: Page, score: string): Promise<void> {
 describe('auth-needed chart: the CRD card launches the app, the form opens pre-filled, the request is approved', () => {
   let h: Harness;
   beforeAll(async () => {
-    if (problems.length > 0) throw new Error(`DTR app test prerequisites missing:\n- ${problems.join('\n- ')}`);
-    h = await startHarness(ehrChart('ra-chart-only-partial', 'RX-DTR-APP-1'));
+    h = await openHarness('RX-DTR-APP-1');
   });
   afterAll(async () => h?.close());
 
@@ -142,8 +138,7 @@ describe('auth-needed chart: the CRD card launches the app, the form opens pre-f
 describe('a chart that cannot be approved: the app shows the pend and its reasons', () => {
   let h: Harness;
   beforeAll(async () => {
-    if (problems.length > 0) throw new Error(`DTR app test prerequisites missing:\n- ${problems.join('\n- ')}`);
-    h = await startHarness(ehrChart('ra-chart-only-partial', 'RX-DTR-APP-2'));
+    h = await openHarness('RX-DTR-APP-2');
   });
   afterAll(async () => h?.close());
 
@@ -170,8 +165,7 @@ describe('a chart that cannot be approved: the app shows the pend and its reason
 describe('failures show a clear message and lose no answer', () => {
   let h: Harness;
   beforeAll(async () => {
-    if (problems.length > 0) throw new Error(`DTR app test prerequisites missing:\n- ${problems.join('\n- ')}`);
-    h = await startHarness(ehrChart('ra-chart-only-partial', 'RX-DTR-APP-3'));
+    h = await openHarness('RX-DTR-APP-3');
   });
   afterAll(async () => h?.close());
 
@@ -253,8 +247,7 @@ describe('failures show a clear message and lose no answer', () => {
 describe('relaunch: appContext.response reopens the saved draft', () => {
   let h: Harness;
   beforeAll(async () => {
-    if (problems.length > 0) throw new Error(`DTR app test prerequisites missing:\n- ${problems.join('\n- ')}`);
-    h = await startHarness(ehrChart('ra-chart-only-partial', 'RX-DTR-APP-4'));
+    h = await openHarness('RX-DTR-APP-4');
   });
   afterAll(async () => h?.close());
 

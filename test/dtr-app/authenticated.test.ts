@@ -8,13 +8,13 @@ import request from 'supertest';
 import { answersByLinkId } from '../../app/dtr/src/response';
 import {
   EHR_ORGANIZATION,
-  ehrChart,
+  COVERAGE,
   launchFromCard,
-  missingPrerequisites,
   newPage,
   orderSignLaunchLink,
   responsesIn,
-  startHarness,
+  openHarness,
+  PATIENT,
   textOf,
   until,
   valueOf,
@@ -24,15 +24,11 @@ import {
 
 jest.setTimeout(240_000);
 
-const PATIENT = 'pt-ra-partial';
-const COVERAGE = 'Coverage/cov-pt-ra-partial';
-const problems = missingPrerequisites();
 
 describe('server with SMART_CLIENTS: the app gets its payer token by exchanging the EHR launch', () => {
   let h: Harness;
   beforeAll(async () => {
-    if (problems.length > 0) throw new Error(`DTR app test prerequisites missing:\n- ${problems.join('\n- ')}`);
-    h = await startHarness(ehrChart('ra-chart-only-partial', 'RX-DTR-AUTH-1'), { authenticated: true });
+    h = await openHarness('RX-DTR-AUTH-1', { authenticated: true });
   });
   afterAll(async () => h?.close());
 

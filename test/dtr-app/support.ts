@@ -54,6 +54,17 @@ export const EHR_ORGANIZATION = { system: 'http://hl7.org/fhir/sid/us-npi', valu
  * `authenticated`: the server as deployed, /fhir closed (SMART_CLIENTS set) and the test EHR in
  * DTR_EHRS, so the app must exchange its EHR launch for a payer token.
  */
+/** The partial RA chart's member, as the launch context names them. */
+export const PATIENT = 'pt-ra-partial';
+export const COVERAGE = 'Coverage/cov-pt-ra-partial';
+
+/** The harness on the partial RA chart with the order `orderId`; a clear error when Chromium or the built app is missing. */
+export async function openHarness(orderId: string, options: { authenticated?: boolean } = {}): Promise<Harness> {
+  const problems = missingPrerequisites();
+  if (problems.length > 0) throw new Error(`DTR app test prerequisites missing:\n- ${problems.join('\n- ')}`);
+  return startHarness(ehrChart('ra-chart-only-partial', orderId), options);
+}
+
 export async function startHarness(chart: FhirResource[], options: { authenticated?: boolean } = {}): Promise<Harness> {
   const ehr = await startTestEhr(chart);
   // The server must know its own URL (card links, the app's payer base) before it is built.

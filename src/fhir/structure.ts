@@ -20,6 +20,7 @@ import {
   crawlTypedValue,
   getDataType,
   indexStructureDefinitionBundle,
+  isDataTypeLoaded,
   isPrimitiveType,
   validateResource,
   type CrawlerVisitor,
@@ -44,14 +45,14 @@ export interface RequestLimits {
 /** The defaults of MAX_JSON_DEPTH, MAX_BUNDLE_ENTRIES, MAX_CLAIM_ITEMS and MAX_ARRAY_ITEMS (src/config.ts). */
 export const DEFAULT_LIMITS: RequestLimits = { maxJsonDepth: 64, maxBundleEntries: 2000, maxClaimItems: 1000, maxArrayItems: 500 };
 
-let loaded = false;
-
-/** Indexes the R4 base types and resources for the validator; later calls are free. */
+/**
+ * Indexes the R4 base types and resources for the validator; later calls are free. Asks medplum's
+ * own index (resources are indexed last), which outlives this module where a module is loaded again.
+ */
 export function loadR4Definitions(): void {
-  if (loaded) return;
+  if (isDataTypeLoaded('ClaimResponse')) return;
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Parameters<typeof indexStructureDefinitionBundle>[0]);
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json') as Parameters<typeof indexStructureDefinitionBundle>[0]);
-  loaded = true;
 }
 
 interface Step {

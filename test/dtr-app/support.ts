@@ -1,17 +1,17 @@
 /**
  * Harness for the DTR app tests: the real server (createTestApp) listening on 127.0.0.1 and
  * serving /dtr/, the test EHR (test/support/ehr) holding a CP.PHAR.244 chart and the draft order,
- * headless Chromium (playwright-core) that reaches only loopback, and helpers that act as the EHR
- * (CRD order-sign, then the SMART launch of the card's link) and as the clinician.
+ * a context of the run's headless Chromium (test/support/browser.ts) that reaches only loopback,
+ * and helpers that act as the EHR (CRD order-sign, then the SMART launch of the card's link) and
+ * as the clinician.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
 import type { Bundle, FhirResource, MedicationRequest, Parameters, QuestionnaireResponse, QuestionnaireResponseItemAnswer } from 'fhir/r4';
 import { REPO_ROOT, type Config } from '../../src/config';
 import type { CdsLink, CdsServiceResponse } from '../../src/crd/types';
@@ -19,13 +19,14 @@ import { createTestApp, EVALUATION_DATE, type TestApp } from '../support/app';
 import { buildRequest, chartResources, ORDER_NUMBER_SYSTEM } from '../support/crd-requests';
 import { startTestEhr, type TestEhr } from '../support/ehr/ehr';
 import { smartClients } from '../support/smart-clients';
+import { chromiumMissing, openBrowserContext } from '../support/browser';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const CLIENT_ID = 'pa-dtr-app';
 
 export function missingPrerequisites(): string[] {
   const problems: string[] = [];
-  if (!fs.existsSync(CHROMIUM)) problems.push(`Chromium not found at ${CHROMIUM}: \`apt-get install -y chromium\` (or set CHROMIUM_PATH).`);
+  const chromium = chromiumMissing();
+  if (chromium) problems.push(chromium);
   for (const file of ['build/dtr-app/app.js', 'build/dtr-app/launch.js', 'build/lforms/webcomponent/lhc-forms.js']) {
     if (!fs.existsSync(path.join(REPO_ROOT, file))) problems.push(`${file} is missing: run \`npm run build:dtr-app\`.`);
   }
@@ -90,15 +91,7 @@ export async function startHarness(chart: FhirResource[], options: { authenticat
   const server = await createTestApp({ publicBaseUrl: baseUrl, evaluation: { workers: 0, timeoutMs: 120_000 }, ...auth });
   handler = server.app as unknown as http.RequestListener;
   ehr.registerClient(CLIENT_ID, `${baseUrl}/dtr/`);
-  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dtr-app-chromium-'));
-  const browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1280, height: 800 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  // Nothing leaves the machine.
-  await browser.route('**/*', (route) => (new URL(route.request().url()).hostname === '127.0.0.1' ? route.continue() : route.abort()));
+  const browser = await openBrowserContext();
   return {
     server,
     baseUrl,
@@ -110,7 +103,6 @@ export async function startHarness(chart: FhirResource[], options: { authenticat
       listener.closeAllConnections();
       await new Promise<void>((resolve) => listener.close(() => resolve()));
       await server.close();
-      fs.rmSync(userDataDir, { recursive: true, force: true });
     },
   };
 }

@@ -11,9 +11,8 @@
  * says what to run.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import type {
   Bundle,
   Questionnaire,
@@ -31,8 +30,8 @@ import { createPolicyEngine } from '../../src/engine';
 import { EXT } from '../../src/dtr/urls';
 import { fixtureArtifacts, medicationOrder, packageInput, packageOf } from './support/fixtures';
 import { LFORMS_FILES, startRenderServer, type RenderServer } from './support/render-server';
+import { chromiumMissing, openBrowserContext } from '../support/browser';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const LFORMS_DIR = path.join(REPO_ROOT, 'build', 'lforms');
 const PREFERRED_TERMINOLOGY_SERVER = 'http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-preferredTerminologyServer';
 const ITEM_CONTROL = 'http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl';
@@ -41,9 +40,8 @@ jest.setTimeout(120_000);
 
 function missingPrerequisites(): string[] {
   const problems: string[] = [];
-  if (!fs.existsSync(CHROMIUM)) {
-    problems.push(`Chromium not found at ${CHROMIUM}: install it with \`apt-get update && apt-get install -y chromium\` (or set CHROMIUM_PATH).`);
-  }
+  const chromium = chromiumMissing();
+  if (chromium) problems.push(chromium);
   const missing = LFORMS_FILES.filter((f) => !fs.existsSync(path.join(LFORMS_DIR, f)));
   if (missing.length > 0) {
     problems.push(`LHC-Forms files missing in build/lforms (${missing.join(', ')}): run \`scripts/fetch-lforms.sh\`.`);
@@ -154,34 +152,16 @@ const problems = missingPrerequisites();
 describe('LHC-Forms renders every Questionnaire', () => {
   let context: BrowserContext;
   let server: RenderServer;
-  let userDataDir: string;
 
   beforeAll(async () => {
     if (problems.length > 0) throw new Error(`Renderer test prerequisites missing:\n- ${problems.join('\n- ')}`);
     server = await startRenderServer(LFORMS_DIR, sets[0]!.artifacts);
-    userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dtr-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    // Nothing leaves the machine: only the local test server answers.
-    await context.route('**/*', (route) => (new URL(route.request().url()).hostname === '127.0.0.1' ? route.continue() : route.abort()));
+    context = await openBrowserContext();
   });
 
   afterAll(async () => {
     await context?.close();
     await server?.close();
-    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
   });
 
   test('there is at least one Questionnaire to render', () => {

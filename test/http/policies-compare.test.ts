@@ -7,37 +7,33 @@ import fs from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { REPO_ROOT } from '../../src/config';
 import { renderComparisonHtml, renderComparisonMarkdown } from '../../src/catalog/pages';
 import { createTestApp, type TestApp } from '../support/app';
+import { openBrowserContext } from '../support/browser';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const RA = 'http://pa.example.org/fhir/ValueSet/rheumatoid-arthritis';
 const COVID = 'http://pa.example.org/fhir/ValueSet/covid-19';
 
 let t: TestApp;
 let server: Server;
-let browser: Browser;
+let context: BrowserContext;
 let page: Page;
 
 beforeAll(async () => {
   t = await createTestApp();
   server = t.app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-  page = await browser.newPage();
+  context = await openBrowserContext();
+  page = await context.newPage();
   const { port } = server.address() as AddressInfo;
   const response = await page.goto(`http://127.0.0.1:${port}/policies`);
   expect(response?.status()).toBe(200);
 }, 60000);
 
 afterAll(async () => {
-  await browser?.close();
+  await context?.close();
   await new Promise((resolve) => server?.close(resolve));
   await t?.close();
 });

@@ -7,12 +7,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Express } from 'express';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import request from 'supertest';
 import type { Bundle, ClaimResponse, OperationOutcome } from 'fhir/r4';
 import { loadConfig, loadReviewAuthConfig, parseReviewApiTokens } from '../../src/config';
@@ -22,10 +21,10 @@ import type { Logger } from '../../src/logger';
 import { csrfTokenFor } from '../../src/review/auth';
 import { assertNotOpen } from '../../src/server';
 import { createTestApp, type TestApp } from '../support/app';
+import { openBrowserContext } from '../support/browser';
 import { DATABASE_URL, freshSchema } from '../support/postgres';
 import { movableClock, pasRequest, rawSql } from './support';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 jest.setTimeout(180_000);
 
 const CLIENT_SECRET = crypto.randomBytes(16).toString('hex');
@@ -50,7 +49,6 @@ let t: TestApp;
 let other: Express;
 let otherApp: TestApp | undefined;
 let dropSchema: (() => Promise<void>) | undefined;
-let browser: Browser;
 
 async function startProvider(redirectBase: string): Promise<string> {
   const client = {
@@ -76,7 +74,6 @@ async function startProvider(redirectBase: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH).`);
   // The app listens first: the provider registers its callback URL; then the app learns the issuer.
   server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -102,15 +99,9 @@ beforeAll(async () => {
   server.on('request', t.app);
   if (pg) otherApp = await createTestApp(overrides, clock.now);
   other = otherApp?.app ?? createApp({ ...t.ctx }, allRoutes);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
 });
 
 afterAll(async () => {
-  await browser?.close();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   idp?.kill('SIGTERM');
   await otherApp?.close();
@@ -127,15 +118,9 @@ async function submitted(name: 'kineret' | 'carvykti'): Promise<string> {
   return /(?:^|\/)Claim\/([^/]+)$/.exec(cr.request?.reference ?? '')?.[1] ?? '';
 }
 
-async function newContext(): Promise<BrowserContext> {
-  const context = await browser.newContext();
-  await context.route('**/*', (route) => (new URL(route.request().url()).hostname === '127.0.0.1' ? route.continue() : route.abort()));
-  return context;
-}
-
 /** Opens /review, is sent to the provider, signs in there as `login`; returns the page after the callback. */
 async function signIn(login: keyof typeof ACCOUNTS, context?: BrowserContext): Promise<{ context: BrowserContext; page: Page; callbackStatus: number }> {
-  context ??= await newContext();
+  context ??= await openBrowserContext();
   const page = await context.newPage();
   await page.goto(`${base}/review`);
   expect(page.url().startsWith(issuer)).toBe(true);

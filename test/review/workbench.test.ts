@@ -3,24 +3,20 @@
  * open a pended request, see its open criteria with citations, be refused a deny without a
  * reason, approve, and see the authorization number.
  */
-import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import type { Server } from 'node:http';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import request from 'supertest';
 import { createTestApp, type TestApp } from '../support/app';
+import { openBrowserContext } from '../support/browser';
 import { pasRequest } from './support';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 jest.setTimeout(120_000);
 
 let t: TestApp;
 let server: Server;
 let base: string;
 let context: BrowserContext;
-let userDataDir: string;
 let kineret: string;
 let carvykti: string;
 
@@ -31,7 +27,6 @@ async function submitted(bundle: object): Promise<string> {
 }
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH).`);
   // The real clock: the workbench computes overdue against the browser's time.
   t = await createTestApp({}, () => new Date());
   kineret = await submitted(pasRequest('kineret'));
@@ -39,20 +34,13 @@ beforeAll(async () => {
   server = t.app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'review-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-  await context.route('**/*', (route) => (new URL(route.request().url()).hostname === '127.0.0.1' ? route.continue() : route.abort()));
+  context = await openBrowserContext();
 });
 
 afterAll(async () => {
   await context?.close();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   await t?.close();
-  if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
 });
 
 async function open(): Promise<{ page: Page; errors: string[] }> {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { exportJWK, generateKeyPair } from 'jose';
 import type { OperationOutcome } from 'fhir/r4';
-import { createTestApp, type TestApp } from '../support/app';
+import { createTestApp, withSettings, type TestApp } from '../support/app';
 import { loadOpsConfig } from '../../src/config';
 import { countDeliveryFailure, observeOutboxDepth } from '../../src/ops/metrics';
 import { fixture } from '../support/crd-client';
@@ -106,7 +106,7 @@ describe('body limits per route', () => {
   });
 
   test('MAX_BODY_BYTES caps every family', async () => {
-    const capped = await createTestApp({ maxBodyBytes: 1000 });
+    const capped = withSettings(t, { maxBodyBytes: 1000 });
     try {
       expect413(await request(capped.app).post('/fhir/Claim/$submit').type('application/fhir+json').send(PAS), /1000 bytes, the limit for PAS \$submit \(MAX_BODY_BYTES\)/);
     } finally {
@@ -118,7 +118,7 @@ describe('body limits per route', () => {
 describe('health', () => {
   test('live and ready answer without authentication', async () => {
     const jwk = await exportJWK((await generateKeyPair('ES384', { extractable: true })).publicKey);
-    const secured = await createTestApp({ smartClients: [{ clientId: 'c', jwks: { keys: [jwk] }, organization: { system: 's', value: 'v' }, scope: 'system/Claim.c' }] });
+    const secured = withSettings(t, { smartClients: [{ clientId: 'c', jwks: { keys: [jwk] }, organization: { system: 's', value: 'v' }, scope: 'system/Claim.c' }] });
     try {
       expect((await request(secured.app).get('/fhir/ClaimResponse/x')).status).toBe(401);
       const live = await request(secured.app).get('/health/live');
@@ -177,7 +177,7 @@ describe('metrics', () => {
 
   test('METRICS_TOKEN protects /metrics', async () => {
     const ops = loadOpsConfig({ METRICS_TOKEN: 'scrape-secret' });
-    const guarded = await createTestApp({ ops });
+    const guarded = withSettings(t, { ops });
     try {
       expect((await request(guarded.app).get('/metrics')).status).toBe(401);
       expect((await request(guarded.app).get('/metrics').set('Authorization', 'Bearer wrong')).status).toBe(401);

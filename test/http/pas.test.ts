@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import type { Bundle, ClaimResponse, OperationOutcome } from 'fhir/r4';
-import { createTestApp, type TestApp } from '../support/app';
+import { createTestApp, withSettings, type TestApp } from '../support/app';
 import { readReviewAction } from '../../src/pas/response';
 
 const FIXTURE = path.join(__dirname, '../../fixtures/pas/kineret-request-base.json');
@@ -141,7 +141,7 @@ describe('POST /fhir/Claim/$submit', () => {
   });
 
   test('a body over the size limit: 413 OperationOutcome', async () => {
-    const small = await createTestApp({ maxBodyBytes: 1024 });
+    const small = withSettings(t, { maxBodyBytes: 1024 });
     try {
       const res = await request(small.app)
         .post('/fhir/Claim/$submit')

@@ -4,7 +4,7 @@
  */
 import request from 'supertest';
 import type { Bundle, ClaimResponse, OperationOutcome } from 'fhir/r4';
-import { createTestApp, type TestApp } from '../support/app';
+import { createTestApp, withSettings, type TestApp } from '../support/app';
 import { assertNotOpen } from '../../src/server';
 import { loadConfig } from '../../src/config';
 import type { Logger } from '../../src/logger';
@@ -121,7 +121,7 @@ describe('review API', () => {
 
 describe('access', () => {
   test('with /fhir or CDS Hooks authenticated but no reviewer sign-in, the review side stays closed (401)', async () => {
-    const closed = await createTestApp({ trustedIssuers: [{ iss: 'https://ehr.example.org', jwksUrl: 'https://ehr.example.org/jwks' }] });
+    const closed = withSettings(t, { trustedIssuers: [{ iss: 'https://ehr.example.org', jwksUrl: 'https://ehr.example.org/jwks' }] });
     try {
       for (const url of ['/review', '/review/api/queue', '/review/api/claims/x']) {
         const res = await request(closed.app).get(url);

@@ -24,3 +24,14 @@ export async function createTestApp(overrides: Partial<Config> = {}, clock: () =
   const ctx = await buildContext(config, logger, clock);
   return { app: createApp(ctx, allRoutes), ctx, close: () => ctx.store.close() };
 }
+
+/**
+ * The same store, engine and clock as `base` under other settings (body limits, authentication,
+ * rate limits): a second express app and no second PGlite (opening one costs about a second of
+ * CPU). Settings read when the context is built (store, engine, time zone) stay those of `base`.
+ */
+export function withSettings(base: TestApp, overrides: Partial<Config>): TestApp {
+  const ctx: AppContext = { ...base.ctx, config: { ...base.ctx.config, ...overrides } };
+  return { app: createApp(ctx, allRoutes), ctx, close: async () => undefined };
+}
+

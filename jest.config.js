@@ -21,8 +21,9 @@ module.exports = {
   // CQL compiled once per run and the empty PGlite cluster dumped once (test/global-setup.js).
   globalSetup: '<rootDir>/test/global-setup.js',
   globalTeardown: '<rootDir>/test/global-teardown.js',
-  // Both cores: the parent process only schedules (jest's default leaves one core idle).
-  maxWorkers: 2,
+  // One worker more than this machine's 2 cores: the browser, child-process and delivery-retry
+  // suites wait much of their time, and a third worker keeps both cores busy meanwhile.
+  maxWorkers: 3,
   testTimeout: 30000,
   projects: [
     { ...project, displayName: 'unit', testMatch: UNIT, testPathIgnorePatterns: IGNORED },

@@ -5,6 +5,7 @@
  *   PostgreSQL, the HTTP app, the DTR renderer in Chromium). A new test folder lands here.
  * `npm run test:unit` / `npm run test:integration` run one of them.
  */
+const os = require('node:os');
 const project = require('./test/jest-project.js');
 
 const UNIT = [
@@ -21,9 +22,9 @@ module.exports = {
   // CQL compiled once per run and the empty PGlite cluster dumped once (test/global-setup.js).
   globalSetup: '<rootDir>/test/global-setup.js',
   globalTeardown: '<rootDir>/test/global-teardown.js',
-  // One worker more than this machine's 2 cores: the browser, child-process and delivery-retry
-  // suites wait much of their time, and a third worker keeps both cores busy meanwhile.
-  maxWorkers: 3,
+  // One worker more than the cores: the browser, child-process and delivery-retry suites wait much
+  // of their time, and the extra worker keeps every core busy meanwhile (85% use with 2 on 2 cores).
+  maxWorkers: os.availableParallelism() + 1,
   testTimeout: 30000,
   projects: [
     { ...project, displayName: 'unit', testMatch: UNIT, testPathIgnorePatterns: IGNORED },

@@ -15,7 +15,7 @@
  * the request with a warning, so no domain code ever reads it as an object.
  * Profiles and extensions are not resolved: unknown ones are fine.
  */
-import type { OperationOutcome, OperationOutcomeIssue, Resource } from 'fhir/r4';
+import type { OperationOutcome, OperationOutcomeIssue, Resource, StructureDefinition } from 'fhir/r4';
 import {
   crawlTypedValue,
   getDataType,
@@ -46,11 +46,29 @@ export const DEFAULT_LIMITS: RequestLimits = { maxJsonDepth: 64, maxBundleEntrie
 
 let loaded = false;
 
+type DefinitionBundle = Parameters<typeof indexStructureDefinitionBundle>[0];
+
+/** ElementDefinition text the validator never reads: its index would keep `definition` (~35 MB of heap per thread). */
+const DOCUMENTATION = ['definition', 'comment', 'requirements', 'alias', 'mapping', 'short'] as const;
+
+/** The bundle's StructureDefinitions without their narrative, differential and element documentation. */
+function withoutDocumentation(bundle: DefinitionBundle): DefinitionBundle {
+  for (const entry of 'entry' in bundle ? (bundle.entry ?? []) : []) {
+    const sd = entry.resource as (StructureDefinition & Record<string, unknown>) | undefined;
+    if (sd?.resourceType !== 'StructureDefinition') continue;
+    delete sd.text;
+    delete sd.mapping;
+    delete sd.differential;
+    for (const element of sd.snapshot?.element ?? []) for (const key of DOCUMENTATION) delete element[key];
+  }
+  return bundle;
+}
+
 /** Indexes the R4 base types and resources for the validator; later calls are free. */
 export function loadR4Definitions(): void {
   if (loaded) return;
-  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Parameters<typeof indexStructureDefinitionBundle>[0]);
-  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json') as Parameters<typeof indexStructureDefinitionBundle>[0]);
+  indexStructureDefinitionBundle(withoutDocumentation(readJson('fhir/r4/profiles-types.json') as DefinitionBundle));
+  indexStructureDefinitionBundle(withoutDocumentation(readJson('fhir/r4/profiles-resources.json') as DefinitionBundle));
   loaded = true;
 }
 

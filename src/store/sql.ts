@@ -132,6 +132,13 @@ export async function openPglite(dataDir: string): Promise<SqlClient> {
   }
   let thread: PgliteThread;
   try {
+    // A new cluster: initdb grows PGlite's wasm memory to ~600 MB, which a thread never gives
+    // back, so it runs on a thread of its own that then ends; the server's thread opens the result.
+    if (data.dataDir !== null && !fs.existsSync(path.join(data.dataDir, 'PG_VERSION'))) {
+      const init = await startPgliteThread(pgliteWasm ? { ...data, wasmModule: pgliteWasm } : data);
+      pgliteWasm ??= init.wasmModule;
+      await init.close();
+    }
     thread = await startPgliteThread(pgliteWasm ? { ...data, wasmModule: pgliteWasm } : data);
   } catch (error) {
     release();

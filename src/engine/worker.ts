@@ -12,6 +12,7 @@ import type { EvaluationRequest } from './request';
 import type { CqlInputs } from './evaluate';
 import { toPortable, type PortableResult } from './portable';
 import { nameThread } from '../ops/thread-name';
+import { collectGarbage } from '../ops/collect-garbage';
 import { loadR4Definitions } from '../fhir/structure';
 import { check, type StructureTask, type StructureTaskResult } from '../fhir/structure-worker';
 import { LOADED } from './threads';
@@ -49,6 +50,7 @@ const engine = createPolicyEngine(paths, { timeoutMs, timeZone });
 fhirWrapper();
 for (const policy of engine.catalog.policies) engine.libraries.executable(policy.library.name);
 loadR4Definitions();
+collectGarbage();
 parentPort?.postMessage({ [LOADED]: true });
 
 export default async function run(task: ThreadTask): Promise<Decision | PortableResult[] | StructureTaskResult> {

@@ -13,6 +13,8 @@ import { Piscina } from 'piscina';
 import type { Config } from '../config';
 import type { ThreadTask, WorkerData } from './worker';
 
+const YOUNG_GENERATION_MB = 24;
+
 /** The key of the message a worker posts once it has loaded (piscina passes it on as a 'message' event). */
 export const LOADED = 'paWorkerLoaded';
 
@@ -40,6 +42,9 @@ export function createWorkerThreads(config: Pick<Config, 'paths' | 'evaluation' 
     minThreads: size,
     maxThreads: size,
     idleTimeout: Infinity,
+    // A young generation of 24 MB (8 MB semi-spaces) rather than V8's 48: ~20 MB less resident per
+    // worker; an evaluation's garbage is short-lived, so the more frequent scavenges cost no measurable CPU.
+    resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
     workerData,
   });
   let loaded = 0;

@@ -42,6 +42,10 @@ export function createWorkerThreads(config: Pick<Config, 'paths' | 'evaluation' 
     minThreads: size,
     maxThreads: size,
     idleTimeout: Infinity,
+    // Idle workers wait on their event loop, not blocked in Atomics.wait: only then does V8's memory
+    // reducer run in them and give back what a large request grew (measured: 772 → 592 MB RSS
+    // within 12 s of idling after 1,000-item Claims and 3,000-resource charts; 864 stayed 864).
+    atomics: 'disabled',
     // A young generation of 24 MB (8 MB semi-spaces) rather than V8's 48: ~20 MB less resident per
     // worker; an evaluation's garbage is short-lived, so the more frequent scavenges cost no measurable CPU.
     resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },

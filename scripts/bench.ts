@@ -4,14 +4,16 @@
  * 1. Floors, in-process: raw cql-execution + cql-exec-fhir (PatientSource, the policy's own ELM,
  *    the plain CodeService) on the same prepared bundles, evaluating the definitions the decision
  *    reads; and the engine's `evaluate` on the same requests.
- * 2. Start-up: `node dist/src/server.js` to its first answer, with a new and an existing store.
+ * 2. Start-up: `node dist/src/server.js` to its first answer and to /health/ready (workers loaded),
+ *    with a new and an existing store; `--only startup` also times the first `$submit` once ready.
  * 3. Over HTTP (autocannon, loopback, a new Claim identifier / hookInstance per request):
  *    PAS `$submit` and CRD `order-sign` (prefetch, and no prefetch: the chart read from a local
  *    EHR FHIR server), with 1 and 8 clients; a large record.
  * 4. The p99 of small requests and of `/fhir/metadata` while large requests run back to back
  *    (a 1,000-item Claim and an ~800 KB Synthea record).
  * 5. RSS of the server process (peak and after the run), and per worker (against EVALUATION_WORKERS=0);
- *    5b. by part: evaluation workers, and the PGlite thread against a PostgreSQL run (--postgres URL).
+ *    5b. by part: one worker thread (against one worker less), all of them (against none), and the
+ *    PGlite thread against a PostgreSQL run (--postgres URL).
  * 6. CPU time per request, by thread (Linux /proc task stats): the main thread's share bounds the
  *    throughput whatever the pool does, and CPU time does not depend on the machine's other load.
  *    The PGlite thread and the evaluation workers are told apart by their thread names.
@@ -275,8 +277,10 @@ interface Server {
   url: string;
   child: ChildProcess;
   startMs: number;
-  /** CPU time of the main thread to the first answer (the worker loads beside it). */
+  /** CPU time of the main thread to the first answer (the workers load beside it). */
   startCpuMs: number;
+  /** Start to `/health/ready` 200: the store open and every worker thread loaded. */
+  readyMs: number;
   stop(): Promise<void>;
 }
 
@@ -297,11 +301,17 @@ async function startServer(dataDir: string, env: Record<string, string> = {}): P
   }
   const startMs = Math.round(performance.now() - t0);
   const cpu = threadCpu(child.pid);
+  while ((await get(`${url}/health/ready`)) !== 200) {
+    if (child.exitCode !== null) throw new Error(`server exited: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const readyMs = Math.round(performance.now() - t0);
   return {
     url,
     child,
     startMs,
     startCpuMs: cpu.get(child.pid as number) ?? NaN,
+    readyMs,
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());
@@ -508,7 +518,7 @@ async function main(): Promise<void> {
   const itemsClaim = manyItems(typical, itemCount);
 
   const only = stringArg('only', '');
-  if (only === 'startup') return startupOnly(arg('runs', 5));
+  if (only === 'startup') return startupOnly(arg('runs', 5), typical);
   if (only === 'rss') {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-bench-'));
     await rssByPart(dir, { name: '$submit', path: '/fhir/Claim/$submit', body: () => fresh(typical) }, 200);
@@ -549,8 +559,8 @@ async function main(): Promise<void> {
   await first.stop();
   const server = await startServer(dataDir);
   console.log(
-    `\n2. Start to first answer: new store ${first.startMs} ms (main-thread CPU ${first.startCpuMs} ms), ` +
-      `existing store ${server.startMs} ms (main-thread CPU ${server.startCpuMs} ms), load ${load()}`,
+    `\n2. Start to first answer: new store ${first.startMs} ms (main-thread CPU ${first.startCpuMs} ms, ready ${first.readyMs} ms), ` +
+      `existing store ${server.startMs} ms (main-thread CPU ${server.startCpuMs} ms, ready ${server.readyMs} ms), load ${load()}`,
   );
 
   // 3. Throughput and latency.
@@ -649,30 +659,50 @@ async function main(): Promise<void> {
 }
 
 /**
- * `--only startup [--runs 5]`: start to first answer with an existing store, `runs` times (after one
- * start that creates it): wall time, main-thread CPU and all threads' CPU to that answer, and RSS then.
+ * `--only startup [--runs 5]`: start with an existing store, `runs` times (after one start that
+ * creates it): to the first answer (wall time, main-thread CPU and all threads' CPU then), to
+ * `/health/ready`, and the first typical `$submit` once ready (it must not pay for warming), and RSS then.
  */
-async function startupOnly(runs: number): Promise<void> {
+async function startupOnly(runs: number, typical: Bundle): Promise<void> {
   const dataDir = process.env.DATABASE_URL ? 'memory://' : fs.mkdtempSync(path.join(os.tmpdir(), 'pa-bench-'));
   await (await startServer(dataDir)).stop();
-  const results: { 'wall ms': number; 'main-thread CPU ms': number; 'all threads CPU ms': number; 'RSS MB': number; load: string | undefined }[] = [];
+  type Row = Record<'wall ms' | 'main-thread CPU ms' | 'all threads CPU ms' | 'ready ms' | 'first $submit ms' | 'RSS MB', number> & { load: string | undefined };
+  const results: Row[] = [];
   for (let i = 0; i < runs; i++) {
     const server = await startServer(dataDir);
     const all = [...threadCpu(server.child.pid).values()].reduce((a, b) => a + b, 0);
-    results.push({ 'wall ms': server.startMs, 'main-thread CPU ms': server.startCpuMs, 'all threads CPU ms': all, 'RSS MB': rss(server.child.pid).now, load: os.loadavg()[0]?.toFixed(1) });
+    const t = performance.now();
+    const res = await fetch(`${server.url}/fhir/Claim/$submit`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: fresh(typical) });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`first $submit: ${res.status}`);
+    const firstMs = Math.round(performance.now() - t);
+    results.push({
+      'wall ms': server.startMs,
+      'main-thread CPU ms': server.startCpuMs,
+      'all threads CPU ms': all,
+      'ready ms': server.readyMs,
+      'first $submit ms': firstMs,
+      'RSS MB': rss(server.child.pid).now,
+      load: os.loadavg()[0]?.toFixed(1),
+    });
     await server.stop();
   }
   console.log(`\n2. Start to first answer with an existing store (${process.env.DATABASE_URL ? 'postgresql' : 'pglite'}), ${runs} runs`);
   console.table(results);
-  const median = (key: 'wall ms' | 'main-thread CPU ms' | 'all threads CPU ms') => pct(results.map((r) => r[key]).sort((a, b) => a - b), 50);
-  console.log(`median: wall ${median('wall ms')} ms, main-thread CPU ${median('main-thread CPU ms')} ms, all threads CPU ${median('all threads CPU ms')} ms`);
+  const median = (key: Exclude<keyof Row, 'load'>) => pct(results.map((r) => r[key]).sort((a, b) => a - b), 50);
+  console.log(
+    `median: wall ${median('wall ms')} ms, main-thread CPU ${median('main-thread CPU ms')} ms, all threads CPU ${median('all threads CPU ms')} ms, ` +
+      `ready ${median('ready ms')} ms, first $submit ${median('first $submit ms')} ms`,
+  );
   if (!process.env.DATABASE_URL) fs.rmSync(dataDir, { recursive: true, force: true });
 }
 
 /**
- * RSS by part, after `requests` typical $submits with 4 clients: the whole server, without
- * evaluation workers (EVALUATION_WORKERS=0), and, with `--postgres URL`, on PostgreSQL (no PGlite
- * thread). Linux has no RSS per thread: each part is the difference between two runs.
+ * RSS by part, after `requests` typical $submits with 4 clients: the whole server, with one worker
+ * thread less (the difference is one worker: its isolate with the CQL engine and the R4
+ * definitions), without worker threads (EVALUATION_WORKERS=0: evaluation and the structure check
+ * on the main thread), and, with `--postgres URL`, on PostgreSQL (no PGlite thread). Linux has no
+ * RSS per thread: each part is the difference between two runs.
  */
 async function rssByPart(dataDir: string, submit: Scenario, requests: number): Promise<void> {
   const measure = async (env: Record<string, string>) => {
@@ -684,20 +714,25 @@ async function rssByPart(dataDir: string, submit: Scenario, requests: number): P
   };
   const workers = loadConfig({ ...process.env }).evaluation.workers || os.availableParallelism();
   const rows: Record<string, string | number>[] = [];
+  // Every row on an existing store: the first start of a new one also runs initdb (section 2 times it).
+  if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) await (await startServer(dataDir)).stop();
   const full = await measure({});
-  rows.push({ server: `PGlite store, ${workers} evaluation workers`, 'RSS MB': full.now, 'peak MB': full.peak });
+  rows.push({ server: `PGlite store, ${workers} worker threads`, 'RSS MB': full.now, 'peak MB': full.peak });
+  const fewer = workers > 1 ? await measure({ EVALUATION_WORKERS: String(workers - 1) }) : undefined;
+  if (fewer) rows.push({ server: `PGlite store, ${workers - 1} worker thread(s)`, 'RSS MB': fewer.now, 'peak MB': fewer.peak });
   const noWorkers = await measure({ EVALUATION_WORKERS: '0' });
-  rows.push({ server: 'PGlite store, evaluation in-process', 'RSS MB': noWorkers.now, 'peak MB': noWorkers.peak });
+  rows.push({ server: 'PGlite store, no worker threads (all on the main thread)', 'RSS MB': noWorkers.now, 'peak MB': noWorkers.peak });
   const postgres = stringArg('postgres', '');
   let pg: { now: number; peak: number } | undefined;
   if (postgres) {
     pg = await measure({ DATABASE_URL: postgres });
-    rows.push({ server: `PostgreSQL store, ${workers} evaluation workers`, 'RSS MB': pg.now, 'peak MB': pg.peak });
+    rows.push({ server: `PostgreSQL store, ${workers} worker threads`, 'RSS MB': pg.now, 'peak MB': pg.peak });
   }
   console.log(`\n5b. RSS by part after ${requests} typical $submit (4 clients)`);
   console.table(rows);
   console.log(
-    `per evaluation worker ≈ ${Math.round((full.now - noWorkers.now) / workers)} MB` +
+    (fewer ? `per worker thread ≈ ${full.now - fewer.now} MB; ` : '') +
+      `all ${workers} worker threads against none ≈ ${full.now - noWorkers.now} MB (the main thread then holds the engine and definitions itself)` +
       (pg ? `; PGlite (thread, wasm heap, shared buffers) ≈ ${full.now - pg.now} MB; main thread and workers without PGlite: ${pg.now} MB` : ' (give --postgres URL for the PGlite share)'),
   );
 }

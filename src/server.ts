@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig, type Config } from './config';
 import { createEngine } from './engine/pool';
+import { createWorkerThreads } from './engine/threads';
 import { createStructureChecker } from './fhir/structure-pool';
 import { loadArtifacts } from './dtr/artifacts';
 import { loadKnowledge } from './core/knowledge';
@@ -21,24 +22,25 @@ export async function buildContext(config: Config, logger: Logger, clock: () => 
   // The store opens on its own thread (PGlite) or over the network while this thread loads the
   // engine and the DTR artifacts (ELM and value sets read once, for both).
   const opening = openStore(config);
+  // The worker threads start loading now too (each its engine and the R4 definitions).
+  const threads = config.evaluation.workers > 0 ? createWorkerThreads(config) : undefined;
   let engine: AppContext['engine'];
   let artifacts: AppContext['artifacts'];
   let structure: AppContext['structure'];
   try {
     const knowledge = loadKnowledge(config.paths);
-    engine = createEngine(config, knowledge);
-    structure = createStructureChecker(config.evaluation.workers);
+    engine = createEngine(config, knowledge, threads);
+    structure = createStructureChecker(threads);
     artifacts = loadArtifacts(config.paths, { knowledge });
   } catch (error) {
-    await opening.then((store) => store.close()).catch(() => undefined);
+    await Promise.allSettled([opening.then((store) => store.close()), threads?.close()]);
     throw error;
   }
   const store = await opening.catch(async (error: unknown) => {
-    await engine.close?.();
-    await structure?.close();
+    await threads?.close();
     throw error;
   });
-  return { config, engine, structure, artifacts, store, logger, clock };
+  return { config, engine, structure, artifacts, store, logger, clock, ...(threads ? { threads } : {}) };
 }
 
 /**
@@ -112,7 +114,7 @@ export async function shutdown(server: Server, ctx: AppContext, graceMs: number,
   }
   // The outbox stays in the store: what the dispatcher has not sent, the next start sends.
   await dispatcher?.stop();
-  await Promise.allSettled([ctx.store.close(), ctx.engine.close?.(), ctx.structure?.close()]);
+  await Promise.allSettled([ctx.store.close(), ctx.engine.close?.(), ctx.threads?.close()]);
   return inTime;
 }
 
@@ -127,6 +129,7 @@ export async function start(config: Config = loadConfig()): Promise<{ server: Se
     server.once('error', reject);
   });
   const dispatcher = startDispatcher(ctx);
+  void ctx.threads?.warm.then(() => logger.info('worker threads loaded', { threads: ctx.threads?.size, msSinceStart: Math.round(performance.now()) }));
   logger.info('listening', {
     url: config.publicBaseUrl,
     port: (server.address() as AddressInfo).port,

@@ -1,6 +1,6 @@
 /**
- * The policy engine on a pool of worker threads (piscina), one per CPU: evaluations leave the
- * event loop, so the server keeps answering while they run, and every core is used.
+ * The policy engine on the server's worker threads (./threads.ts), one per CPU: evaluations leave
+ * the event loop, so the server keeps answering while they run, and every core is used.
  *
  * The main thread keeps its own engine for the catalog and the value sets (its CQL libraries and
  * model info load only if a policy from outside the catalog is evaluated); DTR pre-population
@@ -9,14 +9,13 @@
  * budget (remaining criteria unknown, with a warning); a worker still busy a grace period later
  * (stuck inside one CQL expression) is terminated and replaced, and the request is pended.
  */
-import path from 'node:path';
-import { Piscina } from 'piscina';
 import type { Config } from '../config';
 import { createPolicyEngine, noPolicyDecision, timedOutDecision, type PolicyEngine } from './index';
 import type { Decision } from './decision';
 import type { PolicyDefinition } from '../catalog/types';
 import type { EvaluationRequest } from './request';
-import type { DecisionTask, DefinitionsTask, EvaluationTask, WorkerData } from './worker';
+import type { DecisionTask, DefinitionsTask } from './worker';
+import { createWorkerThreads, type WorkerThreads } from './threads';
 import { ExpressionError } from './evaluate';
 import { EvaluationTimeout } from './data-provider';
 import { fromPortable, type PortableResult } from './portable';
@@ -30,31 +29,22 @@ export interface PoolOptions {
   graceMs?: number;
   /** ELM and value sets the main thread has read (each worker reads its own in its isolate). */
   knowledge?: Knowledge;
+  /** The server's worker threads, shared with the structure check (absent: the engine starts its own and closes them). */
+  threads?: WorkerThreads;
 }
 
 export function createPooledEngine(config: Pick<Config, 'paths' | 'evaluation' | 'payerTimeZone'>, options: PoolOptions = {}): PolicyEngine {
-  const { workers, timeoutMs } = config.evaluation;
+  const { timeoutMs } = config.evaluation;
   const graceMs = options.graceMs ?? timeoutMs + 1000;
   const timeZone = config.payerTimeZone;
   const local = createPolicyEngine(config.paths, { timeoutMs, timeZone, ...(options.knowledge ? { knowledge: options.knowledge } : {}) });
-  const workerData: WorkerData = { paths: config.paths, timeoutMs, timeZone };
-  // From TypeScript sources (tests, tsx) the worker compiles its module with tsx.
-  const fromSource = __filename.endsWith('.ts');
-  const pool = new Piscina<EvaluationTask, Decision | PortableResult[]>({
-    filename: path.join(__dirname, fromSource ? 'worker.ts' : 'worker.js'),
-    ...(fromSource ? { execArgv: [...process.execArgv, '--require', 'tsx/cjs'] } : {}),
-    // One worker loads during start-up (beside the store opening); the others when load asks.
-    minThreads: 1,
-    maxThreads: workers,
-    idleTimeout: Infinity,
-    workerData,
-  });
+  const pool = options.threads ?? createWorkerThreads(config);
 
   // piscina terminates the worker of an aborted task and starts a new one.
   const aborted = (error: unknown) => error instanceof Error && error.name === 'AbortError';
   async function run(policy: PolicyDefinition, request: EvaluationRequest, task: DecisionTask): Promise<Decision> {
     try {
-      return (await pool.run(task, { signal: AbortSignal.timeout(timeoutMs + graceMs) })) as Decision;
+      return (await pool.run(task, AbortSignal.timeout(timeoutMs + graceMs))) as Decision;
     } catch (error) {
       if (aborted(error)) return timedOutDecision(policy, request, local.valueSets, timeZone, timeoutMs);
       throw error;
@@ -80,14 +70,15 @@ export function createPooledEngine(config: Pick<Config, 'paths' | 'evaluation' |
     async evaluateDefinitions(library, definitions, data, inputs) {
       const task: DefinitionsTask = { library, definitions, data, inputs };
       try {
-        return fromPortable((await pool.run(task, { signal: AbortSignal.timeout(timeoutMs + graceMs) })) as PortableResult[]);
+        return fromPortable((await pool.run(task, AbortSignal.timeout(timeoutMs + graceMs))) as PortableResult[]);
       } catch (error) {
         if (!aborted(error)) throw error;
         const timedOut = new EvaluationTimeout().message;
         return new Map(definitions.map((d) => [d, { error: new ExpressionError(library, d, undefined, timedOut) }]));
       }
     },
-    close: () => pool.destroy(),
+    // Threads given by the caller are the caller's to close.
+    close: async () => (options.threads ? undefined : pool.close()),
   };
 }
 
@@ -122,12 +113,11 @@ export function evaluateSameRequestOnce(engine: PolicyEngine): PolicyEngine {
   };
 }
 
-/** The engine the configuration asks for: a worker pool, or in-process when `workers` is 0. */
-export function createEngine(config: Pick<Config, 'paths' | 'evaluation' | 'payerTimeZone'>, knowledge?: Knowledge): PolicyEngine {
+/** The engine the configuration asks for: on the given worker threads, or in-process when there are none. */
+export function createEngine(config: Pick<Config, 'paths' | 'evaluation' | 'payerTimeZone'>, knowledge?: Knowledge, threads?: WorkerThreads): PolicyEngine {
   const shared = knowledge ? { knowledge } : {};
-  const engine =
-    config.evaluation.workers > 0
-      ? createPooledEngine(config, shared)
-      : createPolicyEngine(config.paths, { timeoutMs: config.evaluation.timeoutMs, timeZone: config.payerTimeZone, ...shared });
+  const engine = threads
+    ? createPooledEngine(config, { ...shared, threads })
+    : createPolicyEngine(config.paths, { timeoutMs: config.evaluation.timeoutMs, timeZone: config.payerTimeZone, ...shared });
   return evaluateSameRequestOnce(engine);
 }

@@ -1,8 +1,9 @@
 /**
- * An evaluation worker thread (piscina): builds the policy engine once (catalog, value sets,
- * ELM, FHIR model info) and decides the requests the main thread sends it as plain data.
+ * A worker thread of the server's pool (./threads.ts): builds the policy engine once (catalog,
+ * value sets, ELM, FHIR model info) and indexes the R4 definitions, then decides the requests and
+ * checks the bodies the main thread sends it as plain data.
  */
-import { workerData } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config';
 import { createPolicyEngine } from './index';
 import { fhirWrapper } from './data-provider';
@@ -11,6 +12,10 @@ import type { EvaluationRequest } from './request';
 import type { CqlInputs } from './evaluate';
 import { toPortable, type PortableResult } from './portable';
 import { nameThread } from '../ops/thread-name';
+import { collectGarbage } from '../ops/collect-garbage';
+import { loadR4Definitions } from '../fhir/structure';
+import { check, type StructureTask, type StructureTaskResult } from '../fhir/structure-worker';
+import { LOADED } from './threads';
 import type { Bundle } from 'fhir/r4';
 
 export interface WorkerData {
@@ -35,14 +40,21 @@ export interface DefinitionsTask {
 
 export type EvaluationTask = DecisionTask | DefinitionsTask;
 
+/** What the pool's workers do: evaluate, or check a body's R4 structure (`limits` tells it apart). */
+export type ThreadTask = EvaluationTask | StructureTask;
+
 nameThread('pa-cql');
 const { paths, timeoutMs, timeZone } = workerData as WorkerData;
 const engine = createPolicyEngine(paths, { timeoutMs, timeZone });
 // Load what the first request would otherwise pay for: the model info and every policy library.
 fhirWrapper();
 for (const policy of engine.catalog.policies) engine.libraries.executable(policy.library.name);
+loadR4Definitions();
+collectGarbage();
+parentPort?.postMessage({ [LOADED]: true });
 
-export default async function evaluate(task: EvaluationTask): Promise<Decision | PortableResult[]> {
+export default async function run(task: ThreadTask): Promise<Decision | PortableResult[] | StructureTaskResult> {
+  if ('limits' in task) return check(task);
   if ('library' in task) return toPortable(await engine.evaluateDefinitions(task.library, task.definitions, task.data, task.inputs));
   if (!task.policyId) return engine.evaluate(task.request);
   const policy = engine.catalog.get(task.policyId);

@@ -1,16 +1,15 @@
 /**
- * The R4 structure check (./structure) off the event loop: on a small piscina pool whose workers
- * load the R4 definitions (~1 s of CPU, ~40 MB) once, so neither start-up nor a request pays them
- * on the main thread. A 1,000-item Claim or an 800 KB Synthea record took 0.4–0.6 s of main-thread
- * CPU in the check alone; now the main thread only sends the body's bytes and replays the few
- * removals the check made (`replayStructureResult`).
- * With `workers` 0 (tests from TypeScript sources, EVALUATION_WORKERS=0) it checks in-process.
+ * The R4 structure check (./structure) off the event loop, on the server's worker threads
+ * (src/engine/threads.ts), which load the R4 definitions (~0.7 s of CPU) once, so neither start-up
+ * nor a request pays them on the main thread. A 1,000-item Claim or an 800 KB Synthea record took
+ * 0.4–0.6 s of main-thread CPU in the check alone; now the main thread only sends the body's bytes
+ * and replays the few removals the check made (`replayStructureResult`).
+ * Without worker threads (tests from TypeScript sources, EVALUATION_WORKERS=0) it checks in-process.
  */
-import path from 'node:path';
-import { Piscina } from 'piscina';
 import type { OperationOutcomeIssue } from 'fhir/r4';
 import { checkStructure, loadR4Definitions, replayStructureResult, structureWarnings, type RequestLimits, type StructurePart } from './structure';
 import type { StructureTask, StructureTaskResult } from './structure-worker';
+import type { WorkerThreads } from '../engine/threads';
 
 export interface CheckOptions {
   /** The body's JSON bytes when the one part is the whole body: the worker parses them instead of a structured clone of the value. */
@@ -28,33 +27,21 @@ export interface Checked {
 export interface StructureChecker {
   /** Checks the parts of a request; throws the 400/413; removes from the parts' values what the check removes. */
   check(parts: StructurePart[], limits: RequestLimits, options?: CheckOptions): Promise<Checked>;
-  close(): Promise<void>;
 }
 
 export function inProcessStructureChecker(): StructureChecker {
   return {
     // The check removes what it removes from these very values: nothing to replay.
     check: async (parts, limits) => ({ warnings: structureWarnings(checkStructure(parts, limits)) }),
-    close: async () => undefined,
   };
 }
 
-export function createStructureChecker(workers: number): StructureChecker {
-  if (workers <= 0) {
+export function createStructureChecker(threads: WorkerThreads | undefined): StructureChecker {
+  if (!threads) {
     // In-process: the definitions load now, at start-up, rather than on a first request.
     loadR4Definitions();
     return inProcessStructureChecker();
   }
-  // From TypeScript sources (tests, tsx) the worker compiles its module with tsx.
-  const fromSource = __filename.endsWith('.ts');
-  const pool = new Piscina<StructureTask, StructureTaskResult>({
-    filename: path.join(__dirname, fromSource ? 'structure-worker.ts' : 'structure-worker.js'),
-    ...(fromSource ? { execArgv: [...process.execArgv, '--require', 'tsx/cjs'] } : {}),
-    // One loads the definitions during start-up; a second one when a large check keeps the first busy.
-    minThreads: 1,
-    maxThreads: workers,
-    idleTimeout: 30_000,
-  });
   return {
     async check(parts, limits, options = {}) {
       const { raw } = options;
@@ -63,11 +50,10 @@ export function createStructureChecker(workers: number): StructureChecker {
         parts: parts.map((p) => (raw !== undefined && parts.length === 1 ? { at: p.at, json: raw } : { at: p.at, value: p.value })),
         ...(options.contentHash ? { contentHash: true } : {}),
       };
-      const result = await pool.run(task);
+      const result = (await threads.run(task)) as StructureTaskResult;
       const warnings = replayStructureResult(result, parts.map((p) => p.value));
       return { warnings, ...(result.contentHash ? { contentHash: result.contentHash } : {}) };
     },
-    close: () => pool.destroy(),
   };
 }
 

@@ -1,9 +1,9 @@
 /**
- * A structure-check worker thread (piscina): loads the R4 definitions once and checks the
- * requests the main thread sends it, as raw JSON bytes (parsed here, not cloned) or plain values.
+ * The structure check as the server's worker threads run it (src/engine/worker.ts, which loads the
+ * R4 definitions once): the request comes as raw JSON bytes (parsed here, not cloned) or plain values.
  */
 import type { Bundle } from 'fhir/r4';
-import { checkStructure, loadR4Definitions, type RequestLimits, type StructureResult } from './structure';
+import { checkStructure, type RequestLimits, type StructureResult } from './structure';
 import { contentHashOf } from '../pas/lifecycle';
 
 export interface StructureTask {
@@ -15,10 +15,9 @@ export interface StructureTask {
 
 export type StructureTaskResult = StructureResult & { contentHash?: string };
 
-loadR4Definitions();
 const utf8 = new TextDecoder();
 
-export default function check(task: StructureTask): StructureTaskResult {
+export function check(task: StructureTask): StructureTaskResult {
   const parts = task.parts.map((p) => ({ at: p.at, value: p.json ? (JSON.parse(utf8.decode(p.json)) as unknown) : p.value }));
   const result = checkStructure(parts, task.limits);
   // Hashed after the check removed what it removes, as the main thread's copy will be.

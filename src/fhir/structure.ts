@@ -15,7 +15,7 @@
  * the request with a warning, so no domain code ever reads it as an object.
  * Profiles and extensions are not resolved: unknown ones are fine.
  */
-import type { OperationOutcome, OperationOutcomeIssue, Resource } from 'fhir/r4';
+import type { OperationOutcome, OperationOutcomeIssue, Resource, StructureDefinition } from 'fhir/r4';
 import {
   crawlTypedValue,
   getDataType,
@@ -45,14 +45,32 @@ export interface RequestLimits {
 /** The defaults of MAX_JSON_DEPTH, MAX_BUNDLE_ENTRIES, MAX_CLAIM_ITEMS and MAX_ARRAY_ITEMS (src/config.ts). */
 export const DEFAULT_LIMITS: RequestLimits = { maxJsonDepth: 64, maxBundleEntries: 2000, maxClaimItems: 1000, maxArrayItems: 500 };
 
+type DefinitionBundle = Parameters<typeof indexStructureDefinitionBundle>[0];
+
+/** ElementDefinition text the validator never reads: its index would keep `definition` (~35 MB of heap per thread). */
+const DOCUMENTATION = ['definition', 'comment', 'requirements', 'alias', 'mapping', 'short'] as const;
+
+/** The bundle's StructureDefinitions without their narrative, differential and element documentation. */
+function withoutDocumentation(bundle: DefinitionBundle): DefinitionBundle {
+  for (const entry of 'entry' in bundle ? (bundle.entry ?? []) : []) {
+    const sd = entry.resource as (StructureDefinition & Record<string, unknown>) | undefined;
+    if (sd?.resourceType !== 'StructureDefinition') continue;
+    delete sd.text;
+    delete sd.mapping;
+    delete sd.differential;
+    for (const element of sd.snapshot?.element ?? []) for (const key of DOCUMENTATION) delete element[key];
+  }
+  return bundle;
+}
+
 /**
  * Indexes the R4 base types and resources for the validator; later calls are free. Asks medplum's
  * own index (resources are indexed last), which outlives this module where a module is loaded again.
  */
 export function loadR4Definitions(): void {
   if (isDataTypeLoaded('ClaimResponse')) return;
-  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Parameters<typeof indexStructureDefinitionBundle>[0]);
-  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json') as Parameters<typeof indexStructureDefinitionBundle>[0]);
+  indexStructureDefinitionBundle(withoutDocumentation(readJson('fhir/r4/profiles-types.json') as DefinitionBundle));
+  indexStructureDefinitionBundle(withoutDocumentation(readJson('fhir/r4/profiles-resources.json') as DefinitionBundle));
 }
 
 interface Step {

@@ -15,6 +15,7 @@ import { unsupportedMediaType } from '../fhir/outcomes';
 import { bodyParsing, ipRateLimit, requestTracking, securityHeaders } from './operations';
 import { assertJsonShape } from '../fhir/structure';
 import type { StructureChecker } from '../fhir/structure-pool';
+import type { WorkerThreads } from '../engine/threads';
 
 export interface HandlerResult {
   status: number;
@@ -52,6 +53,8 @@ export interface AppContext {
   clock: () => Date;
   /** The R4 structure check, on worker threads (absent: in-process). */
   structure?: StructureChecker;
+  /** The worker threads that evaluate and check (absent: both in-process); /health/ready waits until they have loaded. */
+  threads?: WorkerThreads;
   /** How CRD and DTR read a client's FHIR server; default fhir-kit-client. */
   fhirFetcherFactory?: FhirFetcherFactory;
   /** Set by the server once SIGTERM/SIGINT came: readiness answers 503 while in-flight requests finish. */
@@ -124,7 +127,7 @@ export function createApp(ctx: AppContext, modules: RouteModule[]): express.Expr
   app.use(requireJson);
   app.use(bodyParsing(ctx.config, JSON_TYPES));
   // Bounded nesting and array sizes before any handler walks the body. The R4 definitions load in
-  // the structure workers (src/fhir/structure-pool.ts), or in-process on a first check.
+  // the worker threads (src/fhir/structure-pool.ts), or in-process on a first check.
   app.use((req, _res, next) => {
     assertJsonShape(req.body, ctx.config.limits);
     next();

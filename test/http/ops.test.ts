@@ -9,7 +9,10 @@ import request from 'supertest';
 import { exportJWK, generateKeyPair } from 'jose';
 import type { OperationOutcome } from 'fhir/r4';
 import { createTestApp, withSettings, type TestApp } from '../support/app';
-import { loadOpsConfig } from '../../src/config';
+import { loadConfig, loadOpsConfig } from '../../src/config';
+import { createWorkerThreads } from '../../src/engine/threads';
+import { createApp } from '../../src/http/app';
+import { allRoutes } from '../../src/http/routes';
 import { countDeliveryFailure, observeOutboxDepth } from '../../src/ops/metrics';
 import { fixture } from '../support/crd-client';
 
@@ -145,6 +148,21 @@ describe('health', () => {
     expect(closed.body.reasons).toEqual([expect.stringMatching(/^store \(pglite\) does not answer: /)]);
     expect((await request(other.app).get('/health/live')).status).toBe(200);
   });
+
+  test('ready is 503 until every worker thread has loaded, then 200', async () => {
+    const threads = createWorkerThreads({ ...loadConfig({}), evaluation: { workers: 1, timeoutMs: 60_000 } });
+    const app = createApp({ ...t.ctx, threads }, allRoutes);
+    try {
+      const loading = await request(app).get('/health/ready');
+      expect(loading.status).toBe(503);
+      expect(loading.body).toEqual({ status: 'not ready', reasons: ['worker threads loading (0 of 1 ready)'] });
+      await threads.warm;
+      expect(threads.loaded()).toBe(1);
+      expect((await request(app).get('/health/ready')).status).toBe(200);
+    } finally {
+      await threads.close();
+    }
+  }, 60_000);
 });
 
 describe('metrics', () => {

@@ -9,10 +9,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import type { Bundle, Claim, ClaimResponse, Condition, OperationOutcome } from 'fhir/r4';
-import { REPO_ROOT } from '../../src/config';
+import { loadConfig, REPO_ROOT } from '../../src/config';
 import { DEFAULT_LIMITS } from '../../src/fhir/structure';
 import { checkBody, createStructureChecker, inProcessStructureChecker, type StructureChecker } from '../../src/fhir/structure-pool';
 import { isOperationOutcomeError } from '../../src/fhir/outcomes';
+import { createWorkerThreads, type WorkerThreads } from '../../src/engine/threads';
 import { contentHashOf } from '../../src/pas/lifecycle';
 import { createApp } from '../../src/http/app';
 import { allRoutes } from '../../src/http/routes';
@@ -59,12 +60,14 @@ async function answer(checker: StructureChecker, body: Bundle, raw: boolean): Pr
   }
 }
 
+let threads: WorkerThreads;
 let pool: StructureChecker;
 beforeAll(() => {
-  pool = createStructureChecker(1);
+  threads = createWorkerThreads({ ...loadConfig({}), evaluation: { workers: 1, timeoutMs: 60_000 } });
+  pool = createStructureChecker(threads);
 });
 afterAll(async () => {
-  await pool?.close();
+  await threads?.close();
 });
 
 describe('structure check on a worker thread', () => {

@@ -2,7 +2,8 @@
  * Operations endpoints, outside /fhir and unauthenticated (except /metrics when METRICS_TOKEN is set):
  * - `GET /health/live`: the process answers;
  * - `GET /health/ready`: the store answers a trivial query, every catalog policy has its compiled
- *   CQL, and the server is not shutting down; otherwise 503 with the reasons;
+ *   CQL, every worker thread has loaded its engine (the server answers while they load, but a first
+ *   request would wait for them), and the server is not shutting down; otherwise 503 with the reasons;
  * - `GET /metrics`: Prometheus text exposition (src/ops/metrics.ts), plus the per-client rate limit
  *   placed after the SMART bearer check (see `clientLimitRoutes`).
  */
@@ -23,6 +24,8 @@ export async function notReadyReasons(ctx: AppContext): Promise<string[]> {
   for (const policy of policies) {
     if (!ctx.engine.libraries.libraries.has(policy.library.name)) reasons.push(`policy ${policy.id}: CQL library ${policy.library.name} is not loaded`);
   }
+  const threads = ctx.threads;
+  if (threads && threads.loaded() < threads.size) reasons.push(`worker threads loading (${threads.loaded()} of ${threads.size} ready)`);
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([

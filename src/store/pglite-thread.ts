@@ -15,7 +15,7 @@ import { nameThread } from '../ops/thread-name';
 export interface PgliteThreadData {
   /** A data folder, or null for an in-memory database. */
   dataDir: string | null;
-  /** In memory: the empty cluster to load (absent: run initdb here and send its dump back). */
+  /** The empty cluster to load: in memory (absent: run initdb here and send its dump back), or into a new folder. */
   emptyCluster?: Uint8Array<ArrayBuffer>;
   /** Added to PGlite's default start parameters. */
   startParams: string[];
@@ -100,7 +100,11 @@ async function open(data: PgliteThreadData): Promise<Opened> {
   const { module, compiledHere } = await compiledPglite(data);
   const options = { parsers, startParams, pgliteWasmModule: module };
   const sent = compiledHere ? { wasmModule: module } : {};
-  if (data.dataDir !== null) return { db: await PGlite.create(data.dataDir, options), ...sent };
+  if (data.dataDir !== null) {
+    // A new folder given the empty cluster: PGlite unpacks it there instead of running initdb.
+    const load = data.emptyCluster ? { loadDataDir: new Blob([data.emptyCluster]) } : {};
+    return { db: await PGlite.create(data.dataDir, { ...options, ...load }), ...sent };
+  }
   let dump = data.emptyCluster;
   let made: Uint8Array<ArrayBuffer> | undefined;
   if (!dump) {

@@ -98,6 +98,17 @@ export function keepCompiledPgliteIn(holder: { pgliteWasm?: WasmModule }): void 
   compiled = holder;
 }
 
+/** The empty cluster: the dump made or given earlier (call only when `emptyCluster` or `emptyClusterSource` is set). */
+async function emptyClusterDump(): Promise<Uint8Array<ArrayBuffer>> {
+  const source = emptyClusterSource;
+  if (!emptyCluster && source) emptyCluster = Promise.resolve().then(async () => new Uint8Array(await source().arrayBuffer()));
+  if (!emptyCluster) throw new StoreError('no empty PGlite cluster at hand');
+  return emptyCluster.catch((error: unknown) => {
+    emptyCluster = undefined;
+    throw error;
+  });
+}
+
 /** An error from the PGlite thread, with PostgreSQL's fields (`code` is the SQLSTATE). */
 function fromPortable(e: PortableError): Error {
   const error = Object.assign(new Error(e.message), e.fields);
@@ -118,14 +129,9 @@ export async function openPglite(dataDir: string): Promise<SqlClient> {
   let data: PgliteThreadData;
   let madeEmptyCluster: ((dump: Uint8Array<ArrayBuffer> | undefined) => void) | undefined;
   if (dataDir.startsWith('memory://')) {
-    const source = emptyClusterSource;
-    if (!emptyCluster && source) emptyCluster = Promise.resolve().then(async () => new Uint8Array(await source().arrayBuffer()));
     let dump: Uint8Array<ArrayBuffer> | undefined;
-    if (emptyCluster) {
-      dump = await emptyCluster.catch((error: unknown) => {
-        emptyCluster = undefined;
-        throw error;
-      });
+    if (emptyCluster || emptyClusterSource) {
+      dump = await emptyClusterDump();
     } else {
       // This thread runs initdb and sends the dump back for the next memory:// opens.
       emptyCluster = new Promise((resolve, reject) => {
@@ -137,13 +143,15 @@ export async function openPglite(dataDir: string): Promise<SqlClient> {
   } else {
     fs.mkdirSync(dataDir, { recursive: true });
     release = lockDataDir(dataDir);
-    data = { dataDir, startParams, jsonOids: JSON_OIDS };
+    // A new folder starts from the empty cluster this process already has (tests), not from initdb.
+    const dump = !fs.existsSync(path.join(dataDir, 'PG_VERSION')) && (emptyCluster || emptyClusterSource) ? await emptyClusterDump() : undefined;
+    data = { dataDir, startParams, jsonOids: JSON_OIDS, ...(dump ? { emptyCluster: dump } : {}) };
   }
   let thread: PgliteThread;
   try {
     // A new cluster: initdb grows PGlite's wasm memory to ~600 MB, which a thread never gives
     // back, so it runs on a thread of its own that then ends; the server's thread opens the result.
-    if (data.dataDir !== null && !fs.existsSync(path.join(data.dataDir, 'PG_VERSION'))) {
+    if (data.dataDir !== null && !data.emptyCluster && !fs.existsSync(path.join(data.dataDir, 'PG_VERSION'))) {
       const init = await startPgliteThread(compiled.pgliteWasm ? { ...data, wasmModule: compiled.pgliteWasm } : data);
       compiled.pgliteWasm ??= init.wasmModule;
       await init.close();

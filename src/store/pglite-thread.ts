@@ -36,7 +36,9 @@ export type PgliteRequest =
   | { id: number; op: 'exec'; sql: string; tx?: number | undefined }
   | { id: number; op: 'begin' }
   | { id: number; op: 'commit' | 'rollback'; tx: number }
-  | { id: number; op: 'close' };
+  | { id: number; op: 'close' }
+  /** Tests: back to the empty cluster (every table dropped), for the next in-memory store. */
+  | { id: number; op: 'empty' };
 
 /** What crosses for a failed request: the message and PostgreSQL's fields (`code` = SQLSTATE). */
 export interface PortableError {
@@ -187,6 +189,12 @@ async function serve(db: PGlite): Promise<void> {
         if (m.op === 'commit') open.end.resolve();
         else open.end.reject(ROLLBACK);
         await open.settled;
+        return { ok: true };
+      }
+      case 'empty': {
+        if (transactions.size > 0 || pending.size > 0) throw new Error('a transaction is open');
+        await Promise.allSettled([...inFlight]);
+        await db.exec('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
         return { ok: true };
       }
       case 'close': {

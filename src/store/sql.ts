@@ -77,8 +77,18 @@ const JSON_OIDS = [114, 3802];
  */
 let emptyCluster: Promise<Uint8Array<ArrayBuffer>> | undefined;
 let emptyClusterSource: (() => Blob) | undefined;
-/** PGlite's compiled WebAssembly, from the first thread that opened a database (see pglite-thread.ts). */
-let compiled: { pgliteWasm?: WasmModule } = {};
+/**
+ * What later opens reuse: PGlite's compiled WebAssembly, from the first thread that opened a
+ * database (see pglite-thread.ts), and (tests only) emptied in-memory databases' threads.
+ */
+export interface EmbeddedStoreShare {
+  pgliteWasm?: WasmModule;
+  /** Set by tests: a closed `memory://` store's thread, emptied, waits here for the next open. */
+  spareThreads?: Worker[];
+}
+let shared: EmbeddedStoreShare = {};
+/** Spare in-memory threads kept at most (each holds its wasm memory). */
+const MAX_SPARE_THREADS = 2;
 
 /**
  * Tests: the empty cluster comes from a dump made once per test run (test/global-setup.js), read
@@ -90,12 +100,14 @@ export function useEmptyClusterDump(load: () => Blob): void {
 }
 
 /**
- * Tests: the compiled WebAssembly is kept in `holder`, which outlives this module (jest loads it
- * anew for every test file, and each compilation costs about half a second of CPU).
+ * Tests: the compiled WebAssembly and spare in-memory databases are kept in `holder`, which
+ * outlives this module (jest loads it anew for every test file). A new in-memory database costs
+ * about 1.5 s of CPU (thread, TypeScript, WebAssembly, unpacking the cluster); emptying one, ~50 ms.
  */
-export function keepCompiledPgliteIn(holder: { pgliteWasm?: WasmModule }): void {
-  holder.pgliteWasm ??= compiled.pgliteWasm;
-  compiled = holder;
+export function shareEmbeddedStoresIn(holder: EmbeddedStoreShare): void {
+  holder.pgliteWasm ??= shared.pgliteWasm;
+  holder.spareThreads ??= [];
+  shared = holder;
 }
 
 /** The empty cluster: the dump made or given earlier (call only when `emptyCluster` or `emptyClusterSource` is set). */
@@ -129,6 +141,10 @@ export async function openPglite(dataDir: string): Promise<SqlClient> {
   let data: PgliteThreadData;
   let madeEmptyCluster: ((dump: Uint8Array<ArrayBuffer> | undefined) => void) | undefined;
   if (dataDir.startsWith('memory://')) {
+    let spare = shared.spareThreads?.pop();
+    // A spare whose thread has ended since (threadId -1) is dropped.
+    while (spare && spare.threadId < 0) spare = shared.spareThreads?.pop();
+    if (spare) return pgliteClient(adoptPgliteWorker(spare), () => undefined, true);
     let dump: Uint8Array<ArrayBuffer> | undefined;
     if (emptyCluster || emptyClusterSource) {
       dump = await emptyClusterDump();
@@ -152,19 +168,23 @@ export async function openPglite(dataDir: string): Promise<SqlClient> {
     // A new cluster: initdb grows PGlite's wasm memory to ~600 MB, which a thread never gives
     // back, so it runs on a thread of its own that then ends; the server's thread opens the result.
     if (data.dataDir !== null && !data.emptyCluster && !fs.existsSync(path.join(data.dataDir, 'PG_VERSION'))) {
-      const init = await startPgliteThread(compiled.pgliteWasm ? { ...data, wasmModule: compiled.pgliteWasm } : data);
-      compiled.pgliteWasm ??= init.wasmModule;
+      const init = await startPgliteThread(shared.pgliteWasm ? { ...data, wasmModule: shared.pgliteWasm } : data);
+      shared.pgliteWasm ??= init.wasmModule;
       await init.close();
     }
-    thread = await startPgliteThread(compiled.pgliteWasm ? { ...data, wasmModule: compiled.pgliteWasm } : data);
+    thread = await startPgliteThread(shared.pgliteWasm ? { ...data, wasmModule: shared.pgliteWasm } : data);
   } catch (error) {
     release();
     madeEmptyCluster?.(undefined);
     throw error;
   }
   madeEmptyCluster?.(thread.emptyCluster);
-  compiled.pgliteWasm ??= thread.wasmModule;
+  shared.pgliteWasm ??= thread.wasmModule;
+  return pgliteClient(thread, release, data.dataDir === null);
+}
 
+/** The SqlClient over a PGlite thread; `release` frees the folder's lock; an in-memory one may be kept as a spare. */
+function pgliteClient(thread: PgliteThread, release: () => void, inMemory: boolean): SqlClient {
   let closed = false;
   const executor = (tx?: number): SqlExecutor => ({
     query: async <R>(sql: string, params?: unknown[]) => {
@@ -194,6 +214,11 @@ export async function openPglite(dataDir: string): Promise<SqlClient> {
     async close() {
       if (closed) return;
       closed = true;
+      const spares = shared.spareThreads;
+      if (inMemory && spares && spares.length < MAX_SPARE_THREADS) {
+        const parked = await thread.park();
+        if (parked) return void spares.push(parked);
+      }
       try {
         await thread.close();
       } finally {
@@ -211,6 +236,8 @@ interface PgliteThread {
   call(message: Call): Promise<PgliteOk>;
   /** Closes the database (statements already sent run first) and waits for the thread to end. */
   close(): Promise<void>;
+  /** Empties the database and lets go of the thread, still running, for another store (undefined: it was closed instead). */
+  park(): Promise<Worker | undefined>;
 }
 
 /**
@@ -228,22 +255,6 @@ function newPgliteWorker(data: PgliteThreadData): Worker {
 
 async function startPgliteThread(data: PgliteThreadData): Promise<PgliteThread> {
   const worker = newPgliteWorker(data);
-  const pending = new Map<number, { resolve: (r: PgliteOk) => void; reject: (e: Error) => void }>();
-  let nextId = 1;
-  let stopped: Error | undefined;
-  // The thread keeps the process alive only while a request waits for it.
-  const hold = () => {
-    if (pending.size === 1) worker.ref();
-  };
-  let closing = false;
-  const letGo = () => {
-    if (pending.size === 0 && !closing) worker.unref();
-  };
-  const stop = (error: Error) => {
-    stopped ??= error;
-    for (const p of pending.values()) p.reject(stopped);
-    pending.clear();
-  };
   const ready = await new Promise<PgliteReady>((resolve, reject) => {
     const failed = (error: Error) => {
       worker.off('exit', exitedEarly);
@@ -261,11 +272,39 @@ async function startPgliteThread(data: PgliteThreadData): Promise<PgliteThread> 
     worker.once('error', failed);
     worker.once('exit', exitedEarly);
   });
-  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   if (!ready.ready) {
     await worker.terminate();
     throw new StoreError(`PGlite could not open the database: ${ready.error.message}`, { cause: fromPortable(ready.error) });
   }
+  return {
+    ...(ready.emptyCluster ? { emptyCluster: ready.emptyCluster } : {}),
+    ...(ready.wasmModule ? { wasmModule: ready.wasmModule } : {}),
+    ...adoptPgliteWorker(worker),
+  };
+}
+
+/** Requests and replies over a PGlite thread that has opened its database (new, or a spare). */
+function adoptPgliteWorker(worker: Worker): PgliteThread {
+  // A spare still carries its previous store's (inert) listeners. Only these events: Worker's own
+  // newListener/removeListener hooks start its message port.
+  for (const event of ['message', 'error', 'exit']) worker.removeAllListeners(event);
+  const pending = new Map<number, { resolve: (r: PgliteOk) => void; reject: (e: Error) => void }>();
+  let nextId = 1;
+  let stopped: Error | undefined;
+  // The thread keeps the process alive only while a request waits for it.
+  const hold = () => {
+    if (pending.size === 1) worker.ref();
+  };
+  let closing = false;
+  const letGo = () => {
+    if (pending.size === 0 && !closing) worker.unref();
+  };
+  const stop = (error: Error) => {
+    stopped ??= error;
+    for (const p of pending.values()) p.reject(stopped);
+    pending.clear();
+  };
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   worker.on('message', (reply: PgliteReply) => {
     const p = pending.get(reply.id);
     if (!p) return;
@@ -286,9 +325,22 @@ async function startPgliteThread(data: PgliteThreadData): Promise<PgliteThread> 
       worker.postMessage({ ...message, id });
     });
   return {
-    ...(ready.emptyCluster ? { emptyCluster: ready.emptyCluster } : {}),
-    ...(ready.wasmModule ? { wasmModule: ready.wasmModule } : {}),
     call,
+    async park() {
+      if (stopped) return undefined;
+      try {
+        await call({ op: 'empty' });
+      } catch {
+        await this.close();
+        return undefined;
+      }
+      stop(new StoreError('the store is closed'));
+      for (const event of ['message', 'error', 'exit']) worker.removeAllListeners(event);
+      // Parked: an error or exit now has no store to tell, and must not be an uncaught 'error'.
+      worker.on('error', () => undefined);
+      worker.unref();
+      return worker;
+    },
     async close() {
       if (stopped) return;
       // Held until the thread has ended: closing must finish before the process may exit.

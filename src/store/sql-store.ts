@@ -1,7 +1,8 @@
 /**
  * The one `Store` implementation, over a `SqlClient` (PGlite or node-postgres). PostgreSQL only:
- * JSONB for FHIR payloads, `date` for authorization periods (returned as YYYY-MM-DD text so the two
- * drivers agree), `timestamptz` for creation times (returned as ISO strings).
+ * json for FHIR documents stored whole, jsonb where SQL reads inside them (decisions, subscriptions),
+ * `date` for authorization periods (returned as YYYY-MM-DD text so the two drivers agree),
+ * `timestamptz` for creation times (returned as ISO strings).
  */
 import crypto from 'node:crypto';
 import type { Bundle, Claim, ClaimResponse, Subscription } from 'fhir/r4';
@@ -130,95 +131,142 @@ export class SqlStore implements Store {
     if (s.authorization && s.authorizationNumber) {
       throw new StoreError('saveClaimSubmission: give either a new authorization or an existing authorizationNumber, not both');
     }
-    return this.transaction(async (tx) => {
-      const self = tx as SqlStore;
-      const decisionId = await self.saveDecision(s.decisionSource ?? 'pas', s.decision);
-
-      let authorization: Authorization | null = null;
-      if (s.authorization) {
-        authorization = await self.createAuthorization({ ...s.authorization, decisionId });
-      } else if (s.authorizationNumber) {
-        authorization = await self.getAuthorization(s.authorizationNumber);
-        if (!authorization) throw new StoreError(`authorization ${s.authorizationNumber} is not on file`);
-      }
-
-      const claimId = await self.freeClaimId(s.claim.id);
-      const parts = s.respond
-        ? s.respond({ claimId, authorization, decisionId })
-        : s.responseBundle && s.claimResponse
-          ? { responseBundle: s.responseBundle, claimResponse: s.claimResponse }
-          : null;
-      if (!parts) throw new StoreError('saveClaimSubmission: give responseBundle and claimResponse, or respond()');
-      const { claimResponse, responseBundle } = withClaimResponseId(parts.claimResponse, parts.responseBundle);
-
-      const identifier = s.claim.identifier?.find((i) => i.value);
-      const storedClaim: Claim = { ...s.claim, id: claimId };
-      const outcome = s.outcome ?? s.decision.outcome;
-      if (!CLAIM_OUTCOMES.includes(outcome)) throw new StoreError(`claim outcome must be one of ${CLAIM_OUTCOMES.join(', ')}`);
-      const final = outcome !== 'pend';
-      const claimText = json(storedClaim);
-      const requestText = json(s.requestBundle);
-      let inserted: { rows: Row[]; rowCount: number };
+    const outcome = s.outcome ?? s.decision.outcome;
+    if (!CLAIM_OUTCOMES.includes(outcome)) throw new StoreError(`claim outcome must be one of ${CLAIM_OUTCOMES.join(', ')}`);
+    for (let attempt = 1; ; attempt++) {
+      const draft = await this.draftClaimSubmission(s);
       try {
-        // ON CONFLICT on any unique key (the submission key, or the Claim's own id a twin took on
-        // another instance): a concurrent duplicate waits for the first to commit, then inserts
-        // nothing; the error below rolls back its decision and authorization.
-        inserted = await self.db.query(
-          `INSERT INTO claims (id, identifier_system, identifier_value, patient_key, payer_id, policy_id, status, outcome,
-             claim, request_bundle, claim_response_id, decision_id, authorization_number,
-             submitter_keys, content_hash, submission_key, expedited, due_at, review_route, decided_at, replaces_claim_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11, $12, $13,
-             $14::text[], $15, $16, $17, $18::timestamptz, $19, CASE WHEN $20::boolean THEN now() END, $21)
-           ON CONFLICT DO NOTHING
-           RETURNING ${CLAIM_SCALARS}`,
-          [
-            claimId,
-            identifier?.system ?? null,
-            identifier?.value ?? null,
-            s.patientKey !== undefined ? s.patientKey : (s.claim.patient?.reference ?? null),
-            s.payerId !== undefined ? s.payerId : (s.claim.insurer?.identifier?.value ?? null),
-            s.decision.policy?.id ?? null,
-            s.claim.status ?? 'active',
-            outcome,
-            claimText,
-            requestText,
-            claimResponse.id,
-            decisionId,
-            authorization?.number ?? null,
-            pgTextArray(s.submitterKeys ?? []),
-            s.contentHash ?? null,
-            s.submissionKey ?? null,
-            s.expedited ?? false,
-            final ? null : (s.dueAt ?? null),
-            s.reviewRoute ?? s.decision.reviewRoute ?? null,
-            final,
-            s.replacesClaimId ?? null,
-          ],
-        );
+        const row = await this.transaction((tx) => (tx as SqlStore).insertClaimSubmission(s, outcome, draft));
+        return draft.record(row);
       } catch (error) {
-        throw uniqueToStoreError(error, `claim ${claimId} or ClaimResponse ${String(claimResponse.id)} was stored concurrently`);
+        if (error instanceof DrawnKeyTaken && attempt < NUMBER_ATTEMPTS) continue;
+        throw error instanceof DrawnKeyTaken ? new StoreError(`could not draw an unused claim id or authorization number in ${NUMBER_ATTEMPTS} attempts`) : error;
       }
-      if (inserted.rowCount === 0) {
-        if (s.submissionKey) throw new DuplicateSubmissionError(s.submissionKey);
-        throw new StoreError(`claim ${claimId} or ClaimResponse ${String(claimResponse.id)} was stored concurrently`);
+    }
+  }
+
+  /**
+   * Everything about a submission but its writes, before the transaction begins: the ids and the
+   * authorization number are drawn, the response built and every body turned into JSON text. A
+   * large request's response and text must not hold the connection (PGlite has only one).
+   */
+  private async draftClaimSubmission(s: ClaimSubmission): Promise<ClaimDraft> {
+    const claimId = await this.freeClaimId(s.claim.id);
+    const decisionId = crypto.randomUUID();
+    let authorizationNumber: string | null = null;
+    if (s.authorization) {
+      checkAuthorization(s.authorization);
+      authorizationNumber = s.authorization.number ?? this.nextNumber();
+    } else if (s.authorizationNumber) {
+      if (!(await this.getAuthorization(s.authorizationNumber))) throw new StoreError(`authorization ${s.authorizationNumber} is not on file`);
+      authorizationNumber = s.authorizationNumber;
+    }
+    const parts = s.respond
+      ? s.respond({ claimId, authorizationNumber, decisionId })
+      : s.responseBundle && s.claimResponse
+        ? { responseBundle: s.responseBundle, claimResponse: s.claimResponse }
+        : null;
+    if (!parts) throw new StoreError('saveClaimSubmission: give responseBundle and claimResponse, or respond()');
+    const { claimResponse, responseBundle } = withClaimResponseId(parts.claimResponse, parts.responseBundle);
+    const claim = document({ ...s.claim, id: claimId });
+    const request = document(s.requestBundle);
+    const body = versionBody(claimResponse, responseBundle);
+    return {
+      claimId,
+      decisionId,
+      decisionText: json(s.decision),
+      authorizationNumber,
+      claimResponseId: claimResponse.id,
+      claimText: claim.text,
+      requestText: request.text,
+      body,
+      // No read-back: the bodies are what was written (JSON.parse of a large one costs as much as its write).
+      record: (row) =>
+        toClaim({
+          ...row,
+          claim: claim.value,
+          request_bundle: request.value,
+          claim_response: body.claimResponse === null ? null : body.claimResponseValue,
+          claim_response_entry: body.entry,
+          response_bundle: body.responseBundleValue,
+        }),
+    };
+  }
+
+  /** The writes of a drafted submission; `DrawnKeyTaken` when another request took a drawn id meanwhile. */
+  private async insertClaimSubmission(s: ClaimSubmission, outcome: ClaimOutcome, d: ClaimDraft): Promise<Row> {
+    await this.db.query('INSERT INTO decisions (id, source, policy_id, outcome, decision) VALUES ($1, $2, $3, $4, $5::jsonb)', [
+      d.decisionId,
+      s.decisionSource ?? 'pas',
+      s.decision.policy?.id ?? null,
+      s.decision.outcome,
+      d.decisionText,
+    ]);
+    if (s.authorization && d.authorizationNumber) {
+      const created = await this.insertAuthorization({ ...checkAuthorization(s.authorization), number: d.authorizationNumber, decisionId: d.decisionId });
+      if (!created) {
+        if (s.authorization.number) throw new StoreError(`authorization number ${d.authorizationNumber} is already on file`);
+        throw new DrawnKeyTaken();
       }
-      const body = versionBody(claimResponse, responseBundle);
-      await self.db.query(
-        `INSERT INTO claim_response_versions (claim_id, version, outcome, claim_response, claim_response_entry, response_bundle,
-           decision_id, authorization_number, event)
-         VALUES ($1, 1, $2, $3::jsonb, $4, $5::jsonb, $6, $7, 'submit')`,
-        [claimId, outcome, body.claimResponse, body.entry, body.responseBundle, decisionId, authorization?.number ?? null],
+    }
+    const identifier = s.claim.identifier?.find((i) => i.value);
+    const final = outcome !== 'pend';
+    let inserted: { rows: Row[]; rowCount: number };
+    try {
+      // ON CONFLICT on any unique key (the submission key, or the Claim's own id a twin took on
+      // another instance): a concurrent duplicate waits for the first to commit, then inserts
+      // nothing; the error below rolls back its decision and authorization.
+      inserted = await this.db.query(
+        `INSERT INTO claims (id, identifier_system, identifier_value, patient_key, payer_id, policy_id, status, outcome,
+           claim, request_bundle, claim_response_id, decision_id, authorization_number,
+           submitter_keys, content_hash, submission_key, expedited, due_at, review_route, decided_at, replaces_claim_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::json, $10::json, $11, $12, $13,
+           $14::text[], $15, $16, $17, $18::timestamptz, $19, CASE WHEN $20::boolean THEN now() END, $21)
+         ON CONFLICT DO NOTHING
+         RETURNING ${CLAIM_SCALARS}`,
+        [
+          d.claimId,
+          identifier?.system ?? null,
+          identifier?.value ?? null,
+          s.patientKey !== undefined ? s.patientKey : (s.claim.patient?.reference ?? null),
+          s.payerId !== undefined ? s.payerId : (s.claim.insurer?.identifier?.value ?? null),
+          s.decision.policy?.id ?? null,
+          s.claim.status ?? 'active',
+          outcome,
+          d.claimText,
+          d.requestText,
+          d.claimResponseId,
+          d.decisionId,
+          d.authorizationNumber,
+          pgTextArray(s.submitterKeys ?? []),
+          s.contentHash ?? null,
+          s.submissionKey ?? null,
+          s.expedited ?? false,
+          final ? null : (s.dueAt ?? null),
+          s.reviewRoute ?? s.decision.reviewRoute ?? null,
+          final,
+          s.replacesClaimId ?? null,
+        ],
       );
-      // No read-back: the bodies are what was just written, parsed as a read would give them.
-      return toClaim({
-        ...inserted.rows[0],
-        claim: JSON.parse(claimText),
-        request_bundle: JSON.parse(requestText),
-        claim_response: body.claimResponse === null ? null : JSON.parse(body.claimResponse),
-        claim_response_entry: body.entry,
-        response_bundle: JSON.parse(body.responseBundle),
-      });
-    });
+    } catch (error) {
+      throw uniqueToStoreError(error, `claim ${d.claimId} or ClaimResponse ${d.claimResponseId} was stored concurrently`);
+    }
+    const row = inserted.rows[0];
+    if (!row) {
+      if (s.submissionKey) {
+        const { rows } = await this.db.query('SELECT 1 FROM claims WHERE submission_key = $1', [s.submissionKey]);
+        if (rows.length > 0) throw new DuplicateSubmissionError(s.submissionKey);
+      }
+      throw new DrawnKeyTaken();
+    }
+    await this.db.query(
+      `INSERT INTO claim_response_versions (claim_id, version, outcome, claim_response, claim_response_entry, response_bundle,
+         decision_id, authorization_number, event)
+       VALUES ($1, 1, $2, $3::json, $4, $5::json, $6, $7, 'submit')`,
+      [d.claimId, outcome, d.body.claimResponse, d.body.entry, d.body.responseBundle, d.decisionId, d.authorizationNumber],
+    );
+    if (s.alsoInTransaction) await s.alsoInTransaction(this, d.record(row));
+    return row;
   }
 
   /** The Claim's own id when it is a valid FHIR id not yet used; otherwise a new UUID. */
@@ -243,7 +291,7 @@ export class SqlStore implements Store {
   async findClaimByIdentifier(system: string | null, value: string): Promise<ClaimRecord | null> {
     const probe = system === null ? [{ value }] : [{ system, value }];
     const { rows } = await this.db.query(
-      `SELECT ${CLAIM_COLUMNS} FROM claims WHERE claim -> 'identifier' @> $1::jsonb ORDER BY seq DESC LIMIT 1`,
+      `SELECT ${CLAIM_COLUMNS} FROM claims WHERE (claim -> 'identifier')::jsonb @> $1::jsonb ORDER BY seq DESC LIMIT 1`,
       [json(probe)],
     );
     return rows[0] ? toClaim(rows[0]) : null;
@@ -341,7 +389,7 @@ export class SqlStore implements Store {
       await self.db.query(
         `INSERT INTO claim_response_versions (claim_id, version, outcome, claim_response, claim_response_entry, response_bundle,
            decision_id, authorization_number, event, actor, note)
-         VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7, $8, $9, $10, $11)`,
+         VALUES ($1, $2, $3, $4::json, $5, $6::json, $7, $8, $9, $10, $11)`,
         [v.claimId, version, v.outcome, body.claimResponse, body.entry, body.responseBundle, decisionId, authorization?.number ?? null, v.event, v.actor ?? null, v.note ?? null],
       );
       await self.db.query('INSERT INTO claim_events (claim_id, version, event) VALUES ($1, $2, $3)', [v.claimId, version, v.event]);
@@ -379,31 +427,38 @@ export class SqlStore implements Store {
   // ---- authorizations ----
 
   async createAuthorization(input: NewAuthorization): Promise<Authorization> {
-    if (!input.memberKey) throw new StoreError('authorization needs a memberKey');
-    if (!input.drugKey) throw new StoreError('authorization needs a drugKey');
-    checkStatus(input.status);
-    const start = checkDate(input.start, 'start');
-    const end = checkDate(input.end, 'end');
-    if (input.status === 'approved' && (start === null || end === null)) {
-      throw new StoreError('an approved authorization needs a start and an end date');
-    }
-    if (start !== null && end !== null && end < start) throw new StoreError(`authorization ends (${end}) before it starts (${start})`);
-    const decisionId = checkUuid(input.decisionId, 'decisionId');
-
+    const checked = checkAuthorization(input);
     for (let attempt = 1; attempt <= (input.number ? 1 : NUMBER_ATTEMPTS); attempt++) {
       const number = input.number ?? this.nextNumber();
-      // ON CONFLICT instead of catching 23505: a failed INSERT would abort the surrounding transaction.
-      const { rows } = await this.db.query(
-        `INSERT INTO authorizations (number, member_key, policy_id, drug_key, order_key, status, start_date, end_date, decision_id, basis)
-         VALUES ($1, $2, $3, $4, $5, $6, $7::date, $8::date, $9, $10)
-         ON CONFLICT (number) DO NOTHING
-         RETURNING ${AUTHORIZATION_COLUMNS}`,
-        [number, input.memberKey, input.policyId, input.drugKey, input.orderKey ?? null, input.status, start, end, decisionId, input.basis ?? 'review'],
-      );
-      if (rows[0]) return toAuthorization(rows[0]);
+      const created = await this.insertAuthorization({ ...checked, number });
+      if (created) return created;
       if (input.number) throw new StoreError(`authorization number ${number} is already on file`);
     }
     throw new StoreError(`could not draw an unused authorization number in ${NUMBER_ATTEMPTS} attempts`);
+  }
+
+  /** null when the number is already on file. */
+  private async insertAuthorization(input: NewAuthorization & { number: string }): Promise<Authorization | null> {
+    // ON CONFLICT instead of catching 23505: a failed INSERT would abort the surrounding transaction.
+    const { rows } = await this.db.query(
+      `INSERT INTO authorizations (number, member_key, policy_id, drug_key, order_key, status, start_date, end_date, decision_id, basis)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::date, $8::date, $9, $10)
+       ON CONFLICT (number) DO NOTHING
+       RETURNING ${AUTHORIZATION_COLUMNS}`,
+      [
+        input.number,
+        input.memberKey,
+        input.policyId,
+        input.drugKey,
+        input.orderKey ?? null,
+        input.status,
+        input.start ?? null,
+        input.end ?? null,
+        input.decisionId ?? null,
+        input.basis ?? 'review',
+      ],
+    );
+    return rows[0] ? toAuthorization(rows[0]) : null;
   }
 
   async getAuthorization(number: string): Promise<Authorization | null> {
@@ -1016,10 +1071,47 @@ export class SqlStore implements Store {
  * JSON for a jsonb parameter. PostgreSQL rejects U+0000 in jsonb text, so a NUL inside a received
  * string becomes U+FFFD instead of failing the whole request (checked cheaply before re-encoding).
  */
+/** A submission drafted before its transaction (`draftClaimSubmission`). */
+interface ClaimDraft {
+  claimId: string;
+  decisionId: string;
+  decisionText: string;
+  authorizationNumber: string | null;
+  claimResponseId: string;
+  claimText: string;
+  requestText: string;
+  body: ReturnType<typeof versionBody>;
+  /** The stored claim, from the inserted row and the drafted bodies. */
+  record: (row: Row) => ClaimRecord;
+}
+
+/** A drawn claim id or authorization number was taken by a concurrent request: draw again. */
+class DrawnKeyTaken extends Error {}
+
+/** A new authorization's fields, checked; dates as YYYY-MM-DD or null. */
+function checkAuthorization<A extends NewAuthorization>(input: A): A & { start: string | null; end: string | null; decisionId: string | null } {
+  if (!input.memberKey) throw new StoreError('authorization needs a memberKey');
+  if (!input.drugKey) throw new StoreError('authorization needs a drugKey');
+  checkStatus(input.status);
+  const start = checkDate(input.start, 'start');
+  const end = checkDate(input.end, 'end');
+  if (input.status === 'approved' && (start === null || end === null)) {
+    throw new StoreError('an approved authorization needs a start and an end date');
+  }
+  if (start !== null && end !== null && end < start) throw new StoreError(`authorization ends (${end}) before it starts (${start})`);
+  return { ...input, start, end, decisionId: checkUuid(input.decisionId, 'decisionId') };
+}
+
 function json(value: unknown): string {
+  return document(value).text;
+}
+
+/** A document's JSON text, and the value as a read of it gives: itself, or a copy when U+0000 had to go. */
+function document<T>(value: T): { text: string; value: T } {
   const text = JSON.stringify(value);
-  if (!text.includes('\\u0000')) return text;
-  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? v.replace(/\u0000/g, '\uFFFD') : v));
+  if (!text.includes('\\u0000')) return { text, value };
+  const cleaned = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? v.replace(/\u0000/g, '\uFFFD') : v));
+  return { text: cleaned, value: JSON.parse(cleaned) as T };
 }
 
 /** A text[] literal: the drivers disagree on binding JS arrays, a literal works for both. */
@@ -1088,11 +1180,20 @@ function withClaimResponseId(
  * A version row's JSON: the ClaimResponse is written once, as its bundle entry, when the bundle
  * holds that very object; otherwise (a caller's bundle with a copy) on its own as well.
  */
-function versionBody(claimResponse: ClaimResponse, responseBundle: Bundle): { claimResponse: string | null; entry: number | null; responseBundle: string } {
+function versionBody(
+  claimResponse: ClaimResponse,
+  responseBundle: Bundle,
+): { claimResponse: string | null; claimResponseValue: ClaimResponse; entry: number | null; responseBundle: string; responseBundleValue: Bundle } {
   const entry = responseBundle.entry?.findIndex((e) => e.resource === claimResponse) ?? -1;
-  return entry >= 0
-    ? { claimResponse: null, entry, responseBundle: json(responseBundle) }
-    : { claimResponse: json(claimResponse), entry: null, responseBundle: json(responseBundle) };
+  const bundle = document(responseBundle);
+  const own = entry >= 0 ? null : document(claimResponse);
+  return {
+    claimResponse: own?.text ?? null,
+    claimResponseValue: own ? own.value : (bundle.value.entry?.[entry]?.resource as ClaimResponse),
+    entry: entry >= 0 ? entry : null,
+    responseBundle: bundle.text,
+    responseBundleValue: bundle.value,
+  };
 }
 
 /** A row's ClaimResponse: its own column, or the bundle entry it points to (versionBody). */

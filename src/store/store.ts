@@ -93,8 +93,14 @@ export interface ClaimSubmission {
   payerId?: string | null;
   responseBundle?: Bundle;
   claimResponse?: ClaimResponse;
-  /** Alternative to `responseBundle` + `claimResponse` when the response must quote the new authorization number. */
-  respond?: (saved: { claimId: string; authorization: Authorization | null; decisionId: string }) => ClaimResponseParts;
+  /**
+   * Alternative to `responseBundle` + `claimResponse` when the response must quote the claim's id or
+   * the authorization number. Called before the transaction begins (the ids are drawn first), and
+   * again if a drawn id was taken meanwhile.
+   */
+  respond?: (saved: { claimId: string; authorizationNumber: string | null; decisionId: string }) => ClaimResponseParts;
+  /** More writes that commit or roll back with this claim (a PAS update replacing its prior request). */
+  alsoInTransaction?: (tx: Store, saved: ClaimRecord) => Promise<void>;
   /** Default: the decision's outcome. */
   outcome?: ClaimOutcome;
   /** Claim.provider identifiers (`system|value`). */

@@ -253,6 +253,36 @@ describe.each(backends)('store on $name', (backend) => {
       }
     });
 
+    it_('claims written while their documents were jsonb read the same once they are json (014), and are still found by identifier', async () => {
+      const fresh = backend.kind === 'pglite' ? null : await backend.setup();
+      const raw = fresh ? await backend.raw(fresh) : await openPglite('memory://');
+      try {
+        const all = loadMigrations();
+        await migrate(raw, all.filter((m) => m.name < '014'));
+        const sql = new SqlStore(raw, raw, () => newAuthorizationNumber());
+        const identifier = unique('ident');
+        const saved = await sql.saveClaimSubmission({
+          claim: claimFixture(unique('claim'), identifier),
+          requestBundle: bundleOf(claimFixture(undefined, identifier)),
+          decision: decision('pend'),
+          respond: () => {
+            const claimResponse = claimResponseFixture(undefined);
+            return { claimResponse, responseBundle: bundleOf({ resourceType: 'Patient', id: 'p1' }, claimResponse) };
+          },
+        });
+        const types = "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() AND column_name IN ('claim', 'request_bundle', 'response_bundle') ORDER BY 1, 2";
+        expect(new Set((await raw.query<{ data_type: string }>(types)).rows.map((r) => r.data_type))).toEqual(new Set(['jsonb']));
+
+        expect(await migrate(raw, all)).toEqual(all.filter((m) => m.name >= '014').map((m) => m.name));
+        expect(new Set((await raw.query<{ data_type: string }>(types)).rows.map((r) => r.data_type))).toEqual(new Set(['json']));
+        expect(await sql.getClaim(saved.id)).toEqual(saved);
+        expect(await sql.findClaimByIdentifier('http://example.org/claim-ids', identifier)).toEqual(saved);
+        expect(await sql.findClaimByIdentifier('urn:wrong-system', identifier)).toBeNull();
+      } finally {
+        await raw.close();
+      }
+    });
+
     it_('refuses a migration edited after it was applied', async () => {
       const raw = await backend.raw(config);
       try {
@@ -284,8 +314,8 @@ describe.each(backends)('store on $name', (backend) => {
           start: '2026-01-01',
           end: '2026-06-30',
         },
-        respond: ({ claimId: id, authorization }) => {
-          const claimResponse = { ...claimResponseFixture(unique('cr'), authorization?.number), request: { reference: `Claim/${id}` } };
+        respond: ({ claimId: id, authorizationNumber }) => {
+          const claimResponse = { ...claimResponseFixture(unique('cr'), authorizationNumber ?? undefined), request: { reference: `Claim/${id}` } };
           return { claimResponse, responseBundle: bundleOf(claimResponse) };
         },
       });
@@ -599,6 +629,34 @@ describe.each(backends)('store on $name', (backend) => {
         await expect(
           local.createAuthorization({ number: fresh, memberKey: 'm', policyId: 'P', drugKey: 'd', status: 'pended' }),
         ).rejects.toThrow(`authorization number ${fresh} is already on file`);
+      } finally {
+        await local.close();
+      }
+    });
+
+    it_('a claim whose drawn authorization number was taken meanwhile draws again and quotes the number it stored', async () => {
+      const taken = newAuthorizationNumber();
+      const fresh = newAuthorizationNumber();
+      const queue = [taken, fresh];
+      const local = await openStore(config, { authorizationNumber: () => queue.shift() ?? taken });
+      try {
+        await local.createAuthorization({ number: taken, memberKey: 'm', policyId: 'P', drugKey: 'd', status: 'pended' });
+        const quoted: (string | null)[] = [];
+        const saved = await local.saveClaimSubmission({
+          claim: claimFixture(undefined, unique('ident')),
+          requestBundle: bundleOf(),
+          decision: decision('approve'),
+          authorization: { memberKey: 'm', policyId: 'P', drugKey: 'd', status: 'approved', start: '2026-01-01', end: '2026-02-01' },
+          respond: ({ authorizationNumber }) => {
+            quoted.push(authorizationNumber);
+            const claimResponse = claimResponseFixture(undefined, authorizationNumber ?? undefined);
+            return { claimResponse, responseBundle: bundleOf(claimResponse) };
+          },
+        });
+        expect(quoted).toEqual([taken, fresh]);
+        expect(saved.authorizationNumber).toBe(fresh);
+        expect(saved.claimResponse.preAuthRef).toBe(fresh);
+        expect((await local.getAuthorization(fresh))?.decisionId).toBe(saved.decisionId);
       } finally {
         await local.close();
       }

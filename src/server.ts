@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { loadConfig, type Config } from './config';
 import { createEngine } from './engine/pool';
 import { createWorkerThreads } from './engine/threads';
-import { createStructureChecker } from './fhir/structure-pool';
+import { createStructureChecker } from './fhir/structure-checker';
 import { loadArtifacts } from './dtr/artifacts';
 import { loadKnowledge } from './core/knowledge';
 import { openStore } from './store';

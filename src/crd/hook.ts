@@ -25,7 +25,7 @@ import { badRequest, notFound } from '../fhir/outcomes';
 import type { Logger } from '../logger';
 import { buildDiscovery, hookForServiceId, parseConfiguration, parseRequestedVersion, prefetchTemplates, type DiscoveryOptions } from './discovery';
 import { parseCdsHooksRequest, parseCdsHooksRequestWith } from './request';
-import type { StructureChecker } from '../fhir/structure-pool';
+import type { StructureChecker } from '../fhir/structure-checker';
 import { gatherPatientData, resolveOrderMedications } from './data';
 import { neutralResponse, selectCoverage } from './coverage-selection';
 import { drugCodes, toEvaluationRequest } from './evaluation';

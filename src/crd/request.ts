@@ -18,7 +18,7 @@ import type { Bundle, FhirResource, OperationOutcomeIssue } from 'fhir/r4';
 import { z } from 'zod';
 import { badRequestMany, issue, tooLarge } from '../fhir/outcomes';
 import { checkStructure, DEFAULT_LIMITS, structureWarnings, type RequestLimits, type StructurePart } from '../fhir/structure';
-import type { StructureChecker } from '../fhir/structure-pool';
+import type { StructureChecker } from '../fhir/structure-checker';
 import { parseReference, patientReference } from '../fhir/reference';
 import { HOOKS, type HookName } from './types';
 

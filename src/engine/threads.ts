@@ -1,7 +1,7 @@
 /**
  * The server's worker threads: one piscina pool, sized by EVALUATION_WORKERS (default: the CPUs),
  * whose workers (./worker.ts) both evaluate CQL and run the R4 structure check
- * (src/fhir/structure-pool.ts). One pool rather than one per job: every V8 isolate costs its own
+ * (src/fhir/structure-checker.ts). One pool rather than one per job: every V8 isolate costs its own
  * young generation (32 MB), heap slack and loaded code, and a second pool of structure workers was
  * ~220 MB of the server's RSS for work the evaluation workers can do between evaluations.
  *

@@ -14,7 +14,7 @@ import { errorHandler, notFoundHandler } from './errors';
 import { unsupportedMediaType } from '../fhir/outcomes';
 import { bodyParsing, ipRateLimit, requestTracking, securityHeaders } from './operations';
 import { assertJsonShape } from '../fhir/structure';
-import type { StructureChecker } from '../fhir/structure-pool';
+import type { StructureChecker } from '../fhir/structure-checker';
 import type { WorkerThreads } from '../engine/threads';
 
 export interface HandlerResult {
@@ -127,7 +127,7 @@ export function createApp(ctx: AppContext, modules: RouteModule[]): express.Expr
   app.use(requireJson);
   app.use(bodyParsing(ctx.config, JSON_TYPES));
   // Bounded nesting and array sizes before any handler walks the body. The R4 definitions load in
-  // the worker threads, or in-process at start-up without them (src/fhir/structure-pool.ts).
+  // the worker threads, or in-process at start-up without them (src/fhir/structure-checker.ts).
   app.use((req, _res, next) => {
     assertJsonShape(req.body, ctx.config.limits);
     next();

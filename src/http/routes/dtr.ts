@@ -16,7 +16,7 @@ import { populate } from '../../dtr/populate';
 import { nextQuestion } from '../../dtr/next-question';
 import type { AuthenticatedClient } from '../../auth/smart';
 import { guardedFetcherFactory } from '../../auth/outbound';
-import { checkBody, inProcessStructureChecker } from '../../fhir/structure-pool';
+import { checkBody, inProcessStructureChecker } from '../../fhir/structure-checker';
 
 /** Chooses the policy's Questionnaire from the coverage's payer (src/dtr/payer.ts) and the order's drug. */
 function selectByCoverageAndOrder(ctx: AppContext) {

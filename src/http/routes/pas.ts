@@ -11,7 +11,7 @@ import { clientMaySeeClaim } from '../../pas/submitter';
 import type { AuthenticatedClient } from '../../auth/smart';
 import type { ClaimRecord } from '../../store';
 import { countDecision } from '../../ops/metrics';
-import { checkBody, inProcessStructureChecker } from '../../fhir/structure-pool';
+import { checkBody, inProcessStructureChecker } from '../../fhir/structure-checker';
 
 /** Another organization's request is answered as unknown (404), not forbidden: ids reveal nothing. */
 function visible(record: ClaimRecord | null, client: AuthenticatedClient | undefined): ClaimRecord | null {

@@ -1,5 +1,5 @@
 /**
- * The R4 structure check on worker threads (src/fhir/structure-pool.ts) answers as the in-process
+ * The R4 structure check on worker threads (src/fhir/structure-checker.ts) answers as the in-process
  * check does: the same errors and warnings, the same elements removed from the caller's copy (the
  * worker parses its own copy from the raw bytes), and, for a PAS Bundle, the content hash of the
  * cleaned request, so a resend is still recognised.
@@ -11,7 +11,7 @@ import request from 'supertest';
 import type { Bundle, Claim, ClaimResponse, Condition, OperationOutcome } from 'fhir/r4';
 import { loadConfig, REPO_ROOT } from '../../src/config';
 import { DEFAULT_LIMITS } from '../../src/fhir/structure';
-import { checkBody, createStructureChecker, inProcessStructureChecker, type StructureChecker } from '../../src/fhir/structure-pool';
+import { checkBody, createStructureChecker, inProcessStructureChecker, type StructureChecker } from '../../src/fhir/structure-checker';
 import { isOperationOutcomeError } from '../../src/fhir/outcomes';
 import { createWorkerThreads, type WorkerThreads } from '../../src/engine/threads';
 import { contentHashOf } from '../../src/pas/lifecycle';
@@ -23,9 +23,9 @@ const limits = { ...DEFAULT_LIMITS, maxBundleEntries: 50, maxClaimItems: 60, max
 
 function pasRequest(edit: (bundle: Bundle, claim: Claim) => void = () => undefined): Bundle {
   const bundle = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'fixtures', 'pas', 'kineret-request-base.json'), 'utf8')) as Bundle;
-  bundle.identifier = { system: 'urn:example:structure-pool', value: crypto.randomUUID() };
+  bundle.identifier = { system: 'urn:example:structure-checker', value: crypto.randomUUID() };
   const claim = bundle.entry?.[0]?.resource as Claim;
-  claim.identifier = [{ system: 'urn:example:structure-pool', value: crypto.randomUUID() }];
+  claim.identifier = [{ system: 'urn:example:structure-checker', value: crypto.randomUUID() }];
   edit(bundle, claim);
   return bundle;
 }

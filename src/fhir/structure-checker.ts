@@ -1,6 +1,6 @@
 /**
  * The R4 structure check (./structure) off the event loop, on the server's worker threads
- * (src/engine/threads.ts), which load the R4 definitions (~0.7 s of CPU) once, so neither start-up
+ * (src/engine/threads.ts), which load the R4 definitions (~0.4 s of CPU) once, so neither start-up
  * nor a request pays them on the main thread. A 1,000-item Claim or an 800 KB Synthea record took
  * 0.4–0.6 s of main-thread CPU in the check alone; now the main thread only sends the body's bytes
  * and replays the few removals the check made (`replayStructureResult`).

@@ -69,7 +69,7 @@ const RESPONSE_COLUMNS = `coalesce(claims.claim_response, (SELECT v.claim_respon
   coalesce(claims.response_bundle, (SELECT v.response_bundle ${CURRENT_VERSION})) AS response_bundle,
   (SELECT v.claim_response_entry ${CURRENT_VERSION}) AS claim_response_entry`;
 
-const CLAIM_COLUMNS = `${CLAIM_SCALARS}, claim, request_bundle, ${RESPONSE_COLUMNS}`;
+const CLAIM_COLUMNS = `${CLAIM_SCALARS}, claim, claim_entry, request_bundle, ${RESPONSE_COLUMNS}`;
 
 const VERSION_COLUMNS = `claim_id, version, outcome, claim_response, claim_response_entry, response_bundle, decision_id::text AS decision_id,
   authorization_number, event, actor, note, created_at`;
@@ -171,7 +171,9 @@ export class SqlStore implements Store {
     const { claimResponse, responseBundle } = withClaimResponseId(parts.claimResponse, parts.responseBundle);
     // Between the steps other requests get the event loop: for a 1,000-item Claim each is ~20–40 ms.
     await yieldToEventLoop();
-    const claim = document({ ...s.claim, id: claimId });
+    // The Claim is written once: as its bundle's entry when it is there (it is read back with this id).
+    const claimEntry = s.requestBundle.entry?.findIndex((e) => e.resource === s.claim) ?? -1;
+    const claim = claimEntry >= 0 ? null : document({ ...s.claim, id: claimId });
     await yieldToEventLoop();
     const request = document(s.requestBundle);
     await yieldToEventLoop();
@@ -182,14 +184,17 @@ export class SqlStore implements Store {
       decisionText: json(s.decision),
       authorizationNumber,
       claimResponseId: claimResponse.id,
-      claimText: claim.text,
+      claimText: claim?.text ?? null,
+      claimEntry: claimEntry >= 0 ? claimEntry : null,
+      claimIdentifiers: json(s.claim.identifier ?? []),
       requestText: request.text,
       body,
       // No read-back: the bodies are what was written (JSON.parse of a large one costs as much as its write).
       record: (row) =>
         toClaim({
           ...row,
-          claim: claim.value,
+          claim: claim?.value ?? null,
+          claim_entry: claimEntry >= 0 ? claimEntry : null,
           request_bundle: request.value,
           claim_response: body.claimResponse === null ? null : body.claimResponseValue,
           claim_response_entry: body.entry,
@@ -224,9 +229,10 @@ export class SqlStore implements Store {
       inserted = await this.db.query(
         `INSERT INTO claims (id, identifier_system, identifier_value, patient_key, payer_id, policy_id, status, outcome,
            claim, request_bundle, claim_response_id, decision_id, authorization_number,
-           submitter_keys, content_hash, submission_key, expedited, due_at, review_route, decided_at, replaces_claim_id)
+           submitter_keys, content_hash, submission_key, expedited, due_at, review_route, decided_at, replaces_claim_id,
+           claim_entry, claim_identifiers)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::json, $10::json, $11, $12, $13,
-           $14::text[], $15, $16, $17, $18::timestamptz, $19, CASE WHEN $20::boolean THEN now() END, $21)
+           $14::text[], $15, $16, $17, $18::timestamptz, $19, CASE WHEN $20::boolean THEN now() END, $21, $22, $23::jsonb)
          ON CONFLICT DO NOTHING
          RETURNING ${CLAIM_SCALARS}`,
         [
@@ -251,6 +257,8 @@ export class SqlStore implements Store {
           s.reviewRoute ?? s.decision.reviewRoute ?? null,
           final,
           s.replacesClaimId ?? null,
+          d.claimEntry,
+          d.claimIdentifiers,
         ],
       );
     } catch (error) {
@@ -296,7 +304,7 @@ export class SqlStore implements Store {
   async findClaimByIdentifier(system: string | null, value: string): Promise<ClaimRecord | null> {
     const probe = system === null ? [{ value }] : [{ system, value }];
     const { rows } = await this.db.query(
-      `SELECT ${CLAIM_COLUMNS} FROM claims WHERE (claim -> 'identifier')::jsonb @> $1::jsonb ORDER BY seq DESC LIMIT 1`,
+      `SELECT ${CLAIM_COLUMNS} FROM claims WHERE claim_identifiers @> $1::jsonb ORDER BY seq DESC LIMIT 1`,
       [json(probe)],
     );
     return rows[0] ? toClaim(rows[0]) : null;
@@ -1083,7 +1091,10 @@ interface ClaimDraft {
   decisionText: string;
   authorizationNumber: string | null;
   claimResponseId: string;
-  claimText: string;
+  /** null when the Claim is stored as its bundle's entry `claimEntry`. */
+  claimText: string | null;
+  claimEntry: number | null;
+  claimIdentifiers: string;
   requestText: string;
   body: ReturnType<typeof versionBody>;
   /** The stored claim, from the inserted row and the drafted bodies. */
@@ -1201,6 +1212,15 @@ function versionBody(
   };
 }
 
+/** A row's Claim: its own column, or its request bundle's entry with the id it was stored under. */
+function claimOf(r: Row): Claim {
+  if (r.claim != null) return r.claim as Claim;
+  const entry = r.claim_entry == null ? -1 : Number(r.claim_entry);
+  const resource = (r.request_bundle as Bundle | null)?.entry?.[entry]?.resource;
+  if (resource?.resourceType !== 'Claim') throw new StoreError('stored Claim is missing from its request');
+  return { ...resource, id: str(r.id) };
+}
+
 /** A row's ClaimResponse: its own column, or the bundle entry it points to (versionBody). */
 function claimResponseOf(r: Row): ClaimResponse {
   if (r.claim_response != null) return r.claim_response as ClaimResponse;
@@ -1237,7 +1257,7 @@ function toClaim(r: Row): ClaimRecord {
     policyId: strOrNull(r.policy_id),
     status: str(r.status),
     outcome: strOrNull(r.outcome) as ClaimOutcome | null,
-    claim: r.claim as Claim,
+    claim: claimOf(r),
     requestBundle: r.request_bundle as Bundle,
     claimResponseId: str(r.claim_response_id),
     claimResponse: claimResponseOf(r),

@@ -253,31 +253,55 @@ describe.each(backends)('store on $name', (backend) => {
       }
     });
 
-    it_('claims written while their documents were jsonb read the same once they are json (014), and are still found by identifier', async () => {
+    it_('claims written before 014 (jsonb, the Claim in a column of its own) read the same after it and 015, and are still found by identifier', async () => {
       const fresh = backend.kind === 'pglite' ? null : await backend.setup();
       const raw = fresh ? await backend.raw(fresh) : await openPglite('memory://');
       try {
         const all = loadMigrations();
         await migrate(raw, all.filter((m) => m.name < '014'));
-        const sql = new SqlStore(raw, raw, () => newAuthorizationNumber());
         const identifier = unique('ident');
-        const saved = await sql.saveClaimSubmission({
-          claim: claimFixture(unique('claim'), identifier),
-          requestBundle: bundleOf(claimFixture(undefined, identifier)),
-          decision: decision('pend'),
-          respond: () => {
-            const claimResponse = claimResponseFixture(undefined);
-            return { claimResponse, responseBundle: bundleOf({ resourceType: 'Patient', id: 'p1' }, claimResponse) };
-          },
-        });
+        const claim = claimFixture(`c-${identifier}`, identifier);
+        const claimResponse = claimResponseFixture(`cr-${identifier}`);
+        await raw.query(
+          `INSERT INTO claims (id, status, claim, request_bundle, claim_response_id, claim_response, response_bundle)
+           VALUES ($1, 'active', $2::jsonb, $3::jsonb, $4, $5::jsonb, $6::jsonb)`,
+          [claim.id, JSON.stringify(claim), JSON.stringify(bundleOf(claim)), claimResponse.id, JSON.stringify(claimResponse), JSON.stringify(bundleOf(claimResponse))],
+        );
         const types = "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() AND column_name IN ('claim', 'request_bundle', 'response_bundle') ORDER BY 1, 2";
         expect(new Set((await raw.query<{ data_type: string }>(types)).rows.map((r) => r.data_type))).toEqual(new Set(['jsonb']));
 
         expect(await migrate(raw, all)).toEqual(all.filter((m) => m.name >= '014').map((m) => m.name));
         expect(new Set((await raw.query<{ data_type: string }>(types)).rows.map((r) => r.data_type))).toEqual(new Set(['json']));
-        expect(await sql.getClaim(saved.id)).toEqual(saved);
-        expect(await sql.findClaimByIdentifier('http://example.org/claim-ids', identifier)).toEqual(saved);
+        const sql = new SqlStore(raw, raw, () => newAuthorizationNumber());
+        const read = await sql.getClaim(claim.id ?? '');
+        expect(read).toMatchObject({ claim, requestBundle: bundleOf(claim), claimResponse, responseBundle: bundleOf(claimResponse) });
+        expect((await sql.findClaimByIdentifier('http://example.org/claim-ids', identifier))?.id).toBe(claim.id);
         expect(await sql.findClaimByIdentifier('urn:wrong-system', identifier)).toBeNull();
+      } finally {
+        await raw.close();
+      }
+    });
+
+    it_('stores a Claim that is in its request bundle once, as that entry, and reads it back with the id it was stored under', async () => {
+      const raw = await backend.raw(config);
+      try {
+        const sql = new SqlStore(raw, raw, () => newAuthorizationNumber());
+        const identifier = unique('ident');
+        const claim = claimFixture(undefined, identifier);
+        const requestBundle = bundleOf({ resourceType: 'Patient', id: 'p1' }, claim);
+        const saved = await sql.saveClaimSubmission({
+          claim,
+          requestBundle,
+          decision: decision('pend'),
+          responseBundle: bundleOf(claimResponseFixture(undefined)),
+          claimResponse: claimResponseFixture(undefined),
+        });
+        const row = await raw.query('SELECT claim, claim_entry FROM claims WHERE id = $1', [saved.id]);
+        expect(row.rows).toEqual([{ claim: null, claim_entry: 1 }]);
+        expect(saved.claim).toEqual({ ...claim, id: saved.id });
+        expect(await sql.getClaim(saved.id)).toEqual(saved);
+        expect((await sql.findClaimByIdentifier('http://example.org/claim-ids', identifier))?.claim).toEqual({ ...claim, id: saved.id });
+        expect((await sql.getClaim(saved.id))?.requestBundle).toEqual(requestBundle);
       } finally {
         await raw.close();
       }

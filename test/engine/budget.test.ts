@@ -43,40 +43,38 @@ describe('in-process time budget', () => {
 });
 
 describe('worker pool', () => {
+  // One pool for the tests that compare it with the in-process engine: a worker thread loads the
+  // engine and the R4 definitions from TypeScript (seconds of CPU).
+  let pool: ReturnType<typeof createPooledEngine>;
+  beforeAll(() => {
+    pool = createPooledEngine({ ...config, evaluation: { workers: 1, timeoutMs: 60000 } });
+  });
+  afterAll(async () => pool?.close?.());
+
   test('decides as the in-process engine does', async () => {
-    const pool = createPooledEngine({ ...config, evaluation: { workers: 1, timeoutMs: 60000 } });
-    try {
-      for (const base of ['ra-approvable', 'ra-chart-only-partial', 'covid-outpatient', 'ra-continuation'] as const) {
-        expect(await pool.evaluate(requestFor(load(base)))).toEqual(await getEngine().evaluate(requestFor(load(base))));
-      }
-    } finally {
-      await pool.close?.();
+    for (const base of ['ra-approvable', 'ra-chart-only-partial', 'covid-outpatient', 'ra-continuation'] as const) {
+      expect(await pool.evaluate(requestFor(load(base)))).toEqual(await getEngine().evaluate(requestFor(load(base))));
     }
   }, 120000);
 
   test('DTR pre-population on the pool: the same $populate answers and issues as in-process', async () => {
-    const pool = createPooledEngine({ ...config, evaluation: { workers: 1, timeoutMs: 60000 } });
-    try {
-      for (const fixture of ['ra-approvable', 'ra-chart-only-partial'] as const) {
-        const chart = loadChart(fixture);
-        const order = (chart.entry ?? []).find((e) => e.resource?.resourceType === 'MedicationRequest' && e.resource.id === 'medreq-kineret')?.resource;
-        const coverage = (chart.entry ?? []).find((e) => e.resource?.resourceType === 'Coverage')?.resource;
-        const patient = (chart.entry ?? []).find((e) => e.resource?.resourceType === 'Patient')?.resource;
-        const body = parameters(
-          param('canonical', { valueUri: KINERET_Q }),
-          param('subject', { reference: `Patient/${patient?.id}` }),
-          context('coverage', coverage as FhirResource),
-          context('order', { reference: `MedicationRequest/${order?.id}` }),
-          context('data', chart),
-        );
-        const local = await populate(structuredClone(body), deps());
-        const pooled = await populate(structuredClone(body), { ...deps(), engine: pool });
-        expect(local.status).toBe(200);
-        expect(JSON.stringify(local.body)).toContain('"valueBoolean":true');
-        expect(JSON.stringify(pooled.body).replace(/"id":"[^"]+"/g, '')).toBe(JSON.stringify(local.body).replace(/"id":"[^"]+"/g, ''));
-      }
-    } finally {
-      await pool.close?.();
+    for (const fixture of ['ra-approvable', 'ra-chart-only-partial'] as const) {
+      const chart = loadChart(fixture);
+      const order = (chart.entry ?? []).find((e) => e.resource?.resourceType === 'MedicationRequest' && e.resource.id === 'medreq-kineret')?.resource;
+      const coverage = (chart.entry ?? []).find((e) => e.resource?.resourceType === 'Coverage')?.resource;
+      const patient = (chart.entry ?? []).find((e) => e.resource?.resourceType === 'Patient')?.resource;
+      const body = parameters(
+        param('canonical', { valueUri: KINERET_Q }),
+        param('subject', { reference: `Patient/${patient?.id}` }),
+        context('coverage', coverage as FhirResource),
+        context('order', { reference: `MedicationRequest/${order?.id}` }),
+        context('data', chart),
+      );
+      const local = await populate(structuredClone(body), deps());
+      const pooled = await populate(structuredClone(body), { ...deps(), engine: pool });
+      expect(local.status).toBe(200);
+      expect(JSON.stringify(local.body)).toContain('"valueBoolean":true');
+      expect(JSON.stringify(pooled.body).replace(/"id":"[^"]+"/g, '')).toBe(JSON.stringify(local.body).replace(/"id":"[^"]+"/g, ''));
     }
   }, 120000);
 

@@ -34,7 +34,7 @@ const EXPECTED = {
   'test/http/ops.test.ts': 18,
   'test/dtr/standalone-package.test.ts': 18,
   'test/review/workbench.test.ts': 18,
-  'test/http/structure-pool.test.ts': 18,
+  'test/http/structure-checker.test.ts': 18,
   'test/dtr/questionnaire-submit.test.ts': 15,
   'test/http/crd-pas.test.ts': 15,
   'test/http/policies-compare.test.ts': 15,

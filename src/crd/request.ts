@@ -120,6 +120,15 @@ function requestSchema(options: ParseOptions, context: z.ZodType<OrderContext, u
     });
 }
 
+/** Built once per hook and scheme rule: zod compiles a schema on its first parse (~1 ms a request when built anew). */
+const schemas = new Map<string, ReturnType<typeof requestSchema>>();
+function schemaFor(hook: HookName, options: ParseOptions): ReturnType<typeof requestSchema> {
+  const key = `${hook} ${options.requireHttpsFhirServer === true}`;
+  let schema = schemas.get(key);
+  if (!schema) schemas.set(key, (schema = requestSchema(options, CONTEXTS[hook])));
+  return schema;
+}
+
 /** The context of an order hook request, as the schema narrows it. */
 export type OrderContext = z.output<typeof orderContext>;
 export type FhirAuthorization = z.output<typeof fhirAuthorization>;
@@ -205,7 +214,7 @@ function parseShape(body: unknown, hook: HookName, options: ParseOptions): CdsHo
   if (declared !== undefined && declared !== hook) {
     throw badRequestMany([issue('error', 'invalid', `hook must be "${hook}" for this service`, 'hook')]);
   }
-  const parsed = requestSchema(options, CONTEXTS[hook]).safeParse(body);
+  const parsed = schemaFor(hook, options).safeParse(body);
   if (!parsed.success) throw badRequestMany(zodIssues(parsed.error, body));
   const request = parsed.data;
   const limits = options.limits ?? DEFAULT_LIMITS;

@@ -205,56 +205,37 @@ export class SqlStore implements Store {
 
   /** The writes of a drafted submission; `DrawnKeyTaken` when another request took a drawn id meanwhile. */
   private async insertClaimSubmission(s: ClaimSubmission, outcome: ClaimOutcome, d: ClaimDraft): Promise<Row> {
+    await this.db.query('INSERT INTO decisions (id, source, policy_id, outcome, decision) VALUES ($1, $2, $3, $4, $5::jsonb)', [
+      d.decisionId,
+      s.decisionSource ?? 'pas',
+      s.decision.policy?.id ?? null,
+      s.decision.outcome,
+      d.decisionText,
+    ]);
+    if (s.authorization && d.authorizationNumber) {
+      const created = await this.insertAuthorization({ ...checkAuthorization(s.authorization), number: d.authorizationNumber, decisionId: d.decisionId });
+      if (!created) {
+        if (s.authorization.number) throw new StoreError(`authorization number ${d.authorizationNumber} is already on file`);
+        throw new DrawnKeyTaken();
+      }
+    }
     const identifier = s.claim.identifier?.find((i) => i.value);
     const final = outcome !== 'pend';
-    const issued = s.authorization ? { ...checkAuthorization(s.authorization), number: d.authorizationNumber } : null;
     let inserted: { rows: Row[]; rowCount: number };
     try {
-      // One statement for the decision, the new authorization, the claim and its first version:
-      // each statement is a round trip to the PGlite thread. Foreign keys are checked at its end.
-      // ON CONFLICT on any unique key of the claim (the submission key, or the Claim's own id a
-      // twin took on another instance): a concurrent duplicate waits for the first to commit, then
-      // inserts no claim; the error below rolls back its decision and authorization.
+      // ON CONFLICT on any unique key (the submission key, or the Claim's own id a twin took on
+      // another instance): a concurrent duplicate waits for the first to commit, then inserts
+      // nothing; the error below rolls back its decision and authorization.
       inserted = await this.db.query(
-        `WITH new_decision AS (
-           INSERT INTO decisions (id, source, policy_id, outcome, decision) VALUES ($1::uuid, $2::text, $3::text, $4::text, $5::jsonb) RETURNING id
-         ), new_authorization AS (
-           INSERT INTO authorizations (number, member_key, policy_id, drug_key, order_key, status, start_date, end_date, decision_id, basis)
-           SELECT $6::text, $7::text, $8::text, $9::text, $10::text, $11::text, $12::date, $13::date, new_decision.id, $14::text
-             FROM new_decision WHERE $6::text IS NOT NULL
-           ON CONFLICT (number) DO NOTHING
-           RETURNING number
-         ), new_claim AS (
-           INSERT INTO claims (id, identifier_system, identifier_value, patient_key, payer_id, policy_id, status, outcome,
-             claim, request_bundle, claim_response_id, decision_id, authorization_number,
-             submitter_keys, content_hash, submission_key, expedited, due_at, review_route, decided_at, replaces_claim_id,
-             claim_entry, claim_identifiers)
-           VALUES ($15::text, $16::text, $17::text, $18::text, $19::text, $20::text, $21::text, $22::text, $23::json, $24::json, $25::text, $1::uuid, $26::text,
-             $27::text[], $28::text, $29::text, $30::boolean, $31::timestamptz, $32::text, CASE WHEN $33::boolean THEN now() END, $34::text, $35::integer, $36::jsonb)
-           ON CONFLICT DO NOTHING
-           RETURNING ${CLAIM_SCALARS}
-         ), new_version AS (
-           INSERT INTO claim_response_versions (claim_id, version, outcome, claim_response, claim_response_entry, response_bundle,
-             decision_id, authorization_number, event)
-           SELECT new_claim.id, 1, $22::text, $37::json, $38::integer, $39::json, $1::uuid, $26::text, 'submit' FROM new_claim
-         )
-         SELECT (SELECT count(*) FROM new_authorization)::integer AS authorizations_made, c.*
-           FROM (SELECT 1) AS one LEFT JOIN new_claim c ON true`,
+        `INSERT INTO claims (id, identifier_system, identifier_value, patient_key, payer_id, policy_id, status, outcome,
+           claim, request_bundle, claim_response_id, decision_id, authorization_number,
+           submitter_keys, content_hash, submission_key, expedited, due_at, review_route, decided_at, replaces_claim_id,
+           claim_entry, claim_identifiers)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::json, $10::json, $11, $12, $13,
+           $14::text[], $15, $16, $17, $18::timestamptz, $19, CASE WHEN $20::boolean THEN now() END, $21, $22, $23::jsonb)
+         ON CONFLICT DO NOTHING
+         RETURNING ${CLAIM_SCALARS}`,
         [
-          d.decisionId,
-          s.decisionSource ?? 'pas',
-          s.decision.policy?.id ?? null,
-          s.decision.outcome,
-          d.decisionText,
-          issued?.number ?? null,
-          issued?.memberKey ?? null,
-          issued?.policyId ?? null,
-          issued?.drugKey ?? null,
-          issued?.orderKey ?? null,
-          issued?.status ?? null,
-          issued?.start ?? null,
-          issued?.end ?? null,
-          issued?.basis ?? 'review',
           d.claimId,
           identifier?.system ?? null,
           identifier?.value ?? null,
@@ -266,6 +247,7 @@ export class SqlStore implements Store {
           d.claimText,
           d.requestText,
           d.claimResponseId,
+          d.decisionId,
           d.authorizationNumber,
           pgTextArray(s.submitterKeys ?? []),
           s.contentHash ?? null,
@@ -277,26 +259,25 @@ export class SqlStore implements Store {
           s.replacesClaimId ?? null,
           d.claimEntry,
           d.claimIdentifiers,
-          d.body.claimResponse,
-          d.body.entry,
-          d.body.responseBundle,
         ],
       );
     } catch (error) {
       throw uniqueToStoreError(error, `claim ${d.claimId} or ClaimResponse ${d.claimResponseId} was stored concurrently`);
     }
-    const { authorizations_made: made, ...row } = inserted.rows[0] ?? {};
-    if (issued && made === 0) {
-      if (s.authorization?.number) throw new StoreError(`authorization number ${String(issued.number)} is already on file`);
-      throw new DrawnKeyTaken();
-    }
-    if (row.id == null) {
+    const row = inserted.rows[0];
+    if (!row) {
       if (s.submissionKey) {
         const { rows } = await this.db.query('SELECT 1 FROM claims WHERE submission_key = $1', [s.submissionKey]);
         if (rows.length > 0) throw new DuplicateSubmissionError(s.submissionKey);
       }
       throw new DrawnKeyTaken();
     }
+    await this.db.query(
+      `INSERT INTO claim_response_versions (claim_id, version, outcome, claim_response, claim_response_entry, response_bundle,
+         decision_id, authorization_number, event)
+       VALUES ($1, 1, $2, $3::json, $4, $5::json, $6, $7, 'submit')`,
+      [d.claimId, outcome, d.body.claimResponse, d.body.entry, d.body.responseBundle, d.decisionId, d.authorizationNumber],
+    );
     if (s.alsoInTransaction) await s.alsoInTransaction(this, d.record(row));
     return row;
   }

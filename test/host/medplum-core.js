@@ -1,4 +1,2 @@
-/** `@medplum/core` for code under test: the copy test/host/environment.js loaded outside the sandbox. */
-const host = globalThis.__hostModule;
-if (!host) throw new Error('@medplum/core is mapped to the host copy, but the jest environment did not provide it (testEnvironment must be test/host/environment.js)');
-module.exports = host('@medplum/core');
+/** `@medplum/core` for code under test, loaded outside the sandbox (test/host/environment.js). */
+module.exports = require('./hosted')('@medplum/core');

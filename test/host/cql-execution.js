@@ -1,0 +1,2 @@
+/** `cql-execution` for code under test, loaded outside the sandbox (test/host/environment.js). */
+module.exports = require('./hosted')('cql-execution');

@@ -1,0 +1,2 @@
+/** `playwright-core` for code under test, loaded outside the sandbox (test/host/environment.js). */
+module.exports = require('./hosted')('playwright-core');

@@ -1,0 +1,2 @@
+/** `supertest` for code under test, loaded outside the sandbox (test/host/environment.js). */
+module.exports = require('./hosted')('supertest');

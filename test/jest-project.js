@@ -1,9 +1,18 @@
 /**
  * What every jest project of this repository shares (jest.config.js, jest.shared.config.js).
  *
- * TypeScript is transpiled only (tsconfig.jest.json: isolatedModules): the type check is the
+ * TypeScript is transpiled only, by swc (tsconfig.json's target and module): the type check is the
  * separate `npm run typecheck`, not repeated in every suite.
  */
+const swc = (syntax) => [
+  '@swc/jest',
+  {
+    jsc: { parser: { syntax }, target: 'es2022', transform: { useDefineForClassFields: true } },
+    module: { type: 'commonjs' },
+    sourceMaps: 'inline',
+  },
+];
+
 module.exports = {
   // PGlite and medplum load outside jest's sandbox, once per worker (see test/host/environment.js).
   testEnvironment: '<rootDir>/test/host/environment.js',
@@ -12,8 +21,8 @@ module.exports = {
   // jose 6, openid-client 6 (with oauth4webapi) and fhir-kit-client 2 ship ESM only: compile them to CommonJS for jest, and point
   // fhir-kit-client (whose exports map has only an "import" condition) at its entry file.
   transform: {
-    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
-    '^.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022', isolatedModules: true } }],
+    '^.+\\.ts$': swc('typescript'),
+    '^.+\\.js$': swc('ecmascript'),
   },
   transformIgnorePatterns: ['/node_modules/(?!(jose|openid-client|oauth4webapi|fhir-kit-client)/)'],
   moduleNameMapper: {

@@ -24,6 +24,7 @@ import {
   stringAsSource,
 } from '@cqframework/cql/cql-to-elm';
 import { SystemModelInfoProvider } from '@cqframework/cql/cql';
+import { writeFhirModel } from './fhir-model.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -74,6 +75,7 @@ if (upToDate) {
   const now = new Date();
   for (const name of sources.keys()) fs.utimesSync(path.join(outDir, `${name}.json`), now, now);
   console.log(`CQL: ${sources.size} libraries unchanged (content hash), ELM in ${path.relative(root, outDir)} kept`);
+  writeFhirModel(outDir);
   process.exit(0);
 }
 
@@ -155,3 +157,4 @@ if (problems.length > 0) {
 }
 fs.writeFileSync(hashFile, `${digest}\n`);
 console.log(`CQL: ${built} librar${built === 1 ? 'y' : 'ies'} translated to ${path.relative(root, outDir)}`);
+console.log(`FHIR model info cut to the ${writeFhirModel(outDir)} types the ELM reaches (${path.relative(root, outDir)}/model)`);

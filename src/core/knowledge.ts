@@ -7,6 +7,9 @@
  * Each file is read once: its text is kept beside the parsed JSON for DTR, which publishes the ELM
  * as it is (Library.content). Nothing here checks more than JSON and resourceType; each consumer
  * checks what it needs (ids and urls for publishing, expansions for the engine).
+ *
+ * Beside the ELM, `npm run build:cql` writes the FHIR model info cut to the types that ELM reaches
+ * (scripts/fhir-model.mjs): the engine wraps resources with it (src/engine/data-provider.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -32,10 +35,18 @@ export interface ValueSetFile {
   resource: ValueSet;
 }
 
+/** cql-exec-fhir's FHIR model info cut to the types some ELM reaches, and the names of those types. */
+export interface CutFhirModel {
+  types: readonly string[];
+  xml: string;
+}
+
 export interface Knowledge {
   elmFolder: string;
   /** By file name without `.json` (the translator names each file after its library). */
   elm: ReadonlyMap<string, ElmFile>;
+  /** Absent when the ELM folder has none (ELM built elsewhere): the engine then uses the full model. */
+  fhirModel?: CutFhirModel;
   /** In file order. */
   valueSets: readonly ValueSetFile[];
 }
@@ -83,6 +94,18 @@ export function loadValueSetFiles(folder: string): ValueSetFile[] {
   });
 }
 
+/** `<elmFolder>/model/fhir-modelinfo.json`, when the build wrote one. */
+export function loadCutFhirModel(elmFolder: string): CutFhirModel | undefined {
+  const file = path.join(elmFolder, 'model', 'fhir-modelinfo.json');
+  if (!fs.existsSync(file)) return undefined;
+  const json = readJson(file) as Partial<CutFhirModel> | null;
+  if (!Array.isArray(json?.types) || !json.types.every((t) => typeof t === 'string') || typeof json.xml !== 'string') {
+    throw new ArtifactLoadError(`${file}: expected { types: string[], xml: string } (run \`npm run build:cql\`)`);
+  }
+  return { types: json.types, xml: json.xml };
+}
+
 export function loadKnowledge(paths: { elm: string; valueSets: string }): Knowledge {
-  return { elmFolder: paths.elm, elm: loadElmFiles(paths.elm), valueSets: loadValueSetFiles(paths.valueSets) };
+  const fhirModel = loadCutFhirModel(paths.elm);
+  return { elmFolder: paths.elm, elm: loadElmFiles(paths.elm), valueSets: loadValueSetFiles(paths.valueSets), ...(fhirModel ? { fhirModel } : {}) };
 }

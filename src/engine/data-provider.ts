@@ -22,12 +22,38 @@
 import { FHIRWrapper } from 'cql-exec-fhir';
 import type { PatientObject, RecordObject, RetrieveDetails } from 'cql-execution';
 import type { Bundle, FhirResource } from 'fhir/r4';
+import type { CutFhirModel } from '../core/knowledge';
 
-// Parsing the FHIR model info costs ~120 ms: once per process (per worker thread).
+// Parsing the full FHIR model info costs 150–400 ms: once per process (per worker thread), and only
+// for a resource type the cut model does not cover.
 let sharedWrapper: FHIRWrapper | undefined;
 export function fhirWrapper(): FHIRWrapper {
   sharedWrapper ??= FHIRWrapper.FHIRv401();
   return sharedWrapper;
+}
+
+type Wrapped = ReturnType<FHIRWrapper['wrap']>;
+
+export interface ResourceWrapper {
+  wrap(resource: FhirResource): Wrapped;
+  /** Parses the model info now rather than on the first wrap. */
+  load(): void;
+}
+
+/**
+ * Wraps a resource with the model info cut to the types the ELM reaches (scripts/fhir-model.mjs)
+ * when it covers the resource's type, otherwise with the full R4 model. cql-exec-fhir looks up only
+ * declared element types, all of which the cut model keeps for a covered type, so both read alike.
+ */
+export function resourceWrapper(cut?: CutFhirModel): ResourceWrapper {
+  if (!cut) return { wrap: (resource) => fhirWrapper().wrap(resource), load: () => void fhirWrapper() };
+  const covered = new Set(cut.types);
+  let cutWrapper: FHIRWrapper | undefined;
+  const forCovered = () => (cutWrapper ??= new FHIRWrapper(cut.xml));
+  return {
+    wrap: (resource) => (covered.has(resource.resourceType) ? forCovered() : fhirWrapper()).wrap(resource),
+    load: () => void forCovered(),
+  };
 }
 
 interface CodeLike {
@@ -63,8 +89,6 @@ function rawCodings(resource: Record<string, unknown>, property: string): CodeLi
   }
   return codings;
 }
-
-type Wrapped = ReturnType<FHIRWrapper['wrap']>;
 
 export class EvaluationTimeout extends Error {
   constructor() {
@@ -159,14 +183,14 @@ export class IndexedPatient implements PatientObject {
   // Private fields are not enumerable: nothing in cql-execution walks into the index.
   readonly #byType = new Map<string, Slot[]>();
   readonly #cache = new Map<string, RecordObject[]>();
-  readonly #wrapper: FHIRWrapper;
+  readonly #wrapper: ResourceWrapper;
   readonly #self: ResourceRecord;
 
   readonly #deadline: number;
 
   /** @param deadline `performance.now()` past which a retrieve throws EvaluationTimeout */
-  constructor(bundle: Bundle, options: { deadline?: number; wrapper?: FHIRWrapper } = {}) {
-    this.#wrapper = options.wrapper ?? fhirWrapper();
+  constructor(bundle: Bundle, options: { deadline?: number; wrapper?: ResourceWrapper } = {}) {
+    this.#wrapper = options.wrapper ?? resourceWrapper();
     this.#deadline = options.deadline ?? Infinity;
     const byId = new Map<string, { resource: FhirResource; key: string; text?: string }[]>();
     (bundle.entry ?? []).forEach((entry, index) => {

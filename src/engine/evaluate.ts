@@ -90,7 +90,7 @@ export function openSession(
   deadline = Infinity,
 ): EvaluationSession {
   const library = libraries.executable(libraryName);
-  const patient = new IndexedPatient(data, { deadline });
+  const patient = new IndexedPatient(data, { deadline, wrapper: libraries.wrapper });
 
   const declared = new Set((libraries.libraries.get(libraryName)?.elm.library.parameters?.def ?? []).map((p) => p.name));
   const params = Object.fromEntries(Object.entries(cqlParameters(inputs)).filter(([name]) => declared.has(name)));

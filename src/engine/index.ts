@@ -55,7 +55,7 @@ export function createPolicyEngine(paths: Config['paths'], options: EngineOption
   const knowledge = options.knowledge ?? loadKnowledge(paths);
   const valueSets = buildValueSetIndex(knowledge.valueSets.map((f) => f.resource));
   const catalog = createCatalog(loadPolicies(paths.catalog, valueSets), valueSets);
-  const libraries = librariesOf(knowledge.elm, knowledge.elmFolder);
+  const libraries = librariesOf(knowledge.elm, knowledge.elmFolder, knowledge.fhirModel);
   for (const policy of catalog.policies) {
     const lib = libraries.libraries.get(policy.library.name);
     if (!lib) throw new Error(`Policy ${policy.id}: CQL library ${policy.library.name} is not compiled`);

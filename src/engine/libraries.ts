@@ -3,7 +3,8 @@
  * (src/core/knowledge.ts). Requests never read or compile CQL.
  */
 import { Library, Repository } from 'cql-execution';
-import { loadElmFiles, type ElmFile } from '../core/knowledge';
+import { loadCutFhirModel, loadElmFiles, type CutFhirModel, type ElmFile } from '../core/knowledge';
+import { resourceWrapper, type ResourceWrapper } from './data-provider';
 
 export interface ElmLibrary {
   name: string;
@@ -29,28 +30,31 @@ export interface LibrarySet {
   /** `line:col` where a definition starts, for error messages. */
   locator(name: string, expression: string): string | undefined;
   has(name: string, expression: string): boolean;
+  /** Wraps patient resources for these libraries' retrieves (the FHIR model cut to what they reach). */
+  readonly wrapper: ResourceWrapper;
 }
 
 export function loadLibraries(elmFolder: string): LibrarySet {
-  return librariesOf(loadElmFiles(elmFolder), elmFolder);
+  return librariesOf(loadElmFiles(elmFolder), elmFolder, loadCutFhirModel(elmFolder));
 }
 
 /** The LibrarySet of ELM files already read (src/core/knowledge.ts), by library name. */
-export function librariesOf(files: ReadonlyMap<string, ElmFile>, elmFolder: string): LibrarySet {
+export function librariesOf(files: ReadonlyMap<string, ElmFile>, elmFolder: string, fhirModel?: CutFhirModel): LibrarySet {
   const libraries = new Map<string, ElmLibrary>();
   for (const { json } of files.values()) {
     const elm = json as ElmJson;
     const { id, version } = elm.library.identifier;
     libraries.set(id, { name: id, version, elm });
   }
-  return librarySetOf(libraries, (name) => `no ${name}.json in ${elmFolder}`);
+  return librarySetOf(libraries, (name) => `no ${name}.json in ${elmFolder}`, fhirModel);
 }
 
 /**
  * A LibrarySet over ELM already in memory (the DTR app's, from a questionnaire package, uses it
- * too). `missing` says where a library was looked for, for the error.
+ * too). `missing` says where a library was looked for, for the error; without `fhirModel`, resources
+ * are wrapped with the full FHIR model.
  */
-export function librarySetOf(libraries: Map<string, ElmLibrary>, missing: (name: string) => string): LibrarySet {
+export function librarySetOf(libraries: Map<string, ElmLibrary>, missing: (name: string) => string, fhirModel?: CutFhirModel): LibrarySet {
   const repository = new Repository(Object.fromEntries([...libraries].map(([name, lib]) => [name, lib.elm])));
   const executables = new Map<string, Library>();
   const statement = (name: string, expression: string) =>
@@ -70,5 +74,6 @@ export function librarySetOf(libraries: Map<string, ElmLibrary>, missing: (name:
     },
     locator: (name, expression) => statement(name, expression)?.locator,
     has: (name, expression) => statement(name, expression) !== undefined,
+    wrapper: resourceWrapper(fhirModel),
   };
 }

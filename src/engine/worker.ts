@@ -6,7 +6,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config';
 import { createPolicyEngine } from './index';
-import { fhirWrapper } from './data-provider';
 import type { Decision } from './decision';
 import type { EvaluationRequest } from './request';
 import type { CqlInputs } from './evaluate';
@@ -47,7 +46,7 @@ nameThread('pa-cql');
 const { paths, timeoutMs, timeZone } = workerData as WorkerData;
 const engine = createPolicyEngine(paths, { timeoutMs, timeZone });
 // Load what the first request would otherwise pay for: the model info and every policy library.
-fhirWrapper();
+engine.libraries.wrapper.load();
 for (const policy of engine.catalog.policies) engine.libraries.executable(policy.library.name);
 loadR4Definitions();
 collectGarbage();

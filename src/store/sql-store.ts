@@ -40,6 +40,7 @@ import type {
   SubscriptionRecord,
   SubscriptionStatus,
 } from './store';
+import { noteWrittenResponseText } from './store';
 import type { NewReviewAction, ReportFilter, ReportRow, ReviewActionRecord, ReviewQueueRow } from './review';
 
 const SOURCES: readonly DecisionSource[] = ['pas', 'crd', 'dtr', 'cli', 'review'];
@@ -199,15 +200,18 @@ export class SqlStore implements Store {
       body,
       // No read-back: the bodies are what was written (JSON.parse of a large one costs as much as its write).
       record: (row) =>
-        toClaim({
-          ...row,
-          claim: claim?.value ?? null,
-          claim_entry: claimEntry >= 0 ? claimEntry : null,
-          request_bundle: request.value,
-          claim_response: body.claimResponse === null ? null : body.claimResponseValue,
-          claim_response_entry: body.entry,
-          response_bundle: body.responseBundleValue,
-        }),
+        noteWrittenResponseText(
+          toClaim({
+            ...row,
+            claim: claim?.value ?? null,
+            claim_entry: claimEntry >= 0 ? claimEntry : null,
+            request_bundle: request.value,
+            claim_response: body.claimResponse === null ? null : body.claimResponseValue,
+            claim_response_entry: body.entry,
+            response_bundle: body.responseBundleValue,
+          }),
+          body.responseBundle,
+        ),
     };
   }
 

@@ -539,3 +539,20 @@ export function asPriorAuthorizations(authorizations: Authorization[]): PriorAut
   }
   return result;
 }
+
+const writtenResponseTexts = new WeakMap<ClaimRecord, string>();
+
+/**
+ * The response bundle's JSON text exactly as a claim submission's write stored it, for the record
+ * that write returned (none for a record read back): the answer can be sent as that text rather
+ * than serialized again, ~30 ms of main-thread CPU for a 1,000-item Claim.
+ */
+export function writtenResponseText(record: ClaimRecord): string | undefined {
+  return writtenResponseTexts.get(record);
+}
+
+/** A store's claim-submission write notes the text it stored for the record it returns. */
+export function noteWrittenResponseText(record: ClaimRecord, text: string): ClaimRecord {
+  writtenResponseTexts.set(record, text);
+  return record;
+}

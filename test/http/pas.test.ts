@@ -86,6 +86,16 @@ describe('POST /fhir/Claim/$submit', () => {
     expect((second.body as Bundle).entry?.[0]?.resource?.id).toBe((first.body as Bundle).entry?.[0]?.resource?.id);
   });
 
+  test('the answer is the stored response bundle, byte for byte (sent as the text the store wrote)', async () => {
+    const res = await submit(base());
+    expect(res.status).toBe(200);
+    const claimResponse = (res.body as Bundle).entry?.[0]?.resource as ClaimResponse;
+    const record = await t.ctx.store.getClaimByResponseId(claimResponse.id ?? '');
+    expect(record).not.toBeNull();
+    expect(res.text).toBe(JSON.stringify(record?.responseBundle));
+    expect(res.headers['content-type']).toMatch(/^application\/fhir\+json/);
+  });
+
   test('a payer the catalog does not serve is pended with a note that says so', async () => {
     const body = base();
     for (const entry of body.entry ?? []) {

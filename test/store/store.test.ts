@@ -22,6 +22,7 @@ import {
   StoreError,
   type Store,
   type SqlClient,
+  writtenResponseText,
 } from '../../src/store';
 import { openPglite, openPostgres } from '../../src/store/sql';
 import { SqlStore } from '../../src/store/sql-store';
@@ -454,6 +455,23 @@ describe.each(backends)('store on $name', (backend) => {
         responseBundle: bundleOf(),
       });
       expect(saved.claim.text?.div).toBe('a\uFFFDb');
+    });
+
+    it_('the record a submission returns carries the response text it stored, with U+0000 replaced as in the value; a record read back carries none', async () => {
+      const claimResponse = { ...claimResponseFixture(unique('cr')), disposition: 'a\u0000b' };
+      const saved = await store.saveClaimSubmission({
+        claim: claimFixture(unique('claim'), unique('ident')),
+        requestBundle: bundleOf(claimFixture(undefined, 'x')),
+        decision: decision('pend'),
+        claimResponse,
+        responseBundle: bundleOf(claimResponse),
+      });
+      const text = writtenResponseText(saved);
+      expect(text).toBe(JSON.stringify(saved.responseBundle));
+      expect(text).toContain('a\uFFFDb');
+      const read = await store.getClaim(saved.id);
+      expect(read?.responseBundle).toEqual(saved.responseBundle);
+      expect(read && writtenResponseText(read)).toBeUndefined();
     });
 
     it_('stores each ClaimResponse once (its version row, as the bundle entry) and still reads rows written before that', async () => {

@@ -28,7 +28,7 @@ export const pasRoutes: RouteModule = (router, ctx) => {
       if (warnings.length > 0) ctx.logger.info('structure warnings', { requestId, count: warnings.length });
       const result = await submitClaim(ctx, body, requestId, client, contentHash ? { contentHash } : {});
       for (const d of result.decisions) countDecision('pas', d.policy?.id ?? null, d.outcome);
-      return { status: result.status, body: result.body };
+      return { status: result.status, body: result.text ?? result.body };
     }, ctx),
   );
   router.get(

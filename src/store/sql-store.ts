@@ -146,8 +146,7 @@ export class SqlStore implements Store {
     for (let attempt = 1; ; attempt++) {
       const draft = await this.draftClaimSubmission(s);
       try {
-        const row = await this.transaction((tx) => (tx as SqlStore).insertClaimSubmission(s, outcome, draft));
-        return draft.record(row);
+        return await this.transaction((tx) => (tx as SqlStore).insertClaimSubmission(s, outcome, draft));
       } catch (error) {
         if (error instanceof DrawnKeyTaken && attempt < NUMBER_ATTEMPTS) continue;
         throw error instanceof DrawnKeyTaken ? new StoreError(`could not draw an unused claim id or authorization number in ${NUMBER_ATTEMPTS} attempts`) : error;
@@ -215,8 +214,8 @@ export class SqlStore implements Store {
     };
   }
 
-  /** The writes of a drafted submission; `DrawnKeyTaken` when another request took a drawn id meanwhile. */
-  private async insertClaimSubmission(s: ClaimSubmission, outcome: ClaimOutcome, d: ClaimDraft): Promise<Row> {
+  /** The writes of a drafted submission, and the stored claim; `DrawnKeyTaken` when another request took a drawn id meanwhile. */
+  private async insertClaimSubmission(s: ClaimSubmission, outcome: ClaimOutcome, d: ClaimDraft): Promise<ClaimRecord> {
     await this.insertDecision(d.decisionId, s.decisionSource ?? 'pas', s.decision, d.decisionText);
     if (s.authorization && d.authorizationNumber) {
       const created = await this.insertAuthorization({ ...checkAuthorization(s.authorization), number: d.authorizationNumber, decisionId: d.decisionId });
@@ -284,8 +283,9 @@ export class SqlStore implements Store {
        VALUES ($1, 1, $2, $3::json, $4, $5::json, $6, $7, 'submit')`,
       [d.claimId, outcome, d.body.claimResponse, d.body.entry, d.body.responseBundle, d.decisionId, d.authorizationNumber],
     );
-    if (s.alsoInTransaction) await s.alsoInTransaction(this, d.record(row));
-    return row;
+    const record = d.record(row);
+    if (s.alsoInTransaction) await s.alsoInTransaction(this, record);
+    return record;
   }
 
   /** The Claim's own id when it is a valid FHIR id not yet used; otherwise a new UUID. */
@@ -1086,10 +1086,6 @@ export class SqlStore implements Store {
 
 // ---- helpers ----
 
-/**
- * JSON for a jsonb parameter. PostgreSQL rejects U+0000 in jsonb text, so a NUL inside a received
- * string becomes U+FFFD instead of failing the whole request (checked cheaply before re-encoding).
- */
 /** A submission drafted before its transaction (`draftClaimSubmission`). */
 interface ClaimDraft {
   claimId: string;
@@ -1124,11 +1120,16 @@ function checkAuthorization<A extends NewAuthorization>(input: A): A & { start: 
   return { ...input, start, end, decisionId: checkUuid(input.decisionId, 'decisionId') };
 }
 
+/** JSON text for a json or jsonb parameter (see `document`). */
 function json(value: unknown): string {
   return document(value).text;
 }
 
-/** A document's JSON text, and the value as a read of it gives: itself, or a copy when U+0000 had to go. */
+/**
+ * A document's JSON text, and the value as a read of it gives: itself, or a copy when U+0000 had to
+ * go. PostgreSQL's jsonb rejects U+0000, so a NUL inside a received string becomes U+FFFD instead of
+ * failing the whole request (checked cheaply before re-encoding), in json columns alike.
+ */
 function document<T>(value: T): { text: string; value: T } {
   const text = JSON.stringify(value);
   if (!text.includes('\\u0000')) return { text, value };

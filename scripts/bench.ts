@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: the server's performance figures in one run on this machine (issue 11).
  *
- * 1. Floors, in-process: raw cql-execution + cql-exec-fhir (PatientSource, the policy's own ELM,
- *    the plain CodeService) on the same prepared bundles, evaluating the definitions the decision
- *    reads; and the engine's `evaluate` on the same requests.
+ * 1. Floors, in-process: raw cql-execution + cql-exec-fhir (PatientSource, the plain CodeService)
+ *    on the same prepared bundles: a small RA library (scripts/bench-cql), and the policy's own ELM
+ *    evaluating the definitions the decision reads; and the engine's `evaluate` on the same requests.
+ *    Section 3 compares the typical `$submit` p95 over HTTP with the small-library floor's p95.
  * 2. Start-up: `node dist/src/server.js` to its first answer and to /health/ready (workers loaded),
  *    with a new and an existing store; `--only startup` also times the first `$submit` once ready.
  * 3. Over HTTP (autocannon, loopback, a new Claim identifier / hookInstance per request):
@@ -18,7 +19,7 @@
  *    throughput whatever the pool does, and CPU time does not depend on the machine's other load.
  *    The PGlite thread and the evaluation workers are told apart by their thread names.
  *
- *   npm run bench -- [--duration 5] [--items 1000] [--synthea <dir>] [--only cpu|isolation|startup|rss] [--runs 5] [--postgres URL]
+ *   npm run bench -- [--duration 5] [--items 1000] [--synthea <dir>] [--only floors|cpu|isolation|startup|rss] [--runs 5] [--postgres URL]
  *
  * The Synthea record (the one whose request is nearest 800 KB as sent) comes from
  * ../shared/data/synthea (or --synthea); without it a generated
@@ -223,6 +224,7 @@ async function floors(cases: { name: string; bundle: Bundle; n: number }[]) {
   }
   const codeService = new CodeService(plainCodes);
   const source = PatientSource.FHIRv401();
+  const { library: smallLibrary, expressions: smallExpressions } = smallRaLibrary();
   const rows = [];
   for (const { name, bundle, n } of cases) {
     const request = pasRequests(bundle)[0] as EvaluationRequest;
@@ -242,13 +244,41 @@ async function floors(cases: { name: string; bundle: Bundle; n: number }[]) {
       const context = new PatientContext(library, source.currentPatient(), codeService, params as never, DateTime.fromJSDate(EVALUATION_DATE, 0));
       for (const e of expressions) await library.expressions[e]?.execute(context).catch(() => null);
     };
+    const small = async () => {
+      source.reset();
+      source.loadBundles([data]);
+      const context = new PatientContext(smallLibrary, source.currentPatient(), codeService, {}, DateTime.fromJSDate(EVALUATION_DATE, 0));
+      for (const e of smallExpressions) await smallLibrary.expressions[e]?.execute(context).catch(() => null);
+    };
     const floor = await timeIt(n, raw);
+    const smallFloor = await timeIt(n, small);
     const ours = await timeIt(n, async () => {
       for (const r of pasRequests(bundle)) await engine.evaluate(r);
     });
-    rows.push({ case: name, definitions: expressions.length, 'floor p50 ms': floor.p50, 'floor p95 ms': floor.p95, 'engine p50 ms': ours.p50, 'engine p95 ms': ours.p95 });
+    rows.push({
+      case: name,
+      definitions: expressions.length,
+      'small floor p50 ms': smallFloor.p50,
+      'small floor p95 ms': smallFloor.p95,
+      'floor p50 ms': floor.p50,
+      'floor p95 ms': floor.p95,
+      'engine p50 ms': ours.p50,
+      'engine p95 ms': ours.p95,
+    });
   }
   return rows;
+}
+
+/**
+ * The small-library floor: scripts/bench-cql/BenchSmallRA.cql (a few RA checks in plain CQL, compiled
+ * by `npm run bench` into dist/bench-elm), all its definitions, by raw cql-execution.
+ */
+function smallRaLibrary(): { library: Library; expressions: string[] } {
+  const file = path.join(REPO_ROOT, 'dist', 'bench-elm', 'BenchSmallRA.json');
+  const elm = JSON.parse(fs.readFileSync(file, 'utf8')) as { library: { statements?: { def?: { name: string; context?: string }[] } } };
+  const library = new Library(elm as never);
+  const expressions = (elm.library.statements?.def ?? []).filter((d) => d.context === 'Patient' && d.name !== 'Patient').map((d) => d.name);
+  return { library, expressions };
 }
 
 // ------------------------------------------------------------------------------------ server
@@ -527,15 +557,17 @@ async function main(): Promise<void> {
   }
 
   // 1. Floors, before the server competes for the CPU.
-  if (!only) {
-    console.log('\n1. In-process: raw cql-execution floor (policy ELM, decision definitions) and engine.evaluate');
-    console.table(
-      await floors([
+  let smallFloorP95: number | undefined;
+  if (!only || only === 'floors') {
+    console.log('\n1. In-process: raw cql-execution floors (a small RA library; the policy ELM, decision definitions) and engine.evaluate');
+    const floorRows = await floors([
         { name: `typical $submit (${typical.entry?.length} resources)`, bundle: typical, n: 200 },
         { name: largeName, bundle: large, n: 20 },
         { name: `generated chart (${generated.entry?.length} resources)`, bundle: generated, n: 4 },
-      ]),
-    );
+    ]);
+    console.table(floorRows);
+    smallFloorP95 = floorRows[0]?.['small floor p95 ms'];
+    if (only) return;
   }
 
   // 2. Start-up.
@@ -628,6 +660,10 @@ async function main(): Promise<void> {
   }
   console.log('\n3. Over HTTP');
   console.table(rows);
+  const submitP95 = rows.find((r) => r.clients === 1 && r.scenario === scenarios[0]?.name)?.['p95 ms'];
+  if (smallFloorP95 && submitP95 !== undefined) {
+    console.log(`typical $submit p95, 1 client: ${submitP95} ms = ${round(submitP95 / smallFloorP95)}× the small-library floor's p95 (${smallFloorP95} ms; target ≤ 3×)`);
+  }
 
   // 4. Small requests while large requests run back to back.
   await isolationSection(server, scenarios, [

@@ -401,6 +401,37 @@ describe.each(backends)('store on $name', (backend) => {
       expect((await store.getClaim(claimId))?.claimResponseId).toBe(first.claimResponseId);
     });
 
+    it_('two submissions of one Claim.id at once: one keeps the id, the other gets a new one, and the losing attempt leaves no decision behind', async () => {
+      const raw = await backend.raw(config);
+      try {
+        const sql = new SqlStore(raw, raw, () => newAuthorizationNumber());
+        const claimId = unique('claim');
+        const submit = (identifier: string) =>
+          sql.saveClaimSubmission({
+            claim: claimFixture(claimId, identifier),
+            requestBundle: bundleOf(claimFixture(claimId, identifier)),
+            decision: decision('approve'),
+            authorization: { memberKey: unique('m'), policyId: 'CP.PHAR.244', drugKey: '72435', status: 'approved', start: '2026-01-01', end: '2026-06-30' },
+            respond: ({ authorizationNumber }) => {
+              const claimResponse = claimResponseFixture(undefined, authorizationNumber ?? undefined);
+              return { claimResponse, responseBundle: bundleOf(claimResponse) };
+            },
+          });
+        const count = async (table: string) => Number((await raw.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`)).rows[0]?.n);
+        const before = { decisions: await count('decisions'), authorizations: await count('authorizations') };
+        const saved = await Promise.all([submit(unique('ident')), submit(unique('ident'))]);
+        expect(saved.map((c) => c.id).filter((id) => id === claimId)).toHaveLength(1);
+        expect(new Set(saved.map((c) => c.id)).size).toBe(2);
+        for (const c of saved) expect(c.claim.id).toBe(c.id);
+        // The statement that lost the id wrote nothing: one decision and one authorization per stored claim.
+        expect(await count('decisions')).toBe(before.decisions + 2);
+        expect(await count('authorizations')).toBe(before.authorizations + 2);
+        for (const c of saved) expect((await sql.getDecision(c.decisionId ?? ''))?.outcome).toBe('approve');
+      } finally {
+        await raw.close();
+      }
+    });
+
     it_('gives a ClaimResponse without id one, in the record and in the response Bundle', async () => {
       const claimResponse = claimResponseFixture(undefined);
       const saved = await store.saveClaimSubmission({

@@ -99,20 +99,9 @@ export class SqlStore implements Store {
 
   async saveDecision(source: DecisionSource, decision: Decision): Promise<string> {
     const id = crypto.randomUUID();
-    await this.insertDecision(id, source, decision, json(decision));
+    const params: unknown[] = [];
+    await this.db.query(`INSERT INTO decisions ${rowValues(params, decisionRow(id, source, decision, json(decision)))}`, params);
     return id;
-  }
-
-  /** `text` is the decision's JSON, made by the caller (a claim submission makes it before its transaction). */
-  private async insertDecision(id: string, source: DecisionSource, decision: Decision, text: string): Promise<void> {
-    if (!SOURCES.includes(source)) throw new StoreError(`decision source must be one of ${SOURCES.join(', ')}, got ${String(source)}`);
-    await this.db.query('INSERT INTO decisions (id, source, policy_id, outcome, decision) VALUES ($1, $2, $3, $4, $5::jsonb)', [
-      id,
-      source,
-      decision.policy?.id ?? null,
-      decision.outcome,
-      text,
-    ]);
   }
 
   async getDecision(id: string): Promise<DecisionRecord | null> {
@@ -226,23 +215,13 @@ export class SqlStore implements Store {
    * constraint's name says which key.
    */
   private async insertClaimSubmission(s: ClaimSubmission, outcome: ClaimOutcome, d: ClaimDraft): Promise<ClaimRecord> {
-    const source = s.decisionSource ?? 'pas';
-    if (!SOURCES.includes(source)) throw new StoreError(`decision source must be one of ${SOURCES.join(', ')}, got ${String(source)}`);
-    const authorization = s.authorization && d.authorizationNumber ? { ...checkAuthorization(s.authorization), number: d.authorizationNumber } : null;
+    const authorization = s.authorization && d.authorizationNumber ? { ...checkAuthorization(s.authorization), number: d.authorizationNumber, decisionId: d.decisionId } : null;
     const identifier = s.claim.identifier?.find((i) => i.value);
     const final = outcome !== 'pend';
     const params: unknown[] = [];
     const $ = (value: unknown): string => `$${params.push(value)}`;
-    const decision = `decision AS (
-        INSERT INTO decisions (id, source, policy_id, outcome, decision)
-        VALUES (${$(d.decisionId)}, ${$(source)}, ${$(s.decision.policy?.id ?? null)}, ${$(s.decision.outcome)}, ${$(d.decisionText)}::jsonb))`;
-    const granted = authorization
-      ? `, granted AS (
-        INSERT INTO authorizations (number, member_key, policy_id, drug_key, order_key, status, start_date, end_date, decision_id, basis)
-        VALUES (${$(authorization.number)}, ${$(authorization.memberKey)}, ${$(authorization.policyId)}, ${$(authorization.drugKey)},
-          ${$(authorization.orderKey ?? null)}, ${$(authorization.status)}, ${$(authorization.start ?? null)}::date, ${$(authorization.end ?? null)}::date,
-          ${$(d.decisionId)}, ${$(authorization.basis ?? 'review')}))`
-      : '';
+    const decision = `decision AS (INSERT INTO decisions ${rowValues(params, decisionRow(d.decisionId, s.decisionSource ?? 'pas', s.decision, d.decisionText))})`;
+    const granted = authorization ? `, granted AS (INSERT INTO authorizations ${rowValues(params, authorizationRow(authorization))})` : '';
     const version = `, version AS (
         INSERT INTO claim_response_versions (claim_id, version, outcome, claim_response, claim_response_entry, response_bundle,
           decision_id, authorization_number, event)
@@ -449,25 +428,12 @@ export class SqlStore implements Store {
   }
 
   /** null when the number is already on file. */
-  private async insertAuthorization(input: NewAuthorization & { number: string }): Promise<Authorization | null> {
+  private async insertAuthorization(input: CheckedAuthorization & { number: string }): Promise<Authorization | null> {
     // ON CONFLICT instead of catching 23505: a failed INSERT would abort the surrounding transaction.
+    const params: unknown[] = [];
     const { rows } = await this.db.query(
-      `INSERT INTO authorizations (number, member_key, policy_id, drug_key, order_key, status, start_date, end_date, decision_id, basis)
-       VALUES ($1, $2, $3, $4, $5, $6, $7::date, $8::date, $9, $10)
-       ON CONFLICT (number) DO NOTHING
-       RETURNING ${AUTHORIZATION_COLUMNS}`,
-      [
-        input.number,
-        input.memberKey,
-        input.policyId,
-        input.drugKey,
-        input.orderKey ?? null,
-        input.status,
-        input.start ?? null,
-        input.end ?? null,
-        input.decisionId ?? null,
-        input.basis ?? 'review',
-      ],
+      `INSERT INTO authorizations ${rowValues(params, authorizationRow(input))} ON CONFLICT (number) DO NOTHING RETURNING ${AUTHORIZATION_COLUMNS}`,
+      params,
     );
     return rows[0] ? toAuthorization(rows[0]) : null;
   }
@@ -1078,7 +1044,7 @@ export class SqlStore implements Store {
 
 // ---- helpers ----
 
-/** A submission drafted before its transaction (`draftClaimSubmission`). */
+/** A submission drafted before its write (`draftClaimSubmission`). */
 interface ClaimDraft {
   claimId: string;
   decisionId: string;
@@ -1097,6 +1063,45 @@ interface ClaimDraft {
 
 /** A drawn claim id or authorization number was taken by a concurrent request: draw again. */
 class DrawnKeyTaken extends Error {}
+
+/**
+ * One row's `(columns) VALUES ($n, …)`, its values appended to `params`. A key `column::type`
+ * casts its value.
+ */
+function rowValues(params: unknown[], row: Record<string, unknown>): string {
+  const columns: string[] = [];
+  const values: string[] = [];
+  for (const [key, value] of Object.entries(row)) {
+    const [column, cast] = key.split('::');
+    columns.push(column as string);
+    values.push(`$${params.push(value)}${cast ? `::${cast}` : ''}`);
+  }
+  return `(${columns.join(', ')}) VALUES (${values.join(', ')})`;
+}
+
+/** A decisions row; `text` is the decision's JSON (a claim submission makes it before its write). */
+function decisionRow(id: string, source: DecisionSource, decision: Decision, text: string): Record<string, unknown> {
+  if (!SOURCES.includes(source)) throw new StoreError(`decision source must be one of ${SOURCES.join(', ')}, got ${String(source)}`);
+  return { id, source, policy_id: decision.policy?.id ?? null, outcome: decision.outcome, 'decision::jsonb': text };
+}
+
+/** An authorizations row. */
+function authorizationRow(a: CheckedAuthorization & { number: string }): Record<string, unknown> {
+  return {
+    number: a.number,
+    member_key: a.memberKey,
+    policy_id: a.policyId,
+    drug_key: a.drugKey,
+    order_key: a.orderKey ?? null,
+    status: a.status,
+    'start_date::date': a.start,
+    'end_date::date': a.end,
+    decision_id: a.decisionId,
+    basis: a.basis ?? 'review',
+  };
+}
+
+type CheckedAuthorization = ReturnType<typeof checkAuthorization<NewAuthorization>>;
 
 /** A new authorization's fields, checked; dates as YYYY-MM-DD or null. */
 function checkAuthorization<A extends NewAuthorization>(input: A): A & { start: string | null; end: string | null; decisionId: string | null } {

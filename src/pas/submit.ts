@@ -11,7 +11,8 @@
  * cancels (profile-claim-update: `related.claim` prior, infoCancelled / certificationType 3,
  * infoChanged) replace the earlier request, revoke what they cancel and keep what they leave
  * unchanged; CMS-0057-F due times on pended requests.
- * Every request, response, decision trace and authorization is persisted in one transaction.
+ * Every request, response, decision trace, authorization and audit event is persisted in one statement
+ * (one transaction for an update or cancel).
  *
  * Does not support: X12 278 translation; claims whose items belong to different policies with
  * different authorization periods (items share one authorization number; each item carries its
@@ -298,6 +299,17 @@ export async function submitClaim(
         return { responseBundle: bundle, claimResponse };
       },
       ...(prior ? { alsoInTransaction: (tx: Store, saved: ClaimRecord) => replacePrior(tx, prior, saved, cancelled, granted?.number ?? null, client) } : {}),
+      // Written with the claim; its latency runs to the decision, the write itself excluded.
+      audit: {
+        requestId,
+        action: prior ? (allCancelled ? 'pas.cancel' : 'pas.update') : 'pas.submit',
+        actor: client?.clientId ?? null,
+        payerId,
+        policyId: primary.policy?.id ?? null,
+        outcome: decisions.map((d, i) => (cancelled.has(ctx.items[i]?.sequence ?? -1) ? 'cancelled' : d.outcome)).join(','),
+        latencyMs: Date.now() - started,
+        status: 200,
+      },
     });
   } catch (error) {
     // A concurrent twin committed first: this one was rolled back (no decision, no number).
@@ -309,16 +321,6 @@ export async function submitClaim(
     throw error;
   }
 
-  await deps.store.audit({
-    requestId,
-    action: prior ? (allCancelled ? 'pas.cancel' : 'pas.update') : 'pas.submit',
-    actor: client?.clientId ?? null,
-    payerId,
-    policyId: primary.policy?.id ?? null,
-    outcome: decisions.map((d, i) => (cancelled.has(ctx.items[i]?.sequence ?? -1) ? 'cancelled' : d.outcome)).join(','),
-    latencyMs: Date.now() - started,
-    status: 200,
-  });
   deps.logger.info('pas.submit', {
     requestId,
     claimId: record.id,

@@ -208,11 +208,11 @@ export class SqlStore implements Store {
 
   /**
    * The writes of a drafted submission, and the stored claim; `DrawnKeyTaken` when another request
-   * took a drawn id meanwhile. One statement: the decision, the authorization, the claim and its
-   * first response version are data-modifying CTEs, so a new request needs no BEGIN or COMMIT and
-   * one round trip (each is ~0.3 ms of CPU on either side of the PGlite thread). A unique key taken
-   * fails the whole statement (a concurrent twin waits for the first to commit, then fails); the
-   * constraint's name says which key.
+   * took a drawn id meanwhile. One statement: the decision, the authorization, the audit event, the
+   * claim and its first response version are data-modifying CTEs, so a new request needs no BEGIN
+   * or COMMIT and one round trip (each is ~0.3 ms of CPU on either side of the PGlite thread). A
+   * unique key taken fails the whole statement (a concurrent twin waits for the first to commit,
+   * then fails); the constraint's name says which key.
    */
   private async insertClaimSubmission(s: ClaimSubmission, outcome: ClaimOutcome, d: ClaimDraft): Promise<ClaimRecord> {
     const authorization = s.authorization && d.authorizationNumber ? { ...checkAuthorization(s.authorization), number: d.authorizationNumber, decisionId: d.decisionId } : null;
@@ -222,6 +222,7 @@ export class SqlStore implements Store {
     const $ = (value: unknown): string => `$${params.push(value)}`;
     const decision = `decision AS (INSERT INTO decisions ${rowValues(params, decisionRow(d.decisionId, s.decisionSource ?? 'pas', s.decision, d.decisionText))})`;
     const granted = authorization ? `, granted AS (INSERT INTO authorizations ${rowValues(params, authorizationRow(authorization))})` : '';
+    const audited = s.audit ? `, audited AS (INSERT INTO audit_events ${rowValues(params, auditRow(s.audit))})` : '';
     const version = `, version AS (
         INSERT INTO claim_response_versions (claim_id, version, outcome, claim_response, claim_response_entry, response_bundle,
           decision_id, authorization_number, event)
@@ -243,7 +244,7 @@ export class SqlStore implements Store {
       RETURNING ${CLAIM_SCALARS}`;
     let inserted: { rows: Row[] };
     try {
-      inserted = await this.db.query(`WITH ${decision}${granted}${version}${claim}`, params);
+      inserted = await this.db.query(`WITH ${decision}${granted}${audited}${version}${claim}`, params);
     } catch (error) {
       const { code, constraint } = error as { code?: string; constraint?: string };
       if (code !== '23505') throw error;
@@ -557,23 +558,8 @@ export class SqlStore implements Store {
   // ---- audit ----
 
   async audit(event: AuditEvent): Promise<void> {
-    if (!event.requestId || !event.action) throw new StoreError('audit event needs requestId and action');
-    // Only the listed fields are written, whatever else the caller's object carries.
-    await this.db.query(
-      `INSERT INTO audit_events (request_id, action, actor, hook_instance, payer_id, policy_id, outcome, latency_ms, status)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [
-        event.requestId,
-        event.action,
-        event.actor ?? null,
-        event.hookInstance ?? null,
-        event.payerId ?? null,
-        event.policyId ?? null,
-        event.outcome ?? null,
-        event.latencyMs == null ? null : Math.round(event.latencyMs),
-        event.status ?? null,
-      ],
-    );
+    const params: unknown[] = [];
+    await this.db.query(`INSERT INTO audit_events ${rowValues(params, auditRow(event))}`, params);
   }
 
   async listAudit(limit: number): Promise<AuditRecord[]> {
@@ -1083,6 +1069,22 @@ function rowValues(params: unknown[], row: Record<string, unknown>): string {
 function decisionRow(id: string, source: DecisionSource, decision: Decision, text: string): Record<string, unknown> {
   if (!SOURCES.includes(source)) throw new StoreError(`decision source must be one of ${SOURCES.join(', ')}, got ${String(source)}`);
   return { id, source, policy_id: decision.policy?.id ?? null, outcome: decision.outcome, 'decision::jsonb': text };
+}
+
+/** An audit_events row: only the listed fields, whatever else the caller's object carries. */
+function auditRow(event: AuditEvent): Record<string, unknown> {
+  if (!event.requestId || !event.action) throw new StoreError('audit event needs requestId and action');
+  return {
+    request_id: event.requestId,
+    action: event.action,
+    actor: event.actor ?? null,
+    hook_instance: event.hookInstance ?? null,
+    payer_id: event.payerId ?? null,
+    policy_id: event.policyId ?? null,
+    outcome: event.outcome ?? null,
+    latency_ms: event.latencyMs == null ? null : Math.round(event.latencyMs),
+    status: event.status ?? null,
+  };
 }
 
 /** An authorizations row. */

@@ -101,6 +101,8 @@ export interface ClaimSubmission {
   respond?: (saved: { claimId: string; authorizationNumber: string | null; decisionId: string }) => ClaimResponseParts;
   /** More writes that commit or roll back with this claim (a PAS update replacing its prior request). */
   alsoInTransaction?: (tx: Store, saved: ClaimRecord) => Promise<void>;
+  /** The request's audit event, written with the claim: no stored decision without its audit row. */
+  audit?: AuditEvent;
   /** Default: the decision's outcome. */
   outcome?: ClaimOutcome;
   /** Claim.provider identifiers (`system|value`). */

@@ -170,6 +170,30 @@ describe.each(backends.filter((b) => b.enabled))('request lifecycle on $name', (
       expect((await t.ctx.store.getClaim(originalClaimId))?.decidedAt).not.toBeNull();
     });
 
+    test('the submit and its cancel each leave one audit row, written with the claim, and a resend leaves none', async () => {
+      const original = approvable('LC-AUDIT', 'RX-LC-AUDIT');
+      const submitted = await postSubmit(t.app, original);
+      expect(submitted.status).toBe(200);
+      const approved = (submitted.body as Bundle).entry?.[0]?.resource as ClaimResponse;
+      expect((await postSubmit(t.app, original)).status).toBe(200); // a resend: the stored answer, no new row
+      const cancelled = await postSubmit(
+        t.app,
+        updateOf(original, approved, (claim) => {
+          claim.extension = [...(claim.extension ?? []), certification('3')];
+        }),
+      );
+      expect(cancelled.status).toBe(200);
+      const ids = [submitted, cancelled].map((r) => String(r.headers['x-request-id']));
+      const rows = (await t.ctx.store.listAudit(1000)).filter((a) => a.action.startsWith('pas.') && ids.includes(a.requestId));
+      expect(rows.map((a) => [a.requestId, a.action, a.outcome, a.status]).sort()).toEqual(
+        [
+          [ids[0], 'pas.submit', 'approve', 200],
+          [ids[1], 'pas.cancel', 'cancelled', 200],
+        ].sort(),
+      );
+      for (const row of rows) expect(row.latencyMs).toBeGreaterThanOrEqual(0);
+    });
+
     test('a cancel that names the request by its own identifier (no related.claim) cancels it', async () => {
       const original = approvable('LC-CANCEL-ID', 'RX-LC-CANCEL-ID');
       const approved = await submitOk(t.app, original);

@@ -401,13 +401,14 @@ describe.each(backends)('store on $name', (backend) => {
       expect((await store.getClaim(claimId))?.claimResponseId).toBe(first.claimResponseId);
     });
 
-    it_('two submissions of one Claim.id at once: one keeps the id, the other gets a new one, and the losing attempt leaves no decision behind', async () => {
+    it_('two submissions of one Claim.id at once: one keeps the id, the other gets a new one, and the losing attempt leaves no decision, authorization or audit row behind', async () => {
       const raw = await backend.raw(config);
       try {
         const sql = new SqlStore(raw, raw, () => newAuthorizationNumber());
         const claimId = unique('claim');
         const submit = (identifier: string) =>
           sql.saveClaimSubmission({
+            audit: { requestId: identifier, action: 'pas.submit', outcome: 'approve', status: 200 },
             claim: claimFixture(claimId, identifier),
             requestBundle: bundleOf(claimFixture(claimId, identifier)),
             decision: decision('approve'),
@@ -418,7 +419,7 @@ describe.each(backends)('store on $name', (backend) => {
             },
           });
         const count = async (table: string) => Number((await raw.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`)).rows[0]?.n);
-        const before = { decisions: await count('decisions'), authorizations: await count('authorizations') };
+        const before = { decisions: await count('decisions'), authorizations: await count('authorizations'), audit: await count('audit_events') };
         const saved = await Promise.all([submit(unique('ident')), submit(unique('ident'))]);
         expect(saved.map((c) => c.id).filter((id) => id === claimId)).toHaveLength(1);
         expect(new Set(saved.map((c) => c.id)).size).toBe(2);
@@ -426,6 +427,7 @@ describe.each(backends)('store on $name', (backend) => {
         // The statement that lost the id wrote nothing: one decision and one authorization per stored claim.
         expect(await count('decisions')).toBe(before.decisions + 2);
         expect(await count('authorizations')).toBe(before.authorizations + 2);
+        expect(await count('audit_events')).toBe(before.audit + 2);
         for (const c of saved) expect((await sql.getDecision(c.decisionId ?? ''))?.outcome).toBe('approve');
       } finally {
         await raw.close();

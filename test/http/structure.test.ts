@@ -18,18 +18,20 @@ import { createTestApp, type TestApp } from '../support/app';
 const read = <T>(file: string): T => JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'fixtures', file), 'utf8')) as T;
 
 describe('the R4 definitions the check reads', () => {
-  test('are every StructureDefinition of medplum\'s R4 types and resources, without documentation, kept in build/ for the next start', () => {
+  test('are every StructureDefinition of medplum\'s R4 types and resources, only what the check reads, kept in build/ for the next start', () => {
     const names = (bundle: { entry?: { resource?: { resourceType?: string; name?: string } }[] }) =>
       (bundle.entry ?? []).flatMap((e) => (e.resource?.resourceType === 'StructureDefinition' ? [e.resource.name] : [])).sort();
     const made = r4Definitions();
-    const file = fs.readdirSync(path.join(REPO_ROOT, 'build')).find((f) => /^r4-definitions-.+\.json$/.test(f));
+    const file = fs.readdirSync(path.join(REPO_ROOT, 'build')).find((f) => /^r4-elements-.+\.json$/.test(f));
     expect(file).toBeDefined();
     expect(r4Definitions()).toEqual(made);
     const sources = [readJson('fhir/r4/profiles-types.json'), readJson('fhir/r4/profiles-resources.json')] as Parameters<typeof names>[0][];
     expect(made.map((sd) => sd.name).sort()).toEqual(sources.flatMap(names).sort());
     const text = JSON.stringify(made);
     expect(text).not.toContain('"definition":');
-    expect(text).toContain('"constraint":');
+    expect(text).not.toContain('"constraint":');
+    const condition = made.find((sd) => sd.type === 'Condition');
+    expect(condition?.snapshot?.element.find((e) => e.path === 'Condition.onset[x]')?.type?.map((t) => t.code)).toEqual(['dateTime', 'Age', 'Period', 'Range', 'string']);
   });
 });
 
@@ -63,6 +65,13 @@ describe('checkResource', () => {
     ['null', { code: null }, 'X.code'],
     ['a number in a list of CodeableConcepts', { category: [7] }, 'X.category[0]'],
     ['null in a list', { identifier: [null] }, 'X.identifier[0]'],
+    ['a boolean where a dateTime belongs', { recordedDate: true }, 'X.recordedDate'],
+    ['a white-space string', { code: { text: '  ' } }, 'X.code.text'],
+    ['a code with a leading space', { clinicalStatus: { coding: [{ code: ' active' }] } }, 'X.clinicalStatus.coding[0].code'],
+    ['a number where a string belongs, deep in a backbone element', { stage: [{ summary: { coding: [{ system: 'http://snomed.info/sct', code: '1', version: 3.5 }] } }] }, 'X.stage[0].summary.coding[0].version'],
+    ['a one-object list behind an emptied STU3 string', { category: { coding: 'M06.9' } }, 'X.category'],
+    ['a primitive extension that is no object', { _recordedDate: 'x' }, 'X._recordedDate'],
+    ['a contained resource of no R4 type', { contained: [{ resourceType: 'Medicament', id: 'm1' }] }, 'X.contained[0].resourceType'],
   ])('%s is an error naming the element', (_name, extra, expression) => {
     const report = new StructureReport(DEFAULT_LIMITS);
     checkResource(condition(extra), 'X', report);
@@ -77,6 +86,35 @@ describe('checkResource', () => {
     const report = new StructureReport(DEFAULT_LIMITS);
     checkResource(JSON.parse(JSON.stringify(condition(extra))), 'X', report);
     expect(report.errors).toEqual([]);
+  });
+
+  test.each([
+    ['an element R4 does not define', { context: { reference: 'Encounter/e1' } }, 'X.context'],
+    ['a choice element of a type it does not allow', { onsetCoding: { code: 'x' } }, 'X.onsetCoding'],
+    ['a missing required element (Condition.subject)', { subject: undefined }, 'X'],
+    ['an unknown element inside a primitive extension', { _recordedDate: { extension: [{ url: 'http://example.org/x', valueString: 'y' }], colour: 'red' } }, 'X._recordedDate.colour'],
+  ])('%s is a warning naming it', (_name, extra, expression) => {
+    const report = new StructureReport(DEFAULT_LIMITS);
+    checkResource(JSON.parse(JSON.stringify(condition(extra))), 'X', report);
+    expect(report.errors).toEqual([]);
+    expect(report.warnings.map((i) => i.expression?.[0])).toContain(expression);
+  });
+
+  test('every R4 primitive format is checked, choice keys are read by their type, and valid values pass', () => {
+    const check = (extra: Record<string, unknown>) => {
+      const report = new StructureReport(DEFAULT_LIMITS);
+      checkResource({ resourceType: 'Observation', status: 'final', code: { text: 'x' }, ...extra }, 'O', report);
+      return report.errors.map((i) => i.expression?.[0]);
+    };
+    expect(check({ effectiveDateTime: '2026-11-20T10:00:00-05:00', issued: '2026-11-20T15:00:00.123Z', valueInteger: 3, id: 'obs-1.2' })).toEqual([]);
+    expect(check({ effectiveDateTime: '2026-11-20T10:00:00' })).toEqual([]); // no time zone: EHRs send local times
+    expect(check({ issued: '2026-11-20T15:00:00' })).toEqual(['O.issued']); // an instant needs one
+    expect(check({ valueInteger: 2.5 })).toEqual(['O.valueInteger']);
+    expect(check({ valueInteger: '3' })).toEqual(['O.valueInteger']);
+    expect(check({ valueTime: '25:00:00' })).toEqual(['O.valueTime']);
+    expect(check({ valueBoolean: 'true' })).toEqual(['O.valueBoolean']);
+    expect(check({ component: [{ code: { text: 'c' }, valueQuantity: { value: 'high' } }] })).toEqual(['O.component[0].valueQuantity.value']);
+    expect(check({ referenceRange: [{ age: { low: { value: 1 } }, appliesTo: { text: 'x' } }] })).toEqual(['O.referenceRange[0].appliesTo']);
   });
 
   test('an STU3 string status and empty values are dropped with a warning, so no reader meets them', () => {

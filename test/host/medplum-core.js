@@ -1,2 +1,0 @@
-/** `@medplum/core` for code under test, loaded outside the sandbox (test/host/environment.js). */
-module.exports = require('./hosted')('@medplum/core');

@@ -162,6 +162,49 @@ describe('a chart that cannot be approved: the app shows the pend and its reason
   });
 });
 
+describe('an answer changed while the completed response is being saved', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await openHarness('RX-DTR-APP-RACE');
+  });
+  afterAll(async () => h?.close());
+
+  test('the draft save it asks for neither overwrites the completed response in the EHR nor brings the answers back into the tab', async () => {
+    const link = await orderSignLaunchLink(h, 'ra-chart-only-partial', 'RX-DTR-APP-RACE');
+    const app = await newPage(h);
+    const { page } = app;
+    await launchFromCard(h, app, link, PATIENT, COVERAGE);
+    await yesNo(page, ADALIMUMAB, 'No').click();
+    await yesNo(page, TOCILIZUMAB, 'No').click();
+    await answerCdai(page, '32');
+    // The EHR is slow to take the completed response; a draft the app sends meanwhile reaches it last.
+    let completedSaved!: () => void;
+    const completedDone = new Promise<void>((resolve) => (completedSaved = resolve));
+    let sawCompleted = false;
+    await page.route(`${h.ehr.fhirBase}/QuestionnaireResponse**`, async (route) => {
+      const body = route.request().postData() ?? '';
+      if (body.includes('"status":"completed"')) {
+        sawCompleted = true;
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        await route.fulfill({ response: await route.fetch() });
+        completedSaved();
+        return;
+      }
+      if (body && sawCompleted) await completedDone;
+      await route.continue();
+    });
+    await page.getByRole('button', { name: 'Submit prior authorization' }).click();
+    await until(() => expect(sawCompleted).toBe(true));
+    await answerCdai(page, '33');
+    await textOf(page.locator('#result'), 'Pended for review (A4)', 60_000);
+    await page.waitForTimeout(1500); // time for any draft save still on its way
+    expect(onlyResponse(h).status).toBe('completed');
+    expect(await page.evaluate('Object.keys(sessionStorage).filter((k) => k.startsWith("dtr-draft|"))')).toEqual([]);
+    expect(app.errors).toEqual([]);
+    await page.close();
+  });
+});
+
 describe('failures show a clear message and lose no answer', () => {
   let h: Harness;
   beforeAll(async () => {

@@ -401,7 +401,9 @@ function queueSave(s: Session, delay = 300): void {
   if (s.completed) return;
   window.clearTimeout(saveTimer);
   saveTimer = window.setTimeout(() => {
-    saving = saving.then(() => save(s, 'in-progress').then(() => undefined));
+    // Asked for before the completed save began (a change event racing the Submit click): once the
+    // EHR holds the completed response, a draft must not overwrite it nor come back into the tab.
+    saving = saving.then(() => (s.completed ? undefined : save(s, 'in-progress').then(() => undefined)));
   }, delay);
 }
 
@@ -414,10 +416,15 @@ async function complete(s: Session): Promise<boolean> {
     return false;
   }
   window.clearTimeout(saveTimer);
-  await saving;
-  const ok = await save(s, 'completed');
+  // In the one chain of saves, so that a draft save queued meanwhile runs after it and sees `completed`.
+  const done = saving.then(async () => {
+    const ok = await save(s, 'completed');
+    if (ok) s.completed = true;
+    return ok;
+  });
+  saving = done.then(() => undefined);
+  const ok = await done;
   if (ok) {
-    s.completed = true;
     // The EHR has the answers now: nothing of the patient's stays in the tab.
     try {
       sessionStorage.removeItem(localKey(s));

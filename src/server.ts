@@ -88,34 +88,43 @@ export function startDispatcher(ctx: AppContext, onTick?: DispatcherOptions['onT
   return dispatcher;
 }
 
+/** True when `promise` settles within `ms`, false when the time runs out first. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Graceful stop: readiness turns 503, the listener closes (no new connections; idle keep-alive
  * connections are closed), requests in flight get up to `graceMs` to finish (their answers carry
  * `Connection: close`), then any connection left is cut, the outbox dispatcher stops and the store
- * is closed.
- * Resolves true when every request finished within the grace period.
+ * is closed. The store and the worker threads get `graceMs` too: one stuck in a statement (its
+ * PGlite folder deleted under it, say) must not keep the process from exiting; what was committed
+ * is on disk, and PGlite (PostgreSQL) replays its log at the next open.
+ * Says whether every request finished, and whether everything closed, within the grace periods.
  */
-export async function shutdown(server: Server, ctx: AppContext, graceMs: number, dispatcher?: Dispatcher): Promise<boolean> {
+export async function shutdown(server: Server, ctx: AppContext, graceMs: number, dispatcher?: Dispatcher): Promise<{ inFlightFinished: boolean; closed: boolean }> {
   ctx.shuttingDown = true;
   server.prependListener('request', (_req, res) => res.setHeader('Connection', 'close'));
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
-  let timer: NodeJS.Timeout | undefined;
-  const inTime = await Promise.race([
-    closed.then(() => true),
-    new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), graceMs);
-    }),
-  ]);
-  clearTimeout(timer);
-  if (!inTime) {
+  const inFlightFinished = await settlesWithin(closed, graceMs);
+  if (!inFlightFinished) {
     server.closeAllConnections();
     await closed;
   }
   // The outbox stays in the store: what the dispatcher has not sent, the next start sends.
   await dispatcher?.stop();
-  await Promise.allSettled([ctx.store.close(), ctx.engine.close?.(), ctx.threads?.close()]);
-  return inTime;
+  const released = await settlesWithin(Promise.allSettled([ctx.store.close(), ctx.engine.close?.(), ctx.threads?.close()]), graceMs);
+  if (!released) ctx.logger.error('the store or the worker threads did not close within the grace period; stopping anyway', { graceMs });
+  return { inFlightFinished, closed: released };
 }
 
 export async function start(config: Config = loadConfig()): Promise<{ server: Server; ctx: AppContext; dispatcher?: Dispatcher }> {
@@ -142,9 +151,9 @@ export async function start(config: Config = loadConfig()): Promise<{ server: Se
     stopping = true;
     logger.info('stopping', { signal, graceMs: config.ops.shutdownGraceMs });
     shutdown(server, ctx, config.ops.shutdownGraceMs, dispatcher)
-      .then((inTime) => {
-        logger.info('stopped', { signal, inFlightFinished: inTime });
-        process.exit(inTime ? 0 : 1);
+      .then(({ inFlightFinished, closed }) => {
+        logger.info('stopped', { signal, inFlightFinished, closed });
+        process.exit(inFlightFinished && closed ? 0 : 1);
       })
       .catch((error: unknown) => {
         logger.error('shutdown failed', { error: error instanceof Error ? error.message : String(error) });

@@ -9,6 +9,8 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { REPO_ROOT } from '../../src/config';
+import type { AppContext } from '../../src/http/app';
+import { shutdown } from '../../src/server';
 
 const PAS = fs.readFileSync(path.join(REPO_ROOT, 'fixtures/pas/kineret-request-base.json'));
 
@@ -100,7 +102,7 @@ test('SIGTERM: no new connections, the request in flight completes, exit 0', asy
     expect(answer.headers.connection).toBe('close');
     expect((JSON.parse(answer.body) as { resourceType: string }).resourceType).toBe('Bundle');
     expect(await server.exited).toBe(0);
-    expect(await server.line('stopped')).toMatchObject({ signal: 'SIGTERM', inFlightFinished: true });
+    expect(await server.line('stopped')).toMatchObject({ signal: 'SIGTERM', inFlightFinished: true, closed: true });
   } finally {
     server.child.kill('SIGKILL');
   }
@@ -125,3 +127,18 @@ test('a request that outlives the grace period is cut, and the exit code is 1', 
     server.child.kill('SIGKILL');
   }
 }, 90_000);
+
+test('a store that never finishes closing does not keep the process from stopping', async () => {
+  const server = http.createServer((_req, res) => res.end());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const logged: string[] = [];
+  const ctx = {
+    store: { close: () => new Promise<void>(() => undefined) },
+    engine: {},
+    logger: { error: (message: string) => logged.push(message) },
+  } as unknown as AppContext;
+  const started = Date.now();
+  expect(await shutdown(server, ctx, 300)).toEqual({ inFlightFinished: true, closed: false });
+  expect(Date.now() - started).toBeLessThan(3000);
+  expect(logged).toEqual(['the store or the worker threads did not close within the grace period; stopping anyway']);
+});

@@ -292,6 +292,19 @@ function checkReferences(claim: Claim, claimFullUrl: string | undefined, index: 
   const strict = new Set<number>([0]);
   const targets = new Map<number, ResolvedEntry>();
 
+  // findReferences leaves contained (`#id`) references out; these four are read from the Bundle's entries.
+  const readFromEntries: [string, Reference | undefined][] = [
+    ['patient', claim.patient],
+    ['insurer', claim.insurer],
+    ['provider', claim.provider],
+    ...(claim.insurance ?? []).map((ins, i): [string, Reference | undefined] => [`insurance[${i}].coverage`, ins.coverage]),
+  ];
+  for (const [path, reference] of readFromEntries) {
+    if (typeof reference?.reference === 'string' && reference.reference.startsWith('#')) {
+      problems.error('not-found', `Claim.${path.replace(/\[\d+\]/g, '')} "${reference.reference}" names a contained resource; it must be an entry of the Bundle.`, `${at}.${path}`);
+    }
+  }
+
   for (const { path, reference } of findReferences(claim)) {
     // An update names the earlier request, which the payer holds, not the Bundle (profile-claim-update).
     if (/^related\[\d+\]\.claim$/.test(path)) continue;

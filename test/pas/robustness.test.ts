@@ -87,6 +87,25 @@ describe('malformed shapes are 400s, not crashes', () => {
     ['MedicationRequest.reasonCode an object', (b) => (b.entry[8].resource.reasonCode = { text: 'RA' })],
   ];
 
+  // Found by the fuzz suite (FUZZ_SEED=1293808234, 400 runs): a contained reference passed the checks and the context threw.
+  test.each([
+    ['Claim.insurance.coverage', (c: Record<string, any>) => (c.insurance[0].coverage = { reference: '#contained' }), 'insurance[0].coverage'],
+    ['Claim.patient', (c: Record<string, any>) => (c.patient = { reference: '#pat' }), 'patient'],
+    ['Claim.insurer', (c: Record<string, any>) => (c.insurer = { reference: '#payer' }), 'insurer'],
+    ['Claim.provider', (c: Record<string, any>) => (c.provider = { reference: '#prov' }), 'provider'],
+  ])('%s pointing at a contained resource is a 400 naming it', (_name, change, path) => {
+    const bundle = kineretRequest() as unknown as Record<string, any>;
+    change(bundle.entry[0].resource);
+    try {
+      parsePasRequest(bundle);
+      throw new Error('accepted');
+    } catch (error) {
+      if (!isOperationOutcomeError(error)) throw error;
+      expect(error.status).toBe(400);
+      expect(error.outcome.issue.map((i) => i.expression?.[0])).toContain(`Bundle.entry[0].resource.${path}`);
+    }
+  });
+
   test.each(cases)('%s', (_name, change) => {
     const bundle = kineretRequest() as unknown as Record<string, any>;
     change(bundle);

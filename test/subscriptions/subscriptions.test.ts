@@ -51,8 +51,8 @@ describe.each(backends)('PAS Subscriptions on $name', (backend) => {
     receiver.received.length = 0;
   });
 
-  const dispatcher = () =>
-    createDispatcher({ store: t.ctx.store, fhirBase: FHIR, logger: silentLogger, pollMs: 0, timeoutMs: 500, maxAttempts: 3, retryBaseMs: 80, retryMaxMs: 1000 });
+  const dispatcher = (retryBaseMs = 80, retryMaxMs = 1000) =>
+    createDispatcher({ store: t.ctx.store, fhirBase: FHIR, logger: silentLogger, pollMs: 0, timeoutMs: 500, maxAttempts: 3, retryBaseMs, retryMaxMs });
 
   const subscribe = async (body: Record<string, unknown>) => request(t.app).post('/fhir/Subscription').type('application/fhir+json').send(body);
 
@@ -237,7 +237,9 @@ describe.each(backends)('PAS Subscriptions on $name', (backend) => {
     const { claimId } = await submitPended(t.app);
     await decide(t.ctx.store, claimId);
     receiver.mode = 'fail';
-    const d = dispatcher();
+    // Backoffs of 600 ms and 1.2 s: "not due yet" must still hold after a slow tick on a loaded CI machine.
+    const [base, max] = [600, 2000];
+    const d = dispatcher(base, max);
 
     const first = await d.runOnce();
     expect(first).toMatchObject({ fannedOut: 1, delivered: 0, failedAttempts: 1, gaveUp: 0 });
@@ -245,13 +247,13 @@ describe.each(backends)('PAS Subscriptions on $name', (backend) => {
     expect(n).toMatchObject({ status: 'pending', attempts: 1, lastError: 'endpoint answered HTTP 503' });
     // Not due again before the backoff has passed.
     expect((await d.runOnce()).failedAttempts).toBe(0);
-    await sleep(backoffMs(1, 80, 1000) + 40);
+    await sleep(backoffMs(1, base, max) + 40);
     expect((await d.runOnce()).failedAttempts).toBe(1);
     [n] = await t.ctx.store.listNotifications(id);
     expect(n!.attempts).toBe(2);
     const waitMs = Date.parse(n!.nextAttemptAt) - Date.now();
-    expect(waitMs).toBeGreaterThan(80);
-    expect(waitMs).toBeLessThanOrEqual(backoffMs(2, 80, 1000) + 50);
+    expect(waitMs).toBeGreaterThan(base);
+    expect(waitMs).toBeLessThanOrEqual(backoffMs(2, base, max) + 50);
     await sleep(waitMs + 40);
     expect(await d.runOnce()).toMatchObject({ failedAttempts: 1, gaveUp: 1 });
     [n] = await t.ctx.store.listNotifications(id);

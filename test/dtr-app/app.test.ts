@@ -51,6 +51,17 @@ async function answerCdai(page: Page, score: string): Promise<void> {
   await box.press('Tab');
 }
 
+/** The app launched from the order-sign card for the partial RA chart, with step therapy answered "not tried" and a CDAI of 32. */
+async function answeredPartialChart(h: Harness, orderNumber: string) {
+  const link = await orderSignLaunchLink(h, 'ra-chart-only-partial', orderNumber);
+  const app = await newPage(h);
+  await launchFromCard(h, app, link, PATIENT, COVERAGE);
+  await yesNo(app.page, ADALIMUMAB, 'No').click();
+  await yesNo(app.page, TOCILIZUMAB, 'No').click();
+  await answerCdai(app.page, '32');
+  return app;
+}
+
 describe('auth-needed chart: the CRD card launches the app, the form opens pre-filled, the request is approved', () => {
   let h: Harness;
   beforeAll(async () => {
@@ -143,13 +154,8 @@ describe('a chart that cannot be approved: the app shows the pend and its reason
   afterAll(async () => h?.close());
 
   test('step therapy not tried: A4, each missing criterion with its CP.PHAR.244 citation', async () => {
-    const link = await orderSignLaunchLink(h, 'ra-chart-only-partial', 'RX-DTR-APP-2');
-    const app = await newPage(h);
+    const app = await answeredPartialChart(h, 'RX-DTR-APP-2');
     const { page } = app;
-    await launchFromCard(h, app, link, PATIENT, COVERAGE);
-    await yesNo(page, ADALIMUMAB, 'No').click();
-    await yesNo(page, TOCILIZUMAB, 'No').click();
-    await answerCdai(page, '32');
     await page.getByRole('button', { name: 'Submit prior authorization' }).click();
     const result = page.locator('#result');
     await textOf(result, 'Pended for review (A4)', 60_000);
@@ -170,13 +176,8 @@ describe('an answer changed while the completed response is being saved', () => 
   afterAll(async () => h?.close());
 
   test('the draft save it asks for neither overwrites the completed response in the EHR nor brings the answers back into the tab', async () => {
-    const link = await orderSignLaunchLink(h, 'ra-chart-only-partial', 'RX-DTR-APP-RACE');
-    const app = await newPage(h);
+    const app = await answeredPartialChart(h, 'RX-DTR-APP-RACE');
     const { page } = app;
-    await launchFromCard(h, app, link, PATIENT, COVERAGE);
-    await yesNo(page, ADALIMUMAB, 'No').click();
-    await yesNo(page, TOCILIZUMAB, 'No').click();
-    await answerCdai(page, '32');
     // The EHR is slow to take the completed response; a draft the app sends meanwhile reaches it last.
     let completedSaved!: () => void;
     const completedDone = new Promise<void>((resolve) => (completedSaved = resolve));

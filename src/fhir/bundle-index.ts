@@ -122,9 +122,10 @@ export class BundleIndex {
 
 /**
  * Every literal reference inside `value` (a resource or part of one), with its FHIRPath. Contained
- * resources and narrative are skipped; `#id` references point inside the resource and are skipped too.
+ * resources and narrative are skipped; `#id` references point inside the resource and are skipped
+ * too, unless `local` asks for them.
  */
-export function findReferences(value: unknown, path = ''): FoundReference[] {
+export function findReferences(value: unknown, path = '', local = false): FoundReference[] {
   const found: FoundReference[] = [];
   const walk = (node: unknown, at: string): void => {
     if (Array.isArray(node)) {
@@ -133,7 +134,7 @@ export function findReferences(value: unknown, path = ''): FoundReference[] {
     }
     if (node === null || typeof node !== 'object') return;
     const record = node as Record<string, unknown>;
-    if (typeof record.reference === 'string' && !record.reference.startsWith('#')) {
+    if (typeof record.reference === 'string' && (local || !record.reference.startsWith('#'))) {
       found.push({ path: at, reference: record as Reference });
     }
     for (const [key, child] of Object.entries(record)) {

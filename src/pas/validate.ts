@@ -292,28 +292,20 @@ function checkReferences(claim: Claim, claimFullUrl: string | undefined, index: 
   const strict = new Set<number>([0]);
   const targets = new Map<number, ResolvedEntry>();
 
-  // findReferences leaves contained (`#id`) references out; these four are read from the Bundle's entries.
-  const readFromEntries: [string, Reference | undefined][] = [
-    ['patient', claim.patient],
-    ['insurer', claim.insurer],
-    ['provider', claim.provider],
-    ...(claim.insurance ?? []).map((ins, i): [string, Reference | undefined] => [`insurance[${i}].coverage`, ins.coverage]),
-  ];
-  for (const [path, reference] of readFromEntries) {
-    if (typeof reference?.reference === 'string' && reference.reference.startsWith('#')) {
-      problems.error('not-found', `Claim.${path.replace(/\[\d+\]/g, '')} "${reference.reference}" names a contained resource; it must be an entry of the Bundle.`, `${at}.${path}`);
-    }
-  }
-
-  for (const { path, reference } of findReferences(claim)) {
+  for (const { path, reference } of findReferences(claim, '', true)) {
     // An update names the earlier request, which the payer holds, not the Bundle (profile-claim-update).
     if (/^related\[\d+\]\.claim$/.test(path)) continue;
+    const expected = expectedTypesForClaimPath(path);
+    // A contained (`#id`) reference stays inside the Claim; those with an expected type are read from the Bundle's entries.
+    if (reference.reference?.startsWith('#')) {
+      if (expected) problems.error('not-found', `Claim.${path.replace(/\[\d+\]/g, '')} "${reference.reference}" names a contained resource; it must be an entry of the Bundle.`, `${at}.${path}`);
+      continue;
+    }
     const target = index.resolveReference(reference, claimFullUrl);
     if (!target) {
       problems.error('not-found', `Reference "${reference.reference}" does not resolve to an entry of the Bundle (by fullUrl or Type/id).`, `${at}.${path}`);
       continue;
     }
-    const expected = expectedTypesForClaimPath(path);
     if (expected && !expected.includes(target.resource.resourceType)) {
       problems.error('invalid', `Claim.${path} must reference ${expected.join(' or ')}; "${reference.reference}" is a ${typeOf(target.resource)}.`, `${at}.${path}`);
       continue;

@@ -223,11 +223,7 @@ export class SqlStore implements Store {
     const decision = `decision AS (INSERT INTO decisions ${rowValues(params, decisionRow(d.decisionId, s.decisionSource ?? 'pas', s.decision, d.decisionText))})`;
     const granted = authorization ? `, granted AS (INSERT INTO authorizations ${rowValues(params, authorizationRow(authorization))})` : '';
     const audited = s.audit ? `, audited AS (INSERT INTO audit_events ${rowValues(params, auditRow(s.audit))})` : '';
-    const version = `, version AS (
-        INSERT INTO claim_response_versions (claim_id, version, outcome, claim_response, claim_response_entry, response_bundle,
-          decision_id, authorization_number, event)
-        VALUES (${$(d.claimId)}, 1, ${$(outcome)}, ${$(d.body.claimResponse)}::json, ${$(d.body.entry)}, ${$(d.body.responseBundle)}::json,
-          ${$(d.decisionId)}, ${$(d.authorizationNumber)}, 'submit'))`;
+    const version = `, version AS (INSERT INTO claim_response_versions ${rowValues(params, versionRow({ claimId: d.claimId, version: 1, outcome, body: d.body, decisionId: d.decisionId, authorizationNumber: d.authorizationNumber, event: 'submit' }))})`;
     const claim = `
       INSERT INTO claims (id, identifier_system, identifier_value, patient_key, payer_id, policy_id, status, outcome,
         claim, request_bundle, claim_response_id, decision_id, authorization_number,
@@ -377,12 +373,9 @@ export class SqlStore implements Store {
           v.replacedByClaimId ?? null,
         ],
       );
-      await self.db.query(
-        `INSERT INTO claim_response_versions (claim_id, version, outcome, claim_response, claim_response_entry, response_bundle,
-           decision_id, authorization_number, event, actor, note)
-         VALUES ($1, $2, $3, $4::json, $5, $6::json, $7, $8, $9, $10, $11)`,
-        [v.claimId, version, v.outcome, body.claimResponse, body.entry, body.responseBundle, decisionId, authorization?.number ?? null, v.event, v.actor ?? null, v.note ?? null],
-      );
+      const params: unknown[] = [];
+      const row = versionRow({ claimId: v.claimId, version, outcome: v.outcome, body, decisionId, authorizationNumber: authorization?.number ?? null, event: v.event, actor: v.actor, note: v.note });
+      await self.db.query(`INSERT INTO claim_response_versions ${rowValues(params, row)}`, params);
       await self.db.query('INSERT INTO claim_events (claim_id, version, event) VALUES ($1, $2, $3)', [v.claimId, version, v.event]);
       const saved = await self.getClaim(v.claimId);
       if (!saved) throw new StoreError(`claim ${v.claimId} vanished inside its own transaction`);
@@ -1100,6 +1093,33 @@ function authorizationRow(a: CheckedAuthorization & { number: string }): Record<
     'end_date::date': a.end,
     decision_id: a.decisionId,
     basis: a.basis ?? 'review',
+  };
+}
+
+/** A claim_response_versions row: one answer to a claim, with the bodies as `versionBody` wrote them. */
+function versionRow(v: {
+  claimId: string;
+  version: number;
+  outcome: string;
+  body: { claimResponse: string | null; entry: number | null; responseBundle: string };
+  decisionId: string | null;
+  authorizationNumber: string | null;
+  event: string;
+  actor?: string | null | undefined;
+  note?: string | null | undefined;
+}): Record<string, unknown> {
+  return {
+    claim_id: v.claimId,
+    version: v.version,
+    outcome: v.outcome,
+    'claim_response::json': v.body.claimResponse,
+    claim_response_entry: v.body.entry,
+    'response_bundle::json': v.body.responseBundle,
+    decision_id: v.decisionId,
+    authorization_number: v.authorizationNumber,
+    event: v.event,
+    actor: v.actor ?? null,
+    note: v.note ?? null,
   };
 }
 

@@ -346,6 +346,8 @@ async function savedDraft(s: Omit<Session, 'prefilled' | 'chart' | 'completed'>)
 // Saving and submitting
 
 let saving: Promise<void> = Promise.resolve();
+/** An adaptive round is replacing the form (renderAdaptive). */
+let rendering = false;
 let saveTimer: number | undefined;
 
 function currentResponse(s: Session, status: 'in-progress' | 'completed'): QuestionnaireResponse {
@@ -530,7 +532,12 @@ async function renderAdaptive(s: Session): Promise<void> {
   s.content = { ...s.content, questionnaire: form };
   // The renderer gets the form itself; the response's `#id` reference and contained copy are the EHR's business.
   const { contained: _contained, questionnaire: _questionnaire, ...response } = prefilledResponse(s.draft, answersByLinkId(s.draft.item));
-  await renderForm($('formContainer'), withTerminologyServer(form, s.config.payerFhirBase, s.content.valueSets), response);
+  rendering = true;
+  try {
+    await renderForm($('formContainer'), withTerminologyServer(form, s.config.payerFhirBase, s.content.valueSets), response);
+  } finally {
+    rendering = false;
+  }
   $('next').hidden = s.adaptive?.done === true;
   $('submit').hidden = s.adaptive?.done !== true;
   $('return').hidden = s.adaptive?.done !== true;
@@ -658,6 +665,8 @@ async function start(): Promise<void> {
   let lastAnswers = '';
   let checkTimer: number | undefined;
   const check = (): void => {
+    // Mid-render the renderer has no form to export (it throws): the render's own mutations check again.
+    if (rendering) return scheduleCheck(150);
     const exported = exportResponse(container);
     markOrigins(container, session.prefilled, answersByLinkId(exported.item));
     const now = JSON.stringify(exported.item ?? []);

@@ -79,6 +79,7 @@ interface OpenTransaction {
 }
 
 const ROLLBACK = Symbol('rollback');
+const BYTEA_OID = 17;
 
 /**
  * PGlite's WebAssembly, compiled once per process: the main thread keeps the module and hands it to
@@ -97,10 +98,15 @@ interface Opened {
 }
 
 async function open(data: PgliteThreadData): Promise<Opened> {
-  const parsers = Object.fromEntries(data.jsonOids.map((oid) => [oid, (text: string) => JSON.parse(text) as unknown]));
+  const parsers = {
+    ...Object.fromEntries(data.jsonOids.map((oid) => [oid, (text: string) => JSON.parse(text) as unknown])),
+    [BYTEA_OID]: (text: string) => new Uint8Array(Buffer.from(text.slice(2), 'hex')),
+  };
+  // PGlite's own bytea (de)serializers build one string per byte: ~40 ms for a 140 KB gzipped Bundle.
+  const serializers = { [BYTEA_OID]: (bytes: Uint8Array) => `\\x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}` };
   const startParams = [...PGlite.defaultStartParams, ...data.startParams];
   const { module, compiledHere } = await compiledPglite(data);
-  const options = { parsers, startParams, pgliteWasmModule: module };
+  const options = { parsers, serializers, startParams, pgliteWasmModule: module };
   const sent = compiledHere ? { wasmModule: module } : {};
   if (data.dataDir !== null) {
     // A new folder given the empty cluster: PGlite unpacks it there instead of running initdb.

@@ -308,6 +308,54 @@ describe.each(backends)('store on $name', (backend) => {
       }
     });
 
+    it_('keeps Bundles of 64 KB and more gzip-compressed, smaller ones as json, and reads both back as written', async () => {
+      const raw = await backend.raw(config);
+      try {
+        const sql = new SqlStore(raw, raw, () => newAuthorizationNumber());
+        const claim = claimFixture(undefined, unique('ident'));
+        // ~100 KB of JSON each way, with text outside ASCII.
+        const many = Array.from({ length: 400 }, (_, i) => ({ resourceType: 'Observation' as const, id: `o${i}`, status: 'final' as const, code: { text: `Größe ${i} — ${'x'.repeat(200)}` } }));
+        const requestBundle = bundleOf(claim, ...many);
+        const claimResponse = claimResponseFixture(undefined);
+        const submissionKey = unique('key');
+        const saved = await sql.saveClaimSubmission({ claim, requestBundle, decision: decision('pend'), claimResponse, responseBundle: bundleOf(claimResponse, ...many), submissionKey });
+        const gzipped = (table: string, column: string, key: string) =>
+          `SELECT ${column} IS NULL AS json_null, get_byte(${column}_gz, 0) = 31 AND get_byte(${column}_gz, 1) = 139 AS gzip FROM ${table} WHERE ${key} = $1`;
+        expect((await raw.query(gzipped('claims', 'request_bundle', 'id'), [saved.id])).rows).toEqual([{ json_null: true, gzip: true }]);
+        expect((await raw.query(gzipped('claim_response_versions', 'response_bundle', 'claim_id'), [saved.id])).rows).toEqual([{ json_null: true, gzip: true }]);
+
+        expect(saved.requestBundle).toEqual(requestBundle);
+        expect(writtenResponseText(saved)).toBe(JSON.stringify(saved.responseBundle));
+        expect(await sql.getClaim(saved.id)).toEqual(saved);
+        expect(await sql.findClaimBySubmissionKey(submissionKey)).toEqual(saved);
+        expect(await sql.getResponseBundleVersion(saved.id, 1)).toEqual(saved.responseBundle);
+
+        // A later, small answer is json; the first stays readable.
+        const reviewed = await sql.saveClaimResponseVersion({
+          claimId: saved.id,
+          outcome: 'approve',
+          event: 'review-decision',
+          final: true,
+          respond: ({ claim: current }) => {
+            const next = { ...current.claimResponse, outcome: 'complete' as const };
+            return { claimResponse: next, responseBundle: bundleOf(next) };
+          },
+        });
+        expect((await raw.query('SELECT version, response_bundle IS NULL AS json_null, response_bundle_gz IS NULL AS gz_null FROM claim_response_versions WHERE claim_id = $1 ORDER BY version', [saved.id])).rows).toEqual([
+          { version: 1, json_null: true, gz_null: false },
+          { version: 2, json_null: false, gz_null: true },
+        ]);
+        expect(await sql.getClaim(saved.id)).toEqual(reviewed);
+        expect((await sql.listClaimResponseVersions(saved.id)).map((v) => v.responseBundle)).toEqual([saved.responseBundle, reviewed.responseBundle]);
+
+        const small = await sql.saveClaimSubmission({ claim: claimFixture(undefined, unique('ident')), requestBundle: bundleOf(), decision: decision('pend'), claimResponse, responseBundle: bundleOf(claimResponse) });
+        expect((await raw.query(gzipped('claims', 'request_bundle', 'id'), [small.id])).rows).toEqual([{ json_null: false, gzip: null }]);
+        expect(await sql.getClaim(small.id)).toEqual(small);
+      } finally {
+        await raw.close();
+      }
+    });
+
     it_('refuses a migration edited after it was applied', async () => {
       const raw = await backend.raw(config);
       try {

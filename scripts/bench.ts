@@ -12,7 +12,7 @@
  *    EHR FHIR server), with 1 and 8 clients; a large record.
  * 4. The p99 of small requests and of `/fhir/metadata` while large requests run back to back
  *    (a 1,000-item Claim and an ~800 KB Synthea record).
- * 5. RSS of the server process (peak and after the run), and per worker (against EVALUATION_WORKERS=0);
+ * 5. RSS of the server process (peak, after the run and 3 s later), and per worker (against EVALUATION_WORKERS=0);
  *    5b. by part: one worker thread (against one worker less), all of them (against none), and the
  *    PGlite thread against a PostgreSQL run (--postgres URL).
  * 6. CPU time per request, by thread (Linux /proc task stats): the main thread's share bounds the
@@ -680,6 +680,9 @@ async function main(): Promise<void> {
 
   // 5. Memory.
   const pooled = rss(server.child.pid);
+  // What stays once the server is idle: the main thread collects a large request's garbage then (src/ops/collect-garbage.ts).
+  await new Promise((r) => setTimeout(r, 3000));
+  const idle = rss(server.child.pid);
   const workers = loadConfig({ ...process.env }).evaluation.workers || os.availableParallelism();
   await server.stop();
   const single = await startServer(dataDir, { EVALUATION_WORKERS: '0' });
@@ -687,7 +690,7 @@ async function main(): Promise<void> {
   const inProcess = rss(single.child.pid);
   await single.stop();
   console.log(
-    `\n5. RSS of the server: ${pooled.now} MB after the run, peak ${pooled.peak} MB (${workers} workers); ` +
+    `\n5. RSS of the server: ${pooled.now} MB after the run, ${idle.now} MB 3 s later, peak ${pooled.peak} MB (${workers} workers); ` +
       `in-process evaluation (EVALUATION_WORKERS=0) after 200 requests: ${inProcess.now} MB, peak ${inProcess.peak} MB; ` +
       `per worker ≈ ${Math.round((pooled.now - inProcess.now) / workers)} MB`,
   );

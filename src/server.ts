@@ -17,6 +17,7 @@ import { allRoutes } from './http/routes';
 import { createDispatcher, type Dispatcher, type DispatcherOptions } from './subscriptions/dispatcher';
 import { reviewIsOpen } from './http/routes/review';
 import { reviewAccess } from './review/auth';
+import { collectWhenIdle } from './ops/collect-garbage';
 
 export async function buildContext(config: Config, logger: Logger, clock: () => Date = () => new Date()): Promise<AppContext> {
   // The store opens on its own thread (PGlite) or over the network while this thread loads the
@@ -137,6 +138,9 @@ export async function start(config: Config = loadConfig()): Promise<{ server: Se
     server.once('listening', resolve);
     server.once('error', reject);
   });
+  const collector = collectWhenIdle();
+  server.on('request', (_req, res) => res.once('close', collector.begin()));
+  server.once('close', () => collector.stop());
   const dispatcher = startDispatcher(ctx);
   void ctx.threads?.warm.then(() => logger.info('worker threads loaded', { threads: ctx.threads?.size, msSinceStart: Math.round(performance.now()) }));
   logger.info('listening', {

@@ -14,10 +14,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { NextFunction, Request, Response } from 'express';
-import { REPO_ROOT, type Config } from '../../config';
+import { REPO_ROOT } from '../../config';
 import { auditRead } from '../../auth/audit';
 import { notFound } from '../../fhir/outcomes';
-import { reviewAccess, ReviewerAuth, type ReviewerIdentity } from '../../review/auth';
+import { ReviewerAuth, type ReviewerIdentity } from '../../review/auth';
 import { parseAssignInput, parseDecisionInput } from '../../review/input';
 import { parseReportBound, priorAuthorizationReport, renderReportHtml } from '../../review/report';
 import { ReviewService, type Reviewer } from '../../review/service';
@@ -32,11 +32,6 @@ const ASSETS: Record<string, string> = {
 };
 /** Answers about a person's session are never cached by a browser or proxy. */
 const NO_STORE = { 'Cache-Control': 'no-store' };
-
-/** The review screens take the body's `reviewer` only when the whole server is open (development). */
-export function reviewIsOpen(config: Pick<Config, 'smartClients' | 'trustedIssuers' | 'reviewAuth'>): boolean {
-  return reviewAccess(config) === 'open';
-}
 
 function wantsHtml(input: HandlerInput): boolean {
   const format = input.query.format;

@@ -22,6 +22,7 @@ import { hashToken } from '../../auth/smart';
 import { badRequest, forbidden, unauthorized, type OperationOutcomeError } from '../../fhir/outcomes';
 import type { Store } from '../../store';
 import { isReviewerRole } from '../roles';
+import { reviewAccess } from '../access';
 import type { Reviewer } from '../service';
 import { OidcSignIn } from './oidc';
 
@@ -213,14 +214,4 @@ function sessionIdentity(s: { name: string; role: Reviewer['role']; subject: str
 /** The CSRF token of a session: from its secret id, under a label of its own (never the stored hash). */
 export function csrfTokenFor(sessionId: string): string {
   return crypto.createHash('sha256').update(`pa-review-csrf:${sessionId}`).digest('base64url');
-}
-
-/**
- * How the review side is reached: `open` (development: neither reviewer sign-in, API tokens, SMART
- * clients nor CDS Hooks issuers configured), `protected` (sign-in or API tokens configured), or
- * `closed` (the rest of the server authenticates but the review side has no way in: 401).
- */
-export function reviewAccess(config: Pick<Config, 'reviewAuth' | 'smartClients' | 'trustedIssuers'>): 'open' | 'closed' | 'protected' {
-  if (config.reviewAuth.oidc || config.reviewAuth.apiTokens.length > 0) return 'protected';
-  return config.smartClients.length === 0 && config.trustedIssuers.length === 0 ? 'open' : 'closed';
 }

@@ -1,0 +1,55 @@
+/**
+ * stringifyInSlices gives JSON.stringify's text, and lets the event loop run while it writes a
+ * value with long arrays (a 1,000-item answer).
+ */
+import fc from 'fast-check';
+import { stringifyInSlices } from '../../src/core/json-text';
+
+const bundleOf = (entries: unknown[]) => ({ resourceType: 'Bundle', type: 'collection', entry: entries.map((resource) => ({ resource })) });
+
+describe('stringifyInSlices', () => {
+  it('writes the same text as JSON.stringify, for any JSON value with or without long arrays', async () => {
+    const withLongArrays = fc.record({
+      resourceType: fc.constant('Bundle'),
+      entry: fc.array(fc.jsonValue(), { minLength: 64, maxLength: 90 }),
+      nested: fc.record({ item: fc.array(fc.jsonValue({ maxDepth: 3 }), { minLength: 70, maxLength: 80 }) }),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.jsonValue(), withLongArrays), async (value) => {
+        expect(await stringifyInSlices(value, 0)).toBe(JSON.stringify(value));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('treats what JSON has no form for as JSON.stringify does: left out of objects, null in arrays', async () => {
+    const odd = {
+      a: undefined,
+      f: () => 1,
+      list: Array.from({ length: 70 }, (_, i) => (i % 3 === 0 ? undefined : i % 3 === 1 ? () => i : { n: i, s: Symbol('x'), d: new Date(0) })),
+      date: new Date(86400000),
+      bare: Object.assign(Object.create(null) as object, { k: 'v' }),
+      deep: { a: { b: { c: { d: { e: { f: [1, 2, 3] } } } } } },
+      nan: Number.NaN,
+    };
+    expect(await stringifyInSlices(odd, 0)).toBe(JSON.stringify(odd));
+  });
+
+  it('lets other callbacks run while it writes a 1,000-entry Bundle', async () => {
+    const big = bundleOf(Array.from({ length: 1000 }, (_, i) => ({ resourceType: 'CommunicationRequest', id: `cr-${i}`, payload: [{ contentString: 'x'.repeat(500) }] })));
+    const writing = stringifyInSlices(big, 0);
+    let served = false;
+    setImmediate(() => (served = true));
+    expect(await writing).toBe(JSON.stringify(big));
+    expect(served).toBe(true);
+  });
+
+  it('writes a value without long arrays in one call: nothing else runs meanwhile', async () => {
+    const small = bundleOf([{ resourceType: 'Patient', id: 'p1' }]);
+    const writing = stringifyInSlices(small, 0);
+    let served = false;
+    setImmediate(() => (served = true));
+    expect(await writing).toBe(JSON.stringify(small));
+    expect(served).toBe(false);
+  });
+});

@@ -18,30 +18,45 @@ export async function stringifyInSlices(value: unknown, sliceMs = 8): Promise<st
   if (!hasLongArray(value, 0)) return JSON.stringify(value);
   const parts: string[] = [];
   let since = performance.now();
+  // Only the containers on the way to a long array are taken apart; the rest is JSON.stringify's.
   const write = async (v: unknown, depth: number): Promise<void> => {
-    if (depth >= MAX_DEPTH || typeof v !== 'object' || v === null || !isPlain(v)) {
+    if (!hasLongArray(v, depth)) {
       parts.push(JSON.stringify(v));
       return;
     }
     if (Array.isArray(v)) {
       parts.push('[');
+      // Elements go in runs of up to LONG_ARRAY, one JSON.stringify per run (what has no JSON form
+      // is null in it, as JSON.stringify writes it); one that holds a long array itself is taken apart.
+      let start = 0;
+      const flush = (end: number) => {
+        if (end > start) parts.push(`${start > 0 ? ',' : ''}${JSON.stringify(v.slice(start, end)).slice(1, -1)}`);
+        start = end;
+      };
       for (let i = 0; i < v.length; i++) {
-        if (i > 0) parts.push(',');
         const item: unknown = v[i];
-        // As JSON.stringify: what has no JSON form is null inside an array.
-        if (item === undefined || typeof item === 'function' || typeof item === 'symbol') parts.push('null');
-        else await write(item, depth + 1);
+        if (hasLongArray(item, depth + 1)) {
+          flush(i);
+          if (i > 0) parts.push(',');
+          await write(item, depth + 1);
+          start = i + 1;
+        } else if (i + 1 - start >= LONG_ARRAY) {
+          flush(i + 1);
+        } else {
+          continue;
+        }
         if (performance.now() - since >= sliceMs) {
           await yieldToEventLoop();
           since = performance.now();
         }
       }
+      flush(v.length);
       parts.push(']');
       return;
     }
     parts.push('{');
     let first = true;
-    for (const [key, item] of Object.entries(v)) {
+    for (const [key, item] of Object.entries(v as object)) {
       // ...and is left out of an object.
       if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
       parts.push(`${first ? '' : ','}${JSON.stringify(key)}:`);

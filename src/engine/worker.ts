@@ -11,7 +11,7 @@ import type { EvaluationRequest } from './request';
 import type { CqlInputs } from './evaluate';
 import { toPortable, type PortableResult } from './portable';
 import { nameThread } from '../ops/thread-name';
-import { collectGarbage } from '../ops/collect-garbage';
+import { collectGarbage, collectWhenIdle } from '../ops/collect-garbage';
 import { loadR4Definitions } from '../fhir/structure';
 import { check, type StructureTask, type StructureTaskResult } from '../fhir/structure-worker';
 import { LOADED } from './threads';
@@ -52,7 +52,19 @@ loadR4Definitions();
 collectGarbage();
 parentPort?.postMessage({ [LOADED]: true });
 
+// A worker too keeps a large request's garbage until its next major GC: collected once it is idle.
+const collector = collectWhenIdle();
+
 export default async function run(task: ThreadTask): Promise<Decision | PortableResult[] | StructureTaskResult> {
+  const end = collector.begin();
+  try {
+    return await runTask(task);
+  } finally {
+    end();
+  }
+}
+
+async function runTask(task: ThreadTask): Promise<Decision | PortableResult[] | StructureTaskResult> {
   if ('limits' in task) return check(task);
   if ('library' in task) return toPortable(await engine.evaluateDefinitions(task.library, task.definitions, task.data, task.inputs));
   if (!task.policyId) return engine.evaluate(task.request);

@@ -16,6 +16,7 @@ import { bodyParsing, ipRateLimit, requestTracking, securityHeaders } from './op
 import { assertJsonShape } from '../fhir/structure';
 import type { StructureChecker } from '../fhir/structure-checker';
 import type { WorkerThreads } from '../engine/threads';
+import { stringifyInSlices } from '../core/json-text';
 
 export interface HandlerResult {
   status: number;
@@ -77,12 +78,13 @@ export function route(handler: Handler, ctx: AppContext) {
       ...(res.locals.client ? { client: res.locals.client as AuthenticatedClient } : {}),
       ...(res.locals.rawBody instanceof Uint8Array ? { rawBody: res.locals.rawBody } : {}),
     })
-      .then((result) => {
+      .then(async (result) => {
+        // A large answer (a 1,000-item ClaimResponse read back or replayed) is written in slices.
+        const text = typeof result.body === 'string' ? result.body : await stringifyInSlices(result.body);
         if (result.headers) res.set(result.headers);
         const type = result.contentType ?? 'application/fhir+json';
         res.status(result.status).type(type);
-        if (typeof result.body === 'string') res.send(result.body);
-        else res.send(JSON.stringify(result.body));
+        res.send(text);
       })
       .catch(next);
   };

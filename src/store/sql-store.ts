@@ -276,7 +276,7 @@ export class SqlStore implements Store {
 
   async getClaimResponse(id: string): Promise<ClaimResponse | null> {
     const { rows } = await this.db.query(`SELECT ${RESPONSE_COLUMNS} FROM claims WHERE claim_response_id = $1`, [id]);
-    return rows[0] ? claimResponseOf(rows[0]) : null;
+    return rows[0] ? claimResponseOf(inflated(rows[0])) : null;
   }
 
   async findClaimByIdentifier(system: string | null, value: string): Promise<ClaimRecord | null> {

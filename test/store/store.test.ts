@@ -329,6 +329,7 @@ describe.each(backends)('store on $name', (backend) => {
         expect(await sql.getClaim(saved.id)).toEqual(saved);
         expect(await sql.findClaimBySubmissionKey(submissionKey)).toEqual(saved);
         expect(await sql.getResponseBundleVersion(saved.id, 1)).toEqual(saved.responseBundle);
+        expect(await sql.getClaimResponse(saved.claimResponseId)).toEqual(saved.claimResponse);
 
         // A later, small answer is json; the first stays readable.
         const reviewed = await sql.saveClaimResponseVersion({

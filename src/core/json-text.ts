@@ -4,7 +4,7 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 
-/** Arrays this long, this near the top, are written element by element. */
+/** Arrays this long, this near the top, are written in runs of this many elements, with pauses between. */
 const LONG_ARRAY = 64;
 const MAX_DEPTH = 5;
 

@@ -12,6 +12,7 @@ import type { AppContext } from './http/app';
 import type { Dispatcher, DispatcherOptions } from './subscriptions/dispatcher';
 import { reviewAccess } from './review/access';
 import { collectWhenIdle } from './ops/collect-garbage';
+import { settlesWithin } from './core/promises';
 
 // The rest of the server loads once the store and the worker threads have begun to start: its
 // ~0.5 s of module loading then runs beside their start instead of before it.
@@ -88,19 +89,6 @@ export async function startDispatcher(ctx: AppContext, onTick?: DispatcherOption
   });
   dispatcher.start();
   return dispatcher;
-}
-
-/** True when `promise` settles within `ms`, false when the time runs out first. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

@@ -203,9 +203,9 @@ export class SqlStore implements Store {
             request_bundle: request.value,
             claim_response: body.claimResponse === null ? null : body.claimResponseValue,
             claim_response_entry: body.entry,
-            response_bundle: body.responseBundleValue,
+            response_bundle: body.responseBundle.value,
           }),
-          body.responseBundle,
+          body.responseBundle.text,
         ),
     };
   }
@@ -1121,8 +1121,8 @@ function versionRow(v: {
     outcome: v.outcome,
     'claim_response::json': v.body.claimResponse,
     claim_response_entry: v.body.entry,
-    'response_bundle::json': v.body.stored.json,
-    'response_bundle_gz::bytea': v.body.stored.gz,
+    'response_bundle::json': v.body.responseBundle.json,
+    'response_bundle_gz::bytea': v.body.responseBundle.gz,
     decision_id: v.decisionId,
     authorization_number: v.authorizationNumber,
     event: v.event,
@@ -1234,10 +1234,8 @@ interface VersionBody {
   claimResponse: string | null;
   claimResponseValue: ClaimResponse;
   entry: number | null;
-  /** The response Bundle's JSON text (what the answer sends), and how it is stored. */
-  responseBundle: string;
-  responseBundleValue: Bundle;
-  stored: StoredDocument<Bundle>;
+  /** The response Bundle: its JSON text (what the answer sends), its value, and how it is stored. */
+  responseBundle: StoredDocument<Bundle>;
 }
 
 async function versionBody(claimResponse: ClaimResponse, responseBundle: Bundle): Promise<VersionBody> {
@@ -1248,9 +1246,7 @@ async function versionBody(claimResponse: ClaimResponse, responseBundle: Bundle)
     claimResponse: own?.text ?? null,
     claimResponseValue: own ? own.value : (bundle.value.entry?.[entry]?.resource as ClaimResponse),
     entry: entry >= 0 ? entry : null,
-    responseBundle: bundle.text,
-    responseBundleValue: bundle.value,
-    stored: bundle,
+    responseBundle: bundle,
   };
 }
 

@@ -12,6 +12,7 @@ import { route, type AppContext, type RouteModule } from '../app';
 import { exposition } from '../../ops/metrics';
 import { unauthorized } from '../../fhir/outcomes';
 import { clientRateLimit } from '../operations';
+import { settlesWithin } from '../../core/promises';
 
 const STORE_TIMEOUT_MS = 2000;
 
@@ -26,19 +27,11 @@ export async function notReadyReasons(ctx: AppContext): Promise<string[]> {
   }
   const threads = ctx.threads;
   if (threads && threads.loaded() < threads.size) reasons.push(`worker threads loading (${threads.loaded()} of ${threads.size} ready)`);
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      ctx.store.ping(),
-      new Promise((_resolve, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${STORE_TIMEOUT_MS} ms`)), STORE_TIMEOUT_MS);
-      }),
-    ]);
+    if (!(await settlesWithin(ctx.store.ping(), STORE_TIMEOUT_MS))) throw new Error(`no answer within ${STORE_TIMEOUT_MS} ms`);
   } catch (error) {
     // The reason names the failure, not the connection string.
     reasons.push(`store (${ctx.store.backend}) does not answer: ${error instanceof Error ? error.message.split('\n')[0] : 'error'}`);
-  } finally {
-    clearTimeout(timer);
   }
   return reasons;
 }

@@ -5,6 +5,7 @@
 import { Library, Repository } from 'cql-execution';
 import { loadCutFhirModel, loadElmFiles, type CutFhirModel, type ElmFile } from '../core/knowledge';
 import { resourceWrapper, type ResourceWrapper } from './data-provider';
+import { withoutNeedlessDistinct } from './elm-rewrite';
 
 export interface ElmLibrary {
   name: string;
@@ -55,7 +56,9 @@ export function librariesOf(files: ReadonlyMap<string, ElmFile>, elmFolder: stri
  * are wrapped with the full FHIR model.
  */
 export function librarySetOf(libraries: Map<string, ElmLibrary>, missing: (name: string) => string, fhirModel?: CutFhirModel): LibrarySet {
-  const repository = new Repository(Object.fromEntries([...libraries].map(([name, lib]) => [name, lib.elm])));
+  // What runs is the ELM rewritten for speed (./elm-rewrite); `libraries` keeps it as written.
+  const runnable = new Map([...libraries].map(([name, lib]) => [name, withoutNeedlessDistinct(lib.elm)]));
+  const repository = new Repository(Object.fromEntries(runnable));
   const executables = new Map<string, Library>();
   const statement = (name: string, expression: string) =>
     libraries.get(name)?.elm.library.statements?.def?.find((d) => d.name === expression);
@@ -65,9 +68,9 @@ export function librarySetOf(libraries: Map<string, ElmLibrary>, missing: (name:
     executable(name) {
       let lib = executables.get(name);
       if (!lib) {
-        const source = libraries.get(name);
-        if (!source) throw new Error(`CQL library ${name} is not compiled (${missing(name)})`);
-        lib = new Library(source.elm, repository);
+        const elm = runnable.get(name);
+        if (!elm) throw new Error(`CQL library ${name} is not compiled (${missing(name)})`);
+        lib = new Library(elm, repository);
         executables.set(name, lib);
       }
       return lib;

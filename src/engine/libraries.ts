@@ -56,9 +56,16 @@ export function librariesOf(files: ReadonlyMap<string, ElmFile>, elmFolder: stri
  * are wrapped with the full FHIR model.
  */
 export function librarySetOf(libraries: Map<string, ElmLibrary>, missing: (name: string) => string, fhirModel?: CutFhirModel): LibrarySet {
-  // What runs is the ELM rewritten for speed (./elm-rewrite); `libraries` keeps it as written.
-  const runnable = new Map([...libraries].map(([name, lib]) => [name, withoutNeedlessDistinct(lib.elm)]));
-  const repository = new Repository(Object.fromEntries(runnable));
+  // What runs is the ELM rewritten for speed (./elm-rewrite); `libraries` keeps it as written. Built
+  // on the first evaluation: a thread that never evaluates (the server's main one) never pays for it.
+  let runnable: { elm: Map<string, ElmJson>; repository: Repository } | undefined;
+  const runnableElm = () => {
+    if (!runnable) {
+      const elm = new Map([...libraries].map(([name, lib]) => [name, withoutNeedlessDistinct(lib.elm)]));
+      runnable = { elm, repository: new Repository(Object.fromEntries(elm)) };
+    }
+    return runnable;
+  };
   const executables = new Map<string, Library>();
   const statement = (name: string, expression: string) =>
     libraries.get(name)?.elm.library.statements?.def?.find((d) => d.name === expression);
@@ -68,9 +75,10 @@ export function librarySetOf(libraries: Map<string, ElmLibrary>, missing: (name:
     executable(name) {
       let lib = executables.get(name);
       if (!lib) {
-        const elm = runnable.get(name);
-        if (!elm) throw new Error(`CQL library ${name} is not compiled (${missing(name)})`);
-        lib = new Library(elm, repository);
+        const { elm, repository } = runnableElm();
+        const source = elm.get(name);
+        if (!source) throw new Error(`CQL library ${name} is not compiled (${missing(name)})`);
+        lib = new Library(source, repository);
         executables.set(name, lib);
       }
       return lib;

@@ -28,35 +28,48 @@ interface ElmQuery extends ElmNode {
   sort?: unknown;
 }
 
-/** A copy of a library's ELM with needless distinct steps removed; the input is not changed. */
+/**
+ * The library's ELM with needless distinct steps removed. The input is not changed: a changed node
+ * is a new object, and the unchanged subtrees are shared with the input (neither is changed after).
+ */
 export function withoutNeedlessDistinct<T>(elm: T): T {
-  const copy = structuredClone(elm);
-  visit(copy);
-  return copy;
+  return rewrite(elm) as T;
 }
 
-function visit(node: unknown): void {
+function rewrite(node: unknown): unknown {
   if (Array.isArray(node)) {
-    for (const child of node) visit(child);
-    return;
+    let copy: unknown[] | undefined;
+    node.forEach((child: unknown, i) => {
+      const changed = rewrite(child);
+      if (changed !== child) (copy ??= [...node])[i] = changed;
+    });
+    return copy ?? node;
   }
-  if (node === null || typeof node !== 'object') return;
-  const n = node as ElmNode;
-  if (n.type === 'Exists') returnAll(n.operand, { sorted: true });
-  else if (n.type === 'First') returnAll(n.source, { sorted: false });
-  for (const [key, value] of Object.entries(n)) if (key !== 'annotation') visit(value);
+  if (node === null || typeof node !== 'object') return node;
+  let copy: ElmNode | undefined;
+  for (const key in node) {
+    if (key === 'annotation') continue;
+    const child = (node as ElmNode)[key];
+    const changed = rewrite(child);
+    if (changed !== child) (copy ??= { ...(node as ElmNode) })[key] = changed;
+  }
+  const n = copy ?? (node as ElmNode);
+  if (n.type === 'Exists') return withChild(n, 'operand', returnAll(n.operand, { sorted: true }));
+  if (n.type === 'First') return withChild(n, 'source', returnAll(n.source, { sorted: false }));
+  return n;
 }
 
-/** Makes `node`, when it is a query whose duplicates the caller cannot see, return all its elements. */
-function returnAll(node: unknown, allow: { sorted: boolean }): void {
+function withChild(node: ElmNode, key: string, child: unknown): ElmNode {
+  return child === node[key] ? node : { ...node, [key]: child };
+}
+
+/** `node` returning all its elements when it is a query whose duplicates the caller cannot see; else `node`. */
+function returnAll(node: unknown, allow: { sorted: boolean }): unknown {
   const q = node as ElmQuery | undefined;
-  if (q?.type !== 'Query' || q.aggregate !== undefined) return;
-  if (q.sort !== undefined && !allow.sorted) return;
-  if (q.return) {
-    q.return.distinct = false;
-    return;
-  }
+  if (q?.type !== 'Query' || q.aggregate !== undefined) return node;
+  if (q.sort !== undefined && !allow.sorted) return node;
+  if (q.return) return q.return.distinct === false ? node : { ...q, return: { ...q.return, distinct: false } };
   const alias = q.source?.length === 1 ? q.source[0]?.alias : undefined;
-  if (alias === undefined) return;
-  q.return = { distinct: false, expression: { type: 'AliasRef', name: alias } };
+  if (alias === undefined) return node;
+  return { ...q, return: { distinct: false, expression: { type: 'AliasRef', name: alias } } };
 }

@@ -183,11 +183,26 @@ function manyItems(bundle: Bundle, count: number): Bundle {
   return copy;
 }
 
-/** A fresh Claim and Bundle identifier, so that no answer is a replay. */
+/**
+ * A new Claim (id and identifier), Bundle identifier and member (Coverage subscriber id) on every
+ * request, so that no answer is a replay and no authorization on file answers it: each one is
+ * evaluated, decided and stored as a first request.
+ */
 function fresh(bundle: Bundle): string {
   const copy = { ...bundle, identifier: { system: 'urn:example:bench-bundles', value: crypto.randomUUID() } };
-  const claim = { ...(copy.entry?.[0]?.resource as object), identifier: [{ system: 'urn:example:bench', value: crypto.randomUUID() }] };
-  return JSON.stringify({ ...copy, entry: [{ ...copy.entry?.[0], resource: claim }, ...(copy.entry ?? []).slice(1)] });
+  const member = `M${crypto.randomUUID().slice(0, 8)}`;
+  const entries = (copy.entry ?? []).map((entry, i) => {
+    const resource = entry.resource;
+    if (i === 0 && resource?.resourceType === 'Claim') {
+      const id = crypto.randomUUID();
+      return { ...entry, ...(entry.fullUrl ? { fullUrl: entry.fullUrl.replace(/[^/]+$/, id) } : {}), resource: { ...resource, id, identifier: [{ system: 'urn:example:bench', value: crypto.randomUUID() }] } };
+    }
+    if (resource?.resourceType === 'Coverage') {
+      return { ...entry, resource: { ...resource, subscriberId: member, identifier: (resource.identifier ?? []).map((x) => ({ ...x, value: member })) } };
+    }
+    return entry;
+  });
+  return JSON.stringify({ ...copy, entry: entries });
 }
 
 function pasRequests(bundle: Bundle): EvaluationRequest[] {

@@ -38,14 +38,38 @@ describe('withoutNeedlessDistinct', () => {
     expect((statement(out, 1).source as { return?: unknown }).return).toBeUndefined();
   });
 
-  test('queries elsewhere, with an aggregate or with several sources stay as written', () => {
+  test.each(['Union', 'Except', 'Intersect'])('the operands of %s return all', (type) => {
+    const out = withoutNeedlessDistinct(library({ type, operand: [query(), query({ return: { expression: alias('C') } })] }));
+    for (const operand of statement(out, 0).operand as { return: unknown }[]) expect(operand.return).toEqual({ distinct: false, expression: alias('C') });
+  });
+
+  test('a query of one row returns all; so does one without a return clause over a distinct list', () => {
+    const one = { type: 'List', element: [{ type: 'Literal' }] };
+    const union = { type: 'Union', operand: [{ type: 'ExpressionRef' }, { type: 'ExpressionRef' }] };
+    const out = withoutNeedlessDistinct(
+      library(
+        query({ source: [{ alias: 'C', expression: one }], return: { expression: { type: 'Tuple' } } }),
+        query({ source: [{ alias: 'C', expression: union }] }),
+        query({ source: [{ alias: 'C', expression: { type: 'Distinct', operand: {} } }], sort: { by: [] } }),
+      ),
+    );
+    expect(statement(out, 0).return).toEqual({ distinct: false, expression: { type: 'Tuple' } });
+    expect(statement(out, 1).return).toEqual({ distinct: false, expression: alias('C') });
+    expect(statement(out, 2).return).toEqual({ distinct: false, expression: alias('C') });
+  });
+
+  test('queries elsewhere, with an aggregate, with several sources, or returning new values from several rows stay as written', () => {
     const twoSources = query({ source: [{ alias: 'A', expression: {} }, { alias: 'B', expression: {} }] });
+    const twoRows = { type: 'List', element: [{ type: 'Literal' }, { type: 'Literal' }] };
+    const union = { type: 'Union', operand: [{ type: 'ExpressionRef' }, { type: 'ExpressionRef' }] };
     const elm = library(
       query(),
       { type: 'Count', source: query() },
       { type: 'Exists', operand: query({ aggregate: { distinct: true } }) },
       { type: 'Exists', operand: twoSources },
-      { type: 'Exists', operand: { type: 'Union', operand: [query(), query()] } },
+      { type: 'Union', operand: [twoSources, query({ aggregate: { distinct: true } })] },
+      query({ source: [{ alias: 'C', expression: twoRows }], return: { expression: { type: 'Tuple' } } }),
+      query({ source: [{ alias: 'C', expression: union }], return: { expression: { type: 'Tuple' } } }),
     );
     expect(withoutNeedlessDistinct(elm)).toEqual(elm);
   });

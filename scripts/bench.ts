@@ -7,9 +7,9 @@
  *    Section 3 compares the typical `$submit` p95 over HTTP with the small-library floor's p95.
  * 2. Start-up: `node dist/src/server.js` to its first answer and to /health/ready (workers loaded),
  *    with a new and an existing store; `--only startup` also times the first `$submit` once ready.
- * 3. Over HTTP (autocannon, loopback, a new Claim identifier / hookInstance per request):
- *    PAS `$submit` and CRD `order-sign` (prefetch, and no prefetch: the chart read from a local
- *    EHR FHIR server), with 1 and 8 clients; a large record.
+ * 3. Over HTTP (autocannon, loopback; a new Claim and member per `$submit`, a new hookInstance per
+ *    hook call; each scenario after 3 s of warm-up): PAS `$submit` and CRD `order-sign` (prefetch,
+ *    and no prefetch: the chart read from a local EHR FHIR server), with 1 and 8 clients; a large record.
  * 4. The p99 of small requests and of `/fhir/metadata` while large requests run back to back
  *    (a 1,000-item Claim and an ~800 KB Synthea record).
  * 5. RSS of the server process (peak, after the run and 3 s later), and per worker (against EVALUATION_WORKERS=0);

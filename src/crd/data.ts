@@ -31,7 +31,7 @@ import type {
 import type { PayerContext } from '../engine/request';
 import { badRequest, warning } from '../fhir/outcomes';
 import { PREFETCH_KEYS } from './discovery';
-import type { FhirFetcherFactory } from '../fhir/fetcher';
+import { createFhirKitFetcher, type FhirFetcher, type FhirFetcherFactory } from '../fhir/fetcher';
 import { gatherChart, type Chart } from '../fhir/chart';
 import { templateQueries } from './prefetch';
 import { parseReference } from '../fhir/reference';
@@ -61,6 +61,9 @@ export interface GatherInput {
  */
 export async function gatherPatientData(input: GatherInput): Promise<PatientData> {
   const { request } = input;
+  const token = request.fhirAuthorization?.access_token;
+  const fetcher = request.fhirServer ? (input.fetcher ?? createFhirKitFetcher)({ baseUrl: request.fhirServer, ...(token ? { accessToken: token } : {}) }) : undefined;
+  const early = fetcher ? startRequesterReads(request, fetcher) : undefined;
   const chart = await gatherChart({
     patientId: request.context.patientId,
     orders: (request.context.draftOrders?.entry ?? []).map((e) => e.resource).filter((r): r is FhirResource => r !== undefined),
@@ -69,7 +72,7 @@ export async function gatherPatientData(input: GatherInput): Promise<PatientData
     ...(request.fhirServer
       ? { server: { url: request.fhirServer, ...(request.fhirAuthorization ? { accessToken: request.fhirAuthorization.access_token } : {}) } }
       : {}),
-    ...(input.fetcher ? { fetcher: input.fetcher } : {}),
+    ...(fetcher ? { fetcher: () => fetcher } : {}),
     ...(input.maxPages !== undefined ? { maxPages: input.maxPages } : {}),
     patientKey: PREFETCH_KEYS.patient,
   });
@@ -77,9 +80,49 @@ export async function gatherPatientData(input: GatherInput): Promise<PatientData
   data.orders = ordersInScope(request, data);
   // A draft order is not on fhirServer, so our own `orders` query cannot `_include` its requester:
   // read it, as the policies' prescriber criteria need it whichever way the chart came.
-  for (const order of data.orders) await resolveRequester(order, data);
+  for (const order of data.orders) await resolveRequester(order, data, early);
   return data;
 }
+
+/**
+ * The requester reads of the draft orders (order-sign, order-select) whose PractitionerRole the
+ * prefetch does not hold, started beside the chart's reads rather than after them: no chart query
+ * can bring a draft order's requester, and the read would otherwise add a round trip to the EHR.
+ * By URL; resolveRequester awaits one only when the chart did not bring the role after all.
+ */
+function startRequesterReads(request: CdsHooksRequest, fetcher: FhirFetcher): ReadonlyMap<string, Promise<FhirResource>> {
+  const reads = new Map<string, Promise<FhirResource>>();
+  if (request.hook === 'order-dispatch') return reads;
+  const given = Object.values(request.prefetch ?? {}).flatMap((value) =>
+    value?.resourceType === 'Bundle' ? (value.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : [])) : value ? [value] : [],
+  );
+  const roles = given.filter((r): r is PractitionerRole => r.resourceType === 'PractitionerRole');
+  for (const entry of request.context.draftOrders?.entry ?? []) {
+    const order = entry.resource;
+    if (order?.resourceType !== 'MedicationRequest') continue;
+    const url = requesterReadUrl(order, roles);
+    if (!url || reads.has(url)) continue;
+    const read = fetcher.get(url);
+    read.catch(() => undefined); // awaited, and its failure reported, only if needed
+    reads.set(url, read);
+  }
+  return reads;
+}
+
+/** What resolveRequester would read from fhirServer for the order's requester, given these roles; undefined when nothing. */
+function requesterReadUrl(order: MedicationRequest, roles: PractitionerRole[]): string | undefined {
+  const ref = order.requester?.reference?.startsWith('#') ? undefined : parseReference(order.requester?.reference);
+  if (ref?.resourceType === 'PractitionerRole') return roles.some((r) => r.id === ref.id) ? undefined : `PractitionerRole/${encodeURIComponent(ref.id)}`;
+  if (ref?.resourceType !== 'Practitioner') return undefined;
+  return roles.some(ofPractitioner(ref.id)) ? undefined : practitionerRoleSearch(ref.id);
+}
+
+const practitionerRoleSearch = (practitionerId: string) => `PractitionerRole?practitioner=${encodeURIComponent(practitionerId)}`;
+
+const ofPractitioner =
+  (practitionerId: string) =>
+  (r: PractitionerRole): boolean =>
+    parseReference(r.practitioner?.reference)?.id === practitionerId && r.active !== false;
 
 function ordersInScope(request: CdsHooksRequest, data: PatientData): MedicationRequest[] {
   const { context, hook } = request;
@@ -150,11 +193,15 @@ export function pickCoverage(data: PatientData, on: Date = new Date()): Coverage
 
 type ChartAccess = Pick<PatientData, 'bundle' | 'warnings' | 'fetcher'>;
 
-async function readById<T extends FhirResource>(data: ChartAccess, type: T['resourceType'], id: string): Promise<T | undefined> {
+/** Reads already started (by URL) that a read of the same URL awaits instead of asking again. */
+type StartedReads = ReadonlyMap<string, Promise<FhirResource>>;
+
+async function readById<T extends FhirResource>(data: ChartAccess, type: T['resourceType'], id: string, started?: StartedReads): Promise<T | undefined> {
   const local = resourcesOfType<T>(data, type).find((r) => r.id === id);
   if (local || !data.fetcher) return local;
+  const url = `${type}/${encodeURIComponent(id)}`;
   try {
-    const fetched = await data.fetcher.get(`${type}/${encodeURIComponent(id)}`);
+    const fetched = await (started?.get(url) ?? data.fetcher.get(url));
     if (fetched.resourceType !== type) return undefined;
     appendToBundle(data, fetched);
     return fetched as T;
@@ -216,7 +263,7 @@ function patientIdOf(coverage: Coverage, data: PatientData): string | undefined 
  * read from fhirServer); for a Practitioner requester, a PractitionerRole of that practitioner
  * (from the data, else `PractitionerRole?practitioner=`). Undefined when there is none.
  */
-export async function resolveRequester(order: MedicationRequest, data: ChartAccess): Promise<PractitionerRole | undefined> {
+export async function resolveRequester(order: MedicationRequest, data: ChartAccess, started?: StartedReads): Promise<PractitionerRole | undefined> {
   const reference = order.requester?.reference;
   if (!reference) return undefined;
   if (reference.startsWith('#')) {
@@ -224,15 +271,16 @@ export async function resolveRequester(order: MedicationRequest, data: ChartAcce
     return order.contained?.find((c): c is PractitionerRole => c.resourceType === 'PractitionerRole' && c.id === id);
   }
   const ref = parseReference(reference);
-  if (ref?.resourceType === 'PractitionerRole') return readById<PractitionerRole>(data, 'PractitionerRole', ref.id);
+  if (ref?.resourceType === 'PractitionerRole') return readById<PractitionerRole>(data, 'PractitionerRole', ref.id, started);
   if (ref?.resourceType !== 'Practitioner') return undefined;
-  const ofPractitioner = (r: PractitionerRole): boolean => parseReference(r.practitioner?.reference)?.id === ref.id && r.active !== false;
-  const local = resourcesOfType<PractitionerRole>(data, 'PractitionerRole').find(ofPractitioner);
+  const isRole = ofPractitioner(ref.id);
+  const local = resourcesOfType<PractitionerRole>(data, 'PractitionerRole').find(isRole);
   if (local || !data.fetcher) return local;
+  const url = practitionerRoleSearch(ref.id);
   try {
-    const found = await data.fetcher.get(`PractitionerRole?practitioner=${encodeURIComponent(ref.id)}`);
+    const found = await (started?.get(url) ?? data.fetcher.get(url));
     const role = found.resourceType === 'Bundle'
-      ? found.entry?.map((e) => e.resource).find((r): r is PractitionerRole => r?.resourceType === 'PractitionerRole' && ofPractitioner(r))
+      ? found.entry?.map((e) => e.resource).find((r): r is PractitionerRole => r?.resourceType === 'PractitionerRole' && isRole(r))
       : undefined;
     if (role) appendToBundle(data, role);
     return role;

@@ -4,6 +4,7 @@ import { gatherPatientData, pickCoverage, resolveOrderMedications, resolvePayer,
 import { parseCdsHooksRequest, type CdsHooksRequest } from '../../src/crd/request';
 import { drugCodes, toEvaluationRequest } from '../../src/crd/evaluation';
 import { OperationOutcomeError } from '../../src/fhir/outcomes';
+import { createFhirKitFetcher } from '../../src/fhir/fetcher';
 import {
   allergies,
   conditions,
@@ -343,6 +344,45 @@ describe('resolvePayer and resolveRequester', () => {
     const byPractitioner: MedicationRequest = draftOrder({ requester: { reference: 'Practitioner/prac-2' } });
     await expect(resolveRequester(byPractitioner, data)).resolves.toMatchObject({ id: 'role-2' });
     await expect(resolveRequester(draftOrder({ requester: { display: 'Dr. Who' } }), data)).resolves.toBeUndefined();
+  });
+
+  /** An order-sign request whose draft order names its prescriber as a Practitioner, read through a fetcher that records when each read was asked. */
+  async function gatherWithPractitionerRequester(prefetch: Record<string, FhirResource | null>, withOrder: FhirResource[] = []) {
+    const order = draftOrder({ requester: { reference: 'Practitioner/prac-2' } });
+    const body = signRequestBody({
+      prefetch: { ...prefetch, orders: searchset([order, ...withOrder]) },
+      fhirServer: server.baseUrl,
+      fhirAuthorization: { access_token: TOKEN, token_type: 'Bearer', expires_in: 300, scope: 'user/*.read', subject: 'pa-service' },
+    });
+    (body.context as { draftOrders: Bundle }).draftOrders = { resourceType: 'Bundle', type: 'collection', entry: [{ resource: order }] };
+    const reads: { url: string; answeredBefore: number }[] = [];
+    let answered = 0;
+    const data = await gatherPatientData({
+      request: parseCdsHooksRequest(body, 'order-sign'),
+      prefetchTemplates: SIGN_TEMPLATES,
+      fetcher: (access) => {
+        const real = createFhirKitFetcher(access);
+        return { baseUrl: real.baseUrl, get: (url) => (reads.push({ url, answeredBefore: answered }), real.get(url).finally(() => (answered += 1))) };
+      },
+    });
+    return { data, reads };
+  }
+
+  test("a draft order's requester the prefetch lacks is read beside the chart's reads, not after them", async () => {
+    const { data, reads } = await gatherWithPractitionerRequester(without('conditions'));
+    const search = reads.filter((r) => r.url === 'PractitionerRole?practitioner=prac-2');
+    expect(search).toEqual([{ url: 'PractitionerRole?practitioner=prac-2', answeredBefore: 0 }]);
+    // The conditions come in two pages: read after the requester's search was asked.
+    expect(reads.filter((r) => r.url.includes('Condition?patient=')).length).toBe(2);
+    expect(data.bundle.entry?.filter((e) => e.resource?.resourceType === 'PractitionerRole').map((e) => e.resource?.id)).toEqual(['role-2']);
+    expect(data.warnings).toEqual([]);
+  });
+
+  test("a requester's role in the prefetch is not read at all", async () => {
+    const role2 = { resourceType: 'PractitionerRole', id: 'role-2', active: true, practitioner: { reference: 'Practitioner/prac-2' } } as const;
+    const { data, reads } = await gatherWithPractitionerRequester(fullPrefetch(), [role2]);
+    expect(reads).toEqual([]);
+    expect(data.bundle.entry?.filter((e) => e.resource?.resourceType === 'PractitionerRole').map((e) => e.resource?.id)).toEqual(['role-2']);
   });
 
   test('PREFETCH_KEYS names the keys of the templates', () => {

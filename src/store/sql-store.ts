@@ -136,15 +136,19 @@ export class SqlStore implements Store {
     }
     const outcome = s.outcome ?? s.decision.outcome;
     if (!CLAIM_OUTCOMES.includes(outcome)) throw new StoreError(`claim outcome must be one of ${CLAIM_OUTCOMES.join(', ')}`);
+    let ownIdTaken = false;
     for (let attempt = 1; ; attempt++) {
-      const draft = await this.draftClaimSubmission(s);
+      const draft = await this.draftClaimSubmission(s, ownIdTaken);
       try {
         // A new request is one statement (no transaction needed); an update or cancel also writes the prior request's version.
         if (!s.alsoInTransaction || this.inTransaction) return await this.insertClaimSubmission(s, outcome, draft);
         return await this.transaction((tx) => (tx as SqlStore).insertClaimSubmission(s, outcome, draft));
       } catch (error) {
         // In a caller's transaction the failed statement aborted it: no second attempt there.
-        if (error instanceof DrawnKeyTaken && attempt < NUMBER_ATTEMPTS && !this.inTransaction) continue;
+        if (error instanceof DrawnKeyTaken && attempt < NUMBER_ATTEMPTS && !this.inTransaction) {
+          ownIdTaken ||= error.claimId;
+          continue;
+        }
         throw error instanceof DrawnKeyTaken ? new StoreError(`could not draw an unused claim id or authorization number in ${NUMBER_ATTEMPTS} attempts`) : error;
       }
     }
@@ -155,8 +159,8 @@ export class SqlStore implements Store {
    * number are drawn, the response built and every body turned into JSON text. A large request's
    * response and text must not hold the connection (PGlite has only one).
    */
-  private async draftClaimSubmission(s: ClaimSubmission): Promise<ClaimDraft> {
-    const claimId = await this.freeClaimId(s.claim.id);
+  private async draftClaimSubmission(s: ClaimSubmission, ownIdTaken: boolean): Promise<ClaimDraft> {
+    const claimId = await this.claimIdFor(s, ownIdTaken);
     const decisionId = crypto.randomUUID();
     let authorizationNumber: string | null = null;
     if (s.authorization) {
@@ -251,7 +255,7 @@ export class SqlStore implements Store {
       if (constraint === 'claims_submission_key_idx' && s.submissionKey) throw new DuplicateSubmissionError(s.submissionKey);
       if (constraint === 'authorizations_pkey' && s.authorization?.number) throw new StoreError(`authorization number ${d.authorizationNumber} is already on file`);
       // The Claim's own id, or a drawn number, that a concurrent request (or another instance) took.
-      throw new DrawnKeyTaken();
+      throw new DrawnKeyTaken(constraint === 'claims_pkey');
     }
     const row = inserted.rows[0];
     if (!row) throw new StoreError('the claim insert returned no row');
@@ -260,13 +264,18 @@ export class SqlStore implements Store {
     return record;
   }
 
-  /** The Claim's own id when it is a valid FHIR id not yet used; otherwise a new UUID. */
-  private async freeClaimId(wanted: string | undefined): Promise<string> {
-    if (wanted && FHIR_ID.test(wanted)) {
-      const { rows } = await this.db.query('SELECT 1 FROM claims WHERE id = $1', [wanted]);
-      if (rows.length === 0) return wanted;
-    }
-    return crypto.randomUUID();
+  /**
+   * The Claim's own id when it is a valid FHIR id not yet used; otherwise a new UUID. A first
+   * submission tries its own id without asking: nearly every one is new, and a taken id fails the
+   * insert, whose next attempt draws a UUID. An update (whose Claim often keeps the id it replaces)
+   * and a write inside a caller's transaction (which a failed insert would abort) ask first.
+   */
+  private async claimIdFor(s: ClaimSubmission, ownIdTaken: boolean): Promise<string> {
+    const wanted = s.claim.id;
+    if (!wanted || !FHIR_ID.test(wanted) || ownIdTaken) return crypto.randomUUID();
+    if (!s.replacesClaimId && !this.inTransaction) return wanted;
+    const { rows } = await this.db.query('SELECT 1 FROM claims WHERE id = $1', [wanted]);
+    return rows.length === 0 ? wanted : crypto.randomUUID();
   }
 
   async getClaim(id: string): Promise<ClaimRecord | null> {
@@ -1048,7 +1057,14 @@ interface ClaimDraft {
 }
 
 /** A drawn claim id or authorization number was taken by a concurrent request: draw again. */
-class DrawnKeyTaken extends Error {}
+class DrawnKeyTaken extends Error {
+  constructor(
+    /** The key taken was the Claim's own id. */
+    readonly claimId: boolean,
+  ) {
+    super('a drawn key was taken');
+  }
+}
 
 /**
  * One row's `(columns) VALUES ($n, …)`, its values appended to `params`. A key `column::type`

@@ -24,7 +24,7 @@ import {
   type SqlClient,
   writtenResponseText,
 } from '../../src/store';
-import { openPglite, openPostgres } from '../../src/store/sql';
+import { openPglite, openPostgres, type SqlExecutor } from '../../src/store/sql';
 import { SqlStore } from '../../src/store/sql-store';
 
 const DATABASE_URL = process.env.DATABASE_URL;
@@ -448,6 +448,38 @@ describe.each(backends)('store on $name', (backend) => {
       expect(second.authorizationNumber).toBeNull();
       expect((await store.findClaimByIdentifier(null, identifier))?.id).toBe(second.id);
       expect((await store.getClaim(claimId))?.claimResponseId).toBe(first.claimResponseId);
+    });
+
+    it_('a first submission is one statement, and so is each attempt after its own id turns out taken', async () => {
+      const raw = await backend.raw(config);
+      try {
+        const statements: string[] = [];
+        const counting: SqlExecutor = { query: (text, params) => (statements.push(text), raw.query(text, params)), exec: (text) => raw.exec(text) };
+        const sql = new SqlStore(raw, counting, () => newAuthorizationNumber());
+        const claimId = unique('claim');
+        const submit = () =>
+          sql.saveClaimSubmission({
+            claim: claimFixture(claimId, unique('ident')),
+            requestBundle: bundleOf(claimFixture(claimId, unique('ident'))),
+            decision: decision('pend'),
+            respond: () => {
+              const claimResponse = claimResponseFixture(unique('cr'));
+              return { claimResponse, responseBundle: bundleOf(claimResponse) };
+            },
+          });
+        const first = await submit();
+        expect(first.id).toBe(claimId);
+        expect(statements).toHaveLength(1);
+        statements.length = 0;
+        const second = await submit();
+        expect(second.id).not.toBe(claimId);
+        expect(second.claim.id).toBe(second.id);
+        // The insert with the taken id failed whole, and the second attempt drew a UUID without asking.
+        expect(statements).toHaveLength(2);
+        expect(statements.every((text) => /INSERT INTO claims/.test(text))).toBe(true);
+      } finally {
+        await raw.close();
+      }
     });
 
     it_('two submissions of one Claim.id at once: one keeps the id, the other gets a new one, and the losing attempt leaves no decision, authorization or audit row behind', async () => {

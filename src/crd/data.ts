@@ -62,16 +62,14 @@ export interface GatherInput {
 export async function gatherPatientData(input: GatherInput): Promise<PatientData> {
   const { request } = input;
   const token = request.fhirAuthorization?.access_token;
-  const fetcher = request.fhirServer ? (input.fetcher ?? createFhirKitFetcher)({ baseUrl: request.fhirServer, ...(token ? { accessToken: token } : {}) }) : undefined;
+  const fetcher = request.fhirServer ? (input.fetcher ?? createFhirKitFetcher)({ baseUrl: request.fhirServer, ...(token !== undefined ? { accessToken: token } : {}) }) : undefined;
   const early = fetcher ? startRequesterReads(request, fetcher) : undefined;
   const chart = await gatherChart({
     patientId: request.context.patientId,
     orders: (request.context.draftOrders?.entry ?? []).map((e) => e.resource).filter((r): r is FhirResource => r !== undefined),
     given: request.prefetch,
     queries: templateQueries(input.prefetchTemplates, request.context as unknown as Record<string, unknown>),
-    ...(request.fhirServer
-      ? { server: { url: request.fhirServer, ...(request.fhirAuthorization ? { accessToken: request.fhirAuthorization.access_token } : {}) } }
-      : {}),
+    ...(request.fhirServer ? { server: { url: request.fhirServer, ...(token !== undefined ? { accessToken: token } : {}) } } : {}),
     ...(fetcher ? { fetcher: () => fetcher } : {}),
     ...(input.maxPages !== undefined ? { maxPages: input.maxPages } : {}),
     patientKey: PREFETCH_KEYS.patient,

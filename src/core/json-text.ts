@@ -15,7 +15,6 @@ const MAX_DEPTH = 5;
  * anything else (an object with `toJSON`, a class instance) is written by `JSON.stringify` whole.
  */
 export async function stringifyInSlices(value: unknown, sliceMs = 8): Promise<string> {
-  if (!hasLongArray(value, 0)) return JSON.stringify(value);
   const parts: string[] = [];
   let since = performance.now();
   // Only the containers on the way to a long array are taken apart; the rest is JSON.stringify's.
@@ -66,7 +65,7 @@ export async function stringifyInSlices(value: unknown, sliceMs = 8): Promise<st
     parts.push('}');
   };
   await write(value, 0);
-  return parts.join('');
+  return parts.length === 1 ? (parts[0] as string) : parts.join('');
 }
 
 function isPlain(v: object): boolean {

@@ -1288,6 +1288,7 @@ async function storedDocument<T>(value: T): Promise<StoredDocument<T>> {
 
 /** A row whose Bundles were stored compressed, with them parsed into their json columns' places. */
 function inflated(r: Row): Row {
+  if (r.request_bundle_gz == null && r.response_bundle_gz == null) return r;
   const out = { ...r };
   for (const column of ['request_bundle', 'response_bundle']) {
     const gz = r[`${column}_gz`];

@@ -505,29 +505,45 @@ export class SqlStore implements Store {
   async saveCoverageAssertion(input: NewCoverageAssertion): Promise<CoverageAssertion> {
     if (!input.hookInstance) throw new StoreError('coverage assertion needs the hookInstance');
     if (input.decision && input.decisionId) throw new StoreError('give either decision or decisionId, not both');
+    const decisionId = input.decision ? null : checkUuid(input.decisionId, 'decisionId');
+    // Most calls grant nothing: the decision and the assertion are one statement, one round trip.
+    if (!input.authorization) {
+      const decision = input.decision ? { id: crypto.randomUUID(), text: json(input.decision), value: input.decision } : undefined;
+      return this.insertCoverageAssertion(input, decision?.id ?? decisionId, decision, null);
+    }
+    // A grant draws a number that may be taken, and retries: a transaction, the decision first.
+    const grant = input.authorization;
     return this.transaction(async (tx) => {
       const self = tx as SqlStore;
-      const decisionId = input.decision ? await self.saveDecision('crd', input.decision) : checkUuid(input.decisionId, 'decisionId');
-      const authorization = input.authorization ? await self.createAuthorization({ ...input.authorization, decisionId }) : undefined;
-      const id = crypto.randomUUID();
-      await self.db.query(
-        `INSERT INTO coverage_assertions (id, hook_instance, policy_id, order_key, patient_key, decision_id, questionnaire, authorization_number)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [
-          id,
-          input.hookInstance,
-          input.policyId !== undefined ? input.policyId : (input.decision?.policy?.id ?? null),
-          input.orderKey,
-          input.patientKey,
-          decisionId,
-          input.questionnaire ?? null,
-          authorization?.number ?? null,
-        ],
-      );
-      const saved = await self.getCoverageAssertion(id);
-      if (!saved) throw new StoreError(`coverage assertion ${id} vanished inside its own transaction`);
-      return authorization ? { ...saved, authorization } : saved;
+      const savedDecisionId = input.decision ? await self.saveDecision('crd', input.decision) : decisionId;
+      const authorization = await self.createAuthorization({ ...grant, decisionId: savedDecisionId });
+      const saved = await self.insertCoverageAssertion(input, savedDecisionId, undefined, authorization.number);
+      return { ...saved, authorization };
     });
+  }
+
+  /** The assertion row (with its decision's row when given: a data-modifying CTE of the same statement). */
+  private async insertCoverageAssertion(
+    input: NewCoverageAssertion,
+    decisionId: string | null,
+    decision: { id: string; text: string; value: Decision } | undefined,
+    authorizationNumber: string | null,
+  ): Promise<CoverageAssertion> {
+    const params: unknown[] = [];
+    const withDecision = decision ? `WITH decision AS (INSERT INTO decisions ${rowValues(params, decisionRow(decision.id, 'crd', decision.value, decision.text))}) ` : '';
+    const row = rowValues(params, {
+      id: crypto.randomUUID(),
+      hook_instance: input.hookInstance,
+      policy_id: input.policyId !== undefined ? input.policyId : (input.decision?.policy?.id ?? null),
+      order_key: input.orderKey,
+      patient_key: input.patientKey,
+      decision_id: decisionId,
+      questionnaire: input.questionnaire ?? null,
+      authorization_number: authorizationNumber,
+    });
+    const { rows } = await this.db.query(`${withDecision}INSERT INTO coverage_assertions ${row} RETURNING ${ASSERTION_COLUMNS}`, params);
+    if (!rows[0]) throw new StoreError('the coverage assertion insert returned no row');
+    return toAssertion(rows[0]);
   }
 
   async getCoverageAssertion(id: string): Promise<CoverageAssertion | null> {

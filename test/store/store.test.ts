@@ -866,6 +866,24 @@ describe.each(backends)('store on $name', (backend) => {
       expect(await store.getCoverageAssertion(crypto.randomUUID())).toBeNull();
     });
 
+    it_('an assertion that grants nothing is one statement, with its decision on file', async () => {
+      const raw = await backend.raw(config);
+      try {
+        const statements: string[] = [];
+        const counting: SqlExecutor = { query: (text, params) => (statements.push(text), raw.query(text, params)), exec: (text) => raw.exec(text) };
+        const sql = new SqlStore(raw, counting, () => newAuthorizationNumber());
+        const hookInstance = crypto.randomUUID();
+        const saved = await sql.saveCoverageAssertion({ hookInstance, orderKey: unique('order'), patientKey: 'Patient/p1', decision: decision('pend'), questionnaire: 'http://pa.example.org/fhir/Questionnaire/cp-phar-244' });
+        expect(statements).toHaveLength(1);
+        expect(saved).toMatchObject({ hookInstance, policyId: 'CP.PHAR.244', authorizationNumber: null, questionnaire: 'http://pa.example.org/fhir/Questionnaire/cp-phar-244' });
+        expect(await sql.getCoverageAssertion(saved.id)).toEqual(saved);
+        const stored = await sql.getDecision(saved.decisionId as string);
+        expect(stored).toMatchObject({ source: 'crd', outcome: 'pend', policyId: 'CP.PHAR.244', decision: decision('pend') });
+      } finally {
+        await raw.close();
+      }
+    });
+
     it_('links an assertion to a decision saved earlier', async () => {
       const decisionId = await store.saveDecision('dtr', decision('pend', 'NH.PHAR.244'));
       const saved = await store.saveCoverageAssertion({ hookInstance: crypto.randomUUID(), orderKey: null, patientKey: null, decisionId });

@@ -20,6 +20,7 @@ import { ExpressionError } from './evaluate';
 import { EvaluationTimeout } from './data-provider';
 import { fromPortable, type PortableResult } from './portable';
 import type { Knowledge } from '../core/knowledge';
+import { withTimeout } from '../core/promises';
 
 export interface PoolOptions {
   /**
@@ -44,7 +45,7 @@ export function createPooledEngine(config: Pick<Config, 'paths' | 'evaluation' |
   const aborted = (error: unknown) => error instanceof Error && error.name === 'AbortError';
   async function run(policy: PolicyDefinition, request: EvaluationRequest, task: DecisionTask): Promise<Decision> {
     try {
-      return (await pool.run(task, AbortSignal.timeout(timeoutMs + graceMs))) as Decision;
+      return (await withTimeout(timeoutMs + graceMs, (signal) => pool.run(task, signal))) as Decision;
     } catch (error) {
       if (aborted(error)) return timedOutDecision(policy, request, local.valueSets, timeZone, timeoutMs);
       throw error;
@@ -70,7 +71,7 @@ export function createPooledEngine(config: Pick<Config, 'paths' | 'evaluation' |
     async evaluateDefinitions(library, definitions, data, inputs) {
       const task: DefinitionsTask = { library, definitions, data, inputs };
       try {
-        return fromPortable((await pool.run(task, AbortSignal.timeout(timeoutMs + graceMs))) as PortableResult[]);
+        return fromPortable((await withTimeout(timeoutMs + graceMs, (signal) => pool.run(task, signal))) as PortableResult[]);
       } catch (error) {
         if (!aborted(error)) throw error;
         const timedOut = new EvaluationTimeout().message;

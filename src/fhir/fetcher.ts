@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FhirResource } from 'fhir/r4';
+import { withTimeout } from '../core/promises';
 
 export interface FhirFetcher {
   /** The server base URL (no trailing slash). */
@@ -79,7 +80,7 @@ export function createFhirKitFetcher(access: FhirServerAccess, options: FhirKitF
       throw new FhirFetchError(`refusing to follow a link outside ${origin}`);
     }
     try {
-      return (await client.request(url, { options: { signal: AbortSignal.timeout(timeoutMs) } })) as unknown as FhirResource;
+      return (await withTimeout(timeoutMs, (signal) => client.request(url, { options: { signal } }))) as unknown as FhirResource;
     } catch (error) {
       const status = (error as { response?: { status?: unknown } }).response?.status;
       if (typeof status === 'number') throw new FhirFetchError(`HTTP ${status}`, status);

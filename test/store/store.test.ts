@@ -171,6 +171,18 @@ describe.each(backends)('store on $name', (backend) => {
     await backend.teardown();
   });
 
+  /** `run` with a store on a client of its own that lists the statements it sends. */
+  async function countingStatements(run: (sql: SqlStore, statements: string[]) => Promise<void>): Promise<void> {
+    const raw = await backend.raw(config);
+    try {
+      const statements: string[] = [];
+      const counting: SqlExecutor = { query: (text, params) => (statements.push(text), raw.query(text, params)), exec: (text) => raw.exec(text) };
+      await run(new SqlStore(raw, counting, () => newAuthorizationNumber()), statements);
+    } finally {
+      await raw.close();
+    }
+  }
+
   describe('migrations', () => {
     it_('are recorded once and applying them again does nothing', async () => {
       const raw = await backend.raw(config);
@@ -450,12 +462,8 @@ describe.each(backends)('store on $name', (backend) => {
       expect((await store.getClaim(claimId))?.claimResponseId).toBe(first.claimResponseId);
     });
 
-    it_('a first submission is one statement, and so is each attempt after its own id turns out taken', async () => {
-      const raw = await backend.raw(config);
-      try {
-        const statements: string[] = [];
-        const counting: SqlExecutor = { query: (text, params) => (statements.push(text), raw.query(text, params)), exec: (text) => raw.exec(text) };
-        const sql = new SqlStore(raw, counting, () => newAuthorizationNumber());
+    it_('a first submission is one statement, and so is each attempt after its own id turns out taken', () =>
+      countingStatements(async (sql, statements) => {
         const claimId = unique('claim');
         const submit = () =>
           sql.saveClaimSubmission({
@@ -477,10 +485,7 @@ describe.each(backends)('store on $name', (backend) => {
         // The insert with the taken id failed whole, and the second attempt drew a UUID without asking.
         expect(statements).toHaveLength(2);
         expect(statements.every((text) => /INSERT INTO claims/.test(text))).toBe(true);
-      } finally {
-        await raw.close();
-      }
-    });
+      }));
 
     it_('two submissions of one Claim.id at once: one keeps the id, the other gets a new one, and the losing attempt leaves no decision, authorization or audit row behind', async () => {
       const raw = await backend.raw(config);
@@ -866,23 +871,16 @@ describe.each(backends)('store on $name', (backend) => {
       expect(await store.getCoverageAssertion(crypto.randomUUID())).toBeNull();
     });
 
-    it_('an assertion that grants nothing is one statement, with its decision on file', async () => {
-      const raw = await backend.raw(config);
-      try {
-        const statements: string[] = [];
-        const counting: SqlExecutor = { query: (text, params) => (statements.push(text), raw.query(text, params)), exec: (text) => raw.exec(text) };
-        const sql = new SqlStore(raw, counting, () => newAuthorizationNumber());
+    it_('an assertion that grants nothing is one statement, with its decision on file', () =>
+      countingStatements(async (sql, statements) => {
         const hookInstance = crypto.randomUUID();
-        const saved = await sql.saveCoverageAssertion({ hookInstance, orderKey: unique('order'), patientKey: 'Patient/p1', decision: decision('pend'), questionnaire: 'http://pa.example.org/fhir/Questionnaire/cp-phar-244' });
+        const questionnaire = 'http://pa.example.org/fhir/Questionnaire/cp-phar-244';
+        const saved = await sql.saveCoverageAssertion({ hookInstance, orderKey: unique('order'), patientKey: 'Patient/p1', decision: decision('pend'), questionnaire });
         expect(statements).toHaveLength(1);
-        expect(saved).toMatchObject({ hookInstance, policyId: 'CP.PHAR.244', authorizationNumber: null, questionnaire: 'http://pa.example.org/fhir/Questionnaire/cp-phar-244' });
+        expect(saved).toMatchObject({ hookInstance, policyId: 'CP.PHAR.244', authorizationNumber: null, questionnaire });
         expect(await sql.getCoverageAssertion(saved.id)).toEqual(saved);
-        const stored = await sql.getDecision(saved.decisionId as string);
-        expect(stored).toMatchObject({ source: 'crd', outcome: 'pend', policyId: 'CP.PHAR.244', decision: decision('pend') });
-      } finally {
-        await raw.close();
-      }
-    });
+        expect(await sql.getDecision(saved.decisionId as string)).toMatchObject({ source: 'crd', outcome: 'pend', policyId: 'CP.PHAR.244', decision: decision('pend') });
+      }));
 
     it_('links an assertion to a decision saved earlier', async () => {
       const decisionId = await store.saveDecision('dtr', decision('pend', 'NH.PHAR.244'));

@@ -596,6 +596,7 @@ async function main(): Promise<void> {
 
   // 1. Floors, before the server competes for the CPU.
   let smallFloorP95: number | undefined;
+  let policyFloorP95: number | undefined;
   if (!only || only === 'floors') {
     console.log('\n1. In-process: raw cql-execution floors (a small RA library; the policy ELM, decision definitions) and engine.evaluate');
     const floorRows = await floors([
@@ -605,6 +606,7 @@ async function main(): Promise<void> {
     ]);
     console.table(floorRows);
     smallFloorP95 = floorRows[0]?.['small floor p95 ms'];
+    policyFloorP95 = floorRows[0]?.['floor p95 ms'];
     if (only) return;
   }
 
@@ -700,6 +702,8 @@ async function main(): Promise<void> {
   const submitP95 = rows.find((r) => r.clients === 1 && r.scenario === scenarios[0]?.name)?.['p95 ms'];
   if (smallFloorP95 && submitP95 !== undefined) {
     console.log(`typical $submit p95, 1 client: ${submitP95} ms = ${round(submitP95 / smallFloorP95)}× the small-library floor's p95 (${smallFloorP95} ms; target ≤ 3×)`);
+    // The same request over HTTP, stored, against raw cql-execution of its policy's own ELM alone.
+    if (policyFloorP95) console.log(`  … and ${round(submitP95 / policyFloorP95)}× the policy ELM floor's p95 (${policyFloorP95} ms)`);
   }
 
   // 4. Small requests while large requests run back to back.

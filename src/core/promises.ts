@@ -17,7 +17,7 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number): Prom
 /**
  * `run(signal)`, with `signal` aborted (a TimeoutError) when `run` has not settled within `ms`.
  * `AbortSignal.timeout` would fire seconds after the work is done, every time: a DOMException and
- * an abort event per call (~0.35 ms of main-thread CPU per CDS hook's EHR reads). This timer is
+ * an abort event per call (~0.4 ms of main-thread CPU per CDS hook that reads the EHR). This timer is
  * cleared once `run` settles, and never keeps the process alive.
  */
 export async function withTimeout<T>(ms: number, run: (signal: AbortSignal) => Promise<T>): Promise<T> {

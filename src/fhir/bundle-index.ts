@@ -127,21 +127,31 @@ export class BundleIndex {
  */
 export function findReferences(value: unknown, path = '', local = false): FoundReference[] {
   const found: FoundReference[] = [];
-  const walk = (node: unknown, at: string): void => {
+  // The path is spelled out only where a reference is: a 1,000-item Claim has thousands of nodes.
+  const segments: (string | number)[] = [];
+  const pathHere = () => segments.reduce<string>((at, s) => (typeof s === 'number' ? `${at}[${s}]` : at ? `${at}.${s}` : s), path);
+  const walk = (node: unknown): void => {
     if (Array.isArray(node)) {
-      node.forEach((item, i) => walk(item, `${at}[${i}]`));
+      for (let i = 0; i < node.length; i++) {
+        segments.push(i);
+        walk(node[i]);
+        segments.pop();
+      }
       return;
     }
     if (node === null || typeof node !== 'object') return;
     const record = node as Record<string, unknown>;
     if (typeof record.reference === 'string' && (local || !record.reference.startsWith('#'))) {
-      found.push({ path: at, reference: record as Reference });
+      found.push({ path: pathHere(), reference: record as Reference });
     }
-    for (const [key, child] of Object.entries(record)) {
-      if (key === 'contained' || key === 'text' || key === 'reference' || key.startsWith('_')) continue;
-      walk(child, at ? `${at}.${key}` : key);
+    for (const key of Object.keys(record)) {
+      const child = record[key];
+      if (child === null || typeof child !== 'object' || key === 'contained' || key === 'text' || key === 'reference' || key.startsWith('_')) continue;
+      segments.push(key);
+      walk(child);
+      segments.pop();
     }
   };
-  walk(value, path);
+  walk(value);
   return found;
 }

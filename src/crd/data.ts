@@ -31,7 +31,7 @@ import type {
 import type { PayerContext } from '../engine/request';
 import { badRequest, warning } from '../fhir/outcomes';
 import { PREFETCH_KEYS } from './discovery';
-import { createFhirKitFetcher, type FhirFetcher, type FhirFetcherFactory } from '../fhir/fetcher';
+import { fetcherFor, type FhirFetcher, type FhirFetcherFactory } from '../fhir/fetcher';
 import { gatherChart, type Chart } from '../fhir/chart';
 import { templateQueries } from './prefetch';
 import { parseReference } from '../fhir/reference';
@@ -61,16 +61,14 @@ export interface GatherInput {
  */
 export async function gatherPatientData(input: GatherInput): Promise<PatientData> {
   const { request } = input;
-  const token = request.fhirAuthorization?.access_token;
-  const fetcher = request.fhirServer ? (input.fetcher ?? createFhirKitFetcher)({ baseUrl: request.fhirServer, ...(token !== undefined ? { accessToken: token } : {}) }) : undefined;
+  const fetcher = request.fhirServer ? fetcherFor(request.fhirServer, request.fhirAuthorization?.access_token, input.fetcher) : undefined;
   const early = fetcher ? startRequesterReads(request, fetcher) : undefined;
   const chart = await gatherChart({
     patientId: request.context.patientId,
     orders: (request.context.draftOrders?.entry ?? []).map((e) => e.resource).filter((r): r is FhirResource => r !== undefined),
     given: request.prefetch,
     queries: templateQueries(input.prefetchTemplates, request.context as unknown as Record<string, unknown>),
-    ...(request.fhirServer ? { server: { url: request.fhirServer, ...(token !== undefined ? { accessToken: token } : {}) } } : {}),
-    ...(fetcher ? { fetcher: () => fetcher } : {}),
+    ...(request.fhirServer && fetcher ? { server: { url: request.fhirServer, fetcher } } : {}),
     ...(input.maxPages !== undefined ? { maxPages: input.maxPages } : {}),
     patientKey: PREFETCH_KEYS.patient,
   });

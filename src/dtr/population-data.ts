@@ -19,7 +19,7 @@ import { PREFETCH_KEYS, prefetchTemplates } from '../crd/discovery';
 import { templateQueries } from '../crd/prefetch';
 import { parseReference } from '../fhir/reference';
 import { BundleIndex } from '../fhir/bundle-index';
-import type { FhirFetcher, FhirFetcherFactory } from '../fhir/fetcher';
+import { fetcherFor, type FhirFetcher, type FhirFetcherFactory } from '../fhir/fetcher';
 import { isRecord } from '../fhir/json';
 import type { ExtraParameter, ReadParameter } from '../fhir/parameters';
 
@@ -144,8 +144,7 @@ export async function gatherData(
       patientId,
       draftOrders: { resourceType: 'Bundle', type: 'collection', entry: order?.resourceType === 'MedicationRequest' ? [{ resource: order as MedicationRequest }] : [] },
     }),
-    server: { url: params.fhirServer.url, ...(params.accessToken ? { accessToken: params.accessToken.value } : {}) },
-    ...(deps.fetcherFactory ? { fetcher: deps.fetcherFactory } : {}),
+    server: { url: params.fhirServer.url, fetcher: fetcherFor(params.fhirServer.url, params.accessToken ? params.accessToken.value : undefined, deps.fetcherFactory) },
     patientKey: PREFETCH_KEYS.patient,
   });
   // The chart's warnings name prefetch keys; here they are reads from fhirServer.

@@ -43,9 +43,11 @@ export function createPooledEngine(config: Pick<Config, 'paths' | 'evaluation' |
 
   // piscina terminates the worker of an aborted task and starts a new one.
   const aborted = (error: unknown) => error instanceof Error && error.name === 'AbortError';
+  // A task still running at the budget plus the grace period is aborted.
+  const onPool = (task: DecisionTask | DefinitionsTask) => withTimeout(timeoutMs + graceMs, (signal) => pool.run(task, signal));
   async function run(policy: PolicyDefinition, request: EvaluationRequest, task: DecisionTask): Promise<Decision> {
     try {
-      return (await withTimeout(timeoutMs + graceMs, (signal) => pool.run(task, signal))) as Decision;
+      return (await onPool(task)) as Decision;
     } catch (error) {
       if (aborted(error)) return timedOutDecision(policy, request, local.valueSets, timeZone, timeoutMs);
       throw error;
@@ -71,7 +73,7 @@ export function createPooledEngine(config: Pick<Config, 'paths' | 'evaluation' |
     async evaluateDefinitions(library, definitions, data, inputs) {
       const task: DefinitionsTask = { library, definitions, data, inputs };
       try {
-        return fromPortable((await withTimeout(timeoutMs + graceMs, (signal) => pool.run(task, signal))) as PortableResult[]);
+        return fromPortable((await onPool(task)) as PortableResult[]);
       } catch (error) {
         if (!aborted(error)) throw error;
         const timedOut = new EvaluationTimeout().message;

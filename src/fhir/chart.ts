@@ -14,7 +14,7 @@
  */
 import type { Bundle, BundleEntry, FhirResource, OperationOutcome, OperationOutcomeIssue } from 'fhir/r4';
 import { badRequest, preconditionFailed, warning } from './outcomes';
-import { createFhirKitFetcher, type FhirFetcher, type FhirFetcherFactory } from './fetcher';
+import type { FhirFetcher } from './fetcher';
 import { parseReference, patientReference } from './reference';
 
 export type KeySource = 'prefetch' | 'fetched' | 'not-needed' | 'failed';
@@ -37,10 +37,8 @@ export interface ChartSource {
   /** What the client sent, by key (CRD prefetch); a key present here is not read from the server. */
   given: Record<string, FhirResource | null | undefined>;
   queries: ChartQueries;
-  /** The client's FHIR server and its bearer token. */
-  server?: { url: string; accessToken?: string };
-  /** Builds the fetcher for `server`; defaults to fhir-kit-client. */
-  fetcher?: FhirFetcherFactory;
+  /** The client's FHIR server, and the fetcher bound to it (`fetcherFor`). */
+  server?: { url: string; fetcher: FhirFetcher };
   /** Pages read per search, the first included. Default 10. */
   maxPages?: number;
   /** The key holding the member's Patient: another Patient there is a 400. */
@@ -96,12 +94,7 @@ export async function gatherChart(source: ChartSource): Promise<Chart> {
   const { queries } = source;
   const maxPages = source.maxPages ?? 10;
   const warnings: OperationOutcomeIssue[] = [];
-  const fetcher = source.server
-    ? (source.fetcher ?? createFhirKitFetcher)({
-        baseUrl: source.server.url,
-        ...(source.server.accessToken !== undefined ? { accessToken: source.server.accessToken } : {}),
-      })
-    : undefined;
+  const fetcher = source.server?.fetcher;
 
   async function collect(key: string, first: FhirResource, origin: string): Promise<FhirResource[]> {
     if (first.resourceType !== 'Bundle') return [first];

@@ -67,6 +67,11 @@ export interface FhirKitFetcherOptions {
   timeoutMs?: number;
 }
 
+/** A fetcher bound to the client's server and token, from `factory` (default fhir-kit-client). */
+export function fetcherFor(url: string, accessToken: string | undefined, factory: FhirFetcherFactory = createFhirKitFetcher): FhirFetcher {
+  return factory({ baseUrl: url, ...(accessToken !== undefined ? { accessToken } : {}) });
+}
+
 /** The default fetcher: fhir-kit-client against `fhirServer`. */
 export function createFhirKitFetcher(access: FhirServerAccess, options: FhirKitFetcherOptions = {}): FhirFetcher {
   const { Client } = loadFhirKit();

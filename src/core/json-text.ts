@@ -1,12 +1,15 @@
 /**
  * JSON text of a large value without holding the event loop: `JSON.stringify` of a 1,000-item
- * Claim's 6.3 MB answer was one 60–100 ms block, during which no other request was served.
+ * Claim's 6.3 MB answer was one 60–100 ms block, during which no other request was served, and
+ * `Buffer.from` of that text (to compress or send it) another 20–30 ms.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 
 /** Arrays this long, this near the top, are written in runs of this many elements, with pauses between. */
 const LONG_ARRAY = 64;
 const MAX_DEPTH = 5;
+/** Characters of text encoded to UTF-8 per `Buffer.from` call (~1 ms for two-byte text). */
+const ENCODE_CHARS = 256 * 1024;
 
 /**
  * `JSON.stringify(value)`, the same text, with a pause for the event loop whenever `sliceMs` of
@@ -15,9 +18,40 @@ const MAX_DEPTH = 5;
  * anything else (an object with `toJSON`, a class instance) is written by `JSON.stringify` whole.
  */
 export async function stringifyInSlices(value: unknown, sliceMs = 8): Promise<string> {
+  const parts = await jsonParts(value, sliceMs);
+  return parts.length === 1 ? (parts[0] as string) : parts.join('');
+}
+
+/**
+ * The same JSON text, as a string when it is shorter than `bytesFrom` characters, and otherwise as
+ * its UTF-8 bytes, encoded a slice at a time: what is long is compressed or sent as bytes anyway,
+ * and the whole text is never held as one string.
+ */
+export async function serializeInSlices(value: unknown, bytesFrom: number, sliceMs = 8): Promise<string | Buffer> {
+  const parts = await jsonParts(value, sliceMs);
+  let chars = 0;
+  for (const part of parts) chars += part.length;
+  if (chars < bytesFrom) return parts.length === 1 ? (parts[0] as string) : parts.join('');
+  const buffers: Buffer[] = [];
+  let since = performance.now();
+  for (let i = 0; i < parts.length; ) {
+    let end = i;
+    let run = 0;
+    while (end < parts.length && (end === i || run + (parts[end] as string).length <= ENCODE_CHARS)) run += (parts[end++] as string).length;
+    buffers.push(Buffer.from(end - i === 1 ? (parts[i] as string) : parts.slice(i, end).join('')));
+    i = end;
+    if (performance.now() - since >= sliceMs) {
+      await yieldToEventLoop();
+      since = performance.now();
+    }
+  }
+  return Buffer.concat(buffers);
+}
+
+/** The JSON text in pieces, in order; only the containers on the way to a long array are taken apart. */
+async function jsonParts(value: unknown, sliceMs: number): Promise<string[]> {
   const parts: string[] = [];
   let since = performance.now();
-  // Only the containers on the way to a long array are taken apart; the rest is JSON.stringify's.
   const write = async (v: unknown, depth: number): Promise<void> => {
     if (!hasLongArray(v, depth)) {
       parts.push(JSON.stringify(v));
@@ -65,7 +99,7 @@ export async function stringifyInSlices(value: unknown, sliceMs = 8): Promise<st
     parts.push('}');
   };
   await write(value, 0);
-  return parts.length === 1 ? (parts[0] as string) : parts.join('');
+  return parts;
 }
 
 function isPlain(v: object): boolean {

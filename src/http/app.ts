@@ -2,6 +2,8 @@
  * The Express application: parses, authenticates and writes; every route calls a domain
  * handler that returns `{ status, body }` and knows nothing of Express.
  */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../config';
 import type { PolicyEngine } from '../engine';
@@ -16,7 +18,7 @@ import { bodyParsing, ipRateLimit, requestTracking, securityHeaders } from './op
 import { assertJsonShape } from '../fhir/structure';
 import type { StructureChecker } from '../fhir/structure-checker';
 import type { WorkerThreads } from '../engine/threads';
-import { stringifyInSlices } from '../core/json-text';
+import { serializeInSlices } from '../core/json-text';
 
 export interface HandlerResult {
   status: number;
@@ -80,14 +82,43 @@ export function route(handler: Handler, ctx: AppContext) {
     })
       .then(async (result) => {
         // A large answer (a 1,000-item ClaimResponse read back or replayed) is written in slices.
-        const text = typeof result.body === 'string' ? result.body : await stringifyInSlices(result.body);
+        const { body } = result;
+        const text = typeof body === 'string' || Buffer.isBuffer(body) || body === undefined ? body : await serializeInSlices(body, SEND_AS_BYTES_FROM);
         if (result.headers) res.set(result.headers);
-        const type = result.contentType ?? 'application/fhir+json';
-        res.status(result.status).type(type);
-        res.send(text);
+        res.status(result.status).type(result.contentType ?? 'application/fhir+json');
+        const version = req.method === 'GET' ? versionIdOf(body) : undefined;
+        if (version) res.set('ETag', `W/"${version}"`);
+        if (Buffer.isBuffer(text)) await sendInSlices(res, text);
+        else res.send(text);
       })
       .catch(next);
   };
+}
+
+/** Answers from this many characters up are sent as UTF-8 bytes, a slice at a time. */
+const SEND_AS_BYTES_FROM = 256 * 1024;
+const SEND_SLICE_BYTES = 256 * 1024;
+
+/**
+ * A long answer is written as the socket drains: one write of a 6 MB answer held the event loop
+ * 10–20 ms. A client that hangs up meanwhile is not an error: the answer was already stored.
+ */
+async function sendInSlices(res: Response, bytes: Buffer): Promise<void> {
+  res.setHeader('Content-Length', bytes.length);
+  function* slices() {
+    for (let at = 0; at < bytes.length; at += SEND_SLICE_BYTES) yield bytes.subarray(at, at + SEND_SLICE_BYTES);
+  }
+  try {
+    await pipeline(Readable.from(slices()), res);
+  } catch (error) {
+    if (!res.destroyed) throw error;
+  }
+}
+
+/** A FHIR read's ETag is its weak version (FHIR R4 http.html#versioning), not a hash of the text. */
+function versionIdOf(body: unknown): string | undefined {
+  const version = (body as { meta?: { versionId?: unknown } } | null | undefined)?.meta?.versionId;
+  return typeof body === 'object' && typeof version === 'string' ? version : undefined;
 }
 
 const JSON_TYPES = ['application/json', 'application/fhir+json', 'application/*+json'];
@@ -109,6 +140,8 @@ function requireJson(req: Request, _res: Response, next: NextFunction): void {
 export function createApp(ctx: AppContext, modules: RouteModule[]): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // Express would hash every answer's text for an ETag; FHIR reads carry their version instead (route).
+  app.disable('etag');
   app.set('trust proxy', ctx.config.ops.trustProxy);
   app.use(requestTracking(ctx));
   app.use(securityHeaders());

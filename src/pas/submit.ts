@@ -60,8 +60,8 @@ export interface SubmitDeps {
 export interface SubmitResult {
   status: number;
   body: Bundle;
-  /** `body`'s JSON text when the store already made it (a new submission): a 1,000-item answer is ~30 ms to serialize. */
-  text?: string;
+  /** `body`'s JSON text (long: UTF-8 bytes) when the store already made it (a new submission): a 1,000-item answer is ~30 ms to serialize. */
+  text?: string | Buffer;
   decisions: Decision[];
 }
 

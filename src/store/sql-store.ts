@@ -43,7 +43,7 @@ import type {
   SubscriptionStatus,
 } from './store';
 import { noteWrittenResponseText } from './store';
-import { stringifyInSlices } from '../core/json-text';
+import { serializeInSlices } from '../core/json-text';
 import type { NewReviewAction, ReportFilter, ReportRow, ReviewActionRecord, ReviewQueueRow } from './review';
 
 const SOURCES: readonly DecisionSource[] = ['pas', 'crd', 'dtr', 'cli', 'review'];
@@ -1189,7 +1189,9 @@ function json(value: unknown): string {
  * go. PostgreSQL's jsonb rejects U+0000, so a NUL inside a received string becomes U+FFFD instead of
  * failing the whole request (checked cheaply before re-encoding), in json columns alike.
  */
-function document<T>(value: T, text = JSON.stringify(value)): { text: string; value: T } {
+function document<T>(value: T, text?: string): { text: string; value: T };
+function document<T>(value: T, text: string | Buffer): { text: string | Buffer; value: T };
+function document<T>(value: T, text: string | Buffer = JSON.stringify(value)): { text: string | Buffer; value: T } {
   if (!text.includes('\\u0000')) return { text, value };
   const cleaned = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? v.replace(/\u0000/g, '\uFFFD') : v));
   return { text: cleaned, value: JSON.parse(cleaned) as T };
@@ -1287,18 +1289,21 @@ const gzip = promisify(zlib.gzip);
 /** Bundles from this many characters of JSON up are stored gzip-compressed (migration 016). */
 const GZIP_FROM_CHARS = 64 * 1024;
 
-/** A Bundle as written: its JSON text, and either that text (json column) or its gzip (bytea column). */
+/**
+ * A Bundle as written: its JSON text (a long one as UTF-8 bytes), and either that text (json
+ * column) or its gzip (bytea column).
+ */
 interface StoredDocument<T> {
-  text: string;
+  text: string | Buffer;
   value: T;
   json: string | null;
   gz: Buffer | null;
 }
 
-/** Written in slices and compressed on libuv's thread pool: a 6 MB answer holds the event loop ≤ ~10 ms at a time. */
+/** Written and encoded in slices, compressed on libuv's thread pool: a 6 MB answer holds the event loop ≤ ~10 ms at a time. */
 async function storedDocument<T>(value: T): Promise<StoredDocument<T>> {
-  const doc = document(value, await stringifyInSlices(value));
-  if (doc.text.length < GZIP_FROM_CHARS) return { ...doc, json: doc.text, gz: null };
+  const doc = document(value, await serializeInSlices(value, GZIP_FROM_CHARS));
+  if (typeof doc.text === 'string' && doc.text.length < GZIP_FROM_CHARS) return { ...doc, json: doc.text, gz: null };
   return { ...doc, json: null, gz: await gzip(doc.text, { level: 1 }) };
 }
 

@@ -1,9 +1,10 @@
 /**
  * stringifyInSlices gives JSON.stringify's text, and lets the event loop run while it writes a
- * value with long arrays (a 1,000-item answer).
+ * value with long arrays (a 1,000-item answer); serializeInSlices gives a long text as its UTF-8
+ * bytes, encoded in slices.
  */
 import fc from 'fast-check';
-import { stringifyInSlices } from '../../src/core/json-text';
+import { serializeInSlices, stringifyInSlices } from '../../src/core/json-text';
 
 const bundleOf = (entries: unknown[]) => ({ resourceType: 'Bundle', type: 'collection', entry: entries.map((resource) => ({ resource })) });
 
@@ -52,5 +53,45 @@ describe('stringifyInSlices', () => {
     setImmediate(() => (served = true));
     expect(await writing).toBe(JSON.stringify(small));
     expect(served).toBe(false);
+  });
+});
+
+describe('serializeInSlices', () => {
+  const big = bundleOf(Array.from({ length: 1000 }, (_, i) => ({ resourceType: 'CommunicationRequest', id: `cr-${i}`, note: [{ text: `Größe — ${i} ${'x'.repeat(400)}` }] })));
+
+  it('gives a text shorter than the threshold as a string, a longer one as its UTF-8 bytes', async () => {
+    const small = bundleOf([{ resourceType: 'Patient', id: 'p1', name: [{ text: 'Zoë' }] }]);
+    expect(await serializeInSlices(small, 1024)).toBe(JSON.stringify(small));
+    const bytes = await serializeInSlices(big, 1024, 0);
+    expect(Buffer.isBuffer(bytes)).toBe(true);
+    expect(bytes).toEqual(Buffer.from(JSON.stringify(big)));
+    // At the threshold exactly, bytes.
+    const text = JSON.stringify(small);
+    expect(Buffer.isBuffer(await serializeInSlices(small, text.length))).toBe(true);
+  });
+
+  it('gives the text of JSON.stringify as bytes, for any JSON value with long arrays', async () => {
+    const withLongArrays = fc.record({
+      entry: fc.array(fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.record({ item: fc.array(fc.jsonValue({ maxDepth: 1 }), { minLength: 64, maxLength: 70 }) })), { minLength: 64, maxLength: 90 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(withLongArrays, async (value) => {
+        expect((await serializeInSlices(value, 0, 0)).toString()).toBe(JSON.stringify(value));
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('lets other callbacks run while it writes and encodes', async () => {
+    let served = 0;
+    const tick = () => {
+      served++;
+      if (served < 1000) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const before = served;
+    await serializeInSlices(big, 0, 0);
+    // Each slice of writing or encoding yields once: many more turns than one.
+    expect(served - before).toBeGreaterThan(10);
   });
 });

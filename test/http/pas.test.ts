@@ -96,6 +96,33 @@ describe('POST /fhir/Claim/$submit', () => {
     expect(res.headers['content-type']).toMatch(/^application\/fhir\+json/);
   });
 
+  test('a long answer is sent as the bytes the store wrote, with their Content-Length', async () => {
+    const body = base();
+    const claim = body.entry?.[0]?.resource as { item?: { sequence: number }[] };
+    const first = claim.item?.[0];
+    if (first) claim.item = Array.from({ length: 25 }, (_, i) => ({ ...first, sequence: i + 1 }));
+    const res = await submit(body);
+    expect(res.status).toBe(200);
+    const record = await t.ctx.store.getClaimByResponseId(((res.body as Bundle).entry?.[0]?.resource as ClaimResponse).id ?? '');
+    expect(res.text).toBe(JSON.stringify(record?.responseBundle));
+    expect(Buffer.byteLength(res.text)).toBeGreaterThan(64 * 1024);
+    expect(Number(res.headers['content-length'])).toBe(Buffer.byteLength(res.text));
+    expect(res.headers['content-type']).toBe('application/fhir+json; charset=utf-8');
+    // No hash of the text for an ETag: an operation's answer has no version.
+    expect(res.headers.etag).toBeUndefined();
+  }, 60_000);
+
+  test('a ClaimResponse read carries its version: meta.versionId and the weak ETag W/"1"', async () => {
+    const res = await submit(base());
+    const id = ((res.body as Bundle).entry?.[0]?.resource as ClaimResponse).id ?? '';
+    const read = await request(t.app).get(`/fhir/ClaimResponse/${id}`);
+    expect(read.status).toBe(200);
+    expect((read.body as ClaimResponse).meta?.versionId).toBe('1');
+    expect(read.headers.etag).toBe('W/"1"');
+    const version = await request(t.app).get(`/fhir/ClaimResponse/${id}/_history/1`);
+    expect(version.headers.etag).toBe('W/"1"');
+  });
+
   test('a payer the catalog does not serve is pended with a note that says so', async () => {
     const body = base();
     for (const entry of body.entry ?? []) {

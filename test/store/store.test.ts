@@ -337,7 +337,9 @@ describe.each(backends)('store on $name', (backend) => {
         expect((await raw.query(gzipped('claim_response_versions', 'response_bundle', 'claim_id'), [saved.id])).rows).toEqual([{ json_null: true, gzip: true }]);
 
         expect(saved.requestBundle).toEqual(requestBundle);
-        expect(writtenResponseText(saved)).toBe(JSON.stringify(saved.responseBundle));
+        // A long answer's text is kept as the UTF-8 bytes it was compressed from, ready to send.
+        const text = writtenResponseText(saved);
+        expect(Buffer.isBuffer(text) && text.toString('utf8')).toBe(JSON.stringify(saved.responseBundle));
         expect(await sql.getClaim(saved.id)).toEqual(saved);
         expect(await sql.findClaimBySubmissionKey(submissionKey)).toEqual(saved);
         expect(await sql.getResponseBundleVersion(saved.id, 1)).toEqual(saved.responseBundle);
@@ -591,6 +593,21 @@ describe.each(backends)('store on $name', (backend) => {
       const read = await store.getClaim(saved.id);
       expect(read?.responseBundle).toEqual(saved.responseBundle);
       expect(read && writtenResponseText(read)).toBeUndefined();
+    });
+
+    it_('replaces U+0000 in a long Bundle too, stored compressed', async () => {
+      const claimResponse = { ...claimResponseFixture(unique('cr')), disposition: 'a\u0000b' };
+      const many = Array.from({ length: 400 }, (_, i) => ({ resourceType: 'Observation' as const, id: `o${i}`, status: 'final' as const, code: { text: `Größe ${i} ${'x'.repeat(200)}` } }));
+      const saved = await store.saveClaimSubmission({
+        claim: claimFixture(unique('claim'), unique('ident')),
+        requestBundle: bundleOf(claimFixture(undefined, 'x')),
+        decision: decision('pend'),
+        claimResponse,
+        responseBundle: bundleOf(claimResponse, ...many),
+      });
+      expect(String(writtenResponseText(saved))).toBe(JSON.stringify(saved.responseBundle));
+      expect(saved.claimResponse.disposition).toBe('a\uFFFDb');
+      expect((await store.getClaim(saved.id))?.responseBundle).toEqual(saved.responseBundle);
     });
 
     it_('stores each ClaimResponse once (its version row, as the bundle entry) and still reads rows written before that', async () => {

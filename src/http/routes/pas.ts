@@ -46,7 +46,8 @@ export const pasRoutes: RouteModule = (router, ctx) => {
       const record = visible(await ctx.store.getClaimByResponseId(params.id ?? ''), client);
       await auditRead(ctx.store, { requestId, client, action: 'pas.read', target: `ClaimResponse/${params.id}`, status: record ? 200 : 404 });
       if (!record) throw notFound(`ClaimResponse/${params.id} is not known here.`);
-      return { status: 200, body: record.claimResponse };
+      // Versioned (CapabilityStatement): a read says which version it is, as vread and _history do.
+      return { status: 200, body: { ...record.claimResponse, meta: { ...record.claimResponse.meta, versionId: String(record.version) } } };
     }, ctx),
   );
   // Every answer the request has had: the $submit answer, then each review decision, update or cancel.

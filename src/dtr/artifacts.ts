@@ -28,6 +28,7 @@ import { LIBRARY_TYPE_SYSTEM, SDC_LIBRARY_PROFILE, splitCanonical } from './urls
 import { isRecord } from '../fhir/json';
 import { dataRequirementsOf } from '../engine/data-requirements';
 import { ArtifactLoadError, listFiles, loadElmFiles, loadValueSetFiles, readJson, type ElmFile, type Knowledge, type ValueSetFile } from '../core/knowledge';
+import { deepFreeze } from '../core/freeze';
 
 export interface ArtifactPaths {
   cql: string;
@@ -381,14 +382,6 @@ function compareVersions(a: string | undefined, b: string | undefined): number {
     if (diff !== 0) return diff;
   }
   return 0;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value as Record<string, unknown>)) deepFreeze(child);
-  }
-  return value;
 }
 
 class Repository implements ArtifactRepository {

@@ -118,6 +118,14 @@ test('identical requests about one bundle are evaluated once; an edited bundle a
   expect(calls).toBe(1);
   expect(b).toEqual(a);
   expect(b).not.toBe(a);
+  // Each caller's fields and lists are its own; what they hold is shared, and frozen.
+  a.warnings.push({ severity: 'warning', code: 'informational', diagnostics: 'added by one caller' });
+  a.outcome = 'deny';
+  expect(b.warnings).toHaveLength(a.warnings.length - 1);
+  expect(b.outcome).not.toBe('deny');
+  expect(() => {
+    (b.criteria[0] as { status: string }).status = 'met';
+  }).toThrow(TypeError);
   request.bundle.entry?.push({ resource: { resourceType: 'Observation', id: 'added', status: 'final', code: { text: 'added' } } });
   await engine.evaluate(request);
   expect(calls).toBe(2);

@@ -18,6 +18,7 @@ import { OperationOutcomeError } from '../fhir/outcomes';
 import { activeCoverages, resolvePayer, type PatientData } from './data';
 import { PREFETCH_KEYS } from './discovery';
 import { parseReference } from '../fhir/reference';
+import { resourcesOfType } from '../fhir/bundle-index';
 import { topicCoding, type CdsServiceResponse, type CrdVersion } from './types';
 
 export interface ServedCoverage {
@@ -36,7 +37,7 @@ function payorName(coverage: Coverage, data: PatientData): string | undefined {
     const ref = parseReference(payor.reference);
     const org = payor.reference?.startsWith('#')
       ? coverage.contained?.find((c): c is Organization => c.resourceType === 'Organization' && `#${c.id ?? ''}` === payor.reference)
-      : (data.bundle.entry ?? []).map((e) => e.resource).find((r): r is Organization => r?.resourceType === 'Organization' && r.id === ref?.id);
+      : resourcesOfType<Organization>(data.bundle, 'Organization').find((r) => r.id === ref?.id);
     if (org?.name) return org.name;
     if (payor.display) return payor.display;
   }

@@ -35,6 +35,7 @@ import { fetcherFor, type FhirFetcher, type FhirFetcherFactory } from '../fhir/f
 import { gatherChart, type Chart } from '../fhir/chart';
 import { templateQueries } from './prefetch';
 import { parseReference } from '../fhir/reference';
+import { resourcesOfType } from '../fhir/bundle-index';
 import { codingsOf, objects } from '../fhir/json';
 import type { CdsHooksRequest } from './request';
 
@@ -151,10 +152,6 @@ function appendToBundle(data: ChartAccess, resource: FhirResource): void {
   (data.bundle.entry ??= []).push({ resource });
 }
 
-function resourcesOfType<T extends FhirResource>(data: Pick<PatientData, 'bundle'>, type: T['resourceType']): T[] {
-  return (data.bundle.entry ?? []).map((e) => e.resource).filter((r): r is T => r?.resourceType === type);
-}
-
 /** The Coverages of the `coverage` key that are active on `on` (status active, period not ended). */
 export function activeCoverages(data: PatientData, on: Date = new Date()): Coverage[] {
   const today = on.toISOString().slice(0, 10);
@@ -193,7 +190,7 @@ type ChartAccess = Pick<PatientData, 'bundle' | 'warnings' | 'fetcher'>;
 type StartedReads = ReadonlyMap<string, Promise<FhirResource>>;
 
 async function readById<T extends FhirResource>(data: ChartAccess, type: T['resourceType'], id: string, started?: StartedReads): Promise<T | undefined> {
-  const local = resourcesOfType<T>(data, type).find((r) => r.id === id);
+  const local = resourcesOfType<T>(data.bundle, type).find((r) => r.id === id);
   if (local || !data.fetcher) return local;
   const url = `${type}/${encodeURIComponent(id)}`;
   try {
@@ -241,17 +238,17 @@ export async function resolvePayer(coverage: Coverage, data: PatientData): Promi
   const planValues = objects(coverage.class)
     .filter((c) => codingsOf(c.type).some((t) => t.code === 'plan'))
     .map((c) => c.value);
-  const patient = resourcesOfType<Patient>(data, 'Patient').find((p) => p.id === patientIdOf(coverage, data));
+  const patient = resourcesOfType<Patient>(data.bundle, 'Patient').find((p) => p.id === patientIdOf(coverage, data));
   const subscriberRef = parseReference(coverage.subscriber?.reference);
   const subscriber = subscriberRef
-    ? resourcesOfType<Patient | RelatedPerson>(data, subscriberRef.resourceType === 'RelatedPerson' ? 'RelatedPerson' : 'Patient').find((r) => r.id === subscriberRef.id)
+    ? resourcesOfType<Patient | RelatedPerson>(data.bundle, subscriberRef.resourceType === 'RelatedPerson' ? 'RelatedPerson' : 'Patient').find((r) => r.id === subscriberRef.id)
     : undefined;
   const state = memberState(subscriber, patient);
   return { identifiers, lineOfBusiness, planValues, ...(state ? { state } : {}) };
 }
 
 function patientIdOf(coverage: Coverage, data: PatientData): string | undefined {
-  return parseReference(coverage.beneficiary?.reference)?.id ?? resourcesOfType<Patient>(data, 'Patient')[0]?.id;
+  return parseReference(coverage.beneficiary?.reference)?.id ?? resourcesOfType<Patient>(data.bundle, 'Patient')[0]?.id;
 }
 
 /**
@@ -270,7 +267,7 @@ export async function resolveRequester(order: MedicationRequest, data: ChartAcce
   if (ref?.resourceType === 'PractitionerRole') return readById<PractitionerRole>(data, 'PractitionerRole', ref.id, started);
   if (ref?.resourceType !== 'Practitioner') return undefined;
   const isRole = ofPractitioner(ref.id);
-  const local = resourcesOfType<PractitionerRole>(data, 'PractitionerRole').find(isRole);
+  const local = resourcesOfType<PractitionerRole>(data.bundle, 'PractitionerRole').find(isRole);
   if (local || !data.fetcher) return local;
   const url = practitionerRoleSearch(ref.id);
   try {

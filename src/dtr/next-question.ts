@@ -51,7 +51,6 @@ import type {
   Bundle,
   Coverage,
   Extension,
-  FhirResource,
   MedicationRequest,
   Patient,
   Questionnaire,
@@ -73,6 +72,7 @@ import { buildCoverageInformation } from '../crd/coverage-information';
 import { COVERAGE_INFORMATION_URL, type CrdVersion } from '../crd/types';
 import type { FhirFetcherFactory } from '../fhir/fetcher';
 import { parseReference } from '../fhir/reference';
+import { resourcesOfType } from '../fhir/bundle-index';
 import type { ArtifactRepository } from './artifacts';
 import { memberKeyOf, orderKeyOf, type Store } from '../store';
 import { formCanonicalOf } from './adaptive-form';
@@ -336,13 +336,9 @@ function contextReferences(response: QuestionnaireResponse): { reference: string
     .map(({ e, index }) => ({ reference: e.valueReference!.reference!, index }));
 }
 
-function resourcesOf<T extends FhirResource>(bundle: Bundle, type: T['resourceType']): T[] {
-  return (bundle.entry ?? []).map((e) => e.resource).filter((r): r is T => r?.resourceType === type);
-}
-
 /** The newest draft or active order of the policy's drug in the data. */
 function policyOrder(bundle: Bundle, policy: PolicyDefinition, engine: PolicyEngine): MedicationRequest | undefined {
-  return resourcesOf<MedicationRequest>(bundle, 'MedicationRequest')
+  return resourcesOfType<MedicationRequest>(bundle, 'MedicationRequest')
     .filter((m) => (m.status === 'draft' || m.status === 'active') && medicationCodes(bundle, m).some((c) => engine.valueSets.contains(policy.drug.valueSet, c)))
     .sort((a, b) => (a.authoredOn ?? '').localeCompare(b.authoredOn ?? ''))
     .at(-1);
@@ -368,7 +364,7 @@ async function loadChart(request: NextQuestionRequest, form: FormState, deps: Ne
   await addRequesterRole(data, order, `${at}.extension`);
   const coverage =
     ((await lookUp(coverageRef)) as Coverage | undefined) ??
-    resourcesOf<Coverage>(data.bundle, 'Coverage').find((c) => c.status === 'active');
+    resourcesOfType<Coverage>(data.bundle, 'Coverage').find((c) => c.status === 'active');
   return { data, patientId, ...(coverage ? { coverage } : {}), ...(order ? { order } : {}) };
 }
 
@@ -391,7 +387,7 @@ function evaluationRequest(chart: Chart, copy: QuestionnaireResponse, now: Date)
   if (chart.order?.resourceType === 'MedicationRequest') {
     return chartRequest({ bundle, order: chart.order as MedicationRequest, ...(chart.coverage ? { coverage: chart.coverage } : {}), patientId: chart.patientId, evaluationDate: now });
   }
-  const patient = resourcesOf<Patient>(bundle, 'Patient').find((p) => p.id === chart.patientId);
+  const patient = resourcesOfType<Patient>(bundle, 'Patient').find((p) => p.id === chart.patientId);
   return {
     bundle,
     patientId: chart.patientId,
@@ -475,7 +471,7 @@ function uniqueId(wanted: string, taken: ReadonlySet<string>): string {
 /** The id of the completed session's coverage assertion: stored (source `dtr`) when a store is given. */
 async function storedAssertionId(chart: Chart, policy: PolicyDefinition, decision: Decision, deps: NextQuestionDeps): Promise<string> {
   if (!deps.assertions || !chart.coverage) return randomUUID();
-  const patient = resourcesOf<Patient>(chart.data.bundle, 'Patient').find((p) => p.id === chart.patientId);
+  const patient = resourcesOfType<Patient>(chart.data.bundle, 'Patient').find((p) => p.id === chart.patientId);
   const payerId = payerContext(chart.coverage, patient, chart.data.bundle).identifiers.find((i) => i.value)?.value ?? 'unknown-payer';
   const saved = await deps.assertions.saveCoverageAssertion({
     hookInstance: `dtr-next-question:${randomUUID()}`,

@@ -9,7 +9,7 @@
  * - `fhirServer` (valueUrl / valueUri / valueString, http or https) and `accessToken` (valueString,
  *   the bearer token for it; `fhirAccessToken` is accepted too).
  */
-import type { Bundle, BundleEntry, FhirResource, MedicationRequest, OperationOutcomeIssue, Resource } from 'fhir/r4';
+import type { Bundle, BundleEntry, FhirResource, MedicationRequest, OperationOutcomeIssue, Patient, Resource } from 'fhir/r4';
 import type { PolicyEngine } from '../engine';
 import { chartRequirements } from '../engine/data-requirements';
 import { badRequest, warning } from '../fhir/outcomes';
@@ -18,7 +18,7 @@ import { gatherChart } from '../fhir/chart';
 import { PREFETCH_KEYS, prefetchTemplates } from '../crd/discovery';
 import { templateQueries } from '../crd/prefetch';
 import { parseReference } from '../fhir/reference';
-import { BundleIndex } from '../fhir/bundle-index';
+import { BundleIndex, resourcesOfType } from '../fhir/bundle-index';
 import { fetcherFor, type FhirFetcher, type FhirFetcherFactory } from '../fhir/fetcher';
 import { isRecord } from '../fhir/json';
 import type { ExtraParameter, ReadParameter } from '../fhir/parameters';
@@ -208,7 +208,7 @@ export async function addRequesterRole(data: GatheredData, order: Resource | und
 
 /** 400 when the data holds Patients and none of them is the subject (never pre-fill from another chart). */
 export function checkSubject(bundle: Bundle, patientId: string, expression: string): void {
-  const patients = (bundle.entry ?? []).map((e) => e.resource).filter((r): r is FhirResource => r?.resourceType === 'Patient');
+  const patients = resourcesOfType<Patient>(bundle, 'Patient');
   if (patients.length > 0 && !patients.some((p) => p.id === patientId)) {
     throw badRequest(`The patient data is about ${patients.map((p) => `Patient/${p.id ?? '?'}`).join(', ')}, not the subject Patient/${patientId}`, expression);
   }

@@ -16,7 +16,8 @@ import { codeServiceFor, openSession, type CqlInputs, type ExpressionResults } f
 import { decide, expressionsFor, selectIndication } from './decide';
 import { preparePatientData } from './patient-data';
 import { warning } from '../fhir/outcomes';
-import { codingsOf, objects } from '../fhir/json';
+import { codingsOf } from '../fhir/json';
+import { resourcesOfType } from '../fhir/bundle-index';
 import type { CodeService } from 'cql-execution';
 import { DEFAULT_PAYER_TIME_ZONE, payerToday } from '../core/dates';
 
@@ -118,7 +119,7 @@ function chartDiagnoses(conditions: Condition[]): Coding[] {
 }
 
 function indicationOf(policy: PolicyDefinition, request: EvaluationRequest, bundle: Bundle, valueSets: ValueSetIndex) {
-  const conditions = objects(bundle.entry).map((e) => e.resource).filter((r): r is Condition => r?.resourceType === 'Condition');
+  const conditions = resourcesOfType<Condition>(bundle, 'Condition');
   return selectIndication(policy, request.diagnoses, chartDiagnoses(conditions), (vs, c) => valueSets.contains(vs, c));
 }
 

@@ -8,6 +8,7 @@
  */
 import type { Bundle, BundleEntry, FhirResource, Reference } from 'fhir/r4';
 import { parseReference } from './reference';
+import { objects } from './json';
 
 export interface ResolvedEntry {
   /** Position in `Bundle.entry`. */
@@ -118,6 +119,13 @@ export class BundleIndex {
     const uuid = /^urn:uuid:(.+)$/i.exec(entry.fullUrl);
     return uuid?.[1] ?? undefined;
   }
+}
+
+/** The resources of one type among a Bundle's entries, in entry order (entries that are not objects are skipped). */
+export function resourcesOfType<T extends FhirResource>(bundle: Bundle, type: T['resourceType']): T[] {
+  return objects(bundle.entry)
+    .map((e) => e.resource)
+    .filter((r): r is T => typeof r === 'object' && r !== null && r.resourceType === type);
 }
 
 /**

@@ -1,5 +1,5 @@
-import type { Claim } from 'fhir/r4';
-import { findReferences } from '../../src/fhir/bundle-index';
+import type { Bundle, Claim, Patient } from 'fhir/r4';
+import { findReferences, resourcesOfType } from '../../src/fhir/bundle-index';
 
 const claim = {
   resourceType: 'Claim',
@@ -34,5 +34,18 @@ describe('findReferences', () => {
   test('the reference object itself is given, so callers read its type and identifier too', () => {
     const found = findReferences(claim)[0];
     expect(found?.reference).toBe(claim.patient);
+  });
+});
+
+describe('resourcesOfType', () => {
+  test('the resources of one type in entry order; entries without an object resource, or not objects, are skipped', () => {
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: [{ resource: { resourceType: 'Patient', id: 'a' } }, null, 'x', {}, { resource: 'Patient' }, { resource: { resourceType: 'Condition', id: 'c' } }, { resource: { resourceType: 'Patient', id: 'b' } }],
+    } as unknown as Bundle;
+    expect(resourcesOfType<Patient>(bundle, 'Patient').map((p) => p.id)).toEqual(['a', 'b']);
+    expect(resourcesOfType(bundle, 'Coverage')).toEqual([]);
+    expect(resourcesOfType({ resourceType: 'Bundle', type: 'collection', entry: {} } as unknown as Bundle, 'Patient')).toEqual([]);
   });
 });

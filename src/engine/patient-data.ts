@@ -5,7 +5,7 @@
  * PAS and CDS Hooks bundles often use `urn:uuid:` fullUrls and references; the CQL matches
  * references by id, so they are normalized here once. The caller's bundle is never modified.
  */
-import type { Bundle, FhirResource, Questionnaire, QuestionnaireResponse, Resource } from 'fhir/r4';
+import type { Bundle, BundleEntry, FhirResource, Questionnaire, QuestionnaireResponse, Resource } from 'fhir/r4';
 import { patientReference } from '../fhir/reference';
 
 
@@ -52,6 +52,24 @@ function nameDerivedQuestionnaire(response: QuestionnaireResponse): void {
   const contained = response.contained.find((r): r is Questionnaire => r?.resourceType === 'Questionnaire' && r.id === named.slice(1));
   const canonical = (Array.isArray(contained?.derivedFrom) ? contained.derivedFrom[0] : undefined) ?? contained?.url;
   if (typeof canonical === 'string') response.questionnaire = canonical;
+}
+
+/**
+ * The bundle with only what a retrieve can read: a resource of a type no library retrieves (a PAS
+ * Claim with its 1,000 lines, say) becomes a stub of its type and id, in its place, so that
+ * preparePatientData gives every other resource the same id and references as from the whole
+ * bundle, and nothing more of it is copied to a worker. The bundle itself when nothing is left out.
+ */
+export function retrievableOnly(bundle: Bundle, types: ReadonlySet<string>): Bundle {
+  if (!Array.isArray(bundle.entry)) return bundle;
+  const unread = (e: BundleEntry) => typeof e?.resource?.resourceType === 'string' && e.resource.resourceType !== 'Patient' && !types.has(e.resource.resourceType);
+  if (!bundle.entry.some(unread)) return bundle;
+  const entry = bundle.entry.map((e): BundleEntry => {
+    if (!unread(e)) return e;
+    const { resourceType, id } = e.resource as FhirResource;
+    return { ...(e.fullUrl !== undefined ? { fullUrl: e.fullUrl } : {}), resource: { resourceType, ...(id !== undefined ? { id } : {}) } as FhirResource };
+  });
+  return { ...bundle, entry };
 }
 
 export interface PatientData {

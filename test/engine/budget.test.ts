@@ -8,7 +8,13 @@ import { createPolicyEngine, timedOutDecision } from '../../src/engine';
 import { createPooledEngine, evaluateSameRequestOnce } from '../../src/engine/pool';
 import type { Decision } from '../../src/engine/decision';
 import { getEngine, load, requestFor } from '../cp-phar-244/helpers';
-import type { FhirResource } from 'fhir/r4';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Bundle, Claim, FhirResource } from 'fhir/r4';
+import { chartRequirements } from '../../src/engine/data-requirements';
+import { preparePatientData, retrievableOnly } from '../../src/engine/patient-data';
+import { parsePasRequest } from '../../src/pas/validate';
+import { extractPasContext, toEvaluationRequest } from '../../src/pas/context';
 import { Code, Concept, Date as CqlDate, DateTime, Quantity } from 'cql-execution';
 import { fromPortable, toPortable } from '../../src/engine/portable';
 import { populate } from '../../src/dtr/populate';
@@ -55,6 +61,20 @@ describe('worker pool', () => {
     for (const base of ['ra-approvable', 'ra-chart-only-partial', 'covid-outpatient', 'ra-continuation'] as const) {
       expect(await pool.evaluate(requestFor(load(base)))).toEqual(await getEngine().evaluate(requestFor(load(base))));
     }
+  }, 120000);
+
+  test('a PAS request decides as in-process although its Claim (a type no library retrieves) stays on the main thread', async () => {
+    const bundle = JSON.parse(fs.readFileSync(path.join(__dirname, '../../fixtures/pas/kineret-request-base.json'), 'utf8')) as Bundle;
+    const claim = bundle.entry?.[0]?.resource as Claim;
+    const first = claim.item?.[0];
+    if (first) claim.item = Array.from({ length: 50 }, (_, i) => ({ ...first, sequence: i + 1 }));
+    const ctx = extractPasContext(parsePasRequest(bundle));
+    const request = toEvaluationRequest(ctx, ctx.items[0] as NonNullable<(typeof ctx.items)[0]>, [], new Date('2026-11-20T15:00:00Z'));
+    const retrieved = new Set(chartRequirements(getEngine().libraries, getEngine().valueSets).map((r) => r.type));
+    expect(retrieved.has('Claim')).toBe(false);
+    const sent = retrievableOnly(request.bundle, retrieved);
+    expect(JSON.stringify(sent).length).toBeLessThan(JSON.stringify(request.bundle).length / 5);
+    expect(await pool.evaluate(request)).toEqual(await getEngine().evaluate(request));
   }, 120000);
 
   test('DTR pre-population on the pool: the same $populate answers and issues as in-process', async () => {
@@ -129,4 +149,41 @@ test('identical requests about one bundle are evaluated once; an edited bundle a
   request.bundle.entry?.push({ resource: { resourceType: 'Observation', id: 'added', status: 'final', code: { text: 'added' } } });
   await engine.evaluate(request);
   expect(calls).toBe(2);
+});
+
+describe('retrievableOnly', () => {
+  const bundle = {
+    resourceType: 'Bundle',
+    type: 'collection',
+    entry: [
+      { fullUrl: 'urn:uuid:p', resource: { resourceType: 'Patient', id: 'p' } },
+      { fullUrl: 'urn:uuid:claim-1', resource: { resourceType: 'Claim', patient: { reference: 'urn:uuid:p' }, item: [{ sequence: 1 }] } },
+      { resource: { resourceType: 'Claim', id: 'c2', patient: { reference: 'urn:uuid:p' } } },
+      { resource: { resourceType: 'Basic', code: { text: 'no id, no fullUrl' } } },
+      { fullUrl: 'urn:uuid:cond', resource: { resourceType: 'Condition', subject: { reference: 'urn:uuid:p' }, evidence: [{ detail: [{ reference: 'urn:uuid:claim-1' }] }] } },
+      { resource: { resourceType: 'Observation', status: 'final', code: { text: 'no id' }, subject: { reference: 'Patient/p' } } },
+    ],
+  } as unknown as Bundle;
+
+  test('a resource of a type no one retrieves becomes a stub in its place; the retrieved ones get the same ids and references', () => {
+    const types = new Set(['Condition', 'Observation']);
+    const sent = retrievableOnly(bundle, types);
+    expect(sent.entry?.map((e) => e.resource)).toEqual([
+      { resourceType: 'Patient', id: 'p' },
+      { resourceType: 'Claim' },
+      { resourceType: 'Claim', id: 'c2' },
+      { resourceType: 'Basic' },
+      bundle.entry?.[4]?.resource,
+      bundle.entry?.[5]?.resource,
+    ]);
+    const read = (b: Bundle) => preparePatientData(b, 'p').bundle.entry?.map((e) => e.resource).filter((r) => types.has(r?.resourceType ?? ''));
+    expect(read(sent)).toEqual(read(bundle));
+    // The Condition's reference to the Claim and the generated id of the Observation are as from the whole bundle.
+    expect(JSON.stringify(read(sent))).toContain('"reference":"Claim/claim-1"');
+    expect(JSON.stringify(read(sent))).toContain('"id":"generated-2"');
+  });
+
+  test('the bundle itself when every resource is of a retrieved type', () => {
+    expect(retrievableOnly(bundle, new Set(['Claim', 'Basic', 'Condition', 'Observation']))).toBe(bundle);
+  });
 });

@@ -151,6 +151,53 @@ function isClaimItems(step: Step): boolean {
  * any depth is safe, and stops at the first problem.
  */
 export function assertJsonShape(body: unknown, limits: RequestLimits): void {
+  if (withinShape(body, limits)) return;
+  explainShape(body, limits);
+  throw new Error('assertJsonShape: the shape check and its explanation disagree');
+}
+
+/**
+ * The same conditions as explainShape, without a step object per node: a 1,000-item Claim's body
+ * has ~150,000 nodes, ~25 ms of the event loop with them. Only a body that fails is walked again,
+ * to name the element.
+ */
+function withinShape(body: unknown, limits: RequestLimits): boolean {
+  const nodes: unknown[] = [body];
+  const depths: number[] = [1];
+  const keys: (string | number | undefined)[] = [undefined];
+  const parents: unknown[] = [undefined];
+  const push = (node: unknown, depth: number, key: string | number, parent: unknown) => {
+    nodes.push(node);
+    depths.push(depth);
+    keys.push(key);
+    parents.push(parent);
+  };
+  while (nodes.length > 0) {
+    const node = nodes.pop();
+    const depth = depths.pop() as number;
+    const key = keys.pop();
+    const parent = parents.pop();
+    if (node === null || typeof node !== 'object') continue;
+    if (depth > limits.maxJsonDepth) return false;
+    if (Array.isArray(node)) {
+      const claimItems = key === 'item' && (parent as { resourceType?: unknown } | undefined)?.resourceType === 'Claim';
+      if (key !== 'entry' && !claimItems && node.length > limits.maxArrayItems) return false;
+      for (let i = 0; i < node.length; i++) {
+        const child: unknown = node[i];
+        if (child !== null && typeof child === 'object') push(child, depth + 1, i, node);
+      }
+    } else {
+      for (const k in node) {
+        const child: unknown = (node as Record<string, unknown>)[k];
+        if (child !== null && typeof child === 'object') push(child, depth + 1, k, node);
+      }
+    }
+  }
+  return true;
+}
+
+/** Throws the 4xx that names the first element too deep or too long. */
+function explainShape(body: unknown, limits: RequestLimits): void {
   const root = typeof (body as { resourceType?: unknown } | null)?.resourceType === 'string' ? String((body as { resourceType: string }).resourceType) : '';
   const stack: Step[] = [{ node: body, depth: 1, key: undefined, parent: undefined }];
   while (stack.length > 0) {

@@ -157,9 +157,9 @@ export function assertJsonShape(body: unknown, limits: RequestLimits): void {
 }
 
 /**
- * The same conditions as explainShape, without a step object per node: a 1,000-item Claim's body
- * has ~150,000 nodes, ~25 ms of the event loop with them. Only a body that fails is walked again,
- * to name the element.
+ * The same conditions as explainShape, without a step object per node (a 1,000-item Claim, warm:
+ * 3.9 ms with them, 0.75 without; up to ~25 ms cold). Only a body that fails is walked again, to
+ * name the element.
  */
 function withinShape(body: unknown, limits: RequestLimits): boolean {
   const nodes: unknown[] = [body];

@@ -2,6 +2,9 @@
  * `Claim/$submit` end to end through the real Express app, engine and store.
  */
 import fs from 'node:fs';
+import http from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import request from 'supertest';
 import type { Bundle, ClaimResponse, OperationOutcome } from 'fhir/r4';
@@ -110,6 +113,42 @@ describe('POST /fhir/Claim/$submit', () => {
     expect(res.headers['content-type']).toBe('application/fhir+json; charset=utf-8');
     // No hash of the text for an ETag: an operation's answer has no version.
     expect(res.headers.etag).toBeUndefined();
+  }, 60_000);
+
+  test('a client that hangs up while a long answer goes out: the answer is stored and the server goes on', async () => {
+    const body = base();
+    const claim = body.entry?.[0]?.resource as { item?: { sequence: number }[]; identifier?: { system?: string; value?: string }[] };
+    const first = claim.item?.[0];
+    if (first) claim.item = Array.from({ length: 1000 }, (_, i) => ({ ...first, sequence: i + 1 }));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const server = http.createServer(t.app).listen(0, '127.0.0.1');
+    try {
+      await once(server, 'listening');
+      const { port } = server.address() as AddressInfo;
+      const text = JSON.stringify(body);
+      // Read the status line and the first bytes of the answer, then hang up.
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = http.request({ port, host: '127.0.0.1', method: 'POST', path: '/fhir/Claim/$submit', headers: { 'content-type': 'application/fhir+json', 'content-length': Buffer.byteLength(text) } }, (res) => {
+          res.once('data', () => {
+            req.destroy();
+            resolve(res.statusCode ?? 0);
+          });
+        });
+        req.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' ? undefined : reject(error)));
+        req.end(text);
+      });
+      expect(status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const stored = await t.ctx.store.findClaimByIdentifier(claim.identifier?.[0]?.system ?? null, claim.identifier?.[0]?.value ?? '');
+      expect(stored?.claimResponse.item).toHaveLength(1000);
+      expect((await submit(base())).status).toBe(200);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      server.close();
+    }
   }, 60_000);
 
   test('a ClaimResponse read carries its version: meta.versionId and the weak ETag W/"1"', async () => {

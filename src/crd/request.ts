@@ -16,7 +16,7 @@
  */
 import type { Bundle, FhirResource, OperationOutcomeIssue } from 'fhir/r4';
 import { z } from 'zod';
-import { badRequestMany, issue, tooLarge } from '../fhir/outcomes';
+import { badRequestMany, expressionOf, issue, tooLarge } from '../fhir/outcomes';
 import { checkStructure, DEFAULT_LIMITS, structureWarnings, type RequestLimits, type StructurePart } from '../fhir/structure';
 import type { StructureChecker } from '../fhir/structure-checker';
 import { parseReference, patientReference } from '../fhir/reference';
@@ -137,12 +137,7 @@ export type CdsHooksRequest = z.output<ReturnType<typeof requestSchema>>;
 
 /** `["context","draftOrders","entry",0,"resource"]` → `context.draftOrders.entry[0].resource`. */
 export function expressionFor(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out === '' ? String(part) : `.${String(part)}`;
-  }
-  return out || '(request)';
+  return expressionOf(path) || '(request)';
 }
 
 function valueAt(body: unknown, path: readonly PropertyKey[]): unknown {

@@ -9,6 +9,7 @@
 import type { Bundle, BundleEntry, FhirResource, Reference } from 'fhir/r4';
 import { parseReference } from './reference';
 import { objects } from './json';
+import { expressionOf } from './outcomes';
 
 export interface ResolvedEntry {
   /** Position in `Bundle.entry`. */
@@ -137,7 +138,6 @@ export function findReferences(value: unknown, path = '', local = false): FoundR
   const found: FoundReference[] = [];
   // The path is spelled out only where a reference is: a 1,000-item Claim has thousands of nodes.
   const segments: (string | number)[] = [];
-  const pathHere = () => segments.reduce<string>((at, s) => (typeof s === 'number' ? `${at}[${s}]` : at ? `${at}.${s}` : s), path);
   const walk = (node: unknown): void => {
     if (Array.isArray(node)) {
       for (let i = 0; i < node.length; i++) {
@@ -150,7 +150,7 @@ export function findReferences(value: unknown, path = '', local = false): FoundR
     if (node === null || typeof node !== 'object') return;
     const record = node as Record<string, unknown>;
     if (typeof record.reference === 'string' && (local || !record.reference.startsWith('#'))) {
-      found.push({ path: pathHere(), reference: record as Reference });
+      found.push({ path: expressionOf(segments, path), reference: record as Reference });
     }
     for (const key of Object.keys(record)) {
       const child = record[key];

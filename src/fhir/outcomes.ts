@@ -7,6 +7,13 @@ import type { OperationOutcome, OperationOutcomeIssue } from 'fhir/r4';
 
 export type IssueCode = OperationOutcomeIssue['code'];
 
+/** An issue's expression from a path into JSON: `["entry", 0, "resource"]` after `Bundle` → `Bundle.entry[0].resource`. */
+export function expressionOf(path: readonly PropertyKey[], prefix = ''): string {
+  let out = prefix;
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out === '' ? String(part) : `.${String(part)}`;
+  return out;
+}
+
 export class OperationOutcomeError extends Error {
   constructor(
     readonly status: number,

@@ -25,7 +25,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { REPO_ROOT } from '../core/paths';
-import { badRequest, badRequestMany, issue, OperationOutcomeError, tooLarge, warning } from './outcomes';
+import { badRequest, badRequestMany, expressionOf, issue, OperationOutcomeError, tooLarge, warning } from './outcomes';
 import { isRecord } from './json';
 import { FHIR_TYPE_EXTENSION, jsonTypeOf, R4Types, type R4Property, type R4Type } from './r4-types';
 
@@ -135,14 +135,16 @@ interface Step {
 function pathOf(step: Step, root: string): string {
   const parts: (string | number)[] = [];
   for (let s: Step | undefined = step; s !== undefined && s.key !== undefined; s = s.parent) parts.unshift(s.key);
-  let out = root;
-  for (const part of parts) out += typeof part === 'number' ? `[${part}]` : out === '' ? part : `.${part}`;
-  return out;
+  return expressionOf(parts, root);
 }
 
-/** A Claim's `item`: bounded by `maxClaimItems` (checkResource), not by `maxArrayItems`. */
-function isClaimItems(step: Step): boolean {
-  return step.key === 'item' && (step.parent?.node as { resourceType?: unknown } | undefined)?.resourceType === 'Claim';
+/**
+ * An array over `maxArrayItems`, found under `key` of `parent`. A Bundle's `entry` and a Claim's
+ * `item` are bounded by checkResource instead (MAX_BUNDLE_ENTRIES, MAX_CLAIM_ITEMS).
+ */
+function tooLong(array: unknown[], key: string | number | undefined, parent: unknown, limits: RequestLimits): boolean {
+  if (key === 'entry' || (key === 'item' && (parent as { resourceType?: unknown } | undefined)?.resourceType === 'Claim')) return false;
+  return array.length > limits.maxArrayItems;
 }
 
 /**
@@ -180,8 +182,7 @@ function withinShape(body: unknown, limits: RequestLimits): boolean {
     if (node === null || typeof node !== 'object') continue;
     if (depth > limits.maxJsonDepth) return false;
     if (Array.isArray(node)) {
-      const claimItems = key === 'item' && (parent as { resourceType?: unknown } | undefined)?.resourceType === 'Claim';
-      if (key !== 'entry' && !claimItems && node.length > limits.maxArrayItems) return false;
+      if (tooLong(node, key, parent, limits)) return false;
       for (let i = 0; i < node.length; i++) {
         const child: unknown = node[i];
         if (child !== null && typeof child === 'object') push(child, depth + 1, i, node);
@@ -208,7 +209,7 @@ function explainShape(body: unknown, limits: RequestLimits): void {
       throw badRequest(`The request nests JSON objects and arrays deeper than this server accepts (${limits.maxJsonDepth} levels; MAX_JSON_DEPTH).`, pathOf(step, root) || undefined, 'too-costly');
     }
     if (Array.isArray(node)) {
-      if (step.key !== 'entry' && !isClaimItems(step) && node.length > limits.maxArrayItems) {
+      if (tooLong(node, step.key, step.parent?.node, limits)) {
         const at = pathOf(step, root);
         throw tooLarge(`${at} holds ${node.length} values; this server accepts at most ${limits.maxArrayItems} in one element (MAX_ARRAY_ITEMS).`, at);
       }
@@ -257,10 +258,6 @@ function removeAt(root: unknown, segments: Segment[]): void {
   if (last === undefined || parent === null || typeof parent !== 'object') return;
   if (Array.isArray(parent) && typeof last === 'number') parent.splice(last, 1);
   else delete (parent as Record<Segment, unknown>)[last];
-}
-
-function render(segments: Segment[]): string {
-  return segments.map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`)).join('');
 }
 
 /**
@@ -371,7 +368,7 @@ class ResourceWalk {
   ) {}
 
   expression(): string {
-    return `${this.at}${render(this.path)}`;
+    return expressionOf(this.path, this.at);
   }
 
   error(text: string): void {

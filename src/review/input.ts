@@ -4,7 +4,7 @@
  */
 import type { OperationOutcomeIssue } from 'fhir/r4';
 import { z } from 'zod';
-import { badRequestMany, issue } from '../fhir/outcomes';
+import { badRequestMany, expressionOf, issue } from '../fhir/outcomes';
 import { REVIEWER_ROLES } from './roles';
 import type { DecisionInput, Reviewer } from './service';
 
@@ -31,7 +31,7 @@ const assignSchema = z.object({
 });
 
 function expressionFor(path: readonly PropertyKey[]): string {
-  return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || 'body';
+  return expressionOf(path) || 'body';
 }
 
 function fail(error: z.ZodError): never {

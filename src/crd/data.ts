@@ -69,7 +69,7 @@ export async function gatherPatientData(input: GatherInput): Promise<PatientData
     orders: (request.context.draftOrders?.entry ?? []).map((e) => e.resource).filter((r): r is FhirResource => r !== undefined),
     given: request.prefetch,
     queries: templateQueries(input.prefetchTemplates, request.context as unknown as Record<string, unknown>),
-    ...(request.fhirServer && fetcher ? { server: { url: request.fhirServer, fetcher } } : {}),
+    ...(fetcher ? { fetcher } : {}),
     ...(input.maxPages !== undefined ? { maxPages: input.maxPages } : {}),
     patientKey: PREFETCH_KEYS.patient,
   });

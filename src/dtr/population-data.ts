@@ -144,7 +144,7 @@ export async function gatherData(
       patientId,
       draftOrders: { resourceType: 'Bundle', type: 'collection', entry: order?.resourceType === 'MedicationRequest' ? [{ resource: order as MedicationRequest }] : [] },
     }),
-    server: { url: params.fhirServer.url, fetcher: fetcherFor(params.fhirServer.url, params.accessToken ? params.accessToken.value : undefined, deps.fetcherFactory) },
+    fetcher: fetcherFor(params.fhirServer.url, params.accessToken ? params.accessToken.value : undefined, deps.fetcherFactory),
     patientKey: PREFETCH_KEYS.patient,
   });
   // The chart's warnings name prefetch keys; here they are reads from fhirServer.

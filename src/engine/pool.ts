@@ -45,7 +45,7 @@ export function createPooledEngine(config: Pick<Config, 'paths' | 'evaluation' |
   const pool = options.threads ?? createWorkerThreads(config);
   // Only what some library retrieves goes to a worker: a 1,000-line Claim was ~1.3 MB to copy there.
   const retrieved = new Set(chartRequirements(local.libraries, local.valueSets).map((r) => r.type));
-  const task = (policy: PolicyDefinition, request: EvaluationRequest): DecisionTask => ({ policyId: policy.id, request: { ...request, bundle: retrievableOnly(request.bundle, retrieved) } });
+  const decisionTask = (policy: PolicyDefinition, request: EvaluationRequest): DecisionTask => ({ policyId: policy.id, request: { ...request, bundle: retrievableOnly(request.bundle, retrieved) } });
 
   // piscina terminates the worker of an aborted task and starts a new one.
   const aborted = (error: unknown) => error instanceof Error && error.name === 'AbortError';
@@ -69,12 +69,12 @@ export function createPooledEngine(config: Pick<Config, 'paths' | 'evaluation' |
     async evaluate(request) {
       const selection = local.catalog.select(request.payer, request.drug);
       if (!selection.policy) return noPolicyDecision(selection.text, request.evaluationDate);
-      return run(selection.policy, request, task(selection.policy, request));
+      return run(selection.policy, request, decisionTask(selection.policy, request));
     },
     async evaluatePolicy(policy, request) {
       // A policy from elsewhere than the catalog cannot be named to a worker.
       if (local.catalog.get(policy.id) !== policy) return local.evaluatePolicy(policy, request);
-      return run(policy, request, task(policy, request));
+      return run(policy, request, decisionTask(policy, request));
     },
     async evaluateDefinitions(library, definitions, data, inputs) {
       const task: DefinitionsTask = { library, definitions, data, inputs };

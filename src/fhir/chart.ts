@@ -37,8 +37,8 @@ export interface ChartSource {
   /** What the client sent, by key (CRD prefetch); a key present here is not read from the server. */
   given: Record<string, FhirResource | null | undefined>;
   queries: ChartQueries;
-  /** The client's FHIR server, and the fetcher bound to it (`fetcherFor`). */
-  server?: { url: string; fetcher: FhirFetcher };
+  /** Reads the client's FHIR server (`fetcherFor`); its base URL is the fullUrl base of what it read. */
+  fetcher?: FhirFetcher;
   /** Pages read per search, the first included. Default 10. */
   maxPages?: number;
   /** The key holding the member's Patient: another Patient there is a 400. */
@@ -94,7 +94,7 @@ export async function gatherChart(source: ChartSource): Promise<Chart> {
   const { queries } = source;
   const maxPages = source.maxPages ?? 10;
   const warnings: OperationOutcomeIssue[] = [];
-  const fetcher = source.server?.fetcher;
+  const { fetcher } = source;
 
   async function collect(key: string, first: FhirResource, origin: string): Promise<FhirResource[]> {
     if (first.resourceType !== 'Bundle') return [first];
@@ -207,7 +207,7 @@ export async function gatherChart(source: ChartSource): Promise<Chart> {
 
   const entries: BundleEntry[] = [];
   const seen = new Set<string>();
-  const base = source.server?.url;
+  const base = fetcher?.baseUrl;
   for (const res of [...source.orders, ...keys.flatMap((k) => byKey[k] ?? [])]) {
     const id = keyOf(res);
     if (id) {

@@ -507,37 +507,34 @@ export class SqlStore implements Store {
     if (input.decision && input.decisionId) throw new StoreError('give either decision or decisionId, not both');
     const decisionId = input.decision ? null : checkUuid(input.decisionId, 'decisionId');
     // Most calls grant nothing: the decision and the assertion are one statement, one round trip.
-    if (!input.authorization) {
-      const decision = input.decision ? { id: crypto.randomUUID(), text: json(input.decision), value: input.decision } : undefined;
-      return this.insertCoverageAssertion(input, decision?.id ?? decisionId, decision, null);
-    }
+    if (!input.authorization) return this.insertCoverageAssertion(input, decisionId, null);
     // A grant draws a number that may be taken, and retries: a transaction, the decision first.
     const grant = input.authorization;
     return this.transaction(async (tx) => {
       const self = tx as SqlStore;
       const savedDecisionId = input.decision ? await self.saveDecision('crd', input.decision) : decisionId;
       const authorization = await self.createAuthorization({ ...grant, decisionId: savedDecisionId });
-      const saved = await self.insertCoverageAssertion(input, savedDecisionId, undefined, authorization.number);
+      const saved = await self.insertCoverageAssertion(input, savedDecisionId, authorization.number);
       return { ...saved, authorization };
     });
   }
 
-  /** The assertion row (with its decision's row when given: a data-modifying CTE of the same statement). */
-  private async insertCoverageAssertion(
-    input: NewCoverageAssertion,
-    decisionId: string | null,
-    decision: { id: string; text: string; value: Decision } | undefined,
-    authorizationNumber: string | null,
-  ): Promise<CoverageAssertion> {
+  /**
+   * The assertion row. `decisionId` null: the input's decision is not saved yet, and is written by
+   * the same statement (a data-modifying CTE).
+   */
+  private async insertCoverageAssertion(input: NewCoverageAssertion, decisionId: string | null, authorizationNumber: string | null): Promise<CoverageAssertion> {
     const params: unknown[] = [];
-    const withDecision = decision ? `WITH decision AS (INSERT INTO decisions ${rowValues(params, decisionRow(decision.id, 'crd', decision.value, decision.text))}) ` : '';
+    const unsaved = decisionId === null ? input.decision : undefined;
+    const newDecisionId = crypto.randomUUID();
+    const withDecision = unsaved ? `WITH decision AS (INSERT INTO decisions ${rowValues(params, decisionRow(newDecisionId, 'crd', unsaved, json(unsaved)))}) ` : '';
     const row = rowValues(params, {
       id: crypto.randomUUID(),
       hook_instance: input.hookInstance,
       policy_id: input.policyId !== undefined ? input.policyId : (input.decision?.policy?.id ?? null),
       order_key: input.orderKey,
       patient_key: input.patientKey,
-      decision_id: decisionId,
+      decision_id: unsaved ? newDecisionId : decisionId,
       questionnaire: input.questionnaire ?? null,
       authorization_number: authorizationNumber,
     });

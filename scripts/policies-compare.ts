@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, REPO_ROOT } from '../src/config';
 import { buildValueSetIndex, loadValueSets } from '../src/catalog/terminology';
-import { loadPolicies } from '../src/catalog/catalog';
+import { loadPolicies } from '../src/catalog/load';
 import { renderComparisonHtml, renderComparisonMarkdown } from '../src/catalog/pages';
 
 const { paths } = loadConfig();

@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig, type Config } from './config';
 import { createWorkerThreads } from './engine/threads';
+import { readEngineSources } from './engine/sources';
 import { openStore } from './store';
 import { createLogger, type Logger } from './logger';
 import type { AppContext } from './http/app';
@@ -16,24 +17,26 @@ import { settlesWithin } from './core/promises';
 
 // The rest of the server loads once the store and the worker threads have begun to start: its
 // ~0.5 s of module loading then runs beside their start instead of before it.
-const engineModules = () => Promise.all([import('./core/knowledge'), import('./engine/pool'), import('./fhir/structure-checker'), import('./dtr/artifacts')]);
+const engineModules = () => Promise.all([import('./engine/pool'), import('./fhir/structure-checker'), import('./dtr/artifacts')]);
 const httpModules = () => Promise.all([import('./http/app'), import('./http/routes')]);
 
 export async function buildContext(config: Config, logger: Logger, clock: () => Date = () => new Date()): Promise<AppContext> {
   // The store opens on its own thread (PGlite) or over the network while this thread loads the
   // engine and the DTR artifacts (ELM and value sets read once, for both).
   const opening = openStore(config);
-  // The worker threads start loading now too (each its engine and the R4 definitions).
-  const threads = config.evaluation.workers > 0 ? createWorkerThreads(config) : undefined;
+  let threads: AppContext['threads'];
   let engine: AppContext['engine'];
   let artifacts: AppContext['artifacts'];
   let structure: AppContext['structure'];
   try {
-    const [{ loadKnowledge }, { createEngine }, { createStructureChecker }, { loadArtifacts }] = await engineModules();
-    const knowledge = loadKnowledge(config.paths);
-    engine = createEngine(config, knowledge, threads);
+    // The catalog is validated here, once: the worker threads are given its policies.
+    const sources = readEngineSources(config.paths);
+    // The worker threads start loading now too (each its engine and the R4 definitions).
+    threads = config.evaluation.workers > 0 ? createWorkerThreads(config, sources.policies) : undefined;
+    const [{ createEngine }, { createStructureChecker }, { loadArtifacts }] = await engineModules();
+    engine = createEngine(config, sources, threads);
     structure = createStructureChecker(threads);
-    artifacts = loadArtifacts(config.paths, { knowledge });
+    artifacts = loadArtifacts(config.paths, { knowledge: sources.knowledge });
   } catch (error) {
     await Promise.allSettled([opening.then((store) => store.close()), threads?.close()]);
     throw error;

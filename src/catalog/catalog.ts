@@ -1,12 +1,10 @@
 /**
- * Loads the policy catalog (`catalog/policies/*.json`), checks each entry against the
- * schema in ./types.ts (which the types are inferred from), and selects the policy for a request by payer, line of business and drug.
+ * The policy catalog's policies (read and validated by ./load.ts), and the choice of the policy for
+ * a request by payer, line of business and drug.
  */
 import { stateCode } from '../fhir/address';
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Coding } from 'fhir/r4';
-import { policySchema, type LineOfBusiness, type PolicyDefinition } from './types';
+import type { LineOfBusiness, PolicyDefinition } from './types';
 import type { ValueSetIndex } from './terminology';
 import type { DrugRequest, PayerContext } from '../engine/request';
 
@@ -33,43 +31,6 @@ export interface PolicyCatalog {
 export type PolicySelection =
   | { policy: PolicyDefinition }
   | { policy: null; reason: 'payer' | 'line-of-business' | 'drug'; text: string };
-
-/** Reads and validates every policy file; throws with the file and element on the first problem. */
-export function loadPolicies(folder: string, valueSets: ValueSetIndex): PolicyDefinition[] {
-  const files = fs.existsSync(folder) ? fs.readdirSync(folder).filter((f) => f.endsWith('.json')).sort() : [];
-  const policies = files.map((file) => {
-    const raw: unknown = JSON.parse(fs.readFileSync(path.join(folder, file), 'utf8'));
-    const parsed = policySchema.safeParse(raw);
-    if (!parsed.success) {
-      const first = parsed.error.issues[0];
-      throw new Error(`catalog/policies/${file}: ${first?.path.join('.') ?? ''}: ${first?.message ?? 'invalid'}`);
-    }
-    const policy: PolicyDefinition = parsed.data;
-    const missing = referencedValueSets(policy).filter((url) => !valueSets.has(url));
-    if (missing.length > 0) throw new Error(`catalog/policies/${file}: unknown value set(s) ${missing.join(', ')}`);
-    if (policy.otherIndication && !policy.indications.some((i) => i.id === policy.otherIndication)) {
-      throw new Error(`catalog/policies/${file}: otherIndication ${policy.otherIndication} is not an indication`);
-    }
-    return policy;
-  });
-  const ids = new Set<string>();
-  for (const policy of policies) {
-    if (ids.has(policy.id)) throw new Error(`catalog: policy id ${policy.id} is used twice`);
-    ids.add(policy.id);
-  }
-  return policies;
-}
-
-function referencedValueSets(policy: PolicyDefinition): string[] {
-  const urls = [policy.drug.valueSet];
-  for (const indication of policy.indications) {
-    if (indication.diagnosisValueSet) urls.push(indication.diagnosisValueSet);
-    for (const c of [...indication.initial.criteria, ...(indication.continuation?.criteria ?? [])]) {
-      for (const alt of c.alternatives ?? []) urls.push(alt.valueSet);
-    }
-  }
-  return urls;
-}
 
 function identifierMatches(payer: PayerContext['identifiers'], policy: PolicyDefinition): boolean {
   return policy.payers.some((p) =>
@@ -101,7 +62,7 @@ export function drugMatches(policy: PolicyDefinition, codes: Coding[], valueSets
   );
 }
 
-export function createCatalog(policies: PolicyDefinition[], valueSets: ValueSetIndex): PolicyCatalog {
+export function createCatalog(policies: readonly PolicyDefinition[], valueSets: ValueSetIndex): PolicyCatalog {
   return {
     policies,
     get: (id) => policies.find((p) => p.id === id),

@@ -10,7 +10,8 @@
  * (stuck inside one CQL expression) is terminated and replaced, and the request is pended.
  */
 import type { Config } from '../config';
-import { createPolicyEngine, noPolicyDecision, timedOutDecision, type PolicyEngine } from './index';
+import { noPolicyDecision, policyEngine, timedOutDecision, type EngineSources, type PolicyEngine } from './policy-engine';
+import { readEngineSources } from './sources';
 import type { Decision } from './decision';
 import type { PolicyDefinition } from '../catalog/types';
 import type { EvaluationRequest } from './request';
@@ -19,7 +20,6 @@ import { createWorkerThreads, type WorkerThreads } from './threads';
 import { ExpressionError } from './evaluate';
 import { EvaluationTimeout } from './data-provider';
 import { fromPortable, type PortableResult } from './portable';
-import type { Knowledge } from '../core/knowledge';
 import { withTimeout } from '../core/promises';
 import { deepFreeze } from '../core/freeze';
 import { chartRequirements } from './data-requirements';
@@ -31,8 +31,8 @@ export interface PoolOptions {
    * on its own at the budget, and the wait in the queue counts too. Default: the budget + 1 s.
    */
   graceMs?: number;
-  /** ELM and value sets the main thread has read (each worker reads its own in its isolate). */
-  knowledge?: Knowledge;
+  /** What the main thread has read (./sources.ts); read from `config.paths` when absent. The workers are given its policies and read the rest in their own isolates. */
+  sources?: EngineSources;
   /** The server's worker threads, shared with the structure check (absent: the engine starts its own and closes them). */
   threads?: WorkerThreads;
 }
@@ -41,8 +41,9 @@ export function createPooledEngine(config: Pick<Config, 'paths' | 'evaluation' |
   const { timeoutMs } = config.evaluation;
   const graceMs = options.graceMs ?? timeoutMs + 1000;
   const timeZone = config.payerTimeZone;
-  const local = createPolicyEngine(config.paths, { timeoutMs, timeZone, ...(options.knowledge ? { knowledge: options.knowledge } : {}) });
-  const pool = options.threads ?? createWorkerThreads(config);
+  const sources = options.sources ?? readEngineSources(config.paths);
+  const local = policyEngine(sources, { timeoutMs, timeZone });
+  const pool = options.threads ?? createWorkerThreads(config, sources.policies);
   // Only what some library retrieves goes to a worker: a 1,000-line Claim was ~1.3 MB to copy there.
   const retrieved = new Set(chartRequirements(local.libraries, local.valueSets).map((r) => r.type));
   const decisionTask = (policy: PolicyDefinition, request: EvaluationRequest): DecisionTask => ({ policyId: policy.id, request: { ...request, bundle: retrievableOnly(request.bundle, retrieved) } });
@@ -131,10 +132,9 @@ function ownCopy(decision: Decision): Decision {
 }
 
 /** The engine the configuration asks for: on the given worker threads, or in-process when there are none. */
-export function createEngine(config: Pick<Config, 'paths' | 'evaluation' | 'payerTimeZone'>, knowledge?: Knowledge, threads?: WorkerThreads): PolicyEngine {
-  const shared = knowledge ? { knowledge } : {};
+export function createEngine(config: Pick<Config, 'paths' | 'evaluation' | 'payerTimeZone'>, sources: EngineSources, threads?: WorkerThreads): PolicyEngine {
   const engine = threads
-    ? createPooledEngine(config, { ...shared, threads })
-    : createPolicyEngine(config.paths, { timeoutMs: config.evaluation.timeoutMs, timeZone: config.payerTimeZone, ...shared });
+    ? createPooledEngine(config, { sources, threads })
+    : policyEngine(sources, { timeoutMs: config.evaluation.timeoutMs, timeZone: config.payerTimeZone });
   return evaluateSameRequestOnce(engine);
 }

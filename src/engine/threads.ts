@@ -11,6 +11,7 @@
 import path from 'node:path';
 import { Piscina } from 'piscina';
 import type { Config } from '../config';
+import type { PolicyDefinition } from '../catalog/types';
 import type { ThreadTask, WorkerData } from './worker';
 
 const YOUNG_GENERATION_MB = 24;
@@ -30,9 +31,10 @@ export interface WorkerThreads {
   close(): Promise<void>;
 }
 
-export function createWorkerThreads(config: Pick<Config, 'paths' | 'evaluation' | 'payerTimeZone'>): WorkerThreads {
+/** Starts the workers; each builds its engine from `policies`, the catalog the main thread validated (./sources.ts). */
+export function createWorkerThreads(config: Pick<Config, 'paths' | 'evaluation' | 'payerTimeZone'>, policies: readonly PolicyDefinition[]): WorkerThreads {
   const size = Math.max(1, config.evaluation.workers);
-  const workerData: WorkerData = { paths: config.paths, timeoutMs: config.evaluation.timeoutMs, timeZone: config.payerTimeZone };
+  const workerData: WorkerData = { paths: config.paths, policies, timeoutMs: config.evaluation.timeoutMs, timeZone: config.payerTimeZone };
   // From TypeScript sources (tests, tsx) the worker compiles its module with tsx.
   const fromSource = __filename.endsWith('.ts');
   const pool = new Piscina<ThreadTask, unknown>({

@@ -5,7 +5,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config';
-import { createPolicyEngine } from './index';
+import { policyEngine } from './policy-engine';
+import { loadKnowledge } from '../core/knowledge';
+import { buildValueSetIndex } from '../catalog/terminology';
+import type { PolicyDefinition } from '../catalog/types';
 import type { Decision } from './decision';
 import type { EvaluationRequest } from './request';
 import type { CqlInputs } from './evaluate';
@@ -19,6 +22,8 @@ import type { Bundle } from 'fhir/r4';
 
 export interface WorkerData {
   paths: Config['paths'];
+  /** The catalog as the main thread read and validated it: the worker decides with the same policies. */
+  policies: readonly PolicyDefinition[];
   timeoutMs: number;
   timeZone: string;
 }
@@ -43,8 +48,9 @@ export type EvaluationTask = DecisionTask | DefinitionsTask;
 export type ThreadTask = EvaluationTask | StructureTask;
 
 nameThread('pa-cql');
-const { paths, timeoutMs, timeZone } = workerData as WorkerData;
-const engine = createPolicyEngine(paths, { timeoutMs, timeZone });
+const { paths, policies, timeoutMs, timeZone } = workerData as WorkerData;
+const knowledge = loadKnowledge(paths);
+const engine = policyEngine({ knowledge, valueSets: buildValueSetIndex(knowledge.valueSets.map((f) => f.resource)), policies }, { timeoutMs, timeZone });
 // Load what the first request would otherwise pay for: the model info and every policy library.
 engine.libraries.wrapper.load();
 for (const policy of engine.catalog.policies) engine.libraries.executable(policy.library.name);

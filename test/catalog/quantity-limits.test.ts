@@ -4,7 +4,7 @@
  */
 import { loadConfig } from '../../src/config';
 import { buildValueSetIndex, loadValueSets } from '../../src/catalog/terminology';
-import { loadPolicies } from '../../src/catalog/catalog';
+import { loadPolicies } from '../../src/catalog/load';
 import { policySchema } from '../../src/catalog/types';
 
 const { paths } = loadConfig();

@@ -1,7 +1,8 @@
 /** Policy selection by drug code: the same HCPCS system URLs for every protocol. */
 import { loadConfig } from '../../src/config';
 import { buildValueSetIndex, loadValueSets } from '../../src/catalog/terminology';
-import { drugMatches, HCPCS_SYSTEMS, loadPolicies } from '../../src/catalog/catalog';
+import { drugMatches, HCPCS_SYSTEMS } from '../../src/catalog/catalog';
+import { loadPolicies } from '../../src/catalog/load';
 
 const { paths } = loadConfig();
 const valueSets = buildValueSetIndex(loadValueSets(paths.valueSets));

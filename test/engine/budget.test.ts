@@ -6,6 +6,7 @@
 import { loadConfig } from '../../src/config';
 import { createPolicyEngine, timedOutDecision } from '../../src/engine';
 import { createPooledEngine, evaluateSameRequestOnce } from '../../src/engine/pool';
+import { readEngineSources } from '../../src/engine/sources';
 import type { Decision } from '../../src/engine/decision';
 import { getEngine, load, requestFor } from '../cp-phar-244/helpers';
 import fs from 'node:fs';
@@ -60,6 +61,19 @@ describe('worker pool', () => {
   test('decides as the in-process engine does', async () => {
     for (const base of ['ra-approvable', 'ra-chart-only-partial', 'covid-outpatient', 'ra-continuation'] as const) {
       expect(await pool.evaluate(requestFor(load(base)))).toEqual(await getEngine().evaluate(requestFor(load(base))));
+    }
+  }, 120000);
+
+  test('a worker decides with the policies the main thread validated, not with its own read of the catalog', async () => {
+    const sources = readEngineSources(config.paths);
+    const policies = sources.policies.map((p) => (p.id === 'cp-phar-244' ? { ...p, title: `${p.title} (as validated)` } : p));
+    const given = createPooledEngine({ ...config, evaluation: { workers: 1, timeoutMs: 60000 } }, { sources: { ...sources, policies } });
+    try {
+      const decision = await given.evaluate(requestFor(load('ra-approvable')));
+      expect(decision.outcome).toBe('approve');
+      expect(decision.policy?.title).toMatch(/\(as validated\)$/);
+    } finally {
+      await given.close?.();
     }
   }, 120000);
 

@@ -10,6 +10,7 @@ import { exportJWK, generateKeyPair } from 'jose';
 import type { OperationOutcome } from 'fhir/r4';
 import { createTestApp, withSettings, type TestApp } from '../support/app';
 import { loadConfig, loadOpsConfig } from '../../src/config';
+import { readEngineSources } from '../../src/engine/sources';
 import { createWorkerThreads } from '../../src/engine/threads';
 import { createApp } from '../../src/http/app';
 import { allRoutes } from '../../src/http/routes';
@@ -150,7 +151,7 @@ describe('health', () => {
   });
 
   test('ready is 503 until every worker thread has loaded, then 200', async () => {
-    const threads = createWorkerThreads({ ...loadConfig({}), evaluation: { workers: 1, timeoutMs: 60_000 } });
+    const threads = createWorkerThreads({ ...loadConfig({}), evaluation: { workers: 1, timeoutMs: 60_000 } }, readEngineSources(loadConfig({}).paths).policies);
     const app = createApp({ ...t.ctx, threads }, allRoutes);
     try {
       const loading = await request(app).get('/health/ready');

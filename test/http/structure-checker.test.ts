@@ -13,6 +13,7 @@ import { loadConfig, REPO_ROOT } from '../../src/config';
 import { DEFAULT_LIMITS } from '../../src/fhir/structure';
 import { checkBody, createStructureChecker, inProcessStructureChecker, type StructureChecker } from '../../src/fhir/structure-checker';
 import { isOperationOutcomeError } from '../../src/fhir/outcomes';
+import { readEngineSources } from '../../src/engine/sources';
 import { createWorkerThreads, type WorkerThreads } from '../../src/engine/threads';
 import { contentHashOf } from '../../src/pas/lifecycle';
 import { createApp } from '../../src/http/app';
@@ -63,7 +64,7 @@ async function answer(checker: StructureChecker, body: Bundle, raw: boolean): Pr
 let threads: WorkerThreads;
 let pool: StructureChecker;
 beforeAll(() => {
-  threads = createWorkerThreads({ ...loadConfig({}), evaluation: { workers: 1, timeoutMs: 60_000 } });
+  threads = createWorkerThreads({ ...loadConfig({}), evaluation: { workers: 1, timeoutMs: 60_000 } }, readEngineSources(loadConfig({}).paths).policies);
   pool = createStructureChecker(threads);
 });
 afterAll(async () => {

@@ -1,0 +1,18 @@
+/**
+ * What a policy engine is built from (./policy-engine.ts), read from disk once: the ELM, the value
+ * sets and the FHIR model cut (src/core/knowledge.ts), and the catalog's policies, validated
+ * (src/catalog/load.ts). The main thread reads them before it starts the worker threads, which are
+ * given the validated policies and read the rest themselves.
+ */
+import type { Config } from '../config';
+import { loadKnowledge, type Knowledge } from '../core/knowledge';
+import { buildValueSetIndex } from '../catalog/terminology';
+import { loadPolicies } from '../catalog/load';
+import type { PolicyDefinition } from '../catalog/types';
+import type { EngineSources } from './policy-engine';
+
+export function readEngineSources(paths: Pick<Config['paths'], 'elm' | 'valueSets' | 'catalog'>, given: { knowledge?: Knowledge; policies?: readonly PolicyDefinition[] } = {}): EngineSources {
+  const knowledge = given.knowledge ?? loadKnowledge(paths);
+  const valueSets = buildValueSetIndex(knowledge.valueSets.map((f) => f.resource));
+  return { knowledge, valueSets, policies: given.policies ?? loadPolicies(paths.catalog, valueSets) };
+}

@@ -3,7 +3,7 @@
  * No terminology server at run time: every membership test reads these expansions.
  */
 import type { Coding, ValueSet } from 'fhir/r4';
-import { loadValueSetFiles } from '../core/knowledge';
+import { loadValueSetFiles, type Knowledge } from '../core/knowledge';
 
 export interface ValueSetIndex {
   /** Every ValueSet, keyed by canonical url (without version). */
@@ -41,6 +41,11 @@ export function buildValueSetIndex(valueSets: ValueSet[]): ValueSetIndex {
         ...(c.display ? { display: c.display } : {}),
       })),
   };
+}
+
+/** The index of the value sets read with the rest of the knowledge (src/core/knowledge.ts). */
+export function valueSetIndexOf(knowledge: Pick<Knowledge, 'valueSets'>): ValueSetIndex {
+  return buildValueSetIndex(knowledge.valueSets.map((f) => f.resource));
 }
 
 export function loadValueSets(folder: string): ValueSet[] {

@@ -6,13 +6,13 @@
  */
 import type { Config } from '../config';
 import { loadKnowledge, type Knowledge } from '../core/knowledge';
-import { buildValueSetIndex } from '../catalog/terminology';
+import { valueSetIndexOf } from '../catalog/terminology';
 import { loadPolicies } from '../catalog/load';
 import type { PolicyDefinition } from '../catalog/types';
 import type { EngineSources } from './policy-engine';
 
 export function readEngineSources(paths: Pick<Config['paths'], 'elm' | 'valueSets' | 'catalog'>, given: { knowledge?: Knowledge; policies?: readonly PolicyDefinition[] } = {}): EngineSources {
   const knowledge = given.knowledge ?? loadKnowledge(paths);
-  const valueSets = buildValueSetIndex(knowledge.valueSets.map((f) => f.resource));
+  const valueSets = valueSetIndexOf(knowledge);
   return { knowledge, valueSets, policies: given.policies ?? loadPolicies(paths.catalog, valueSets) };
 }

@@ -62,7 +62,7 @@ export interface EngineSources {
 
 export function policyEngine(sources: EngineSources, options: EngineOptions = {}): PolicyEngine {
   const { knowledge, valueSets } = sources;
-  const catalog = createCatalog([...sources.policies], valueSets);
+  const catalog = createCatalog(sources.policies, valueSets);
   const libraries = librariesOf(knowledge.elm, knowledge.elmFolder, knowledge.fhirModel);
   for (const policy of catalog.policies) {
     const lib = libraries.libraries.get(policy.library.name);

@@ -1,9 +1,11 @@
 /**
  * Operations on the real app: security headers (helmet) with the CORS CDS Hooks clients need,
- * the CSP that lets the policy pages render, body limits per route family, health and metrics.
+ * the CSP that lets the policy pages render, body limits per route family, health, a start that an
+ * invalid catalog stops, and metrics.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import { exportJWK, generateKeyPair } from 'jose';
@@ -162,6 +164,24 @@ describe('health', () => {
       expect((await request(app).get('/health/ready')).status).toBe(200);
     } finally {
       await threads.close();
+    }
+  }, 60_000);
+});
+
+describe('start-up', () => {
+  test('a catalog file that fails validation stops the start, naming the file and element', async () => {
+    const paths = loadConfig({}).paths;
+    const catalog = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-catalog-'));
+    try {
+      for (const file of fs.readdirSync(paths.catalog)) fs.copyFileSync(path.join(paths.catalog, file), path.join(catalog, file));
+      const broken = JSON.parse(fs.readFileSync(path.join(catalog, 'cp-phar-244.json'), 'utf8')) as { drug: { hcpcs: unknown } };
+      broken.drug.hcpcs = 'J3490';
+      fs.writeFileSync(path.join(catalog, 'cp-phar-244.json'), JSON.stringify(broken));
+      await expect(createTestApp({ paths: { ...paths, catalog }, evaluation: { workers: 1, timeoutMs: 60_000 } })).rejects.toThrow(
+        /catalog\/policies\/cp-phar-244\.json: drug\.hcpcs: /,
+      );
+    } finally {
+      fs.rmSync(catalog, { recursive: true, force: true });
     }
   }, 60_000);
 });

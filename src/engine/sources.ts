@@ -5,14 +5,13 @@
  * given the validated policies and read the rest themselves.
  */
 import type { Config } from '../config';
-import { loadKnowledge, type Knowledge } from '../core/knowledge';
+import { loadKnowledge } from '../core/knowledge';
 import { valueSetIndexOf } from '../catalog/terminology';
 import { loadPolicies } from '../catalog/load';
-import type { PolicyDefinition } from '../catalog/types';
 import type { EngineSources } from './policy-engine';
 
-export function readEngineSources(paths: Pick<Config['paths'], 'elm' | 'valueSets' | 'catalog'>, given: { knowledge?: Knowledge; policies?: readonly PolicyDefinition[] } = {}): EngineSources {
-  const knowledge = given.knowledge ?? loadKnowledge(paths);
+export function readEngineSources(paths: Pick<Config['paths'], 'elm' | 'valueSets' | 'catalog'>): EngineSources {
+  const knowledge = loadKnowledge(paths);
   const valueSets = valueSetIndexOf(knowledge);
-  return { knowledge, valueSets, policies: given.policies ?? loadPolicies(paths.catalog, valueSets) };
+  return { knowledge, valueSets, policies: loadPolicies(paths.catalog, valueSets) };
 }

@@ -525,16 +525,15 @@ export class SqlStore implements Store {
    */
   private async insertCoverageAssertion(input: NewCoverageAssertion, decisionId: string | null, authorizationNumber: string | null): Promise<CoverageAssertion> {
     const params: unknown[] = [];
-    const unsaved = decisionId === null ? input.decision : undefined;
-    const newDecisionId = crypto.randomUUID();
-    const withDecision = unsaved ? `WITH decision AS (INSERT INTO decisions ${rowValues(params, decisionRow(newDecisionId, 'crd', unsaved, json(unsaved)))}) ` : '';
+    const unsaved = decisionId === null && input.decision ? { id: crypto.randomUUID(), value: input.decision } : undefined;
+    const withDecision = unsaved ? `WITH decision AS (INSERT INTO decisions ${rowValues(params, decisionRow(unsaved.id, 'crd', unsaved.value, json(unsaved.value)))}) ` : '';
     const row = rowValues(params, {
       id: crypto.randomUUID(),
       hook_instance: input.hookInstance,
       policy_id: input.policyId !== undefined ? input.policyId : (input.decision?.policy?.id ?? null),
       order_key: input.orderKey,
       patient_key: input.patientKey,
-      decision_id: unsaved ? newDecisionId : decisionId,
+      decision_id: unsaved?.id ?? decisionId,
       questionnaire: input.questionnaire ?? null,
       authorization_number: authorizationNumber,
     });

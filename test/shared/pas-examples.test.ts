@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Bundle, Claim, ClaimResponse, Extension } from 'fhir/r4';
 import { REPO_ROOT } from '../../src/config';
 import type { Decision } from '../../src/engine/decision';
+import { noPolicyDecision } from '../../src/engine/policy-engine';
 import { extractPasContext } from '../../src/pas/context';
 import { buildPasResponse, readReviewAction } from '../../src/pas/response';
 import { parsePasRequest } from '../../src/pas/validate';
@@ -47,18 +48,9 @@ const EXPECTED_WARNINGS: Record<string, string[]> = {
   ],
 };
 
+/** The engine's own decision when no catalog policy covers a request. */
 function noPolicy(): Decision {
-  return {
-    policy: null,
-    indication: null,
-    phase: 'initial',
-    outcome: 'pend',
-    reviewRoute: 'physician-reviewer',
-    criteria: [],
-    reasons: [{ code: 'no-policy', text: 'No policy in the catalog covers this payer, line of business and service.' }],
-    warnings: [],
-    evaluatedAt: '2026-11-23T10:00:00.000Z',
-  };
+  return noPolicyDecision('No policy in the catalog covers this payer, line of business and service.', new Date('2026-11-23T10:00:00Z'));
 }
 
 test('the package holds the six example request Bundles', () => {
@@ -92,7 +84,7 @@ describe.each(bundles)('%s', (file) => {
   test('is answered with a PAS response Bundle pending every item for review (no policy)', () => {
     const response = buildPasResponse({
       request: ctx,
-      decisions: ctx.items.map(noPolicy),
+      decisions: ctx.items.map(() => noPolicy()),
       responseId: 'ig-example-response',
       now: new Date('2026-11-23T10:00:00Z'),
     });

@@ -9,7 +9,8 @@
  *    with a new and an existing store; `--only startup` also times the first `$submit` once ready.
  * 3. Over HTTP (autocannon, loopback; a new Claim and member per `$submit`, a new hookInstance per
  *    hook call; each scenario after 3 s of warm-up): PAS `$submit` and CRD `order-sign` (prefetch,
- *    and no prefetch: the chart read from a local EHR FHIR server), with 1 and 8 clients; a large record.
+ *    and no prefetch: the chart read from a local EHR FHIR server, in one batch, and one by one from an
+ *    EHR that refuses batches), with 1 and 8 clients; a large record.
  * 4. The p99 of small requests and of `/fhir/metadata` while large requests run back to back
  *    (a 1,000-item Claim and an ~800 KB Synthea record).
  * 5. RSS of the server process (peak, after the run and 3 s later), and per worker (against EVALUATION_WORKERS=0);
@@ -44,7 +45,7 @@ import { preparePatientData } from '../src/engine/patient-data';
 import type { EvaluationRequest } from '../src/engine/request';
 import { parsePasRequest } from '../src/pas/validate';
 import { extractPasContext, toEvaluationRequest } from '../src/pas/context';
-import { startLocalFhirServer } from '../test/support/fhir-server';
+import { startLocalFhirServer, type LocalFhirServer } from '../test/support/fhir-server';
 
 const EVALUATION_DATE = new Date('2026-11-20T15:00:00Z');
 
@@ -637,19 +638,23 @@ async function main(): Promise<void> {
 
   // 3. Throughput and latency.
   const ehrChart = readJson<Bundle>('fixtures/cp-phar-244/ra-chart-only-partial.json');
-  const ehr = await startLocalFhirServer((ehrChart.entry ?? []).flatMap((e) => (e.resource && e.resource.id !== 'medreq-kineret' ? [e.resource] : [])));
+  const ehrResources = (ehrChart.entry ?? []).flatMap((e) => (e.resource && e.resource.id !== 'medreq-kineret' ? [e.resource] : []));
+  const ehr = await startLocalFhirServer(ehrResources);
+  // An EHR that refuses batches: the chart's searches one by one.
+  const ehrWithoutBatch = await startLocalFhirServer(ehrResources, { batch: false });
   const hook = readJson<{ prefetch?: unknown; context: { draftOrders: Bundle } }>('fixtures/crd/order-sign-kineret.json');
   const { prefetch: _prefetch, ...noPrefetch } = hook;
-  const orderSign = (withPrefetch: boolean) => () =>
+  const orderSign = (from?: LocalFhirServer) => () =>
     JSON.stringify({
-      ...(withPrefetch ? hook : noPrefetch),
+      ...(from ? noPrefetch : hook),
       hookInstance: crypto.randomUUID(),
-      ...(withPrefetch ? {} : { fhirServer: ehr.baseUrl, fhirAuthorization: { access_token: 'bench', token_type: 'Bearer', expires_in: 300, scope: 'patient/*.read', subject: 'pa-server' } }),
+      ...(from ? { fhirServer: from.baseUrl, fhirAuthorization: { access_token: 'bench', token_type: 'Bearer', expires_in: 300, scope: 'patient/*.read', subject: 'pa-server' } } : {}),
     });
   const scenarios: Scenario[] = [
     { name: `$submit typical (${typical.entry?.length} resources)`, path: '/fhir/Claim/$submit', body: () => fresh(typical) },
-    { name: 'order-sign, prefetch', path: '/cds-services/pa-order-sign', contentType: 'application/json', body: orderSign(true) },
-    { name: 'order-sign, chart read from the EHR', path: '/cds-services/pa-order-sign', contentType: 'application/json', body: orderSign(false) },
+    { name: 'order-sign, prefetch', path: '/cds-services/pa-order-sign', contentType: 'application/json', body: orderSign() },
+    { name: 'order-sign, chart read from the EHR', path: '/cds-services/pa-order-sign', contentType: 'application/json', body: orderSign(ehr) },
+    { name: 'order-sign, EHR without batches', path: '/cds-services/pa-order-sign', contentType: 'application/json', body: orderSign(ehrWithoutBatch) },
   ];
   const cpuSection = async () => {
     const itemsScenario: Scenario = { name: `$submit ${itemCount}-item Claim`, path: '/fhir/Claim/$submit', body: () => fresh(itemsClaim) };
@@ -680,7 +685,7 @@ async function main(): Promise<void> {
   if (only === 'cpu' || only === 'isolation') {
     await cpuSection();
     await server.stop();
-    await ehr.close();
+    await Promise.all([ehr.close(), ehrWithoutBatch.close()]);
     if (!process.env.DATABASE_URL) fs.rmSync(dataDir, { recursive: true, force: true });
     console.log(`load average at the end: ${load()}`);
     return;
@@ -733,7 +738,7 @@ async function main(): Promise<void> {
   await rssByPart(dataDir, scenarios[0] as Scenario, 200);
   console.log(`load average at the end: ${load()}`);
 
-  await ehr.close();
+  await Promise.all([ehr.close(), ehrWithoutBatch.close()]);
   if (!process.env.DATABASE_URL) fs.rmSync(dataDir, { recursive: true, force: true });
   if (rows.some((r) => r.failures > 0)) process.exitCode = 1;
 }

@@ -577,7 +577,28 @@ describe('the same answer whichever prefetch keys are missing (read from a real 
       const asked = fhir.requests.slice(before);
       expect(asked.length).toBeGreaterThanOrEqual(8);
       expect(asked.every((r) => r.authorization === `Bearer ${TOKEN}` && r.method === 'GET')).toBe(true);
+      // The chart's searches go in one round trip.
+      expect(asked.filter((r) => r.batch).length).toBeGreaterThanOrEqual(8);
     });
+  });
+
+  test('a FHIR server that takes no batches gives the same answer, read one by one', async () => {
+    const plain = await startLocalFhirServer([], { token: TOKEN, batch: false });
+    try {
+      const reference = comparable(await answer(fixture('order-sign-kineret')));
+      const body = fixture('order-sign-kineret');
+      plain.setResources(prefetchedResources(body));
+      body.prefetch = {};
+      body.fhirServer = plain.baseUrl;
+      body.fhirAuthorization = { access_token: TOKEN, token_type: 'Bearer', expires_in: 300, scope: 'user/*.read', subject: 'pa-crd' };
+      expect(comparable(await answer(body))).toEqual(reference);
+      expect(comparable(await answer(body))).toEqual(reference);
+      // One refused batch, then single reads only.
+      expect(plain.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+      expect(plain.requests.filter((r) => r.method === 'GET').length).toBeGreaterThanOrEqual(16);
+    } finally {
+      await plain.close();
+    }
   });
 
   test('searches paged by the server (next links) give the same answer', async () => {

@@ -8,8 +8,10 @@
  * `status`, `code` (system|code tokens), `category`, `practitioner`, `_count` (with `next` links),
  * `_include` / `_include:iterate` / `_revinclude:iterate` for the references the CRD templates name; comma-separated values (OR). A search parameter it does not know is a
  * 400 OperationOutcome, so a query the product was not meant to make fails the test instead of
- * silently returning everything. Optional bearer token check (401 otherwise).
- * Records every request with its Authorization header.
+ * silently returning everything. Optional bearer token check (401 otherwise). A batch of reads
+ * (POST of a `batch` Bundle to the base), unless `batch: false` (then 405, as servers that do not
+ * take batches answer).
+ * Records every read with its Authorization header, each read of a batch as its own.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,6 +22,8 @@ export interface RecordedRequest {
   /** Path and query after the base, e.g. `Condition?patient=pt-1`. */
   url: string;
   authorization?: string;
+  /** The read came in a batch. */
+  batch?: true;
 }
 
 export interface LocalFhirServer {
@@ -36,6 +40,8 @@ export interface LocalFhirServerOptions {
   token?: string;
   /** Default page size of searches (`_count` overrides); default 50. */
   pageSize?: number;
+  /** Whether batches of reads are answered; default true. */
+  batch?: boolean;
 }
 
 type Json = Record<string, unknown>;
@@ -183,12 +189,37 @@ export async function startLocalFhirServer(resources: FhirResource[], options: L
   let baseUrl = '';
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '').replace(/^\/fhir\/?/, '');
-    requests.push({ method: req.method ?? 'GET', url, ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+    const authorization = req.headers.authorization ? { authorization: req.headers.authorization } : {};
     const send = ({ status, body }: { status: number; body: unknown }) =>
       res.writeHead(status, { 'content-type': 'application/fhir+json' }).end(JSON.stringify(body));
-    if (req.method !== 'GET') send(outcome(405, 'not-supported', 'read-only test server'));
-    else if (options.token && req.headers.authorization !== `Bearer ${options.token}`) send(outcome(401, 'login', 'bearer token required'));
-    else send(answer(served, url, baseUrl, options.pageSize));
+    if (options.token && req.headers.authorization !== `Bearer ${options.token}`) {
+      requests.push({ method: req.method ?? 'GET', url, ...authorization });
+      send(outcome(401, 'login', 'bearer token required'));
+    } else if (req.method === 'GET') {
+      requests.push({ method: 'GET', url, ...authorization });
+      send(answer(served, url, baseUrl, options.pageSize));
+    } else if (req.method === 'POST' && url === '' && options.batch !== false) {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const bundle = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Bundle;
+        if (bundle.resourceType !== 'Bundle' || bundle.type !== 'batch') {
+          send(outcome(400, 'invalid', 'only batch Bundles are taken'));
+          return;
+        }
+        const entry = (bundle.entry ?? []).map((e) => {
+          const read = e.request?.method === 'GET' ? e.request.url : undefined;
+          if (read === undefined) return { response: { status: '405 Method Not Allowed' } };
+          requests.push({ method: 'GET', url: read, ...authorization, batch: true });
+          const { status, body } = answer(served, read, baseUrl, options.pageSize);
+          return { resource: body as FhirResource, response: { status: String(status) } };
+        });
+        send({ status: 200, body: { resourceType: 'Bundle', type: 'batch-response', entry } });
+      });
+    } else {
+      requests.push({ method: req.method ?? 'GET', url, ...authorization });
+      send(outcome(405, 'not-supported', 'read-only test server'));
+    }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/fhir`;

@@ -330,7 +330,8 @@ export async function submitClaim(
     claimId: record.id,
     replaces: prior?.id ?? null,
     policy: primary.policy?.id ?? null,
-    outcomes: decisions.map((d) => d.outcome),
+    // Counted, not listed: one line stays short for a 1,000-item Claim.
+    outcomes: decisions.reduce<Record<string, number>>((n, d) => ({ ...n, [d.outcome]: (n[d.outcome] ?? 0) + 1 }), {}),
     ms: Date.now() - started,
   });
   const text = writtenResponseText(record);

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import request from 'supertest';
-import type { Bundle, Coverage, Patient } from 'fhir/r4';
+import type { Bundle, ClaimResponse, Coverage, Patient } from 'fhir/r4';
 import { createTestApp, type TestApp } from '../support/app';
 import { fixture } from '../support/crd-client';
 import { createLogger, type Logger } from '../../src/logger';
@@ -100,7 +100,11 @@ test('a $submit and a CDS Hooks call leave no member id, name or birth date in t
   const requests = lines.filter((l) => l.message === 'request');
   expect(requests.map((l) => l.requestId)).toEqual(expect.arrayContaining([submitted.headers['x-request-id'], hook.headers['x-request-id'], bad.headers['x-request-id']]));
   expect(requests.find((l) => l.requestId === submitted.headers['x-request-id'])).toMatchObject({ level: 'info', method: 'POST', operation: '/fhir/Claim/$submit', status: 200 });
-  expect(lines.find((l) => l.message === 'pas.submit')).toMatchObject({ requestId: submitted.headers['x-request-id'], policy: 'cp-phar-244' });
+  const items = ((submitted.body as Bundle).entry?.[0]?.resource as ClaimResponse).item?.length;
+  const submitLine = lines.find((l) => l.message === 'pas.submit');
+  expect(submitLine).toMatchObject({ requestId: submitted.headers['x-request-id'], policy: 'cp-phar-244' });
+  // Outcomes are counted, so the line stays short whatever the number of items.
+  expect(Object.values(submitLine?.outcomes as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(items);
 });
 
 test('token and patient fields are censored wherever they sit', () => {

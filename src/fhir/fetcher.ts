@@ -162,7 +162,10 @@ export function createFhirKitFetcher(access: FhirServerAccess, options: FhirKitF
     }
     // A batch-response holds one entry per request entry, in order (FHIR R4 http.html#transaction-response).
     const entries = answer.resourceType === 'Bundle' && answer.type === 'batch-response' ? (answer.entry ?? []) : [];
-    if (entries.length !== asked.length) {
+    // Every read refused inside the batch says more about the batch than about the reads (a server
+    // whose batches do not take this token's scopes, say): they are asked again one by one.
+    const refusedEach = entries.every((e) => REFUSING_STATUSES.has(statusOfEntry(e)));
+    if (entries.length !== asked.length || refusedEach) {
       rememberRefusal(baseUrl);
       return readEach(asked);
     }
@@ -203,9 +206,14 @@ function statusOf(error: unknown): number | undefined {
   return typeof status === 'number' ? status : undefined;
 }
 
+/** A batch-response entry's HTTP status ("200 OK" → 200), NaN when it has none. */
+function statusOfEntry(entry: BundleEntry): number {
+  return Number(/^\s*(\d{3})/.exec(entry.response?.status ?? '')?.[1]);
+}
+
 /** One batch-response entry as its read would have answered: the resource, or the error of its status. */
 function settleEntry(asked: Asked, entry: BundleEntry): void {
-  const status = Number(/^\s*(\d{3})/.exec(entry.response?.status ?? '')?.[1]);
+  const status = statusOfEntry(entry);
   if (status >= 200 && status < 300 && entry.resource) asked.resolve(entry.resource);
   else if (status >= 200 && status < 300) asked.reject(new FhirFetchError('the FHIR server answered a read in its batch without a resource'));
   else asked.reject(new FhirFetchError(Number.isNaN(status) ? 'the FHIR server answered a read in its batch without a status' : `HTTP ${status}`, Number.isNaN(status) ? undefined : status));

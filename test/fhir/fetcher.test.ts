@@ -105,6 +105,33 @@ test('an answer to a batch that is not its batch-response is not trusted: the re
   }
 });
 
+test('a batch whose every read is refused is read again one by one, and not asked for a batch again', async () => {
+  const asked: string[] = [];
+  const picky = http.createServer((req, res) => {
+    asked.push(`${req.method} ${req.url}`);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body =
+        req.method === 'POST'
+          ? { resourceType: 'Bundle', type: 'batch-response', entry: (JSON.parse(Buffer.concat(chunks).toString()) as Bundle).entry?.map(() => ({ response: { status: '403 Forbidden' } })) }
+          : { resourceType: 'Patient', id: req.url?.split('/').pop() };
+      res.writeHead(200, { 'content-type': 'application/fhir+json' }).end(JSON.stringify(body));
+    });
+  });
+  await new Promise<void>((resolve) => picky.listen(0, '127.0.0.1', resolve));
+  try {
+    const baseUrl = `http://127.0.0.1:${(picky.address() as AddressInfo).port}/fhir`;
+    const fetcher = createFhirKitFetcher({ baseUrl });
+    expect((await Promise.all([fetcher.get('Patient/c'), fetcher.get('Patient/d')])).map((r) => r.id)).toEqual(['c', 'd']);
+    expect((await Promise.all([fetcher.get('Patient/e'), fetcher.get('Patient/f')])).map((r) => r.id)).toEqual(['e', 'f']);
+    expect(asked).toEqual(['POST /fhir', 'GET /fhir/Patient/c', 'GET /fhir/Patient/d', 'GET /fhir/Patient/e', 'GET /fhir/Patient/f']);
+  } finally {
+    picky.closeAllConnections();
+    await new Promise((resolve) => picky.close(resolve));
+  }
+});
+
 test('a batch that gets no answer fails each of its reads at the time limit', async () => {
   const held: http.ServerResponse[] = [];
   const silent = http.createServer((_req, res) => void held.push(res));

@@ -86,65 +86,68 @@ test('a server that refuses batches is read one by one, and is not asked for a b
   expect(ehr.requests.map((r) => r.method)).toEqual(['GET', 'GET', 'GET']);
 });
 
-test('an answer to a batch that is not its batch-response is not trusted: the reads go one by one', async () => {
-  const asked: string[] = [];
-  const odd = http.createServer((req, res) => {
-    asked.push(`${req.method} ${req.url}`);
-    const body = req.method === 'POST' ? { resourceType: 'Bundle', type: 'batch-response', entry: [] } : { resourceType: 'Patient', id: req.url?.split('/').pop() };
-    res.writeHead(200, { 'content-type': 'application/fhir+json' }).end(JSON.stringify(body));
-  });
-  await new Promise<void>((resolve) => odd.listen(0, '127.0.0.1', resolve));
-  try {
-    const fetcher = createFhirKitFetcher({ baseUrl: `http://127.0.0.1:${(odd.address() as AddressInfo).port}/fhir` });
-    const answers = await Promise.all([fetcher.get('Patient/a'), fetcher.get('Patient/b')]);
-    expect(answers.map((r) => r.id)).toEqual(['a', 'b']);
-    expect(asked).toEqual(['POST /fhir', 'GET /fhir/Patient/a', 'GET /fhir/Patient/b']);
-  } finally {
-    odd.closeAllConnections();
-    await new Promise((resolve) => odd.close(resolve));
-  }
+let oddServers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  await Promise.all(oddServers.map((close) => close()));
+  oddServers = [];
 });
 
-test('a batch whose every read is refused is read again one by one, and not asked for a batch again', async () => {
+/** A bare HTTP server playing an odd FHIR server; `close` also ends requests it holds unanswered. */
+async function oddServer(handle: (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void) {
   const asked: string[] = [];
-  const picky = http.createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     asked.push(`${req.method} ${req.url}`);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body =
-        req.method === 'POST'
-          ? { resourceType: 'Bundle', type: 'batch-response', entry: (JSON.parse(Buffer.concat(chunks).toString()) as Bundle).entry?.map(() => ({ response: { status: '403 Forbidden' } })) }
-          : { resourceType: 'Patient', id: req.url?.split('/').pop() };
-      res.writeHead(200, { 'content-type': 'application/fhir+json' }).end(JSON.stringify(body));
-    });
+    req.on('end', () => handle(req, res, Buffer.concat(chunks).toString('utf8')));
   });
-  await new Promise<void>((resolve) => picky.listen(0, '127.0.0.1', resolve));
-  try {
-    const baseUrl = `http://127.0.0.1:${(picky.address() as AddressInfo).port}/fhir`;
-    const fetcher = createFhirKitFetcher({ baseUrl });
-    expect((await Promise.all([fetcher.get('Patient/c'), fetcher.get('Patient/d')])).map((r) => r.id)).toEqual(['c', 'd']);
-    expect((await Promise.all([fetcher.get('Patient/e'), fetcher.get('Patient/f')])).map((r) => r.id)).toEqual(['e', 'f']);
-    expect(asked).toEqual(['POST /fhir', 'GET /fhir/Patient/c', 'GET /fhir/Patient/d', 'GET /fhir/Patient/e', 'GET /fhir/Patient/f']);
-  } finally {
-    picky.closeAllConnections();
-    await new Promise((resolve) => picky.close(resolve));
-  }
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const close = async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  };
+  oddServers.push(close);
+  return { baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/fhir`, asked };
+}
+const sendJson = (res: http.ServerResponse, body: unknown) => res.writeHead(200, { 'content-type': 'application/fhir+json' }).end(JSON.stringify(body));
+
+test('an answer to a batch that is not its batch-response is not trusted: the reads go one by one', async () => {
+  const odd = await oddServer((req, res) =>
+    sendJson(res, req.method === 'POST' ? { resourceType: 'Bundle', type: 'batch-response', entry: [] } : { resourceType: 'Patient', id: req.url?.split('/').pop() }),
+  );
+  const fetcher = createFhirKitFetcher({ baseUrl: odd.baseUrl });
+  const answers = await Promise.all([fetcher.get('Patient/a'), fetcher.get('Patient/b')]);
+  expect(answers.map((r) => r.id)).toEqual(['a', 'b']);
+  expect(odd.asked).toEqual(['POST /fhir', 'GET /fhir/Patient/a', 'GET /fhir/Patient/b']);
+});
+
+test('a batch whose every read is refused is read again one by one, and not asked for a batch again', async () => {
+  const picky = await oddServer((req, res, body) =>
+    sendJson(
+      res,
+      req.method === 'POST'
+        ? { resourceType: 'Bundle', type: 'batch-response', entry: (JSON.parse(body) as Bundle).entry?.map(() => ({ response: { status: '403 Forbidden' } })) }
+        : { resourceType: 'Patient', id: req.url?.split('/').pop() },
+    ),
+  );
+  const fetcher = createFhirKitFetcher({ baseUrl: picky.baseUrl });
+  expect((await Promise.all([fetcher.get('Patient/c'), fetcher.get('Patient/d')])).map((r) => r.id)).toEqual(['c', 'd']);
+  expect((await Promise.all([fetcher.get('Patient/e'), fetcher.get('Patient/f')])).map((r) => r.id)).toEqual(['e', 'f']);
+  expect(picky.asked).toEqual(['POST /fhir', 'GET /fhir/Patient/c', 'GET /fhir/Patient/d', 'GET /fhir/Patient/e', 'GET /fhir/Patient/f']);
+});
+
+test('a read that is never answered fails at its time limit, naming it', async () => {
+  const silent = await oddServer(() => undefined);
+  const read = createFhirKitFetcher({ baseUrl: silent.baseUrl }, { timeoutMs: 150 }).get('Patient/p1');
+  await expect(read).rejects.toBeInstanceOf(FhirFetchError);
+  await expect(read).rejects.toThrow('no answer within 150 ms');
 });
 
 test('a batch that gets no answer fails each of its reads at the time limit', async () => {
-  const held: http.ServerResponse[] = [];
-  const silent = http.createServer((_req, res) => void held.push(res));
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-  try {
-    const fetcher = createFhirKitFetcher({ baseUrl: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/fhir` }, { timeoutMs: 150 });
-    const reads = await Promise.allSettled([fetcher.get('Patient/a'), fetcher.get('Patient/b')]);
-    expect(reads.map((r) => (r as PromiseRejectedResult).reason?.message)).toEqual(['no answer within 150 ms', 'no answer within 150 ms']);
-    // One request: the batch; the reads were not retried one by one.
-    expect(held).toHaveLength(1);
-  } finally {
-    for (const res of held) res.destroy();
-    silent.closeAllConnections();
-    await new Promise((resolve) => silent.close(resolve));
-  }
+  const silent = await oddServer(() => undefined);
+  const fetcher = createFhirKitFetcher({ baseUrl: silent.baseUrl }, { timeoutMs: 150 });
+  const reads = await Promise.allSettled([fetcher.get('Patient/a'), fetcher.get('Patient/b')]);
+  expect(reads.map((r) => (r as PromiseRejectedResult).reason?.message)).toEqual(['no answer within 150 ms', 'no answer within 150 ms']);
+  // One request: the batch; the reads were not retried one by one.
+  expect(silent.asked).toEqual(['POST /fhir']);
 });

@@ -582,15 +582,21 @@ describe('the same answer whichever prefetch keys are missing (read from a real 
     });
   });
 
+  /** The fixture's request without prefetch, its chart served by `server`. */
+  function chartOn(server: LocalFhirServer, name: FixtureName): HookRequest {
+    const body = fixture(name);
+    server.setResources(prefetchedResources(body));
+    body.prefetch = {};
+    body.fhirServer = server.baseUrl;
+    body.fhirAuthorization = { access_token: TOKEN, token_type: 'Bearer', expires_in: 300, scope: 'user/*.read', subject: 'pa-crd' };
+    return body;
+  }
+
   test('a FHIR server that takes no batches gives the same answer, read one by one', async () => {
     const plain = await startLocalFhirServer([], { token: TOKEN, batch: false });
     try {
       const reference = comparable(await answer(fixture('order-sign-kineret')));
-      const body = fixture('order-sign-kineret');
-      plain.setResources(prefetchedResources(body));
-      body.prefetch = {};
-      body.fhirServer = plain.baseUrl;
-      body.fhirAuthorization = { access_token: TOKEN, token_type: 'Bearer', expires_in: 300, scope: 'user/*.read', subject: 'pa-crd' };
+      const body = chartOn(plain, 'order-sign-kineret');
       expect(comparable(await answer(body))).toEqual(reference);
       expect(comparable(await answer(body))).toEqual(reference);
       // One refused batch, then single reads only.
@@ -605,12 +611,7 @@ describe('the same answer whichever prefetch keys are missing (read from a real 
     const paged = await startLocalFhirServer([], { token: TOKEN, pageSize: 1 });
     try {
       const reference = comparable(await answer(fixture('order-sign-satisfied')));
-      const body = fixture('order-sign-satisfied');
-      paged.setResources(prefetchedResources(body));
-      body.prefetch = {};
-      body.fhirServer = paged.baseUrl;
-      body.fhirAuthorization = { access_token: TOKEN, token_type: 'Bearer', expires_in: 300, scope: 'user/*.read', subject: 'pa-crd' };
-      expect(comparable(await answer(body))).toEqual(reference);
+      expect(comparable(await answer(chartOn(paged, 'order-sign-satisfied')))).toEqual(reference);
       expect(paged.requests.some((r) => r.url.includes('_page=2'))).toBe(true);
     } finally {
       await paged.close();

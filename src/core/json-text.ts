@@ -3,7 +3,7 @@
  * Claim's 6.3 MB answer was one 60–100 ms block, during which no other request was served, and
  * `Buffer.from` of that text (to compress or send it) another 20–30 ms.
  */
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { yieldToEventLoop } from './promises';
 
 /** Arrays this long, this near the top, are written in runs of this many elements, with pauses between. */
 const LONG_ARRAY = 64;

@@ -5,7 +5,6 @@
  * `timestamptz` for creation times (returned as ISO strings).
  */
 import crypto from 'node:crypto';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import zlib, { gunzipSync } from 'node:zlib';
 import type { Bundle, Claim, ClaimResponse, Subscription } from 'fhir/r4';
@@ -44,6 +43,7 @@ import type {
 } from './store';
 import { noteWrittenResponseText } from './store';
 import { serializeInSlices } from '../core/json-text';
+import { yieldToEventLoop } from '../core/promises';
 import type { NewReviewAction, ReportFilter, ReportRow, ReviewActionRecord, ReviewQueueRow } from './review';
 
 const SOURCES: readonly DecisionSource[] = ['pas', 'crd', 'dtr', 'cli', 'review'];
@@ -171,7 +171,7 @@ export class SqlStore implements Store {
       authorizationNumber = s.authorizationNumber;
     }
     const parts = s.respond
-      ? s.respond({ claimId, authorizationNumber, decisionId })
+      ? await s.respond({ claimId, authorizationNumber, decisionId })
       : s.responseBundle && s.claimResponse
         ? { responseBundle: s.responseBundle, claimResponse: s.claimResponse }
         : null;

@@ -96,9 +96,9 @@ export interface ClaimSubmission {
   /**
    * Alternative to `responseBundle` + `claimResponse` when the response must quote the claim's id or
    * the authorization number. Called before the transaction begins (the ids are drawn first), and
-   * again if a drawn id was taken meanwhile.
+   * again if a drawn id was taken meanwhile; it may take its time (a large answer is built in slices).
    */
-  respond?: (saved: { claimId: string; authorizationNumber: string | null; decisionId: string }) => ClaimResponseParts;
+  respond?: (saved: { claimId: string; authorizationNumber: string | null; decisionId: string }) => ClaimResponseParts | Promise<ClaimResponseParts>;
   /** More writes that commit or roll back with this claim (a PAS update replacing its prior request). */
   alsoInTransaction?: (tx: Store, saved: ClaimRecord) => Promise<void>;
   /** The request's audit event, written with the claim: no stored decision without its audit row. */

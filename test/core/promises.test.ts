@@ -1,4 +1,5 @@
-import { withTimeout } from '../../src/core/promises';
+import net from 'node:net';
+import { withTimeout, yieldToEventLoop } from '../../src/core/promises';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -24,5 +25,46 @@ describe('withTimeout', () => {
 
   test('a rejection of the work is passed on as it is', async () => {
     await expect(withTimeout(1000, () => Promise.reject(new Error('refused')))).rejects.toThrow('refused');
+  });
+});
+
+describe('yieldToEventLoop', () => {
+  test('from an I/O callback, resumes after the I/O that arrived meanwhile (a single setImmediate does not)', async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+    const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    await new Promise((resolve) => client.once('connect', resolve));
+    const socket = await accepted;
+    const run = (pause: () => Promise<unknown>) =>
+      new Promise<string[]>((resolve) => {
+        const order: string[] = [];
+        socket.on('data', function onData(chunk: Buffer) {
+          if (chunk.toString() === 'other') {
+            order.push('other request');
+            return;
+          }
+          // Handling a request, inside its I/O callback: another one arrives meanwhile.
+          client.write('other');
+          const until = performance.now() + 20;
+          while (performance.now() < until);
+          void pause().then(() => {
+            order.push('resumed');
+            setTimeout(() => {
+              socket.off('data', onData);
+              resolve(order);
+            }, 20);
+          });
+        });
+        client.write('first');
+      });
+    try {
+      expect(await run(yieldToEventLoop)).toEqual(['other request', 'resumed']);
+      expect(await run(() => new Promise((r) => setImmediate(r)))).toEqual(['resumed', 'other request']);
+    } finally {
+      client.destroy();
+      socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -1,7 +1,7 @@
 import type { Bundle, ClaimResponse, CommunicationRequest, Extension } from 'fhir/r4';
 import type { Decision } from '../../src/engine/decision';
 import { extractPasContext, type PasContext } from '../../src/pas/context';
-import { buildPasResponse, readReviewAction, type PasAuthorization } from '../../src/pas/response';
+import { buildPasResponse, buildPasResponseInSlices, readReviewAction, type PasAuthorization } from '../../src/pas/response';
 import { parsePasRequest } from '../../src/pas/validate';
 import { criterion, decisions, kineretRequest } from './helpers';
 
@@ -282,6 +282,28 @@ describe('several items', () => {
     expect(() =>
       buildPasResponse({ request: context(), decisions: [], responseId: 'resp-3', now: NOW }),
     ).toThrow('buildPasResponse: 0 decisions for 1 Claim items');
+  });
+
+  test('the answer to a long Claim, built in slices, is the same Bundle, and the event loop runs between the slices', async () => {
+    const bundle = kineretRequest();
+    const claim = bundle.entry![0]!.resource as import('fhir/r4').Claim;
+    claim.item = Array.from({ length: 120 }, (_, i) => ({ ...structuredClone(claim.item![0]!), sequence: i + 1 }));
+    const ctx = extractPasContext(parsePasRequest(bundle));
+    const outcomes = [decisions.approve(), decisions.pendUnknown(), decisions.deny(), decisions.noPolicy()];
+    const input = { request: ctx, decisions: ctx.items.map((_, i) => outcomes[i % 4]!), authorization: AUTH, responseId: 'resp-4', now: NOW };
+    let turns = 0;
+    const count = () => {
+      turns += 1;
+      if (!done) setImmediate(count);
+    };
+    let done = false;
+    setImmediate(count);
+    // A slice of 0 ms pauses at every point where the builder may.
+    const sliced = await buildPasResponseInSlices(input, 0);
+    done = true;
+    expect(sliced).toEqual(buildPasResponse(input));
+    expect((sliced.entry![0]!.resource as ClaimResponse).item).toHaveLength(120);
+    expect(turns).toBeGreaterThanOrEqual(4);
   });
 });
 

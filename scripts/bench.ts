@@ -430,7 +430,8 @@ function threadNames(pid: number): Map<number, string> {
 }
 
 /** CPU ms per request of the PGlite thread, of the evaluation workers, and of every other thread (GC, libuv) but the main one. */
-function cpuByThreadGroup(pid: number, before: Map<number, number>, after: Map<number, number>, n: number) {
+/** CPU ms of the PGlite thread, the CQL workers and the other threads between two readings, over `n` requests (`per`: the columns' unit). */
+function cpuByThreadGroup(pid: number, before: Map<number, number>, after: Map<number, number>, n: number, per = 'ms/req') {
   const names = threadNames(pid);
   // Threads a thread starts inherit its name (libuv's pool, if the PGlite thread used it first):
   // the PGlite thread is the oldest (lowest id) of its name.
@@ -442,7 +443,7 @@ function cpuByThreadGroup(pid: number, before: Map<number, number>, after: Map<n
     const group = tid === pgliteTid ? 'pglite' : name === 'pa-cql' ? 'cql' : 'other';
     groups[group] += ms - (before.get(tid) ?? 0);
   }
-  return { 'PGlite thread CPU ms/req': round(groups.pglite / n), 'CQL workers CPU ms/req': round(groups.cql / n), 'other threads CPU ms/req': round(groups.other / n) };
+  return { [`PGlite thread CPU ${per}`]: round(groups.pglite / n), [`CQL workers CPU ${per}`]: round(groups.cql / n), [`other threads CPU ${per}`]: round(groups.other / n) };
 }
 
 /** RSS of a process, now and at its peak, in MB (Linux /proc). */
@@ -760,7 +761,7 @@ async function startupOnly(runs: number, typical: Bundle): Promise<void> {
     const atReady = threadCpu(server.child.pid);
     const all = [...atReady.values()].reduce((a, b) => a + b, 0);
     // CPU from the start to readiness, by thread: what each part of the start-up costs.
-    const byGroup = Object.fromEntries(Object.entries(cpuByThreadGroup(server.child.pid as number, new Map(), atReady, 1)).map(([k, v]) => [k.replace(' ms/req', ' ms to ready'), v]));
+    const byGroup = cpuByThreadGroup(server.child.pid as number, new Map(), atReady, 1, 'ms to ready');
     const t = performance.now();
     const res = await fetch(`${server.url}/fhir/Claim/$submit`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: fresh(typical) });
     await res.arrayBuffer();

@@ -8,8 +8,9 @@
  * catalog's schema library (zod: ~65 ms of every worker's start).
  */
 import type { Bundle, Coding, Condition } from 'fhir/r4';
-import type { ValueSetIndex } from '../catalog/terminology';
-import type { Knowledge } from '../core/knowledge';
+import { valueSetIndexOf, type ValueSetIndex } from '../catalog/terminology';
+import { loadKnowledge, type Knowledge } from '../core/knowledge';
+import type { Config } from '../config';
 import { createCatalog, type PolicyCatalog } from '../catalog/catalog';
 import type { PolicyDefinition, TherapyPhase } from '../catalog/types';
 import type { Decision } from './decision';
@@ -58,6 +59,12 @@ export interface EngineSources {
   knowledge: Knowledge;
   valueSets: ValueSetIndex;
   policies: readonly PolicyDefinition[];
+}
+
+/** The files of EngineSources, read and indexed; the policies come from the catalog (./sources.ts) or, in a worker, from the main thread. */
+export function readKnowledgeSources(paths: Pick<Config['paths'], 'elm' | 'valueSets'>): Omit<EngineSources, 'policies'> {
+  const knowledge = loadKnowledge(paths);
+  return { knowledge, valueSets: valueSetIndexOf(knowledge) };
 }
 
 export function policyEngine(sources: EngineSources, options: EngineOptions = {}): PolicyEngine {

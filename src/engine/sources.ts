@@ -5,13 +5,10 @@
  * given the validated policies and read the rest themselves.
  */
 import type { Config } from '../config';
-import { loadKnowledge } from '../core/knowledge';
-import { valueSetIndexOf } from '../catalog/terminology';
 import { loadPolicies } from '../catalog/load';
-import type { EngineSources } from './policy-engine';
+import { readKnowledgeSources, type EngineSources } from './policy-engine';
 
 export function readEngineSources(paths: Pick<Config['paths'], 'elm' | 'valueSets' | 'catalog'>): EngineSources {
-  const knowledge = loadKnowledge(paths);
-  const valueSets = valueSetIndexOf(knowledge);
-  return { knowledge, valueSets, policies: loadPolicies(paths.catalog, valueSets) };
+  const read = readKnowledgeSources(paths);
+  return { ...read, policies: loadPolicies(paths.catalog, read.valueSets) };
 }

@@ -5,9 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config';
-import { policyEngine } from './policy-engine';
-import { loadKnowledge } from '../core/knowledge';
-import { valueSetIndexOf } from '../catalog/terminology';
+import { policyEngine, readKnowledgeSources } from './policy-engine';
 import type { PolicyDefinition } from '../catalog/types';
 import type { Decision } from './decision';
 import type { EvaluationRequest } from './request';
@@ -49,8 +47,7 @@ export type ThreadTask = EvaluationTask | StructureTask;
 
 nameThread('pa-cql');
 const { paths, policies, timeoutMs, timeZone } = workerData as WorkerData;
-const knowledge = loadKnowledge(paths);
-const engine = policyEngine({ knowledge, valueSets: valueSetIndexOf(knowledge), policies }, { timeoutMs, timeZone });
+const engine = policyEngine({ ...readKnowledgeSources(paths), policies }, { timeoutMs, timeZone });
 // Load what the first request would otherwise pay for: the model info and every policy library.
 engine.libraries.wrapper.load();
 for (const policy of engine.catalog.policies) engine.libraries.executable(policy.library.name);

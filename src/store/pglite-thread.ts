@@ -11,6 +11,7 @@ import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, type PGliteOptions, type Transaction } from '@electric-sql/pglite';
 import { nameThread } from '../ops/thread-name';
+import { PreparedStatements } from './pglite-prepared';
 
 export interface PgliteThreadData {
   /** A data folder, or null for an in-memory database. */
@@ -136,6 +137,7 @@ async function serve(db: PGlite): Promise<void> {
   const pending = new Set<Promise<void>>();
   let nextTx = 1;
   let closing = false;
+  const prepared = new PreparedStatements(db);
 
   const executor = (tx: number | undefined): Pick<PGlite, 'query' | 'exec'> => {
     if (tx === undefined) return db;
@@ -178,12 +180,17 @@ async function serve(db: PGlite): Promise<void> {
   const handle = async (m: PgliteRequest): Promise<PgliteOk | null> => {
     switch (m.op) {
       case 'query': {
-        const result = await executor(m.tx).query(m.sql, m.params);
+        const on = executor(m.tx);
+        const result = (await prepared.query(m.sql, m.params, m.tx !== undefined)) ?? (await on.query(m.sql, m.params));
         return { ok: true, rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
       }
-      case 'exec':
-        await executor(m.tx).exec(m.sql);
+      case 'exec': {
+        // A script (migrations, DDL): prepared statements may describe what it changed.
+        const on = executor(m.tx);
+        await on.exec(m.sql);
+        await prepared.forget((sql) => on.exec(sql));
         return { ok: true };
+      }
       case 'begin':
         if (closing) throw new Error('the store is closing');
         begin(m.id);
@@ -201,6 +208,7 @@ async function serve(db: PGlite): Promise<void> {
         if (transactions.size > 0 || pending.size > 0) throw new Error('a transaction is open');
         await Promise.allSettled([...inFlight]);
         await db.exec('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
+        await prepared.forget((sql) => db.exec(sql));
         return { ok: true };
       }
       case 'close': {

@@ -1,7 +1,8 @@
 /**
  * PGlite runs on a worker thread (src/store/pglite-thread.ts): what the store relies on must
  * cross the message boundary — SQLSTATE codes, the exclusivity of a transaction, rollback, and a
- * close that finishes what was sent before it.
+ * close that finishes what was sent before it. A statement text seen twice runs as a named prepared
+ * statement (src/store/pglite-prepared.ts): it must answer exactly as PGlite's own `query` does.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -89,4 +90,76 @@ describe('PGlite on its own thread', () => {
     }
     // initdb on disk: slow on a shared 2-core machine.
   }, 120_000);
+
+  describe('a statement seen twice runs prepared, with the same answers', () => {
+    beforeAll(() => db.exec('CREATE TABLE p (id int PRIMARY KEY, body jsonb, doc json, raw bytea, tags text[], at timestamptz, flag boolean, note text)'));
+
+    it('every parameter and column type answers as on first sight', async () => {
+      const insert = 'INSERT INTO p (id, body, doc, raw, tags, at, flag, note) VALUES ($1, $2::jsonb, $3::json, $4::bytea, $5::text[], $6::timestamptz, $7, $8) RETURNING *';
+      const row = (id: number) => [id, JSON.stringify({ id, s: 'é\u2603' }), JSON.stringify([id]), new Uint8Array([0, id, 255]), '{"a b","c\\"d"}', '2026-12-07T10:00:00.000Z', id % 2 === 0, null];
+      // First sight (PGlite's query), second (prepared now), third (bind and execute only).
+      const answers = [];
+      for (const id of [10, 11, 12]) answers.push((await db.query(insert, row(id))).rows[0]);
+      for (const [i, answer] of answers.entries()) {
+        const id = 10 + i;
+        expect(answer).toEqual({ id, body: { id, s: 'é\u2603' }, doc: [id], raw: new Uint8Array([0, id, 255]), tags: ['a b', 'c"d'], at: new Date('2026-12-07T10:00:00.000Z'), flag: id % 2 === 0, note: null });
+      }
+      const select = 'SELECT id, flag FROM p WHERE id = ANY($1::int[]) ORDER BY id';
+      const selected = [];
+      for (let i = 0; i < 3; i++) selected.push(await db.query(select, [[10, 12, 99]]));
+      for (const s of selected) expect(s).toEqual({ ...selected[0], rows: [{ id: 10, flag: true }, { id: 12, flag: true }] });
+      const update = 'UPDATE p SET note = $1 WHERE id >= $2';
+      const counts = [];
+      for (let i = 0; i < 3; i++) counts.push((await db.query(update, ['n', 11])).rowCount);
+      expect(counts).toEqual([2, 2, 2]);
+    });
+
+    it('a unique violation keeps its SQLSTATE and constraint, in and out of a transaction', async () => {
+      const insert = 'INSERT INTO p (id) VALUES ($1)';
+      await db.query(insert, [20]);
+      await db.query(insert, [21]);
+      const outside = await db.query(insert, [20]).catch((e: unknown) => e);
+      expect(outside).toMatchObject({ code: '23505', constraint: 'p_pkey', message: expect.stringMatching(/duplicate key/) });
+      const inside = await db.transaction((tx) => tx.query(insert, [21])).catch((e: unknown) => e);
+      expect(inside).toMatchObject({ code: '23505', constraint: 'p_pkey' });
+      // The failed statement is still prepared and works.
+      await db.query(insert, [22]);
+      expect((await db.query('SELECT count(*)::int AS n FROM p WHERE id BETWEEN 20 AND 22')).rows).toEqual([{ n: 3 }]);
+    });
+
+    it('a prepared statement from outside waits for an open transaction, and a rollback undoes one inside it', async () => {
+      const count = 'SELECT count(*)::int AS n FROM p WHERE id = $1';
+      await db.query(count, [30]);
+      await db.query(count, [30]);
+      let release!: () => void;
+      const hold = new Promise<void>((resolve) => (release = resolve));
+      const seen: string[] = [];
+      const tx = db.transaction(async (t) => {
+        await t.query('INSERT INTO p (id) VALUES ($1)', [30]);
+        seen.push('inserted');
+        await hold;
+      });
+      const outside = db.query<{ n: number }>(count, [30]).then((r) => seen.push(`outside saw ${r.rows[0]?.n}`));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(seen).toEqual(['inserted']);
+      release();
+      await Promise.all([tx, outside]);
+      expect(seen).toEqual(['inserted', 'outside saw 1']);
+      await expect(
+        db.transaction(async (t) => {
+          await t.query('INSERT INTO p (id) VALUES ($1)', [31]);
+          throw new Error('undo');
+        }),
+      ).rejects.toThrow('undo');
+      expect((await db.query(count, [31])).rows).toEqual([{ n: 0 }]);
+    });
+
+    it('after a script changes a table, its prepared statements answer with the new shape', async () => {
+      const all = 'SELECT * FROM p WHERE id = $1';
+      await db.query(all, [10]);
+      expect(Object.keys((await db.query(all, [10])).rows[0] ?? {})).not.toContain('extra');
+      await db.exec("ALTER TABLE p ADD COLUMN extra text NOT NULL DEFAULT 'x'");
+      expect((await db.query<{ extra: string }>(all, [10])).rows[0]?.extra).toBe('x');
+    });
+  });
 });

@@ -80,6 +80,8 @@ interface OpenTransaction {
 }
 
 const ROLLBACK = Symbol('rollback');
+/** A statement that may change what prepared statements describe (run as a query rather than a script). */
+const DDL = /^\s*(CREATE|ALTER|DROP|TRUNCATE|COMMENT|GRANT|REVOKE)\b/i;
 const BYTEA_OID = 17;
 
 /**
@@ -181,6 +183,11 @@ async function serve(db: PGlite): Promise<void> {
     switch (m.op) {
       case 'query': {
         const on = executor(m.tx);
+        if (DDL.test(m.sql)) {
+          const result = await on.query(m.sql, m.params);
+          await prepared.forget((sql) => on.exec(sql));
+          return { ok: true, rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+        }
         const result = (await prepared.query(m.sql, m.params, m.tx !== undefined)) ?? (await on.query(m.sql, m.params));
         return { ok: true, rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
       }

@@ -160,6 +160,9 @@ describe('PGlite on its own thread', () => {
       expect(Object.keys((await db.query(all, [10])).rows[0] ?? {})).not.toContain('extra');
       await db.exec("ALTER TABLE p ADD COLUMN extra text NOT NULL DEFAULT 'x'");
       expect((await db.query<{ extra: string }>(all, [10])).rows[0]?.extra).toBe('x');
+      // DDL sent as a single statement rather than a script does the same.
+      await db.query('ALTER TABLE p ADD COLUMN more int NOT NULL DEFAULT 7');
+      expect((await db.query<{ more: number }>(all, [10])).rows[0]?.more).toBe(7);
     });
   });
 });

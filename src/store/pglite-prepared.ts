@@ -51,11 +51,20 @@ export class PreparedStatements {
     return inTransaction ? run() : db._runExclusiveTransaction(run);
   }
 
-  /** After DDL: statements may describe tables that changed. Names are never reused, so a failed DEALLOCATE leaves no clash. */
-  async forget(deallocate: (sql: string) => Promise<unknown>): Promise<void> {
-    const had = this.prepared.size > 0;
-    this.prepared.clear();
-    if (had) await deallocate('DEALLOCATE ALL');
+  /**
+   * After DDL: statements may describe tables that changed. Cleared under the same locks as a run,
+   * so no run sees a name that DEALLOCATE removed; names are never reused, so when DEALLOCATE fails
+   * (an aborted transaction) the old statements stay valid but unused.
+   */
+  async forget(inTransaction: boolean): Promise<void> {
+    const db = this.db as WithTransactionLock;
+    const run = () =>
+      db.runExclusive(async () => {
+        if (this.prepared.size === 0) return;
+        this.prepared.clear();
+        await db.execProtocolStream(protocol.serialize.query('DEALLOCATE ALL'), { syncToFs: false }).catch(() => undefined);
+      });
+    return inTransaction ? run() : db._runExclusiveTransaction(run);
   }
 
   private async run(sql: string, params: unknown[], inTransaction: boolean): Promise<Results> {

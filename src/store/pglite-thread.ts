@@ -185,7 +185,7 @@ async function serve(db: PGlite): Promise<void> {
         const on = executor(m.tx);
         if (DDL.test(m.sql)) {
           const result = await on.query(m.sql, m.params);
-          await prepared.forget((sql) => on.exec(sql));
+          await prepared.forget(m.tx !== undefined);
           return { ok: true, rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
         }
         const result = (await prepared.query(m.sql, m.params, m.tx !== undefined)) ?? (await on.query(m.sql, m.params));
@@ -195,7 +195,7 @@ async function serve(db: PGlite): Promise<void> {
         // A script (migrations, DDL): prepared statements may describe what it changed.
         const on = executor(m.tx);
         await on.exec(m.sql);
-        await prepared.forget((sql) => on.exec(sql));
+        await prepared.forget(m.tx !== undefined);
         return { ok: true };
       }
       case 'begin':
@@ -215,7 +215,7 @@ async function serve(db: PGlite): Promise<void> {
         if (transactions.size > 0 || pending.size > 0) throw new Error('a transaction is open');
         await Promise.allSettled([...inFlight]);
         await db.exec('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
-        await prepared.forget((sql) => db.exec(sql));
+        await prepared.forget(false);
         return { ok: true };
       }
       case 'close': {

@@ -158,7 +158,10 @@ describe('PGlite on its own thread', () => {
       const all = 'SELECT * FROM p WHERE id = $1';
       await db.query(all, [10]);
       expect(Object.keys((await db.query(all, [10])).rows[0] ?? {})).not.toContain('extra');
+      expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_prepared_statements')).rows[0]?.n).toBeGreaterThan(0);
       await db.exec("ALTER TABLE p ADD COLUMN extra text NOT NULL DEFAULT 'x'");
+      // Deallocated, not only forgotten: an emptied test store does not carry them to the next file.
+      expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_prepared_statements WHERE true')).rows[0]?.n).toBe(0);
       expect((await db.query<{ extra: string }>(all, [10])).rows[0]?.extra).toBe('x');
       // DDL sent as a single statement rather than a script does the same.
       await db.query('ALTER TABLE p ADD COLUMN more int NOT NULL DEFAULT 7');

@@ -11,8 +11,8 @@ export interface ValueSetIndex {
   has(url: string): boolean;
   /** True when the coding (system + code) is in the value set's expansion. */
   contains(url: string, coding: Pick<Coding, 'system' | 'code'>): boolean;
-  /** The expansion's codes, for the CQL engine's code service. */
-  codes(url: string): Coding[];
+  /** The expansion's codes (system, code, display), built once and frozen: callers copy what they change. */
+  codes(url: string): readonly Readonly<Coding>[];
 }
 
 function stripVersion(url: string): string {
@@ -23,23 +23,24 @@ function stripVersion(url: string): string {
 export function buildValueSetIndex(valueSets: ValueSet[]): ValueSetIndex {
   const byUrl = new Map<string, ValueSet>();
   const members = new Map<string, Set<string>>();
+  // Built here rather than per call: a CRD answer asks for an alternative's first code on every hook.
+  const codeLists = new Map<string, readonly Readonly<Coding>[]>();
   for (const vs of valueSets) {
     if (!vs.url) throw new Error(`ValueSet ${vs.id ?? '(no id)'} has no url`);
     if (byUrl.has(vs.url)) throw new Error(`ValueSet url ${vs.url} is defined twice`);
     if (!vs.expansion?.contains?.length) throw new Error(`ValueSet ${vs.url} has no expansion`);
     byUrl.set(vs.url, vs);
     members.set(vs.url, new Set(vs.expansion.contains.map((c) => `${c.system}|${c.code}`)));
+    const codes = vs.expansion.contains.map((c) =>
+      Object.freeze({ ...(c.system ? { system: c.system } : {}), ...(c.code ? { code: c.code } : {}), ...(c.display ? { display: c.display } : {}) }),
+    );
+    codeLists.set(vs.url, Object.freeze(codes));
   }
   return {
     valueSets: byUrl,
     has: (url) => byUrl.has(stripVersion(url)),
     contains: (url, coding) => members.get(stripVersion(url))?.has(`${coding.system}|${coding.code}`) ?? false,
-    codes: (url) =>
-      (byUrl.get(stripVersion(url))?.expansion?.contains ?? []).map((c) => ({
-        ...(c.system ? { system: c.system } : {}),
-        ...(c.code ? { code: c.code } : {}),
-        ...(c.display ? { display: c.display } : {}),
-      })),
+    codes: (url) => codeLists.get(stripVersion(url)) ?? [],
   };
 }
 

@@ -79,7 +79,7 @@ export interface AnswerContext {
   /** Assertion date (YYYY-MM-DD); default: each decision's evaluation date. */
   date?: string;
   /** A code for a preferred alternative (e.g. the first RxNorm code of its ValueSet), when known. */
-  resolveAlternative?: (alternative: { valueSet: string; display: string }) => Coding | undefined;
+  resolveAlternative?: (alternative: { valueSet: string; display: string }) => Readonly<Coding> | undefined;
   /** Card and suggestion ids; default random UUIDs. */
   newId?: () => string;
 }
@@ -219,13 +219,13 @@ function criterionDefinitions(policy: PolicyDefinition): CriterionDefinition[] {
 }
 
 /** The draft order changed to the alternative product; dose fields are cleared for the prescriber. */
-function alternativeOrder(order: MedicationRequest, alternative: { valueSet: string; display: string }, coding: Coding | undefined, note: string): MedicationRequest {
+function alternativeOrder(order: MedicationRequest, alternative: { valueSet: string; display: string }, coding: Readonly<Coding> | undefined, note: string): MedicationRequest {
   const copy = structuredClone(order);
   delete copy.medicationReference;
   delete copy.dosageInstruction;
   delete copy.dispenseRequest;
   delete copy.substitution;
-  copy.medicationCodeableConcept = coding ? { coding: [coding], text: alternative.display } : { text: alternative.display };
+  copy.medicationCodeableConcept = coding ? { coding: [{ ...coding }], text: alternative.display } : { text: alternative.display };
   const extensions = (copy.extension ?? []).filter((e: Extension) => e.url !== COVERAGE_INFORMATION_URL);
   if (extensions.length > 0) copy.extension = extensions;
   else delete copy.extension;

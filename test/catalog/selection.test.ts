@@ -23,3 +23,13 @@ test('the Kineret syringe (RxNorm 727711) identifies Kineret, not Carvykti', () 
   expect(drugMatches(kineret!, syringe, valueSets)).toBe(true);
   expect(drugMatches(carvykti!, syringe, valueSets)).toBe(false);
 });
+
+test("a value set's codes are built once and frozen, the same for a versioned url; an unknown url has none", () => {
+  const url = 'http://pa.example.org/fhir/ValueSet/drug-adalimumab';
+  const codes = valueSets.codes(url);
+  expect(codes.length).toBeGreaterThan(0);
+  expect(codes[0]).toEqual({ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '327361', display: expect.any(String) });
+  expect(valueSets.codes(`${url}|${valueSets.valueSets.get(url)?.version}`)).toBe(codes);
+  expect(Object.isFrozen(codes) && codes.every((c) => Object.isFrozen(c))).toBe(true);
+  expect(valueSets.codes('http://pa.example.org/fhir/ValueSet/none')).toEqual([]);
+});

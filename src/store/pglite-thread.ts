@@ -182,13 +182,11 @@ async function serve(db: PGlite): Promise<void> {
   const handle = async (m: PgliteRequest): Promise<PgliteOk | null> => {
     switch (m.op) {
       case 'query': {
+        const inTransaction = m.tx !== undefined;
+        const ddl = DDL.test(m.sql);
         const on = executor(m.tx);
-        if (DDL.test(m.sql)) {
-          const result = await on.query(m.sql, m.params);
-          await prepared.forget(m.tx !== undefined);
-          return { ok: true, rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
-        }
-        const result = (await prepared.query(m.sql, m.params, m.tx !== undefined)) ?? (await on.query(m.sql, m.params));
+        const result = (ddl ? null : await prepared.query(m.sql, m.params, inTransaction)) ?? (await on.query(m.sql, m.params));
+        if (ddl) await prepared.forget(inTransaction);
         return { ok: true, rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
       }
       case 'exec': {

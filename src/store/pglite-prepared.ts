@@ -12,7 +12,7 @@
  */
 import { parse, protocol, type PGlite, type Results } from '@electric-sql/pglite';
 
-/** Distinct statement texts kept prepared; the store uses fewer than 150. Others run unnamed. */
+/** Distinct statement texts kept prepared (the store has ~70 query sites, a few with variants); others run unnamed. */
 const MAX_PREPARED = 256;
 /** Texts seen once, remembered until this many (one-off texts should not take a name). */
 const MAX_SEEN_ONCE = 2048;

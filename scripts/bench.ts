@@ -429,7 +429,6 @@ function threadNames(pid: number): Map<number, string> {
   return out;
 }
 
-/** CPU ms per request of the PGlite thread, of the evaluation workers, and of every other thread (GC, libuv) but the main one. */
 /** CPU ms of the PGlite thread, the CQL workers and the other threads between two readings, over `n` requests (`per`: the columns' unit). */
 function cpuByThreadGroup(pid: number, before: Map<number, number>, after: Map<number, number>, n: number, per = 'ms/req') {
   const names = threadNames(pid);

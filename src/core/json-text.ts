@@ -3,7 +3,7 @@
  * Claim's 6.3 MB answer was one 60–100 ms block, during which no other request was served, and
  * `Buffer.from` of that text (to compress or send it) another 20–30 ms.
  */
-import { yieldToEventLoop } from './promises';
+import { timeSlices } from './promises';
 
 /** Arrays this long, this near the top, are written in runs of this many elements, with pauses between. */
 const LONG_ARRAY = 64;
@@ -33,17 +33,14 @@ export async function serializeInSlices(value: unknown, bytesFrom: number, slice
   for (const part of parts) chars += part.length;
   if (chars < bytesFrom) return parts.length === 1 ? (parts[0] as string) : parts.join('');
   const buffers: Buffer[] = [];
-  let since = performance.now();
+  const slices = timeSlices(sliceMs);
   for (let i = 0; i < parts.length; ) {
     let end = i;
     let run = 0;
     while (end < parts.length && (end === i || run + (parts[end] as string).length <= ENCODE_CHARS)) run += (parts[end++] as string).length;
     buffers.push(Buffer.from(end - i === 1 ? (parts[i] as string) : parts.slice(i, end).join('')));
     i = end;
-    if (performance.now() - since >= sliceMs) {
-      await yieldToEventLoop();
-      since = performance.now();
-    }
+    if (slices.due()) await slices.pause();
   }
   return Buffer.concat(buffers);
 }
@@ -51,7 +48,7 @@ export async function serializeInSlices(value: unknown, bytesFrom: number, slice
 /** The JSON text in pieces, in order; only the containers on the way to a long array are taken apart. */
 async function jsonParts(value: unknown, sliceMs: number): Promise<string[]> {
   const parts: string[] = [];
-  let since = performance.now();
+  const slices = timeSlices(sliceMs);
   const write = async (v: unknown, depth: number): Promise<void> => {
     if (!hasLongArray(v, depth)) {
       parts.push(JSON.stringify(v));
@@ -78,10 +75,7 @@ async function jsonParts(value: unknown, sliceMs: number): Promise<string[]> {
         } else {
           continue;
         }
-        if (performance.now() - since >= sliceMs) {
-          await yieldToEventLoop();
-          since = performance.now();
-        }
+        if (slices.due()) await slices.pause();
       }
       flush(v.length);
       parts.push(']');

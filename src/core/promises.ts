@@ -39,3 +39,18 @@ export async function withTimeout<T>(ms: number, run: (signal: AbortSignal) => P
 export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
 }
+
+/**
+ * Bookkeeping for work done in time slices: `due()` (cheap, synchronous) says `sliceMs` have passed
+ * since the last pause; `pause()` lets the event loop in and starts the next slice.
+ */
+export function timeSlices(sliceMs: number): { due(): boolean; pause(): Promise<void> } {
+  let since = performance.now();
+  return {
+    due: () => performance.now() - since >= sliceMs,
+    async pause() {
+      await yieldToEventLoop();
+      since = performance.now();
+    },
+  };
+}

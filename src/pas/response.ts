@@ -46,7 +46,7 @@ import type { PasContext, PasItem } from './context';
 import { isAnsweredByAuthorization } from '../authorization';
 import type { QuantityAdjustment } from './quantity-limit';
 import { DEFAULT_PAYER_TIME_ZONE, payerToday } from '../core/dates';
-import { yieldToEventLoop } from '../core/promises';
+import { timeSlices } from '../core/promises';
 import {
   ACTION,
   DECISION_REASON,
@@ -469,14 +469,11 @@ export function buildPasResponse(input: PasResponseInput): Bundle {
  */
 export async function buildPasResponseInSlices(input: PasResponseInput, sliceMs = 8): Promise<Bundle> {
   const steps = responseSteps(input);
-  let since = performance.now();
+  const slices = timeSlices(sliceMs);
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
-    if (performance.now() - since >= sliceMs) {
-      await yieldToEventLoop();
-      since = performance.now();
-    }
+    if (slices.due()) await slices.pause();
   }
 }
 

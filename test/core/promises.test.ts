@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { withTimeout, yieldToEventLoop } from '../../src/core/promises';
+import { timeSlices, withTimeout, yieldToEventLoop } from '../../src/core/promises';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -66,5 +66,20 @@ describe('yieldToEventLoop', () => {
       socket.destroy();
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+});
+
+describe('timeSlices', () => {
+  test('due once the slice has passed; a pause lets waiting callbacks in and starts the next slice', async () => {
+    const slices = timeSlices(20);
+    expect(slices.due()).toBe(false);
+    const until = performance.now() + 25;
+    while (performance.now() < until);
+    expect(slices.due()).toBe(true);
+    let timerRan = false;
+    setImmediate(() => (timerRan = true));
+    await slices.pause();
+    expect(timerRan).toBe(true);
+    expect(slices.due()).toBe(false);
   });
 });

@@ -8,66 +8,55 @@ import { timeSlices } from './promises';
 /** Arrays this long, this near the top, are written in runs of this many elements, with pauses between. */
 const LONG_ARRAY = 64;
 const MAX_DEPTH = 5;
-/** Characters of text encoded to UTF-8 per `Buffer.from` call (~1 ms for two-byte text). */
-const ENCODE_CHARS = 256 * 1024;
 
 /**
- * `JSON.stringify(value)`, the same text, with a pause for the event loop whenever `sliceMs` of
- * writing has passed. A value without a long array near its top (a typical request or answer) is
- * one `JSON.stringify`. For JSON data: plain objects and arrays, strings, numbers, booleans, null;
- * anything else (an object with `toJSON`, a class instance) is written by `JSON.stringify` whole.
- */
-export async function stringifyInSlices(value: unknown, sliceMs = 8): Promise<string> {
-  const parts = await jsonParts(value, sliceMs);
-  return parts.length === 1 ? (parts[0] as string) : parts.join('');
-}
-
-/**
- * The same JSON text, as a string when it is shorter than `bytesFrom` characters, and otherwise as
- * its UTF-8 bytes, encoded a slice at a time: what is long is compressed or sent as bytes anyway,
- * and the whole text is never held as one string.
+ * `JSON.stringify(value)`'s text: as a string when its UTF-8 is shorter than `bytesFrom` bytes,
+ * otherwise as those bytes. A value without a long array near its top (a typical request or
+ * answer) is one `JSON.stringify`. One with long arrays is written and encoded a run of elements
+ * at a time, with a pause for the event loop whenever `sliceMs` of that has passed; each run goes
+ * straight to bytes, so the whole text is never held as one string (a note's dash makes it
+ * two-byte: twice the size, and joining and encoding it cost more than writing it).
+ * For JSON data: plain objects and arrays, strings, numbers, booleans, null; anything else (an
+ * object with `toJSON`, a class instance) is written by `JSON.stringify` whole.
  */
 export async function serializeInSlices(value: unknown, bytesFrom: number, sliceMs = 8): Promise<string | Buffer> {
-  const parts = await jsonParts(value, sliceMs);
-  let chars = 0;
-  for (const part of parts) chars += part.length;
-  if (chars < bytesFrom) return parts.length === 1 ? (parts[0] as string) : parts.join('');
-  const buffers: Buffer[] = [];
-  const slices = timeSlices(sliceMs);
-  for (let i = 0; i < parts.length; ) {
-    let end = i;
-    let run = 0;
-    while (end < parts.length && (end === i || run + (parts[end] as string).length <= ENCODE_CHARS)) run += (parts[end++] as string).length;
-    buffers.push(Buffer.from(end - i === 1 ? (parts[i] as string) : parts.slice(i, end).join('')));
-    i = end;
-    if (slices.due()) await slices.pause();
+  if (!hasLongArray(value, 0)) {
+    const text = JSON.stringify(value);
+    return Buffer.byteLength(text) < bytesFrom ? text : Buffer.from(text);
   }
-  return Buffer.concat(buffers);
+  const bytes = Buffer.concat(await jsonPieces(value, sliceMs));
+  return bytes.length < bytesFrom ? bytes.toString() : bytes;
 }
 
-/** The JSON text in pieces, in order; only the containers on the way to a long array are taken apart. */
-async function jsonParts(value: unknown, sliceMs: number): Promise<string[]> {
-  const parts: string[] = [];
+/** The JSON text's UTF-8 in pieces, in order; only the containers on the way to a long array are taken apart. */
+async function jsonPieces(value: unknown, sliceMs: number): Promise<Buffer[]> {
+  const pieces: Buffer[] = [];
+  const text = (s: string) => pieces.push(Buffer.from(s));
   const slices = timeSlices(sliceMs);
   const write = async (v: unknown, depth: number): Promise<void> => {
     if (!hasLongArray(v, depth)) {
-      parts.push(JSON.stringify(v));
+      text(JSON.stringify(v));
       return;
     }
     if (Array.isArray(v)) {
-      parts.push('[');
-      // Elements go in runs of up to LONG_ARRAY, one JSON.stringify per run (what has no JSON form
-      // is null in it, as JSON.stringify writes it); one that holds a long array itself is taken apart.
+      text('[');
+      // Elements go in runs of up to LONG_ARRAY, one JSON.stringify per run, its brackets cut from
+      // the bytes (what has no JSON form is null in it, as JSON.stringify writes it); one that
+      // holds a long array itself is taken apart.
       let start = 0;
       const flush = (end: number) => {
-        if (end > start) parts.push(`${start > 0 ? ',' : ''}${JSON.stringify(v.slice(start, end)).slice(1, -1)}`);
+        if (end > start) {
+          if (start > 0) text(',');
+          const run = Buffer.from(JSON.stringify(v.slice(start, end)));
+          pieces.push(run.subarray(1, run.length - 1));
+        }
         start = end;
       };
       for (let i = 0; i < v.length; i++) {
         const item: unknown = v[i];
         if (hasLongArray(item, depth + 1)) {
           flush(i);
-          if (i > 0) parts.push(',');
+          if (i > 0) text(',');
           await write(item, depth + 1);
           start = i + 1;
         } else if (i + 1 - start >= LONG_ARRAY) {
@@ -78,22 +67,22 @@ async function jsonParts(value: unknown, sliceMs: number): Promise<string[]> {
         if (slices.due()) await slices.pause();
       }
       flush(v.length);
-      parts.push(']');
+      text(']');
       return;
     }
-    parts.push('{');
+    text('{');
     let first = true;
     for (const [key, item] of Object.entries(v as object)) {
       // ...and is left out of an object.
       if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
-      parts.push(`${first ? '' : ','}${JSON.stringify(key)}:`);
+      text(`${first ? '' : ','}${JSON.stringify(key)}:`);
       first = false;
       await write(item, depth + 1);
     }
-    parts.push('}');
+    text('}');
   };
   await write(value, 0);
-  return parts;
+  return pieces;
 }
 
 function isPlain(v: object): boolean {

@@ -95,7 +95,7 @@ export function route(handler: Handler, ctx: AppContext) {
   };
 }
 
-/** Answers from this many characters up are sent as UTF-8 bytes, a slice at a time. */
+/** Answers of this many UTF-8 bytes or more are sent as bytes, a slice at a time. */
 const SEND_AS_BYTES_FROM = 256 * 1024;
 const SEND_SLICE_BYTES = 256 * 1024;
 

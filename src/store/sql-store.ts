@@ -1282,8 +1282,8 @@ async function versionBody(claimResponse: ClaimResponse, responseBundle: Bundle)
 
 const gzip = promisify(zlib.gzip);
 
-/** Bundles from this many characters of JSON up are stored gzip-compressed (migration 016). */
-const GZIP_FROM_CHARS = 64 * 1024;
+/** Bundles whose JSON is this many bytes or more are stored gzip-compressed (migration 016). */
+const GZIP_FROM_BYTES = 64 * 1024;
 
 /**
  * A Bundle as written: its JSON text (a long one as UTF-8 bytes), and either that text (json
@@ -1298,8 +1298,8 @@ interface StoredDocument<T> {
 
 /** Written and encoded in slices, compressed on libuv's thread pool: a 6 MB answer holds the event loop ≤ ~10 ms at a time. */
 async function storedDocument<T>(value: T): Promise<StoredDocument<T>> {
-  const doc = document(value, await serializeInSlices(value, GZIP_FROM_CHARS));
-  if (typeof doc.text === 'string' && doc.text.length < GZIP_FROM_CHARS) return { ...doc, json: doc.text, gz: null };
+  const doc = document(value, await serializeInSlices(value, GZIP_FROM_BYTES));
+  if (typeof doc.text === 'string' && doc.text.length < GZIP_FROM_BYTES) return { ...doc, json: doc.text, gz: null };
   return { ...doc, json: null, gz: await gzip(doc.text, { level: 1 }) };
 }
 

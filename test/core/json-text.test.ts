@@ -1,14 +1,16 @@
 /**
- * stringifyInSlices gives JSON.stringify's text, and lets the event loop run while it writes a
- * value with long arrays (a 1,000-item answer); serializeInSlices gives a long text as its UTF-8
- * bytes, encoded in slices.
+ * serializeInSlices gives JSON.stringify's text, lets the event loop run while it writes a value
+ * with long arrays (a 1,000-item answer), and gives a long text as its UTF-8 bytes.
  */
 import fc from 'fast-check';
-import { serializeInSlices, stringifyInSlices } from '../../src/core/json-text';
+import { serializeInSlices } from '../../src/core/json-text';
+
+/** The text as a string, whatever its length. */
+const stringifyInSlices = async (value: unknown, sliceMs: number) => String(await serializeInSlices(value, Infinity, sliceMs));
 
 const bundleOf = (entries: unknown[]) => ({ resourceType: 'Bundle', type: 'collection', entry: entries.map((resource) => ({ resource })) });
 
-describe('stringifyInSlices', () => {
+describe('serializeInSlices: the text', () => {
   it('writes the same text as JSON.stringify, for any JSON value with or without long arrays', async () => {
     const withLongArrays = fc.record({
       resourceType: fc.constant('Bundle'),
@@ -57,7 +59,7 @@ describe('stringifyInSlices', () => {
   });
 });
 
-describe('serializeInSlices', () => {
+describe('serializeInSlices: string or bytes', () => {
   const big = bundleOf(Array.from({ length: 1000 }, (_, i) => ({ resourceType: 'CommunicationRequest', id: `cr-${i}`, note: [{ text: `Größe — ${i} ${'x'.repeat(400)}` }] })));
 
   it('gives a text shorter than the threshold as a string, a longer one as its UTF-8 bytes', async () => {
@@ -69,6 +71,18 @@ describe('serializeInSlices', () => {
     // At the threshold exactly, bytes.
     const text = JSON.stringify(small);
     expect(Buffer.isBuffer(await serializeInSlices(small, text.length))).toBe(true);
+  });
+
+  it('measures the threshold in UTF-8 bytes, for a value with long arrays too', async () => {
+    const list = { note: Array.from({ length: 70 }, (_, i) => `Zoë — ${i}`) };
+    const text = JSON.stringify(list);
+    const bytes = Buffer.byteLength(text);
+    expect(await serializeInSlices(list, bytes + 1, 0)).toBe(text);
+    expect(await serializeInSlices(list, bytes, 0)).toEqual(Buffer.from(text));
+    // Fewer characters than the threshold, but not fewer bytes.
+    expect(Buffer.isBuffer(await serializeInSlices(list, text.length + 1, 0))).toBe(true);
+    const small = { name: 'Zoë' };
+    expect(Buffer.isBuffer(await serializeInSlices(small, JSON.stringify(small).length + 1))).toBe(true);
   });
 
   it('gives the text of JSON.stringify as bytes, for any JSON value with long arrays', async () => {

@@ -28,6 +28,12 @@ module.exports = {
   // The longest files first, also on a fresh clone without jest's timing cache.
   testSequencer: '<rootDir>/test/sequencer.js',
   testTimeout: 30000,
+  // A worker has nothing left to run when jest ends it: 'exit' comes at once, with only jest's IPC
+  // pipes active. Node then stops its threads (strace: the main thread joins the spare PGlite
+  // thread while that one tears down its isolate and WebAssembly memory), which took 0.3-1.2 s with
+  // the other workers doing the same. Past jest's default 500 ms that was a force exit and the
+  // "failed to exit gracefully" warning at the end of every full run.
+  workerGracefulExitTimeout: 5000,
   projects: [
     { ...project, displayName: 'unit', testMatch: UNIT, testPathIgnorePatterns: IGNORED },
     { ...project, displayName: 'integration', testMatch: ['**/test/**/*.test.ts', ...UNIT.map((glob) => `!${glob}`)], testPathIgnorePatterns: IGNORED },

@@ -28,6 +28,13 @@ const setMtxEnd = (end: string) => (b: Bundle) =>
     m.dispenseRequest = { ...m.dispenseRequest, validityPeriod: { start: '2024-03-04', end } };
   });
 
+/** The methotrexate order active from `start` to after the evaluation date: a trial still going. */
+const ongoingMtx = (start: string) => (b: Bundle) =>
+  patch<MedicationRequest>(b, 'MedicationRequest/medreq-mtx', (m) => {
+    m.status = 'active';
+    m.dispenseRequest = { ...m.dispenseRequest, validityPeriod: { start, end: '2027-03-31' } };
+  });
+
 const rows: Row[] = [
   // ------------------------------------------------------------- I.A.1 diagnosis of RA
   { id: 'I.A.1', status: 'met', fact: 'confirmed, active RA Condition (SNOMED CT and ICD-10-CM)', evidence: ['Condition/cond-ra'] },
@@ -128,6 +135,20 @@ const rows: Row[] = [
       s.effectiveDateTime = '2024-03-04';
       add(b, s);
     },
+  },
+  // A trial still going has failed only when another agent followed it; a renewal of the same drug is not another agent.
+  {
+    id: 'I.A.4', status: 'met', fact: 'methotrexate since March 2024 and still active, adalimumab started after it', evidence: ['MedicationRequest/medreq-mtx'],
+    edit: ongoingMtx('2024-03-04'),
+  },
+  {
+    id: 'I.A.4', status: 'unknown', fact: 'methotrexate since August 2025 and still active, every other RA agent before it', evidence: ['MedicationRequest/medreq-mtx'],
+    edit: ongoingMtx('2025-08-01'),
+  },
+  {
+    id: 'I.A.4', status: 'unknown', fact: 'methotrexate since August 2025 and still active, renewed in 2026, every other RA agent before it',
+    evidence: ['MedicationRequest/medreq-mtx', 'MedicationStatement/medstmt-mtx-renewal'],
+    edit: (b) => add(ongoingMtx('2025-08-01')(b), statement(b, 'medstmt-mtx-renewal', MTX, '2026-02-02')),
   },
   {
     id: 'I.A.4', status: 'met', fact: 'MTX intolerance (AllergyIntolerance) and hydroxychloroquine 4 months, stopped (4.b)',

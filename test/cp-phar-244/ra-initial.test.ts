@@ -5,6 +5,7 @@
 import type { Bundle, Condition, MedicationRequest, MedicationStatement, Observation, Patient, PractitionerRole } from 'fhir/r4';
 import { add, answer, intolerance, load, ofType, patch, prescription, remove, setDose, statement } from './helpers';
 import { runTable, type Row } from './table';
+import { activeOrder } from '../support/policy-kit';
 
 const QR = (linkId: string) => `QuestionnaireResponse/qr-cp-phar-244#${linkId}`;
 const ACTEMRA = [1, 2, 3, 4, 5].map((n) => `MedicationDispense/meddisp-actemra-${n}`);
@@ -28,12 +29,8 @@ const setMtxEnd = (end: string) => (b: Bundle) =>
     m.dispenseRequest = { ...m.dispenseRequest, validityPeriod: { start: '2024-03-04', end } };
   });
 
-/** The methotrexate order active from `start` to after the evaluation date: a trial still going. */
-const ongoingMtx = (start: string) => (b: Bundle) =>
-  patch<MedicationRequest>(b, 'MedicationRequest/medreq-mtx', (m) => {
-    m.status = 'active';
-    m.dispenseRequest = { ...m.dispenseRequest, validityPeriod: { start, end: '2027-03-31' } };
-  });
+/** Methotrexate taken from `start` and still going (the order is valid into 2027). */
+const ongoingMtx = (start: string) => (b: Bundle) => activeOrder(b, 'MedicationRequest/medreq-mtx', start, '2027-03-31');
 
 const rows: Row[] = [
   // ------------------------------------------------------------- I.A.1 diagnosis of RA

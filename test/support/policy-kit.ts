@@ -129,6 +129,14 @@ export function statement(bundle: Bundle, id: string, [code, display]: Drug, sta
   };
 }
 
+/** An order made active over `start`–`end` (its validity period): a course still going when `end` is after the evaluation date. */
+export function activeOrder(bundle: Bundle, reference: string, start: string, end: string): Bundle {
+  return patch<MedicationRequest>(bundle, reference, (m) => {
+    m.status = 'active';
+    m.dispenseRequest = { ...m.dispenseRequest, validityPeriod: { start, end } };
+  });
+}
+
 /** A completed pharmacy fill handed over on `date` for `days` days. */
 export function dispense(bundle: Bundle, id: string, [code, display]: Drug, date: string, days = 28): MedicationDispense {
   return {

@@ -5,7 +5,7 @@
 import type { Bundle, Condition, MedicationRequest, MedicationStatement, Observation, Patient, PractitionerRole } from 'fhir/r4';
 import { add, answer, intolerance, load, ofType, patch, prescription, remove, setDose, statement } from './helpers';
 import { runTable, type Row } from './table';
-import { activeOrder } from '../support/policy-kit';
+import { ongoingMtxTrialRows } from '../support/policy-kit';
 
 const QR = (linkId: string) => `QuestionnaireResponse/qr-cp-phar-244#${linkId}`;
 const ACTEMRA = [1, 2, 3, 4, 5].map((n) => `MedicationDispense/meddisp-actemra-${n}`);
@@ -28,9 +28,6 @@ const setMtxEnd = (end: string) => (b: Bundle) =>
   patch<MedicationRequest>(b, 'MedicationRequest/medreq-mtx', (m) => {
     m.dispenseRequest = { ...m.dispenseRequest, validityPeriod: { start: '2024-03-04', end } };
   });
-
-/** Methotrexate taken from `start` and still going (the order is valid into 2027). */
-const ongoingMtx = (start: string) => (b: Bundle) => activeOrder(b, 'MedicationRequest/medreq-mtx', start, '2027-03-31');
 
 const rows: Row[] = [
   // ------------------------------------------------------------- I.A.1 diagnosis of RA
@@ -133,20 +130,8 @@ const rows: Row[] = [
       add(b, s);
     },
   },
-  // A trial still going has failed only when another agent followed it; a renewal of the same drug is not another agent.
-  {
-    id: 'I.A.4', status: 'met', fact: 'methotrexate since March 2024 and still active, adalimumab started after it', evidence: ['MedicationRequest/medreq-mtx'],
-    edit: ongoingMtx('2024-03-04'),
-  },
-  {
-    id: 'I.A.4', status: 'unknown', fact: 'methotrexate since August 2025 and still active, every other RA agent before it', evidence: ['MedicationRequest/medreq-mtx'],
-    edit: ongoingMtx('2025-08-01'),
-  },
-  {
-    id: 'I.A.4', status: 'unknown', fact: 'methotrexate since August 2025 and still active, renewed in 2026, every other RA agent before it',
-    evidence: ['MedicationRequest/medreq-mtx', 'MedicationStatement/medstmt-mtx-renewal'],
-    edit: (b) => add(ongoingMtx('2025-08-01')(b), statement(b, 'medstmt-mtx-renewal', MTX, '2026-02-02')),
-  },
+  // A trial still going: failed only when another agent followed it, not a renewal (the policy kit).
+  ...ongoingMtxTrialRows('I.A.4', MTX),
   {
     id: 'I.A.4', status: 'met', fact: 'MTX intolerance (AllergyIntolerance) and hydroxychloroquine 4 months, stopped (4.b)',
     evidence: ['MedicationRequest/medreq-mtx', 'MedicationRequest/medreq-hcq', 'AllergyIntolerance/allergy-mtx'],

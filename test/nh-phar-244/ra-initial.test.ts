@@ -4,7 +4,7 @@
  * and Xeljanz 4 months, all stopped; never Actemra. The chart alone meets every criterion.
  */
 import type { Bundle, Condition, MedicationRequest, MedicationStatement, Observation, Patient } from 'fhir/r4';
-import { activeOrder, add, dispense, intolerance, ofType, patch, remove, setDose, setSpecialty, statement } from '../support/policy-kit';
+import { add, dispense, intolerance, ofType, patch, remove, setDose, setSpecialty, statement, ongoingMtxTrialRows } from '../support/policy-kit';
 import type { Row } from '../support/policy-kit';
 import { ACTEMRA, ADALIMUMAB, BARICITINIB, HCQ, kit, MTX, QR, removeMedicationHistory, XELJANZ } from './kit';
 
@@ -21,9 +21,6 @@ const shortAdalimumab = (b: Bundle) =>
 const shortXeljanz = (b: Bundle) =>
   patch<MedicationRequest>(b, 'MedicationRequest/medreq-xeljanz', (m) => { m.dispenseRequest!.numberOfRepeatsAllowed = 0; });
 const PREFERRED = ['MedicationRequest/medreq-xeljanz', 'MedicationStatement/medstmt-adalimumab'];
-
-/** Methotrexate taken from `start` and still going (the order is valid into 2027). */
-const ongoingMtx = (start: string) => (b: Bundle) => activeOrder(b, 'MedicationRequest/medreq-mtx', start, '2027-03-31');
 
 const rows: Row[] = [
   // ------------------------------------------------------------- I.A.1 diagnosis of RA
@@ -63,20 +60,8 @@ const rows: Row[] = [
   { id: 'I.A.4', status: 'met', fact: 'methotrexate for 6 months, stopped', evidence: ['MedicationRequest/medreq-mtx'] },
   { id: 'I.A.4', status: 'unmet', fact: 'methotrexate only 2 months, stopped, no intolerance', evidence: ['MedicationRequest/medreq-mtx'], edit: setMtxEnd('2024-05-06') },
   { id: 'I.A.4', status: 'unknown', fact: 'no methotrexate record', edit: (b) => remove(b, 'MedicationRequest/medreq-mtx') },
-  // A trial still going has failed only when another agent followed it; a renewal of the same drug is not another agent.
-  {
-    id: 'I.A.4', status: 'met', fact: 'methotrexate since March 2024 and still active, adalimumab started after it', evidence: ['MedicationRequest/medreq-mtx'],
-    edit: ongoingMtx('2024-03-04'),
-  },
-  {
-    id: 'I.A.4', status: 'unknown', fact: 'methotrexate since August 2025 and still active, every other RA agent before it', evidence: ['MedicationRequest/medreq-mtx'],
-    edit: ongoingMtx('2025-08-01'),
-  },
-  {
-    id: 'I.A.4', status: 'unknown', fact: 'methotrexate since August 2025 and still active, renewed in 2026, every other RA agent before it',
-    evidence: ['MedicationRequest/medreq-mtx', 'MedicationStatement/medstmt-mtx-renewal'],
-    edit: (b) => add(ongoingMtx('2025-08-01')(b), statement(b, 'medstmt-mtx-renewal', MTX, '2026-02-02')),
-  },
+  // A trial still going: failed only when another agent followed it, not a renewal (the policy kit).
+  ...ongoingMtxTrialRows('I.A.4', MTX),
   {
     id: 'I.A.4', status: 'met', fact: 'MTX intolerance and hydroxychloroquine 4 months (4.b)',
     evidence: ['MedicationRequest/medreq-mtx', 'MedicationStatement/medstmt-hcq', 'AllergyIntolerance/allergy-mtx'],

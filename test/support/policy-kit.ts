@@ -129,12 +129,29 @@ export function statement(bundle: Bundle, id: string, [code, display]: Drug, sta
   };
 }
 
-/** An order made active over `start`–`end` (its validity period): a course still going when `end` is after the evaluation date. */
-export function activeOrder(bundle: Bundle, reference: string, start: string, end: string): Bundle {
-  return patch<MedicationRequest>(bundle, reference, (m) => {
-    m.status = 'active';
-    m.dispenseRequest = { ...m.dispenseRequest, validityPeriod: { start, end } };
-  });
+/**
+ * Rows for a methotrexate trial still going (the order `MedicationRequest/medreq-mtx` made active
+ * into 2027), on a base whose other RA agents all started between September 2024 and July 2025
+ * (CP.PHAR.244's and NH.PHAR.244's): the trial has failed only when another agent followed it, and
+ * a renewal of methotrexate is not another agent.
+ */
+export function ongoingMtxTrialRows(id: string, mtx: Drug): { id: string; status: CriterionStatus; fact: string; evidence: string[]; edit: (b: Bundle) => void }[] {
+  const ongoingFrom = (start: string) => (b: Bundle) =>
+    patch<MedicationRequest>(b, 'MedicationRequest/medreq-mtx', (m) => {
+      m.status = 'active';
+      m.dispenseRequest = { ...m.dispenseRequest, validityPeriod: { start, end: '2027-03-31' } };
+    });
+  return [
+    { id, status: 'met', fact: 'methotrexate since March 2024 and still active, adalimumab started after it', evidence: ['MedicationRequest/medreq-mtx'], edit: ongoingFrom('2024-03-04') },
+    { id, status: 'unknown', fact: 'methotrexate since August 2025 and still active, every other RA agent before it', evidence: ['MedicationRequest/medreq-mtx'], edit: ongoingFrom('2025-08-01') },
+    {
+      id,
+      status: 'unknown',
+      fact: 'methotrexate since August 2025 and still active, renewed in 2026, every other RA agent before it',
+      evidence: ['MedicationRequest/medreq-mtx', 'MedicationStatement/medstmt-mtx-renewal'],
+      edit: (b) => add(ongoingFrom('2025-08-01')(b), statement(b, 'medstmt-mtx-renewal', mtx, '2026-02-02')),
+    },
+  ];
 }
 
 /** A completed pharmacy fill handed over on `date` for `days` days. */

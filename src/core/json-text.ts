@@ -28,16 +28,16 @@ export async function serializeInSlices(value: unknown, bytesFrom: number, slice
   return bytes.length < bytesFrom ? bytes.toString() : bytes;
 }
 
-/** The JSON text's UTF-8 in pieces, in order; only the containers on the way to a long array are taken apart. */
+/**
+ * The JSON text's UTF-8 in pieces, in order, of a value that holds a long array; only the containers
+ * on the way to a long array are taken apart. Each value is checked for one once, by its container.
+ */
 async function jsonPieces(value: unknown, sliceMs: number): Promise<Buffer[]> {
   const pieces: Buffer[] = [];
   const text = (s: string) => pieces.push(Buffer.from(s));
   const slices = timeSlices(sliceMs);
+  /** `v` holds a long array (`hasLongArray(v, depth)`). */
   const write = async (v: unknown, depth: number): Promise<void> => {
-    if (!hasLongArray(v, depth)) {
-      text(JSON.stringify(v));
-      return;
-    }
     if (Array.isArray(v)) {
       text('[');
       // Elements go in runs of up to LONG_ARRAY, one JSON.stringify per run, its brackets cut from
@@ -77,7 +77,8 @@ async function jsonPieces(value: unknown, sliceMs: number): Promise<Buffer[]> {
       if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
       text(`${first ? '' : ','}${JSON.stringify(key)}:`);
       first = false;
-      await write(item, depth + 1);
+      if (hasLongArray(item, depth + 1)) await write(item, depth + 1);
+      else text(JSON.stringify(item));
     }
     text('}');
   };

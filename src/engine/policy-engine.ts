@@ -4,16 +4,16 @@
  * the data (including prior authorizations on file) and persist the result.
  *
  * It is built from what ./sources.ts read and validated. The worker threads build theirs from
- * the policies the main thread validated, so this module and what it imports stay free of the
- * catalog's schema library (zod: ~65 ms of every worker's start).
+ * the policies the main thread validated and the files they read themselves
+ * (./knowledge-sources.ts), so this module and what it imports stay free of the catalog's schema
+ * library (zod: ~65 ms of every worker's start).
  */
 import type { Bundle, Coding, Condition } from 'fhir/r4';
-import { valueSetIndexOf, type ValueSetIndex } from '../catalog/terminology';
-import { loadKnowledge, type Knowledge } from '../core/knowledge';
-import type { Config } from '../config';
+import type { ValueSetIndex } from '../catalog/terminology';
 import { createCatalog, type PolicyCatalog } from '../catalog/catalog';
 import type { PolicyDefinition, TherapyPhase } from '../catalog/types';
 import type { Decision } from './decision';
+import type { EngineSources } from './knowledge-sources';
 import type { EvaluationRequest } from './request';
 import { librariesOf, type LibrarySet } from './libraries';
 import { codeServiceFor, openSession, type CqlInputs, type ExpressionResults } from './evaluate';
@@ -52,19 +52,6 @@ export interface EngineOptions {
   timeoutMs?: number;
   /** The payer's time zone (IANA name); default America/New_York. */
   timeZone?: string;
-}
-
-/** What an engine is built from: files read once, and the catalog's policies, validated (./sources.ts). */
-export interface EngineSources {
-  knowledge: Knowledge;
-  valueSets: ValueSetIndex;
-  policies: readonly PolicyDefinition[];
-}
-
-/** The files of EngineSources, read and indexed; the policies come from the catalog (./sources.ts) or, in a worker, from the main thread. */
-export function readKnowledgeSources(paths: Pick<Config['paths'], 'elm' | 'valueSets'>): Omit<EngineSources, 'policies'> {
-  const knowledge = loadKnowledge(paths);
-  return { knowledge, valueSets: valueSetIndexOf(knowledge) };
 }
 
 export function policyEngine(sources: EngineSources, options: EngineOptions = {}): PolicyEngine {

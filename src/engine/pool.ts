@@ -10,7 +10,8 @@
  * (stuck inside one CQL expression) is terminated and replaced, and the request is pended.
  */
 import type { Config } from '../config';
-import { noPolicyDecision, policyEngine, timedOutDecision, type EngineSources, type PolicyEngine } from './policy-engine';
+import { noPolicyDecision, policyEngine, timedOutDecision, type PolicyEngine } from './policy-engine';
+import type { EngineSources } from './knowledge-sources';
 import { readEngineSources } from './sources';
 import type { Decision } from './decision';
 import type { PolicyDefinition } from '../catalog/types';

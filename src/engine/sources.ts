@@ -6,7 +6,7 @@
  */
 import type { Config } from '../config';
 import { loadPolicies } from '../catalog/load';
-import { readKnowledgeSources, type EngineSources } from './policy-engine';
+import { readKnowledgeSources, type EngineSources } from './knowledge-sources';
 
 export function readEngineSources(paths: Pick<Config['paths'], 'elm' | 'valueSets' | 'catalog'>): EngineSources {
   const read = readKnowledgeSources(paths);

@@ -5,7 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config';
-import { policyEngine, readKnowledgeSources } from './policy-engine';
+import { policyEngine } from './policy-engine';
+import { readKnowledgeSources } from './knowledge-sources';
 import type { PolicyDefinition } from '../catalog/types';
 import type { Decision } from './decision';
 import type { EvaluationRequest } from './request';

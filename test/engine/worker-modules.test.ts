@@ -54,3 +54,16 @@ describe("the worker threads' modules", () => {
     expect(main.packages).toContain('zod');
   });
 });
+
+describe("the server's modules before its store opens", () => {
+  // src/server.ts opens the store once its static imports have loaded, and loads the rest while
+  // PGlite starts on its thread: the longest part of the server's start. Its static imports are
+  // what the walk sees (the rest are `import()`s).
+  const beforeStore = runtimeGraph(path.join(SRC, 'server.ts'));
+
+  test('reach the store and the catalog, and neither the CQL engine nor the HTTP layer', () => {
+    expect(beforeStore.files).toContain(path.join(SRC, 'store', 'index.ts'));
+    expect(beforeStore.files).toContain(path.join(SRC, 'catalog', 'load.ts'));
+    for (const heavy of ['cql-execution', 'cql-exec-fhir', 'express']) expect(beforeStore.packages).not.toContain(heavy);
+  });
+});

@@ -3,7 +3,7 @@
  * Claim's 6.3 MB answer was one 60–100 ms block, during which no other request was served, and
  * `Buffer.from` of that text (to compress or send it) another 20–30 ms.
  */
-import { timeSlices } from './promises';
+import { SLICE_MS, timeSlices } from './promises';
 
 /** Arrays this long, this near the top, are written in runs of this many elements, with pauses between. */
 const LONG_ARRAY = 64;
@@ -19,7 +19,7 @@ const MAX_DEPTH = 5;
  * For JSON data: plain objects and arrays, strings, numbers, booleans, null; anything else (an
  * object with `toJSON`, a class instance) is written by `JSON.stringify` whole.
  */
-export async function serializeInSlices(value: unknown, bytesFrom: number, sliceMs = 8): Promise<string | Buffer> {
+export async function serializeInSlices(value: unknown, bytesFrom: number, sliceMs = SLICE_MS): Promise<string | Buffer> {
   if (!hasLongArray(value, 0)) {
     const text = JSON.stringify(value);
     return Buffer.byteLength(text) < bytesFrom ? text : Buffer.from(text);

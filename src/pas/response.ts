@@ -46,7 +46,7 @@ import type { PasContext, PasItem } from './context';
 import { isAnsweredByAuthorization } from '../authorization';
 import type { QuantityAdjustment } from './quantity-limit';
 import { DEFAULT_PAYER_TIME_ZONE, payerToday } from '../core/dates';
-import { timeSlices } from '../core/promises';
+import { SLICE_MS, timeSlices } from '../core/promises';
 import {
   ACTION,
   DECISION_REASON,
@@ -467,7 +467,7 @@ export function buildPasResponse(input: PasResponseInput): Bundle {
  * The same Bundle, with a pause for the event loop whenever `sliceMs` of building has passed: a
  * 1,000-line Claim's answer was one 20–40 ms block of the event loop.
  */
-export async function buildPasResponseInSlices(input: PasResponseInput, sliceMs = 8): Promise<Bundle> {
+export async function buildPasResponseInSlices(input: PasResponseInput, sliceMs = SLICE_MS): Promise<Bundle> {
   const steps = responseSteps(input);
   const slices = timeSlices(sliceMs);
   for (;;) {

@@ -489,7 +489,7 @@ function cannon(url: string, s: Scenario, opts: { duration?: number; amount?: nu
  * that are not 3% above the best one before them (noise cannot end it early by one slow window),
  * and after 60 s at most.
  */
-async function warmUp(url: string, s: Scenario): Promise<{ seconds: number; firstRate: number; bestRate: number }> {
+async function warmUp(url: string, s: Scenario): Promise<void> {
   const windowSeconds = 3;
   let best = 0;
   let firstRate = 0;
@@ -505,7 +505,6 @@ async function warmUp(url: string, s: Scenario): Promise<{ seconds: number; firs
     best = Math.max(best, rate);
   }
   process.stdout.write(`  warm-up of ${s.name}: ${seconds} s, ${round(firstRate)} req/s in its first ${windowSeconds} s, ${round(best)} at best\n`);
-  return { seconds, firstRate, bestRate: best };
 }
 
 /** autocannon reports p90, p97.5 and p99; p95 is interpolated between p90 and p97.5. */

@@ -1,9 +1,12 @@
 /**
- * What a worker thread loads at start: every module it imports costs each worker CPU while the
- * server starts (zod alone was ~65 ms per worker). The catalog is validated on the main thread and
- * the workers are given its policies (src/engine/threads.ts), so the workers' module graph must not
- * reach the schema library. The graph is read from the sources: value imports and re-exports
- * (`import type` is erased by the compiler).
+ * What the server's threads load at start: every module imported costs CPU while the server starts.
+ * - A worker thread (zod alone was ~65 ms per worker): the catalog is validated on the main thread
+ *   and the workers are given its policies (src/engine/threads.ts), so the workers' module graph
+ *   must not reach the schema library.
+ * - The main thread before its store opens: PGlite's start is the longest part, so it must not wait
+ *   for the CQL engine or the HTTP layer to load.
+ * The graph is read from the sources: value imports and re-exports (`import type` is erased by the
+ * compiler).
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -46,7 +46,7 @@ import type { AuthenticatedClient } from '../auth/smart';
 import { badRequest, forbidden, OperationOutcomeError, outcome, issue } from '../fhir/outcomes';
 import { clientMaySee, clientMaySeeClaim, organizationKeyOf, submitterKeysOf } from './submitter';
 import { payerToday } from '../core/dates';
-import { SLICE_MS, timeSlices, yieldToEventLoop } from '../core/promises';
+import { timeSlices, yieldToEventLoop } from '../core/promises';
 
 export interface SubmitDeps {
   engine: PolicyEngine;
@@ -151,7 +151,7 @@ export async function submitClaim(
   const started = Date.now();
   // Each step is ~15–40 ms of the event loop for a 1,000-line Claim: other requests go between them.
   // A small request's parse takes well under a slice, and it keeps its turn.
-  const slices = timeSlices(SLICE_MS);
+  const slices = timeSlices();
   const request = parsePasRequest(body);
   if (slices.due()) await slices.pause();
   const ctx = extractPasContext(request);

@@ -43,7 +43,7 @@ import type {
 } from './store';
 import { noteWrittenResponseText } from './store';
 import { serializeInSlices } from '../core/json-text';
-import { SLICE_MS, timeSlices } from '../core/promises';
+import { timeSlices } from '../core/promises';
 import type { NewReviewAction, ReportFilter, ReportRow, ReviewActionRecord, ReviewQueueRow } from './review';
 
 const SOURCES: readonly DecisionSource[] = ['pas', 'crd', 'dtr', 'cli', 'review'];
@@ -173,7 +173,7 @@ export class SqlStore implements Store {
     // Between the steps below other requests get the event loop when a step held it longer than a
     // slice: for a 1,000-item Claim each is ~20–40 ms. A small request's take well under a
     // millisecond, and it keeps its turn rather than wait behind another request's slice.
-    const slices = timeSlices(SLICE_MS);
+    const slices = timeSlices();
     const parts = s.respond
       ? await s.respond({ claimId, authorizationNumber, decisionId })
       : s.responseBundle && s.claimResponse

@@ -135,7 +135,7 @@ export function statement(bundle: Bundle, id: string, [code, display]: Drug, sta
  * (CP.PHAR.244's and NH.PHAR.244's): the trial has failed only when another agent followed it, and
  * a renewal of methotrexate is not another agent.
  */
-export function ongoingMtxTrialRows(id: string, mtx: Drug): { id: string; status: CriterionStatus; fact: string; evidence: string[]; edit: (b: Bundle) => void }[] {
+export function ongoingMtxTrialRows(id: string, mtx: Drug): Row[] {
   const ongoingFrom = (start: string) => (b: Bundle) =>
     patch<MedicationRequest>(b, 'MedicationRequest/medreq-mtx', (m) => {
       m.status = 'active';

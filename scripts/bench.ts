@@ -5,6 +5,9 @@
  *    on the same prepared bundles: a small RA library (scripts/bench-cql), and the policy's own ELM
  *    evaluating the definitions the decision reads; and the engine's `evaluate` on the same requests.
  *    Section 3 compares the typical `$submit` p95 over HTTP with the small-library floor's p95.
+ *    The typical request is the issue's: CP.PHAR.244 RA with the chart that approves it
+ *    (fixtures/pas/kineret-request-approvable.json). The pended one (fixtures/pas/kineret-request-base.json,
+ *    no step-therapy evidence) is measured beside it, and is the line the 1,000-item Claim repeats.
  * 2. Start-up: `node dist/src/server.js` to its first answer and to /health/ready (workers loaded),
  *    with a new and an existing store; `--only startup` also times the first `$submit` once ready.
  * 3. Over HTTP (autocannon, loopback; a new Claim and member per `$submit`, a new hookInstance per
@@ -176,7 +179,7 @@ function syntheaRequest(record: Bundle): Bundle {
   };
 }
 
-/** The typical request with its one item repeated `count` times. */
+/** A request with its one item repeated `count` times. */
 function manyItems(bundle: Bundle, count: number): Bundle {
   const copy = structuredClone(bundle);
   const claim = copy.entry?.[0]?.resource as { item?: { sequence: number }[] };
@@ -541,7 +544,7 @@ function syntheaNear(dir: string, files: string[], bytes: number): { request: Bu
  * client sends a large request after another; with the server's CPU by thread over the window,
  * since wall-clock figures depend on what else the machine runs.
  */
-async function isolationSection(server: Server, scenarios: Scenario[], larges: (readonly [string, Bundle])[], duration: number): Promise<void> {
+async function isolationSection(server: Server, smallScenario: Scenario, larges: (readonly [string, Bundle])[], duration: number): Promise<void> {
   const isolation = [];
   const pid = server.child.pid as number;
   // A p99 needs a few hundred answers: beside a 1,000-item Claim a small `$submit` is answered ~15
@@ -566,7 +569,7 @@ async function isolationSection(server: Server, scenarios: Scenario[], larges: (
     })();
     await new Promise((r) => setTimeout(r, 300));
     const [small, metadata] = await Promise.all([
-      cannon(server.url, scenarios[0] as Scenario, { duration: seconds, connections: 1 }),
+      cannon(server.url, smallScenario, { duration: seconds, connections: 1 }),
       cannon(server.url, { name: 'metadata', path: '/fhir/metadata', method: 'GET' }, { duration: seconds, connections: 1 }),
     ]);
     running = false;
@@ -601,13 +604,16 @@ async function main(): Promise<void> {
   const load = () => os.loadavg().map((x) => x.toFixed(1)).join(' ');
   process.stdout.write(`bench: node ${process.version}, ${os.availableParallelism()} CPUs, load ${load()}, ${duration}s per scenario, store ${process.env.DATABASE_URL ? 'postgresql' : 'pglite'}\n`);
 
-  const typical = readJson<Bundle>('fixtures/pas/kineret-request-base.json');
+  // The issue's typical request: CP.PHAR.244 RA, with the chart that approves it. The pended one
+  // (no step-therapy evidence) is the base of the large Claim, as it was before.
+  const typical = readJson<Bundle>('fixtures/pas/kineret-request-approvable.json');
+  const pended = readJson<Bundle>('fixtures/pas/kineret-request-base.json');
   const records = fs.existsSync(syntheaDir) ? fs.readdirSync(syntheaDir).filter((f) => f.endsWith('.json') && f !== 'MANIFEST.json') : [];
   const closest = syntheaNear(syntheaDir, records, 800e3);
-  const large = closest?.request ?? enlarge(typical, 3000);
+  const large = closest?.request ?? enlarge(pended, 3000);
   const largeName = closest ? `Synthea ${Math.round(closest.bytes / 1024)} KB (${large.entry?.length} resources)` : `generated chart (${large.entry?.length} resources)`;
-  const generated = enlarge(typical, 3000);
-  const itemsClaim = manyItems(typical, itemCount);
+  const generated = enlarge(pended, 3000);
+  const itemsClaim = manyItems(pended, itemCount);
 
   const only = stringArg('only', '');
   if (only === 'startup') return startupOnly(arg('runs', 5), typical);
@@ -624,7 +630,8 @@ async function main(): Promise<void> {
   if (!only || only === 'floors') {
     console.log('\n1. In-process: raw cql-execution floors (a small RA library; the policy ELM, decision definitions) and engine.evaluate');
     const floorRows = await floors([
-        { name: `typical $submit (${typical.entry?.length} resources)`, bundle: typical, n: 200 },
+        { name: `typical $submit, approved (${typical.entry?.length} resources)`, bundle: typical, n: 200 },
+        { name: `$submit pended (${pended.entry?.length} resources)`, bundle: pended, n: 200 },
         { name: largeName, bundle: large, n: 20 },
         { name: `generated chart (${generated.entry?.length} resources)`, bundle: generated, n: 4 },
     ]);
@@ -673,10 +680,13 @@ async function main(): Promise<void> {
       hookInstance: crypto.randomUUID(),
       ...(from ? { fhirServer: from.baseUrl, fhirAuthorization: { access_token: 'bench', token_type: 'Bearer', expires_in: 300, scope: 'patient/*.read', subject: 'pa-server' } } : {}),
     });
+  const submitTypical: Scenario = { name: `$submit typical, approved (${typical.entry?.length} resources)`, path: '/fhir/Claim/$submit', body: () => fresh(typical) };
+  const orderSignEhr: Scenario = { name: 'order-sign, chart read from the EHR', path: '/cds-services/pa-order-sign', contentType: 'application/json', body: orderSign(ehr) };
   const scenarios: Scenario[] = [
-    { name: `$submit typical (${typical.entry?.length} resources)`, path: '/fhir/Claim/$submit', body: () => fresh(typical) },
+    submitTypical,
+    { name: `$submit pended (${pended.entry?.length} resources)`, path: '/fhir/Claim/$submit', body: () => fresh(pended) },
     { name: 'order-sign, prefetch', path: '/cds-services/pa-order-sign', contentType: 'application/json', body: orderSign() },
-    { name: 'order-sign, chart read from the EHR', path: '/cds-services/pa-order-sign', contentType: 'application/json', body: orderSign(ehr) },
+    orderSignEhr,
     { name: 'order-sign, EHR without batches', path: '/cds-services/pa-order-sign', contentType: 'application/json', body: orderSign(ehrWithoutBatch) },
   ];
   const cpuSection = async () => {
@@ -693,14 +703,13 @@ async function main(): Promise<void> {
   };
   if (only === 'isolation') {
     // The order-sign latency with the chart read from the EHR, then small requests beside large ones.
-    const orderSignEhr = scenarios[2] as Scenario;
     await warmUp(server.url, orderSignEhr);
     const rows = [];
     for (const connections of [1, 8]) rows.push(row(orderSignEhr.name, connections, await cannon(server.url, orderSignEhr, { duration, connections })));
     console.log('\n3. Over HTTP (order-sign, chart read from the EHR)');
     console.table(rows);
     console.log('\n4. Small requests (1 client each) while large requests run back to back');
-    await isolationSection(server, scenarios, [
+    await isolationSection(server, submitTypical, [
       [`${itemCount}-item Claim`, itemsClaim],
       [largeName, large],
     ], duration);
@@ -727,7 +736,7 @@ async function main(): Promise<void> {
   }
   console.log('\n3. Over HTTP');
   console.table(rows);
-  const submitP95 = rows.find((r) => r.clients === 1 && r.scenario === scenarios[0]?.name)?.['p95 ms'];
+  const submitP95 = rows.find((r) => r.clients === 1 && r.scenario === submitTypical.name)?.['p95 ms'];
   if (smallFloorP95 && submitP95 !== undefined) {
     console.log(`typical $submit p95, 1 client: ${submitP95} ms = ${round(submitP95 / smallFloorP95)}× the small-library floor's p95 (${smallFloorP95} ms; target ≤ 3×)`);
     // The same request over HTTP, stored, against raw cql-execution of its policy's own ELM alone.
@@ -735,7 +744,7 @@ async function main(): Promise<void> {
   }
 
   // 4. Small requests while large requests run back to back.
-  await isolationSection(server, scenarios, [
+  await isolationSection(server, submitTypical, [
     [`${itemCount}-item Claim`, itemsClaim],
     [largeName, large],
   ], duration);
@@ -750,7 +759,7 @@ async function main(): Promise<void> {
   const workers = loadConfig({ ...process.env }).evaluation.workers || os.availableParallelism();
   await server.stop();
   const single = await startServer(dataDir, { EVALUATION_WORKERS: '0' });
-  await cannon(single.url, scenarios[0] as Scenario, { amount: 200, connections: 4 });
+  await cannon(single.url, submitTypical, { amount: 200, connections: 4 });
   const inProcess = rss(single.child.pid);
   await single.stop();
   console.log(
@@ -758,7 +767,7 @@ async function main(): Promise<void> {
       `in-process evaluation (EVALUATION_WORKERS=0) after 200 requests: ${inProcess.now} MB, peak ${inProcess.peak} MB; ` +
       `per worker ≈ ${Math.round((pooled.now - inProcess.now) / workers)} MB`,
   );
-  await rssByPart(dataDir, scenarios[0] as Scenario, 200);
+  await rssByPart(dataDir, submitTypical, 200);
   console.log(`load average at the end: ${load()}`);
 
   await Promise.all([ehr.close(), ehrWithoutBatch.close()]);

@@ -62,6 +62,18 @@ describe('POST /fhir/Claim/$submit', () => {
     expect((stored.body as ClaimResponse).id).toBe(claimResponse.id);
   });
 
+  test('the approvable request (fixtures/pas/kineret-request-approvable.json, the ra-approvable chart) is certified (A1) with a number and period', async () => {
+    const bundle = JSON.parse(fs.readFileSync(path.join(__dirname, '../../fixtures/pas/kineret-request-approvable.json'), 'utf8')) as Bundle;
+    (bundle.entry?.[0]?.resource as { identifier?: unknown[] }).identifier = [{ system: 'urn:example:test-claims', value: `claim-${process.pid}-${++counter}` }];
+    const res = await submit(bundle);
+    expect(res.status).toBe(200);
+    const claimResponse = (res.body as Bundle).entry?.[0]?.resource as ClaimResponse;
+    expect(reviewAction(claimResponse)).toBe('A1');
+    expect(claimResponse.preAuthRef).toMatch(/^PA-/);
+    expect(claimResponse.preAuthPeriod?.start).toBeDefined();
+    expect((claimResponse.processNote ?? []).map((n) => n.text).join('\n')).toContain('certified under CP.PHAR.244');
+  });
+
   test('fullUrls and identifier systems use PUBLIC_BASE_URL; ClaimResponse.request resolves to the stored Claim (profile-claimresponse request 1..1)', async () => {
     const body = base();
     const res = await submit(body);

@@ -23,6 +23,7 @@ import { FHIRWrapper } from 'cql-exec-fhir';
 import type { PatientObject, RecordObject, RetrieveDetails } from 'cql-execution';
 import type { Bundle, FhirResource } from 'fhir/r4';
 import type { CutFhirModel } from '../core/knowledge';
+import { memoizeCqlReads } from './cql-memo';
 
 // Parsing the full FHIR model info costs 150–400 ms: once per process (per worker thread), and only
 // for a resource type the cut model does not cover.
@@ -46,12 +47,17 @@ export interface ResourceWrapper {
  * declared element types, all of which the cut model keeps for a covered type, so both read alike.
  */
 export function resourceWrapper(cut?: CutFhirModel): ResourceWrapper {
-  if (!cut) return { wrap: (resource) => fullModelWrapper().wrap(resource), load: () => void fullModelWrapper() };
-  const covered = new Set(cut.types);
+  const covered = new Set(cut?.types ?? []);
   let cutWrapper: FHIRWrapper | undefined;
-  const forCovered = () => (cutWrapper ??= new FHIRWrapper(cut.xml));
+  const forCovered = () => (cut ? (cutWrapper ??= new FHIRWrapper(cut.xml)) : fullModelWrapper());
+  let memoized = false;
   return {
-    wrap: (resource) => (covered.has(resource.resourceType) ? forCovered() : fullModelWrapper()).wrap(resource),
+    wrap: (resource) => {
+      const wrapped = (covered.has(resource.resourceType) ? forCovered() : fullModelWrapper()).wrap(resource);
+      if (!memoized) memoizeCqlReads(wrapped);
+      memoized = true;
+      return wrapped;
+    },
     load: () => void forCovered(),
   };
 }
@@ -129,8 +135,7 @@ export class ResourceRecord implements RecordObject {
   get _typeInfo(): unknown {
     return this.#fhir.getTypeInfo();
   }
-  // A policy reads the same elements of a resource in many definitions; each read of a FHIRObject
-  // builds new wrappers (a getter per element), so the first answer per element is kept.
+  // The FHIRObject keeps its element reads (./cql-memo); the codes and dates made from them are kept here.
   readonly #values = new Map<string, unknown>();
   #memo(kind: string, field: string, read: () => unknown): unknown {
     const key = `${kind}:${field}`;
@@ -140,7 +145,7 @@ export class ResourceRecord implements RecordObject {
     return value;
   }
   get(field: string): unknown {
-    return this.#memo('get', field, () => this.#fhir.get(field));
+    return this.#fhir.get(field);
   }
   getId(): unknown {
     return this.#fhir.getId();

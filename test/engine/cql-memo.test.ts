@@ -1,0 +1,103 @@
+/**
+ * The engine's memos on cql-exec-fhir element reads and cql-execution offset conversions
+ * (src/engine/cql-memo.ts): the same values as without them, nothing enumerable added, and a
+ * caller that adjusts what it got cannot change what the next caller gets.
+ */
+import { DateTime } from 'cql-execution';
+import { FHIRWrapper } from 'cql-exec-fhir';
+import type { MedicationDispense } from 'fhir/r4';
+import { memoizeCqlReads } from '../../src/engine/cql-memo';
+
+const dispense: MedicationDispense = {
+  resourceType: 'MedicationDispense',
+  id: 'md-1',
+  status: 'completed',
+  medicationCodeableConcept: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '1441530' }] },
+  whenHandedOver: '2025-02-10T14:30:00-05:00',
+  daysSupply: { value: 28, unit: 'days', system: 'http://unitsofmeasure.org', code: 'd' },
+};
+
+type Readable = { get(field: string): unknown };
+const wrapper = FHIRWrapper.FHIRv401();
+// Read before the memos are installed: what cql-exec-fhir and cql-execution give on their own.
+const plain = wrapper.wrap(dispense) as unknown as Readable;
+const plainHandedOver = (plain.get('whenHandedOver') as Readable).get('value') as DateTime;
+const plainCoding = JSON.stringify((plain.get('medication') as Readable).get('coding'));
+const samples = [
+  new DateTime(2025, 2, 10, 14, 30, 0, 0, -5),
+  new DateTime(2024, 3, 4, null, null, null, null, 0),
+  new DateTime(2024, 12, 31, 23, 0, 0, 0, 2),
+  new DateTime(2026, 11, 20, 10, 0, null, null, -4),
+];
+const offsets = [0, -5, 5.5, undefined];
+const plainConversions = samples.map((d) => offsets.map((o) => d.convertToTimezoneOffset(o).toString()));
+
+beforeAll(() => memoizeCqlReads(wrapper.wrap(dispense)));
+
+describe('element reads', () => {
+  test('a nested element read twice is the same value, equal to the unmemoized read', () => {
+    const record = wrapper.wrap(dispense) as unknown as Readable;
+    const handedOver = record.get('whenHandedOver') as Readable;
+    expect(record.get('whenHandedOver')).toBe(handedOver);
+    const value = handedOver.get('value') as DateTime;
+    expect(handedOver.get('value')).toBe(value);
+    expect(value.toString()).toBe(plainHandedOver.toString());
+    expect(JSON.stringify((record.get('medication') as Readable).get('coding'))).toBe(plainCoding);
+  });
+
+  test('the cache adds no enumerable property (equality and distinct compare enumerable ones)', () => {
+    const record = wrapper.wrap(dispense) as unknown as Readable;
+    const keys = Object.keys(record);
+    record.get('status');
+    record.get('daysSupply');
+    expect(Object.keys(record)).toEqual(keys);
+  });
+
+  test('a second copy of the module installs nothing more (no memo over a memo)', () => {
+    const prototype = Object.getPrototypeOf(wrapper.wrap(dispense)) as Readable;
+    const convert = DateTime.prototype.convertToTimezoneOffset;
+    const read = prototype.get;
+    jest.isolateModules(() => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      (require('../../src/engine/cql-memo') as typeof import('../../src/engine/cql-memo')).memoizeCqlReads(wrapper.wrap(dispense));
+    });
+    expect(prototype.get).toBe(read);
+    expect(DateTime.prototype.convertToTimezoneOffset).toBe(convert);
+  });
+
+  test('each record has its own cache', () => {
+    const a = wrapper.wrap(dispense) as unknown as Readable;
+    const b = wrapper.wrap({ ...dispense, status: 'in-progress' }) as unknown as Readable;
+    expect((a.get('status') as Readable).get('value')).toBe('completed');
+    expect((b.get('status') as Readable).get('value')).toBe('in-progress');
+  });
+});
+
+describe('offset conversions', () => {
+  test('the same results as cql-execution alone, for each offset (none means 0)', () => {
+    expect(samples.map((d) => offsets.map((o) => d.convertToTimezoneOffset(o).toString()))).toEqual(plainConversions);
+    expect(samples.map((d) => offsets.map((o) => d.convertToTimezoneOffset(o).toString()))).toEqual(plainConversions);
+  });
+
+  test('a caller that adjusts its copy does not change the next answer', () => {
+    const source = new DateTime(2025, 2, 10, 14, 30, 0, 0, -5);
+    const first = source.convertToTimezoneOffset(0);
+    first.timezoneOffset = 3;
+    first.hour = 1;
+    expect(source.convertToTimezoneOffset(0).toString()).toBe('2025-02-10T19:30:00.000+00:00');
+  });
+
+  test('a source whose offset is set after a conversion is converted again', () => {
+    const source = new DateTime(2025, 2, 10, 14, 30, 0, 0, -5);
+    expect(source.convertToTimezoneOffset(0).toString()).toBe('2025-02-10T19:30:00.000+00:00');
+    source.timezoneOffset = 0;
+    expect(source.convertToTimezoneOffset(0).toString()).toBe('2025-02-10T14:30:00.000+00:00');
+  });
+
+  test('the cache adds no enumerable property', () => {
+    const source = new DateTime(2025, 2, 10, 14, 30, 0, 0, -5);
+    const keys = Object.keys(source);
+    source.convertToTimezoneOffset(0);
+    expect(Object.keys(source)).toEqual(keys);
+  });
+});

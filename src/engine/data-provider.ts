@@ -54,8 +54,10 @@ export function resourceWrapper(cut?: CutFhirModel): ResourceWrapper {
   return {
     wrap: (resource) => {
       const wrapped = (covered.has(resource.resourceType) ? forCovered() : fullModelWrapper()).wrap(resource);
-      if (!memoized) memoizeCqlReads(wrapped);
-      memoized = true;
+      if (!memoized) {
+        memoizeCqlReads(wrapped);
+        memoized = true;
+      }
       return wrapped;
     },
     load: () => void forCovered(),

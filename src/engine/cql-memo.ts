@@ -29,11 +29,14 @@ const INSTALLED = Symbol.for('pa.memoInstalled');
 
 type Memoized = Record<symbol, unknown>;
 
-/** The per-object cache, kept in a non-enumerable symbol property: equality and distinct never see it. */
-function cacheOf<K, V>(target: object, key: symbol): Map<K, V> {
+/**
+ * The per-object cache, kept in a non-enumerable symbol property: equality and distinct never see
+ * it. None for a frozen object (a value in a shared, frozen decision): it is computed as before.
+ */
+function cacheOf<K, V>(target: object, key: symbol): Map<K, V> | undefined {
   const holder = target as Memoized;
   let cache = holder[key] as Map<K, V> | undefined;
-  if (!cache) {
+  if (!cache && Object.isExtensible(target)) {
     cache = new Map<K, V>();
     Object.defineProperty(target, key, { value: cache, enumerable: false });
   }
@@ -57,9 +60,9 @@ export function memoizeElementReads(prototype: ElementReader): void {
   const read = prototype.get;
   prototype.get = function (this: ElementReader, field: string): unknown {
     const cache = cacheOf<string, unknown>(this, READS);
-    if (cache.has(field)) return cache.get(field);
+    if (cache?.has(field)) return cache.get(field);
     const value = read.call(this, field);
-    cache.set(field, value);
+    cache?.set(field, value);
     return value;
   };
   Object.defineProperty(holder, INSTALLED, { value: true, enumerable: false });
@@ -75,10 +78,10 @@ export function memoizeOffsetConversions(): void {
   prototype.convertToTimezoneOffset = function (this: DateTime, offset?: number | null): DateTime {
     const cache = cacheOf<string, DateTime>(this, CONVERSIONS);
     const key = `${String(this.timezoneOffset)}>${offset === undefined ? 0 : String(offset)}`;
-    let converted = cache.get(key);
+    let converted = cache?.get(key);
     if (!converted) {
       converted = convert.call(this, offset);
-      cache.set(key, converted);
+      cache?.set(key, converted);
     }
     return converted.copy();
   };

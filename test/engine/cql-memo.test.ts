@@ -94,6 +94,13 @@ describe('offset conversions', () => {
     expect(source.convertToTimezoneOffset(0).toString()).toBe('2025-02-10T14:30:00.000+00:00');
   });
 
+  test('a frozen DateTime or element (in a shared, frozen decision) is read and converted without a cache', () => {
+    const source = Object.freeze(new DateTime(2025, 2, 10, 14, 30, 0, 0, -5));
+    expect(source.convertToTimezoneOffset(0).toString()).toBe('2025-02-10T19:30:00.000+00:00');
+    const record = Object.freeze(wrapper.wrap(dispense)) as unknown as Readable;
+    expect(((record.get('status') as Readable).get('value'))).toBe('completed');
+  });
+
   test('the cache adds no enumerable property', () => {
     const source = new DateTime(2025, 2, 10, 14, 30, 0, 0, -5);
     const keys = Object.keys(source);

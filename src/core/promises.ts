@@ -42,10 +42,11 @@ export function yieldToEventLoop(): Promise<void> {
 
 /**
  * How long work done in time slices (a large Claim's steps, its answer's building and its JSON)
- * holds the event loop before it lets other requests in; `timeSlices`' default. Measured with small `$submit`s (1 client) beside back-to-back 1,000-item Claims,
- * three alternating rounds of 20 s: with 4 ms their p99 was 115–128 ms and p90 86–97, against
- * 131–144 and 98–106 with 8 ms; their p50 rose from 43–50 to 52–60 ms. The bench's isolation
- * section (two alternating rounds of 15 s) showed no difference beyond its noise.
+ * holds the event loop before it lets other requests in; `timeSlices`' default. Measured with
+ * small `$submit`s (1 client) beside back-to-back 1,000-item Claims, three alternating rounds of
+ * 20 s: with 4 ms their p99 was 115–128 ms and p90 86–97, against 131–144 and 98–106 with 8 ms;
+ * their p50 rose from 43–50 to 52–60 ms. The bench's isolation section (two alternating rounds of
+ * 15 s) showed no difference beyond its noise.
  */
 export const SLICE_MS = 4;
 

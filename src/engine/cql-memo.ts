@@ -54,7 +54,7 @@ export function memoizeCqlReads(wrapped: object): void {
 }
 
 /** Memoizes `get` on cql-exec-fhir's FHIRObject class, given its prototype. */
-export function memoizeElementReads(prototype: ElementReader): void {
+function memoizeElementReads(prototype: ElementReader): void {
   const holder = prototype as unknown as Memoized;
   if (holder[INSTALLED]) return;
   const read = prototype.get;
@@ -71,7 +71,7 @@ export function memoizeElementReads(prototype: ElementReader): void {
 type Convert = (this: DateTime, offset?: number | null) => DateTime;
 
 /** Memoizes cql-execution's `DateTime.convertToTimezoneOffset`, keyed by the source's offset too (some callers set it). */
-export function memoizeOffsetConversions(): void {
+function memoizeOffsetConversions(): void {
   const prototype = DateTime.prototype as unknown as { convertToTimezoneOffset: Convert } & Memoized;
   if (prototype[INSTALLED]) return;
   const convert = prototype.convertToTimezoneOffset;

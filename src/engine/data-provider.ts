@@ -50,14 +50,11 @@ export function resourceWrapper(cut?: CutFhirModel): ResourceWrapper {
   const covered = new Set(cut?.types ?? []);
   let cutWrapper: FHIRWrapper | undefined;
   const forCovered = () => (cut ? (cutWrapper ??= new FHIRWrapper(cut.xml)) : fullModelWrapper());
-  let memoized = false;
   return {
     wrap: (resource) => {
       const wrapped = (covered.has(resource.resourceType) ? forCovered() : fullModelWrapper()).wrap(resource);
-      if (!memoized) {
-        memoizeCqlReads(wrapped);
-        memoized = true;
-      }
+      // Installed from the first wrapped resource (the library's class is not exported); a no-op after.
+      memoizeCqlReads(wrapped);
       return wrapped;
     },
     load: () => void forCovered(),

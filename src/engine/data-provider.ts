@@ -23,7 +23,7 @@ import { FHIRWrapper } from 'cql-exec-fhir';
 import type { PatientObject, RecordObject, RetrieveDetails } from 'cql-execution';
 import type { Bundle, FhirResource } from 'fhir/r4';
 import type { CutFhirModel } from '../core/knowledge';
-import { memoizeCqlReads } from './cql-memo';
+import { KEYED, memoizeCqlReads } from './cql-memo';
 
 // Parsing the full FHIR model info costs 150–400 ms: once per process (per worker thread), and only
 // for a resource type the cut model does not cover.
@@ -167,10 +167,25 @@ export class ResourceRecord implements RecordObject {
   _is(typeSpecifier: unknown): boolean {
     return this.#fhir._is(typeSpecifier);
   }
+  /** The same frozen list for every record of a type, whose distinct key is then built once (./cql-memo). */
   _typeHierarchy(): ReturnType<Wrapped['_typeHierarchy']> {
-    return this.#fhir._typeHierarchy();
+    const type = this.#json.resourceType;
+    let hierarchy = hierarchies.get(type);
+    if (!hierarchy) {
+      hierarchy = this.#fhir._typeHierarchy().map((t) => Object.freeze(t));
+      Object.defineProperty(hierarchy, KEYED, { value: true, enumerable: false });
+      Object.freeze(hierarchy);
+      hierarchies.set(type, hierarchy);
+    }
+    return hierarchy;
+  }
+  /** A record never changes: its distinct key is computed once (./cql-memo). */
+  get [KEYED](): true {
+    return true;
   }
 }
+
+const hierarchies = new Map<string, ReturnType<Wrapped['_typeHierarchy']>>();
 
 interface Slot {
   resource: FhirResource;

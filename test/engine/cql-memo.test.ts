@@ -1,12 +1,15 @@
 /**
  * The engine's memos on cql-exec-fhir element reads and cql-execution offset conversions
- * (src/engine/cql-memo.ts): the same values as without them, nothing enumerable added, and a
- * caller that adjusts what it got cannot change what the next caller gets.
+ * (src/engine/cql-memo.ts): the same values as without them, no property added to the objects
+ * (cql-execution's distinct keys read even non-enumerable symbols), and a caller that adjusts what
+ * it got cannot change what the next caller gets.
  */
 import { DateTime } from 'cql-execution';
 import { FHIRWrapper } from 'cql-exec-fhir';
 import type { MedicationDispense } from 'fhir/r4';
 import { memoizeCqlReads } from '../../src/engine/cql-memo';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { toDistinctList } = require('cql-execution/lib/elm/list') as { toDistinctList: <T>(list: T[]) => T[] };
 
 const dispense: MedicationDispense = {
   resourceType: 'MedicationDispense',
@@ -45,12 +48,15 @@ describe('element reads', () => {
     expect(JSON.stringify((record.get('medication') as Readable).get('coding'))).toBe(plainCoding);
   });
 
-  test('the cache adds no enumerable property (equality and distinct compare enumerable ones)', () => {
+  test('the cache adds no property, so a read element is still one value with an unread equal one', () => {
     const record = wrapper.wrap(dispense) as unknown as Readable;
-    const keys = Object.keys(record);
+    const keys = Reflect.ownKeys(record);
     record.get('status');
     record.get('daysSupply');
-    expect(Object.keys(record)).toEqual(keys);
+    expect(Reflect.ownKeys(record)).toEqual(keys);
+    const read = record.get('daysSupply') as Readable;
+    read.get('value');
+    expect(toDistinctList([read, (wrapper.wrap(dispense) as unknown as Readable).get('daysSupply')])).toHaveLength(1);
   });
 
   test('a second copy of the module installs nothing more (no memo over a memo)', () => {
@@ -94,17 +100,42 @@ describe('offset conversions', () => {
     expect(source.convertToTimezoneOffset(0).toString()).toBe('2025-02-10T14:30:00.000+00:00');
   });
 
-  test('a frozen DateTime or element (in a shared, frozen decision) is read and converted without a cache', () => {
+  test('a frozen DateTime or element (in a shared, frozen decision) is read and converted', () => {
     const source = Object.freeze(new DateTime(2025, 2, 10, 14, 30, 0, 0, -5));
     expect(source.convertToTimezoneOffset(0).toString()).toBe('2025-02-10T19:30:00.000+00:00');
     const record = Object.freeze(wrapper.wrap(dispense)) as unknown as Readable;
     expect(((record.get('status') as Readable).get('value'))).toBe('completed');
   });
 
-  test('the cache adds no enumerable property', () => {
+  test('the cache adds no property, so a converted DateTime is still one value with an equal one', () => {
     const source = new DateTime(2025, 2, 10, 14, 30, 0, 0, -5);
-    const keys = Object.keys(source);
+    const keys = Reflect.ownKeys(source);
     source.convertToTimezoneOffset(0);
-    expect(Object.keys(source)).toEqual(keys);
+    expect(Reflect.ownKeys(source)).toEqual(keys);
+    expect(toDistinctList([source, new DateTime(2025, 2, 10, 14, 30, 0, 0, -5)])).toHaveLength(1);
+  });
+});
+
+describe('record keys', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { ResourceRecord } = require('../../src/engine/data-provider') as typeof import('../../src/engine/data-provider');
+  const record = (key: string, resource: MedicationDispense) => new ResourceRecord(key, wrapper.wrap(resource) as never, resource);
+
+  test('records of a type share one frozen type hierarchy, equal to cql-exec-fhir\'s own', () => {
+    const a = record('MedicationDispense/md-1', dispense);
+    const b = record('MedicationDispense/md-2', { ...dispense, id: 'md-2' });
+    expect(a._typeHierarchy()).toBe(b._typeHierarchy());
+    expect(Object.isFrozen(a._typeHierarchy())).toBe(true);
+    expect(a._typeHierarchy()).toEqual((wrapper.wrap(dispense) as unknown as { _typeHierarchy(): unknown })._typeHierarchy());
+  });
+
+  test('distinct keeps one of two records with one key, and both of two keys, however often it is asked', () => {
+    const a = record('MedicationDispense/md-1', dispense);
+    const same = record('MedicationDispense/md-1', dispense);
+    const other = record('MedicationDispense/md-2', { ...dispense, id: 'md-2' });
+    for (let i = 0; i < 3; i++) {
+      expect(toDistinctList([a, same, other])).toEqual([a, other]);
+      expect(toDistinctList([other, a])).toEqual([other, a]);
+    }
   });
 });

@@ -15,6 +15,8 @@
  * - as an operand of `union`, `except` or `intersect`: cql-execution makes their first operand
  *   (and union's both) distinct itself, keeping first occurrences, and reads the second only for
  *   membership;
+ * - under `collapse` (equal intervals merge), `Max`, `Min`, `AnyTrue`, `AllTrue`, and as the list of
+ *   `in` or `contains`: a duplicate changes neither a merge, an extreme, a truth nor a membership;
  * - when its one source is a list of one element (`({ x }) X return ...`): one row gives one value;
  * - when its one source is already distinct (a union, except, intersect or distinct) and it has no
  *   return clause: a filtered or sorted distinct list stays distinct.
@@ -64,6 +66,12 @@ function rewrite(node: unknown): unknown {
   const n = copy ?? (node as ElmNode);
   if (n.type === 'Exists') return withChild(n, 'operand', returnAll(n.operand, { sorted: true }));
   if (n.type === 'First') return withChild(n, 'source', returnAll(n.source, { sorted: false }));
+  if (BLIND_TO_DUPLICATES.has(n.type ?? '')) return withChild(n, 'source', returnAll(n.source, { sorted: true }));
+  const list = LIST_OPERAND[n.type ?? ''];
+  if (list !== undefined && Array.isArray(n.operand)) {
+    const operand = returnAll(n.operand[list], { sorted: true });
+    if (operand !== n.operand[list]) return { ...n, operand: n.operand.map((o: unknown, i) => (i === list ? operand : o)) };
+  }
   if (SET_OPERATORS.has(n.type ?? '') && Array.isArray(n.operand)) {
     const operands = n.operand.map((operand: unknown) => returnAll(operand, { sorted: true }));
     return operands.every((o, i) => o === (n.operand as unknown[])[i]) ? n : { ...n, operand: operands };
@@ -71,6 +79,11 @@ function rewrite(node: unknown): unknown {
   if (n.type === 'Query' && yieldsDistinct(n as ElmQuery)) return returnAll(n, { sorted: true }) as ElmNode;
   return n;
 }
+
+/** Aggregates of a `source` list that a duplicate cannot change. */
+const BLIND_TO_DUPLICATES = new Set(['Max', 'Min', 'AnyTrue', 'AllTrue']);
+/** Operators with a list operand (by position) that a duplicate cannot change. */
+const LIST_OPERAND: Record<string, number> = { Collapse: 0, In: 1, Contains: 0 };
 
 /** Set operators whose result cql-execution makes distinct itself. */
 const SET_OPERATORS = new Set(['Union', 'Except', 'Intersect']);

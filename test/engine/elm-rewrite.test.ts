@@ -43,6 +43,23 @@ describe('withoutNeedlessDistinct', () => {
     for (const operand of statement(out, 0).operand as { return: unknown }[]) expect(operand.return).toEqual({ distinct: false, expression: alias('C') });
   });
 
+  test('a query under collapse, Max, Min, AnyTrue or AllTrue, or as the list of in or contains, returns all', () => {
+    const out = withoutNeedlessDistinct(
+      library(
+        { type: 'Collapse', operand: [query(), { type: 'Quantity' }] },
+        ...['Max', 'Min', 'AnyTrue', 'AllTrue'].map((type) => ({ type, source: query({ sort: { by: [] } }) })),
+        { type: 'In', operand: [{ type: 'Literal' }, query()] },
+        { type: 'Contains', operand: [query(), { type: 'Literal' }] },
+      ),
+    );
+    const returnAll = { distinct: false, expression: alias('C') };
+    expect(((statement(out, 0).operand as unknown[])[0] as { return: unknown }).return).toEqual(returnAll);
+    for (const i of [1, 2, 3, 4]) expect((statement(out, i).source as { return: unknown }).return).toEqual(returnAll);
+    expect(((statement(out, 5).operand as unknown[])[1] as { return: unknown }).return).toEqual(returnAll);
+    expect(((statement(out, 6).operand as unknown[])[0] as { return: unknown }).return).toEqual(returnAll);
+    expect((statement(out, 5).operand as unknown[])[0]).toEqual({ type: 'Literal' });
+  });
+
   test('a query of one row returns all; so does one without a return clause over a distinct list', () => {
     const one = { type: 'List', element: [{ type: 'Literal' }] };
     const union = { type: 'Union', operand: [{ type: 'ExpressionRef' }, { type: 'ExpressionRef' }] };
@@ -65,6 +82,8 @@ describe('withoutNeedlessDistinct', () => {
     const elm = library(
       query(),
       { type: 'Count', source: query() },
+      { type: 'Sum', source: query() },
+      { type: 'In', operand: [query(), { type: 'Interval' }] },
       { type: 'Exists', operand: query({ aggregate: { distinct: true } }) },
       { type: 'Exists', operand: twoSources },
       { type: 'Union', operand: [twoSources, query({ aggregate: { distinct: true } })] },

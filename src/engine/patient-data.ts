@@ -3,7 +3,8 @@
  * with every resource carrying an id and every intra-bundle reference written `Type/id`.
  *
  * PAS and CDS Hooks bundles often use `urn:uuid:` fullUrls and references; the CQL matches
- * references by id, so they are normalized here once. The caller's bundle is never modified.
+ * references by id, so they are normalized here once. The caller's bundle is not modified, unless
+ * the caller hands it over (`inPlace`: a worker's own copy of a request).
  */
 import type { Bundle, BundleEntry, FhirResource, Questionnaire, QuestionnaireResponse, Resource } from 'fhir/r4';
 import { patientReference } from '../fhir/reference';
@@ -80,12 +81,13 @@ export interface PatientData {
 /**
  * @param source any Bundle (PAS request, CDS Hooks prefetch collection, a Synthea transaction)
  * @param patientId the patient the request is about; when absent, the first Patient in the bundle
+ * @param options.inPlace the resources are the caller's to change: prepared without a copy
  */
-export function preparePatientData(source: Bundle, patientId?: string): PatientData {
+export function preparePatientData(source: Bundle, patientId?: string, options: { inPlace?: boolean } = {}): PatientData {
   const entries = (Array.isArray(source.entry) ? source.entry : []).filter(
     (e) => typeof e === 'object' && e !== null && typeof e.resource === 'object' && e.resource !== null && typeof e.resource.resourceType === 'string',
   );
-  const resources: FhirResource[] = entries.map((e) => structuredClone(e.resource as FhirResource));
+  const resources: FhirResource[] = entries.map((e) => (options.inPlace ? (e.resource as FhirResource) : structuredClone(e.resource as FhirResource)));
   const targets = new Map<string, string>();
   let generated = 0;
   resources.forEach((resource, index) => {

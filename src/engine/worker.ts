@@ -48,7 +48,7 @@ export type ThreadTask = EvaluationTask | StructureTask;
 
 nameThread('pa-cql');
 const { paths, policies, timeoutMs, timeZone } = workerData as WorkerData;
-const engine = policyEngine({ ...readKnowledgeSources(paths), policies }, { timeoutMs, timeZone });
+const engine = policyEngine({ ...readKnowledgeSources(paths), policies }, { timeoutMs, timeZone, ownsRequests: true });
 // Load what the first request would otherwise pay for: the model info and every policy library.
 engine.libraries.wrapper.load();
 for (const policy of engine.catalog.policies) engine.libraries.executable(policy.library.name);

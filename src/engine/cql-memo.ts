@@ -34,27 +34,37 @@ const INSTALLED = Symbol.for('pa.memoInstalled');
 type Memoized = Record<symbol, unknown>;
 
 /**
- * The caches, by object, outside the objects: Immutable.js, which makes cql-execution's distinct
- * keys, reads an object's own symbol properties too, so a cache kept on a DateTime made it differ
- * from an equal one. Shared by every copy of this module, like the memos that use them.
+ * The caches live on each object, under one non-enumerable string key. cql-execution's equality
+ * reads enumerable keys (`Object.keys`); Immutable.js, which makes its distinct keys, reads those and
+ * every symbol. So neither sees it. (Symbols did show: a converted DateTime then differed from an
+ * equal one in distinct.) A frozen object (a value in a shared, frozen decision) gets no cache.
  */
-const caches = ((globalThis as Memoized)[Symbol.for('pa.cqlMemoCaches')] ??= {
-  reads: new WeakMap<object, Map<string, unknown>>(),
-  conversions: new WeakMap<object, Map<string, DateTime>>(),
-  keys: new WeakMap<object, unknown>(),
-}) as {
-  reads: WeakMap<object, Map<string, unknown>>;
-  conversions: WeakMap<object, Map<string, DateTime>>;
-  keys: WeakMap<object, unknown>;
-};
+const SLOT = '__paMemo';
+
+interface Slot {
+  reads?: Map<string, unknown>;
+  conversions?: Map<string, DateTime>;
+  key?: { value: unknown };
+}
+
+function slotOf(target: object): Slot | undefined {
+  const holder = target as { [SLOT]?: Slot };
+  let slot = holder[SLOT];
+  if (!slot && Object.isExtensible(target)) {
+    slot = {};
+    Object.defineProperty(target, SLOT, { value: slot, enumerable: false });
+  }
+  return slot;
+}
 
 /** Marks an object whose distinct key never changes (`KEYED in value`). */
 export const KEYED = Symbol.for('pa.keyedOnce');
 
-function cacheOf<V>(caches: WeakMap<object, Map<string, V>>, target: object): Map<string, V> {
-  let cache = caches.get(target);
-  if (!cache) caches.set(target, (cache = new Map<string, V>()));
-  return cache;
+/** `value` marked KEYED, with room for its key even once it is frozen. */
+export function keyedOnce<T extends object>(value: T): T {
+  Object.defineProperty(value, KEYED, { value: true, enumerable: false });
+  slotOf(value);
+  return value;
 }
 
 interface ElementReader {
@@ -74,10 +84,11 @@ function memoizeElementReads(prototype: ElementReader): void {
   if (holder[INSTALLED]) return;
   const read = prototype.get;
   prototype.get = function (this: ElementReader, field: string): unknown {
-    const cache = cacheOf(caches.reads, this);
-    if (cache.has(field)) return cache.get(field);
+    const slot = slotOf(this);
+    const cache = slot ? (slot.reads ??= new Map<string, unknown>()) : undefined;
+    if (cache?.has(field)) return cache.get(field);
     const value = read.call(this, field);
-    cache.set(field, value);
+    cache?.set(field, value);
     return value;
   };
   Object.defineProperty(holder, INSTALLED, { value: true, enumerable: false });
@@ -91,12 +102,13 @@ function memoizeOffsetConversions(): void {
   if (prototype[INSTALLED]) return;
   const convert = prototype.convertToTimezoneOffset;
   prototype.convertToTimezoneOffset = function (this: DateTime, offset?: number | null): DateTime {
-    const cache = cacheOf(caches.conversions, this);
+    const slot = slotOf(this);
+    const cache = slot ? (slot.conversions ??= new Map<string, DateTime>()) : undefined;
     const key = `${String(this.timezoneOffset)}>${offset === undefined ? 0 : String(offset)}`;
-    let converted = cache.get(key);
+    let converted = cache?.get(key);
     if (!converted) {
       converted = convert.call(this, offset);
-      cache.set(key, converted);
+      cache?.set(key, converted);
     }
     return converted.copy();
   };
@@ -113,9 +125,10 @@ function memoizeKeys(): void {
   const normalize = util.toNormalizedKey;
   const memo = (value: unknown): unknown => {
     if (value === null || typeof value !== 'object' || !(KEYED in value)) return normalize(value);
-    if (caches.keys.has(value)) return caches.keys.get(value);
+    const slot = slotOf(value);
+    if (slot?.key) return slot.key.value;
     const key = normalize(value);
-    caches.keys.set(value, key);
+    if (slot) slot.key = { value: key };
     return key;
   };
   Object.defineProperty(memo, INSTALLED, { value: true, enumerable: false });

@@ -23,7 +23,7 @@ import { FHIRWrapper } from 'cql-exec-fhir';
 import type { PatientObject, RecordObject, RetrieveDetails } from 'cql-execution';
 import type { Bundle, FhirResource } from 'fhir/r4';
 import type { CutFhirModel } from '../core/knowledge';
-import { KEYED, memoizeCqlReads } from './cql-memo';
+import { KEYED, keyedOnce, memoizeCqlReads } from './cql-memo';
 
 // Parsing the full FHIR model info costs 150–400 ms: once per process (per worker thread), and only
 // for a resource type the cut model does not cover.
@@ -172,8 +172,7 @@ export class ResourceRecord implements RecordObject {
     const type = this.#json.resourceType;
     let hierarchy = hierarchies.get(type);
     if (!hierarchy) {
-      hierarchy = this.#fhir._typeHierarchy().map((t) => Object.freeze(t));
-      Object.defineProperty(hierarchy, KEYED, { value: true, enumerable: false });
+      hierarchy = keyedOnce(this.#fhir._typeHierarchy().map((t) => Object.freeze(t)));
       Object.freeze(hierarchy);
       hierarchies.set(type, hierarchy);
     }

@@ -1,9 +1,9 @@
 /**
  * Three memos on the CQL engine's own objects, for the CPU and the garbage of an evaluation (issue
- * 11). Each caches a pure function of an object, by object (a WeakMap), so a value lives no longer
- * than the evaluation that made it, and none changes what is computed. (One edge: cql-execution sets the
- * offset of a `start of`/`end of` equal to its year-1 or year-9999 bound in place; a FHIR value of
- * exactly that instant keeps the new offset for the rest of its evaluation.)
+ * 11). Each caches a pure function of an object on that object (see `SLOT`), so a value lives no
+ * longer than the evaluation that made it, and none changes what is computed. (One edge:
+ * cql-execution sets the offset of a `start of`/`end of` equal to its year-1 or year-9999 bound in
+ * place; a FHIR value of exactly that instant keeps the new offset for the rest of its evaluation.)
  *
  * - A cql-exec-fhir FHIRObject builds a new FHIRObject (a getter per element) for a nested element,
  *   and parses a date-time string again through luxon, on every read. A policy reads the same
@@ -14,7 +14,6 @@
  *   That includes each arithmetic result's overflow check against its MIN/MAX constants (offset 0)
  *   and each `start of`/`end of`: ~210 conversions per typical evaluation. A DateTime now keeps its
  *   conversion to each offset, and hands out a copy, since some callers adjust what they get.
- *
  * - cql-execution's distinct and set operators key each element (toNormalizedKey). A record's key
  *   is its one enumerable property and its type hierarchy, built anew each time: ~50 µs a key, and
  *   ~40 keys (2 ms) per approvable evaluation. An object marked KEYED never changes (a record, and

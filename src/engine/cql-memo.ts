@@ -26,11 +26,16 @@
  */
 import { DateTime } from 'cql-execution';
 
+// The module whose exported toNormalizedKey cql-execution's distinct and set operators call.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const immutableUtil = require('cql-execution/lib/util/immutableUtil') as { toNormalizedKey: Normalize };
+
 // A registered symbol: a second copy of this module (a test runner's module registry) finds the
 // memos already in place on the libraries' shared classes instead of wrapping them again.
 const INSTALLED = Symbol.for('pa.memoInstalled');
 
 type Memoized = Record<symbol, unknown>;
+type Normalize = ((value: unknown) => unknown) & Memoized;
 
 /**
  * The caches live on each object, under one non-enumerable string key. cql-execution's equality
@@ -114,14 +119,10 @@ function memoizeOffsetConversions(): void {
   Object.defineProperty(prototype, INSTALLED, { value: true, enumerable: false });
 }
 
-type Normalize = ((value: unknown) => unknown) & Memoized;
-
 /** Memoizes cql-execution's toNormalizedKey for KEYED objects. Its callers read it from the module's exports at each call. */
 function memoizeKeys(): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const util = require('cql-execution/lib/util/immutableUtil') as { toNormalizedKey: Normalize };
-  if (util.toNormalizedKey[INSTALLED]) return;
-  const normalize = util.toNormalizedKey;
+  if (immutableUtil.toNormalizedKey[INSTALLED]) return;
+  const normalize = immutableUtil.toNormalizedKey;
   const memo = (value: unknown): unknown => {
     if (value === null || typeof value !== 'object' || !(KEYED in value)) return normalize(value);
     const slot = slotOf(value);
@@ -131,5 +132,5 @@ function memoizeKeys(): void {
     return key;
   };
   Object.defineProperty(memo, INSTALLED, { value: true, enumerable: false });
-  util.toNormalizedKey = memo as Normalize;
+  immutableUtil.toNormalizedKey = memo as Normalize;
 }

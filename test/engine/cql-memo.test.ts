@@ -1,6 +1,6 @@
 /**
- * The engine's memos on cql-exec-fhir element reads and cql-execution offset conversions
- * (src/engine/cql-memo.ts): the same values as without them, nothing added that equality or
+ * The engine's memos on cql-exec-fhir element reads, cql-execution offset conversions and records'
+ * distinct keys (src/engine/cql-memo.ts): the same values as without them, nothing added that equality or
  * distinct read (enumerable keys; Immutable.js reads every symbol too), and a caller that adjusts
  * what it got cannot change what the next caller gets.
  */

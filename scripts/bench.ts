@@ -24,7 +24,7 @@
  *    throughput whatever the pool does, and CPU time does not depend on the machine's other load.
  *    The PGlite thread and the evaluation workers are told apart by their thread names.
  *
- *   npm run bench -- [--duration 5] [--items 1000] [--synthea <dir>] [--only floors|cpu|isolation|startup|rss] [--runs 5] [--postgres URL]
+ *   npm run bench -- [--duration 5] [--items 1000] [--synthea <dir>] [--only floors|cpu|isolation|startup|rss] [--runs 5] [--requests 300] [--postgres URL]
  *
  * The Synthea record (the one whose request is nearest 800 KB as sent) comes from
  * ../shared/data/synthea (or --synthea); without it a generated
@@ -600,6 +600,8 @@ async function isolationSection(server: Server, smallScenario: Scenario, larges:
 async function main(): Promise<void> {
   const duration = arg('duration', 5);
   const itemCount = arg('items', 1000);
+  // Requests per small scenario in the CPU section: more than the default to tell two builds apart on a noisy VM.
+  const cpuRequests = arg('requests', 300);
   const syntheaDir = stringArg('synthea', path.resolve(REPO_ROOT, '..', 'shared', 'data', 'synthea'));
   const load = () => os.loadavg().map((x) => x.toFixed(1)).join(' ');
   process.stdout.write(`bench: node ${process.version}, ${os.availableParallelism()} CPUs, load ${load()}, ${duration}s per scenario, store ${process.env.DATABASE_URL ? 'postgresql' : 'pglite'}\n`);
@@ -694,7 +696,7 @@ async function main(): Promise<void> {
     const table = [];
     for (const s of scenarios) {
       await warmUp(server.url, s);
-      table.push(await cpuPerRequest(server, s, 300, 8));
+      table.push(await cpuPerRequest(server, s, cpuRequests, 8));
     }
     table.push(await cpuPerRequest(server, { name: `$submit ${largeName}`, path: '/fhir/Claim/$submit', body: () => fresh(large) }, 10, 1));
     table.push(await cpuPerRequest(server, itemsScenario, 3, 1));

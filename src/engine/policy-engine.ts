@@ -24,7 +24,7 @@ import { codingsOf } from '../fhir/json';
 import { resourcesOfType } from '../fhir/bundle-index';
 import type { CodeService } from 'cql-execution';
 import { DEFAULT_PAYER_TIME_ZONE, payerToday } from '../core/dates';
-import { installDateDurations } from './date-durations';
+import { installCqlDates } from './cql-dates';
 
 export interface PolicyEngine {
   readonly catalog: PolicyCatalog;
@@ -62,8 +62,8 @@ export interface EngineOptions {
 
 export function policyEngine(sources: EngineSources, options: EngineOptions = {}): PolicyEngine {
   const { knowledge, valueSets } = sources;
-  // Durations between Dates by calendar arithmetic, for every evaluation in this thread (./date-durations).
-  installDateDurations();
+  // cql-execution's date operations by calendar arithmetic, for every evaluation in this thread (./cql-dates).
+  installCqlDates();
   const catalog = createCatalog(sources.policies, valueSets);
   const libraries = librariesOf(knowledge.elm, knowledge.elmFolder, knowledge.fhirModel);
   for (const policy of catalog.policies) {

@@ -23,7 +23,7 @@ import { FHIRWrapper } from 'cql-exec-fhir';
 import type { PatientObject, RecordObject, RetrieveDetails } from 'cql-execution';
 import type { Bundle, FhirResource } from 'fhir/r4';
 import type { CutFhirModel } from '../core/knowledge';
-import { KEYED, keyedOnce, memoizeCqlReads } from './cql-memo';
+import { KEYED, keyedOnce, wrapRecord } from './cql-memo';
 
 // Parsing the full FHIR model info costs 150–400 ms: once per process (per worker thread), and only
 // for a resource type the cut model does not cover.
@@ -51,12 +51,8 @@ export function resourceWrapper(cut?: CutFhirModel): ResourceWrapper {
   let cutWrapper: FHIRWrapper | undefined;
   const forCovered = () => (cut ? (cutWrapper ??= new FHIRWrapper(cut.xml)) : fullModelWrapper());
   return {
-    wrap: (resource) => {
-      const wrapped = (covered.has(resource.resourceType) ? forCovered() : fullModelWrapper()).wrap(resource);
-      // Installed from the first wrapped resource (the library's class is not exported); a no-op after.
-      memoizeCqlReads(wrapped);
-      return wrapped;
-    },
+    // The library's own wrap for a first resource, which installs the memos (./cql-memo); the same objects, built faster, after it.
+    wrap: (resource) => wrapRecord(covered.has(resource.resourceType) ? forCovered() : fullModelWrapper(), resource),
     load: () => void forCovered(),
   };
 }

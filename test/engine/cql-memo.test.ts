@@ -7,7 +7,8 @@
 import { DateTime } from 'cql-execution';
 import { FHIRWrapper } from 'cql-exec-fhir';
 import type { MedicationDispense } from 'fhir/r4';
-import { memoizeCqlReads } from '../../src/engine/cql-memo';
+import { memoizeCqlReads, wrapRecord } from '../../src/engine/cql-memo';
+import approvable from '../../fixtures/pas/kineret-request-approvable.json';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { toDistinctList } = require('cql-execution/lib/elm/list') as { toDistinctList: <T>(list: T[]) => T[] };
 /** The own keys that cql-execution's equality (enumerable ones) and Immutable.js's keys (those and every symbol) read. */
@@ -78,6 +79,31 @@ describe('element reads', () => {
     const b = wrapper.wrap({ ...dispense, status: 'in-progress' }) as unknown as Readable;
     expect((a.get('status') as Readable).get('value')).toBe('completed');
     expect((b.get('status') as Readable).get('value')).toBe('in-progress');
+  });
+});
+
+describe('records built from one descriptor map per class', () => {
+  const resources = ((approvable as { entry: { resource: { resourceType: string } }[] }).entry ?? []).map((e) => e.resource);
+  /** Each own property: its name, how it is defined, and what it gives (hidden fields by identity). */
+  const shape = (value: object) =>
+    Reflect.ownKeys(value).map((key) => {
+      const d = Object.getOwnPropertyDescriptor(value, key)!;
+      return [String(key), d.enumerable, d.configurable, d.writable, typeof d.get, d.value];
+    });
+
+  test.each(resources.map((r) => [r.resourceType, r] as const))('a %s is the object the library builds, read alike', (_type, resource) => {
+    const ours = wrapRecord(wrapper, resource) as object;
+    const library = wrapper.wrap(resource as never) as object;
+    expect(Object.getPrototypeOf(ours)).toBe(Object.getPrototypeOf(library));
+    expect(shape(ours)).toEqual(shape(library));
+    expect(JSON.stringify(ours)).toBe(JSON.stringify(library));
+    expect(toDistinctList([ours, library])).toHaveLength(1);
+  });
+
+  test('a resource type the model does not know goes to the library (which reports it), as before', () => {
+    const unknown = wrapRecord(wrapper, { resourceType: 'NoSuchType' }) as { _typeInfo?: unknown };
+    expect(unknown._typeInfo).toBeUndefined();
+    expect(Object.keys(unknown)).toEqual([]);
   });
 });
 

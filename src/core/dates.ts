@@ -31,9 +31,21 @@ export function isTimeZone(name: string): boolean {
   }
 }
 
+// Each evaluation asks for its day and its approval period: ~0.3 ms of time-zone arithmetic through
+// Intl, the same answer for every request in a second (every zone's offsets are whole seconds) and
+// for every start date of a day. So the last answer per zone, and each period, is kept.
+const lastDay = new Map<string, { second: number; day: string }>();
+const periods = new Map<string, { start: string; end: string }>();
+const MAX_PERIODS = 1_000;
+
 /** The payer's calendar date at `instant`, in `timeZone`. */
 export function payerToday(instant: Date, timeZone: string): string {
-  return format(new TZDate(instant.getTime(), timeZone), DAY_FORMAT);
+  const second = Math.floor(instant.getTime() / 1000);
+  const last = lastDay.get(timeZone);
+  if (last?.second === second) return last.day;
+  const day = format(new TZDate(instant.getTime(), timeZone), DAY_FORMAT);
+  lastDay.set(timeZone, { second, day });
+  return day;
 }
 
 /**
@@ -66,6 +78,17 @@ function toDate(day: string): TZDate {
  * (Feb 28, or Feb 29 in a leap year), never spilling into the month after.
  */
 export function approvalPeriod(start: string, months: number): { start: string; end: string } {
+  const key = `${start}|${months}`;
+  let period = periods.get(key);
+  if (!period) {
+    period = computeApprovalPeriod(start, months);
+    if (periods.size >= MAX_PERIODS) periods.clear();
+    periods.set(key, period);
+  }
+  return { ...period };
+}
+
+function computeApprovalPeriod(start: string, months: number): { start: string; end: string } {
   const from = toDate(start);
   if (!isValid(from)) throw new RangeError(`not a calendar date: ${start}`);
   // date-fns clamps to the last day of a shorter month; a clamped date is already the last day.

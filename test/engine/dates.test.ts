@@ -42,6 +42,14 @@ describe('approvalPeriod: "Approval duration: N months", inclusive', () => {
 
   test('a start that is not a calendar date is refused', () => {
     expect(() => approvalPeriod('2026-02-30', 6)).toThrow(RangeError);
+    expect(() => approvalPeriod('2026-02-30', 6)).toThrow(RangeError);
+  });
+
+  test('asked again, the same period; a caller that changes its copy does not change the next', () => {
+    const first = approvalPeriod('2026-08-31', 6);
+    first.end = 'changed';
+    expect(approvalPeriod('2026-08-31', 6)).toEqual({ start: '2026-08-31', end: '2027-02-28' });
+    expect(approvalPeriod('2026-08-31', 3)).toEqual({ start: '2026-08-31', end: '2026-11-30' });
   });
 });
 
@@ -58,6 +66,17 @@ describe("the payer's today", () => {
     [new Date('2026-07-01T06:30:00Z'), 'Asia/Kolkata', '2026-07-01'],
   ])('%s in %s is %s', (instant, zone, day) => {
     expect(payerToday(instant, zone)).toBe(day);
+  });
+
+  test('one millisecond across midnight is the next day, in each zone, however the questions alternate', () => {
+    const before = new Date('2027-01-01T04:59:59.999Z');
+    const after = new Date('2027-01-01T05:00:00.000Z');
+    for (let round = 0; round < 2; round += 1) {
+      expect(payerToday(before, NEW_YORK)).toBe('2026-12-31');
+      expect(payerToday(before, 'UTC')).toBe('2027-01-01');
+      expect(payerToday(after, NEW_YORK)).toBe('2027-01-01');
+      expect(payerToday(before, NEW_YORK)).toBe('2026-12-31');
+    }
   });
 
   test('UTC offsets follow the zone and its summer time', () => {

@@ -52,7 +52,7 @@ async function startServer(env: Record<string, string>, port: number): Promise<R
     } catch {
       return false;
     }
-  }, START_TIMEOUT, 250);
+  }, START_TIMEOUT, async () => `server output: ${output.slice(-2000)}`);
   return { child, base, log: () => output };
 }
 

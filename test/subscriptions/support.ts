@@ -16,6 +16,7 @@ import { allRoutes } from '../../src/http/routes';
 import { silentLogger } from '../../src/logger';
 import { buildContext } from '../../src/server';
 import type { ClaimRecord, Store } from '../../src/store';
+import { sendNotification, type Sender } from '../../src/subscriptions/sender';
 import { EVALUATION_DATE } from '../support/app';
 import { DATABASE_URL, freshSchema } from '../support/postgres';
 
@@ -166,6 +167,52 @@ export function eventNumberOf(bundle: Bundle): number {
   return Number(event.part.find((p) => p.name === 'event-number')?.valueString);
 }
 
+/**
+ * The real sender, recording each attempt per `subscription#event` and whether it succeeded: the
+ * outbox delivers at least once, so a second send of one event is correct only after a failed one.
+ */
+export function recordingSender(): { sender: Sender; attempts: Map<string, boolean[]> } {
+  const attempts = new Map<string, boolean[]>();
+  const sender: Sender = async (endpoint, headers, bundle, timeoutMs) => {
+    const result = await sendNotification(endpoint, headers, bundle, timeoutMs);
+    const key = eventKey(bundle);
+    attempts.set(key, [...(attempts.get(key) ?? []), result.ok]);
+    return result;
+  };
+  return { sender, attempts };
+}
+
+/** `Subscription/{id}#{event number}` of an event notification. */
+export function eventKey(bundle: Bundle): string {
+  return `${(param(bundle, 'subscription') as { valueReference: { reference: string } }).valueReference.reference}#${eventNumberOf(bundle)}`;
+}
+
+/**
+ * Each event reached the receiver, and as many times as it was sent after no failed attempt or
+ * after failed ones only (never two successful sends), and no event was sent that is not on file.
+ */
+export function expectDeliveredOnce(receiver: Receiver, attempts: Map<string, boolean[]>, expected: number): void {
+  const seen = new Map<string, number>();
+  for (const e of receiver.events()) seen.set(eventKey(e.body), (seen.get(eventKey(e.body)) ?? 0) + 1);
+  expect(seen.size).toBe(expected);
+  for (const [key, count] of seen) {
+    const tries = attempts.get(key) ?? [];
+    expect({ key, successes: tries.filter(Boolean).length }).toEqual({ key, successes: 1 });
+    // A failed attempt (a timeout) may still have reached the receiver: duplicates only then.
+    if (count > 1) expect({ key, retried: tries.length > 1 }).toEqual({ key, retried: true });
+  }
+}
+
+/** The outbox rows of each subscription, for a failure message when deliveries stall. */
+export async function outboxSummary(store: Store, subscriptionIds: string[]): Promise<string> {
+  const lines = [`outbox: ${JSON.stringify(await store.outboxStats())}`];
+  for (const id of subscriptionIds) {
+    const rows = await store.listNotifications(id);
+    lines.push(`${id} (${(await store.getSubscription(id))?.status}): ${rows.map((n) => `#${n.eventNumber} ${n.status} ×${n.attempts}${n.lastError ? ` (${n.lastError})` : ''}`).join(', ')}`);
+  }
+  return lines.join('\n');
+}
+
 /** A PAS Subscription like the IG's example, for the receiver and the organization given. */
 export function subscriptionFor(endpoint: string, org = RIVERSIDE_NPI, extra: Record<string, unknown> = {}): Record<string, unknown> {
   // The shape of the PAS IG's Subscription-PASSubscriptionExample (profile-subscription).
@@ -233,12 +280,12 @@ export async function decide(store: Store, claimId: string, note = 'approved aft
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls `check` until it holds or `ms` pass. */
-export async function until(check: () => boolean | Promise<boolean>, ms = 10_000, step = 25): Promise<void> {
+/** Polls `check` until it holds or `ms` pass; `explain` describes the state in the error. */
+export async function until(check: () => boolean | Promise<boolean>, ms = 10_000, explain?: () => Promise<string>): Promise<void> {
   const end = Date.now() + ms;
   while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(step);
+    if (Date.now() > end) throw new Error(`condition not met in ${ms} ms${explain ? `\n${await explain()}` : ''}`);
+    await sleep(25);
   }
 }
 

@@ -25,6 +25,7 @@ import { resourcesOfType } from '../fhir/bundle-index';
 import type { CodeService } from 'cql-execution';
 import { DEFAULT_PAYER_TIME_ZONE, payerToday } from '../core/dates';
 import { installCqlDates } from './cql-dates';
+import { installLeanExecute } from './cql-execute';
 
 export interface PolicyEngine {
   readonly catalog: PolicyCatalog;
@@ -62,8 +63,10 @@ export interface EngineOptions {
 
 export function policyEngine(sources: EngineSources, options: EngineOptions = {}): PolicyEngine {
   const { knowledge, valueSets } = sources;
-  // cql-execution's date operations by calendar arithmetic, for every evaluation in this thread (./cql-dates).
+  // cql-execution's date operations by calendar arithmetic, and its nodes without a per-node
+  // wrapper, for every evaluation in this thread (./cql-dates, ./cql-execute).
   installCqlDates();
+  installLeanExecute();
   const catalog = createCatalog(sources.policies, valueSets);
   const libraries = librariesOf(knowledge.elm, knowledge.elmFolder, knowledge.fhirModel);
   for (const policy of catalog.policies) {

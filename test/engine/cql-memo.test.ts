@@ -4,6 +4,8 @@
  * distinct read (enumerable keys; Immutable.js reads every symbol too), and a caller that adjusts
  * what it got cannot change what the next caller gets.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { DateTime } from 'cql-execution';
 import { FHIRWrapper } from 'cql-exec-fhir';
 import type { MedicationDispense } from 'fhir/r4';
@@ -29,6 +31,8 @@ const wrapper = FHIRWrapper.FHIRv401();
 const plain = wrapper.wrap(dispense) as unknown as Readable;
 const plainHandedOver = (plain.get('whenHandedOver') as Readable).get('value') as DateTime;
 const plainCoding = JSON.stringify((plain.get('medication') as Readable).get('coding'));
+// The library's own element read, before the memos wrap it.
+const plainGet = (Object.getPrototypeOf(plain) as { get(this: unknown, field: string): unknown }).get;
 const samples = [
   new DateTime(2025, 2, 10, 14, 30, 0, 0, -5),
   new DateTime(2024, 3, 4, null, null, null, null, 0),
@@ -164,6 +168,114 @@ describe('record keys', () => {
     for (let i = 0; i < 3; i++) {
       expect(toDistinctList([a, same, other])).toEqual([a, other]);
       expect(toDistinctList([other, a])).toEqual([other, a]);
+    }
+  });
+});
+
+describe('elements below a record built from one descriptor map per class', () => {
+  // The library's own read, taken before the memos were installed (beforeAll runs after this file's top level).
+  type Parts = { _json: unknown; _typeInfo: { name: string }; get(field: string): unknown };
+  const libraryGet = plainGet;
+  const isObject = (v: unknown): v is Parts => typeof v === 'object' && v !== null && '_typeInfo' in v;
+  const sharedGetters = new Map<string, Map<unknown, number>>();
+
+  /** Reads every element of `ours` and `theirs` (the library's read) down to `depth`, comparing as it goes. */
+  function compare(ours: unknown, theirs: unknown, path: string, depth: number): number {
+    if (Array.isArray(theirs)) {
+      expect({ path, list: Array.isArray(ours), length: (ours as unknown[]).length }).toEqual({ path, list: true, length: theirs.length });
+      return theirs.reduce<number>((n, item, i) => n + compare((ours as unknown[])[i], item, `${path}[${i}]`, depth), 0);
+    }
+    if (!isObject(theirs)) {
+      // A System value (string, number, Code, DateTime…), or null/undefined: equal by type and content.
+      expect({ path, type: typeof ours, ctor: (ours as object | null)?.constructor?.name, json: JSON.stringify(ours) }).toEqual({
+        path,
+        type: typeof theirs,
+        ctor: (theirs as object | null)?.constructor?.name,
+        json: JSON.stringify(theirs),
+      });
+      return 0;
+    }
+    expect(isObject(ours)).toBe(true);
+    const o = ours as Parts;
+    expect({ path, proto: Object.getPrototypeOf(o) === Object.getPrototypeOf(theirs), json: o._json === theirs._json || JSON.stringify(o._json) === JSON.stringify(theirs._json), type: o._typeInfo === theirs._typeInfo }).toEqual({
+      path,
+      proto: true,
+      json: true,
+      type: true,
+    });
+    const keys = Object.keys(theirs);
+    expect(Object.keys(o)).toEqual(keys);
+    const getter = keys[0] ? Object.getOwnPropertyDescriptor(o, keys[0])?.get : undefined;
+    if (getter) {
+      const counts = sharedGetters.get(o._typeInfo.name) ?? new Map<unknown, number>();
+      sharedGetters.set(o._typeInfo.name, counts.set(getter, (counts.get(getter) ?? 0) + 1));
+    }
+    if (depth === 0) return 1;
+    let n = 1;
+    for (const key of keys) {
+      if ((theirs._json as Record<string, unknown>)[key] === undefined && key !== 'value' && !/[A-Z]/.test(key)) continue;
+      n += compare(o.get(key), libraryGet.call(theirs, key), `${path}.${key}`, depth - 1);
+    }
+    // Choice elements are read by their short name (value, effective, medication…), which JSON never has.
+    for (const key of ['value', 'effective', 'medication', 'onset', 'abatement', 'occurrence', 'answer']) {
+      if (keys.includes(key)) n += compare(o.get(key), libraryGet.call(theirs, key), `${path}.${key}`, depth - 1);
+    }
+    return n;
+  }
+
+  /** Every resource in the fixtures, contained and nested ones included. */
+  function fixtureResources(): { resourceType: string }[] {
+    const found: { resourceType: string }[] = [];
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) return node.forEach(walk);
+      if (typeof node !== 'object' || node === null) return;
+      const record = node as Record<string, unknown>;
+      if (typeof record.resourceType === 'string' && record.resourceType !== 'Bundle' && record.resourceType !== 'Parameters') found.push(record as { resourceType: string });
+      Object.values(record).forEach(walk);
+    };
+    const files = (dir: string): string[] =>
+      fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? files(path.join(dir, d.name)) : d.name.endsWith('.json') ? [path.join(dir, d.name)] : []));
+    for (const file of files(path.join(__dirname, '../../fixtures'))) walk(JSON.parse(fs.readFileSync(file, 'utf8')));
+    return found;
+  }
+
+  test('every element of every fixture resource, four levels down, is what the library reads', () => {
+    const resources = fixtureResources();
+    expect(resources.length).toBeGreaterThan(300);
+    let objects = 0;
+    for (const resource of resources) objects += compare(wrapRecord(wrapper, resource), wrapper.wrap(resource as never), resource.resourceType, 4);
+    expect(objects).toBeGreaterThan(5000);
+    // Complex elements (CodeableConcept, Coding, Reference…) came from the class's one descriptor map
+    // (a choice, such as medication[x], still from the library: a getter of its own).
+    for (const type of ['CodeableConcept', 'Coding', 'Reference', 'Identifier']) {
+      expect({ type, shared: Math.max(...(sharedGetters.get(type) ?? new Map<unknown, number>()).values()) > 100 }).toEqual({ type, shared: true });
+    }
+  });
+
+  test('odd shapes read as the library reads them: a list given as an object, an object given as a list, nulls in a list, paths and explicit choices', () => {
+    const odd = {
+      resourceType: 'Observation',
+      status: 'final',
+      _status: { extension: [{ url: 'http://example.org/x', valueString: 'y' }] },
+      category: { coding: [{ code: 'laboratory' }] },
+      code: [{ coding: [{ code: '1' }] }],
+      performer: [null, { reference: 'Practitioner/1' }],
+      valueQuantity: { value: 3, unit: 'mg' },
+      _effectiveDateTime: { extension: [] },
+      effectiveDateTime: '2025-01-02',
+    };
+    for (const field of ['status', 'category', 'code', 'performer', 'value', 'valueQuantity', 'code.coding', 'effective', 'effectiveDateTime', 'subject', 'noSuchElement']) {
+      const ours = wrapRecord(wrapper, odd) as unknown as Parts;
+      const theirs = wrapper.wrap(odd as never) as unknown as Parts;
+      let expected: unknown;
+      let thrown: unknown;
+      try {
+        expected = libraryGet.call(theirs, field);
+      } catch (error) {
+        thrown = error;
+      }
+      if (thrown) expect(() => ours.get(field)).toThrow((thrown as Error).message);
+      else compare(ours.get(field), expected, field, 2);
     }
   });
 });

@@ -26,16 +26,18 @@
  * - A new FHIRObject walks its class's bases for the element names and defines one getter for each,
  *   one at a time. For the records the engine wraps (./data-provider), `wrapRecord` builds the same
  *   object (prototype, hidden fields, enumerable getters in the same order) from one descriptor map
- *   per class: 2–3× faster per object. So does the first read of a complex element below a record
- *   (a CodeableConcept, a list of Codings…: `readElement`); primitives, choices and paths, whose
- *   JSON the library merges or picks by type, are still read by the library.
+ *   per class: 2–3× faster per object. So does the first read of an element below a record
+ *   (`readElement`: a CodeableConcept, a list of Codings, a primitive with its `_element` merged in,
+ *   the typed name a choice has in the JSON), as cql-exec-fhir's `get` reads it. System values
+ *   (strings, dates), paths and explicit choice names are still read by the library.
  *
  * Measured on the approvable CP.PHAR.244 request: the first two, `engine.evaluate` p50 7.1–8.9 →
  * 5.5–5.7 ms; over HTTP with 8 clients (PGlite, heap growing 50, two rounds) 109–112 → 120–130
  * req/s, the CQL workers' CPU per request −12–15%, their GC helpers' −20%. The third, the records'
  * distinct keys 2.1 → 0.7 ms per evaluation (instrumented toDistinctList, 200 runs after 100). The
- * last two, 42.6 → 40.9 M instructions per evaluation (callgrind, node --predictable). The complex
- * elements: CPU per evaluation 5.9–6.0 → 4.7–5.2 ms (in-process, 1,000 after 200).
+ * last two, 42.6 → 40.9 M instructions per evaluation (callgrind, node --predictable). The elements
+ * below records: CPU per evaluation 5.9–6.0 → 4.7–5.2 ms (in-process, 1,000 after 200) for complex
+ * ones; primitives and choices too, 5.6–6.1 → 4.9–5.4 (the same, alternating builds).
  */
 import { DateTime } from 'cql-execution';
 import type { FHIRWrapper } from 'cql-exec-fhir';
@@ -83,6 +85,8 @@ interface TypeSpecifier {
   name?: string;
   fqn?: string;
   elementType?: TypeSpecifier;
+  isChoice?: boolean;
+  choices?: TypeSpecifier[];
 }
 interface ModelInfo {
   findClass(name: string): ClassInfo | undefined;
@@ -189,13 +193,21 @@ function fhirObject(json: unknown, type: ClassInfo, model: ModelInfo): object {
 }
 
 /**
- * How to read one element of a class without the library: a complex FHIR type (or a list of one),
- * neither a choice nor a primitive, whose JSON property is the element's name. Null: the library reads it.
+ * How to read one element of a class without the library: the JSON properties that may hold it, in
+ * the library's order (the element's own, or each typed name of a choice: valueQuantity, valueString…)
+ * and the FHIR class each becomes. Null: the library reads it (a path, an explicit choice name, an
+ * element the model does not know).
  */
 interface ElementPlan {
-  property: string;
-  type: ClassInfo;
+  candidates: { property: string; shape: Shape | null }[];
   list: boolean;
+  choice: boolean;
+}
+
+/** A FHIR class to build; a primitive's (or a code class's) object merges `_element` into `{ value }`. Null: a System type, which the library converts. */
+interface Shape {
+  type: ClassInfo;
+  primitive: boolean;
 }
 
 function planOf(type: ClassInfo, field: string, model: ModelInfo): ElementPlan | null {
@@ -210,37 +222,84 @@ function planOf(type: ClassInfo, field: string, model: ModelInfo): ElementPlan |
 
 function makePlan(type: ClassInfo, field: string, model: ModelInfo): ElementPlan | null {
   const element = type.findElement(field, true);
-  // Not an element, a path, or an explicit choice name (e.g. valueQuantity): the library.
   if (!element || element.name !== field) return null;
   const specifier = element.typeSpecifier;
+  if (specifier.isChoice) {
+    const candidates = [];
+    for (const choice of specifier.choices ?? []) {
+      if (!choice.isNamed || !choice.name) continue;
+      const name = choice.name === 'SimpleQuantity' ? 'Quantity' : choice.name;
+      const shape = shapeOf(choice, model);
+      if (shape === undefined) return null;
+      candidates.push({ property: `${element.name}${name.charAt(0).toUpperCase()}${name.slice(1)}`, shape });
+    }
+    return { candidates, list: false, choice: true };
+  }
   const list = specifier.isList === true;
-  const named = list ? specifier.elementType : specifier;
-  // A choice (value[x]) is not named: the library picks its type from the JSON.
-  if (!named?.isNamed || named.namespace !== 'FHIR' || !named.name || !named.fqn) return null;
-  // A primitive (lower-case name) or a code class (an Element with one `value`) merges `_element`: the library.
-  if (named.name.charAt(0) !== named.name.charAt(0).toUpperCase()) return null;
-  const elementType = model.findClass(named.fqn);
-  if (!elementType || (elementType.baseTypeSpecifier?.fqn === 'FHIR.Element' && elementType.elements.length === 1)) return null;
-  return { property: element.name, type: elementType, list };
+  const shape = shapeOf(list ? specifier.elementType : specifier, model);
+  if (shape === undefined || (list && shape === null)) return null;
+  return { candidates: [{ property: element.name, shape }], list, choice: false };
+}
+
+/** The class a named type specifier builds; null for a System type; undefined when this module cannot tell (the library reads it). */
+function shapeOf(specifier: TypeSpecifier | undefined, model: ModelInfo): Shape | null | undefined {
+  if (!specifier?.isNamed || !specifier.name || !specifier.fqn) return undefined;
+  if (specifier.namespace === 'System') return null;
+  if (specifier.namespace !== 'FHIR') return undefined;
+  const type = model.findClass(specifier.fqn);
+  if (!type) return undefined;
+  return { type, primitive: isPrimitive(specifier.name, type) };
+}
+
+/** cql-exec-fhir's test for a FHIR primitive: a lower-case type name, or an Element whose one element is a System.String `value`. */
+function isPrimitive(name: string, type: ClassInfo): boolean {
+  if (name.charAt(0).toLowerCase() === name.charAt(0)) return true;
+  if (type.baseTypeSpecifier?.fqn !== 'FHIR.Element' || type.elements.length !== 1) return false;
+  return type.findElement('value')?.typeSpecifier.fqn === 'System.String';
 }
 
 /** Not read here: the library reads it. */
 const LIBRARY = Symbol('library');
 
 /**
- * The element as cql-exec-fhir's `get` gives it (getPropertyFromJSON, then toFHIRObject), for the
- * elements `planOf` covers; each object built from its class's descriptor map.
+ * The element as cql-exec-fhir's `get` gives it (the choice it picks, getPropertyFromJSON, then
+ * toFHIRObject), for the elements `planOf` covers; each object built from its class's descriptor map.
  */
 function readElement(target: FhirObjectParts, field: string): unknown {
   const json = target._json as Record<string, unknown> | null | undefined;
-  if (json == null || !fhirObjectPrototype) return LIBRARY;
+  if (json == null || typeof json !== 'object' || !fhirObjectPrototype) return LIBRARY;
   const plan = planOf(target._typeInfo, field, target._modelInfo);
   if (!plan) return LIBRARY;
-  const data = json[plan.property];
+  // A choice is the first typed name with a value or an extension; none: the library.
+  const candidate = plan.choice ? plan.candidates.find((c) => json[c.property] != null || json[`_${c.property}`] != null) : plan.candidates[0];
+  const shape = candidate?.shape;
+  if (!candidate || !shape) return LIBRARY;
+  const data = shape.primitive ? withExtensions(json, candidate.property, plan.list) : json[candidate.property];
   if (data == null) return data;
-  if (!plan.list) return fhirObject(data, plan.type, target._modelInfo);
+  const model = target._modelInfo;
+  if (!plan.list) return fhirObject(data, shape.type, model);
   if (!Array.isArray(data)) return LIBRARY;
-  return data.map((item: unknown) => (item == null ? item : fhirObject(item, plan.type, target._modelInfo)));
+  return data.map((item: unknown) => (item == null ? item : fhirObject(item, shape.type, model)));
+}
+
+/** A primitive's value with its `_element` (id, extensions) merged in, item by item for a list: cql-exec-fhir's getPropertyFromJSON. */
+function withExtensions(json: Record<string, unknown>, property: string, list: boolean): unknown {
+  const value = json[property];
+  const extra = json[`_${property}`];
+  if (value == null && extra == null) return value;
+  const values: unknown[] = list && Array.isArray(value) ? [...(value as unknown[])] : [value];
+  const extras: unknown[] = list && Array.isArray(extra) ? [...(extra as unknown[])] : [extra];
+  while (values.length > extras.length) extras.push(undefined);
+  while (extras.length > values.length) values.push(undefined);
+  const items = values.map((v, i) => {
+    const x = extras[i];
+    if (v == null && x == null) return v;
+    const item: Record<string, unknown> = {};
+    if (v !== undefined) item.value = v;
+    if (x != null) Object.assign(item, x);
+    return item;
+  });
+  return list ? items : items[0];
 }
 
 /** Memoizes `get` on cql-exec-fhir's FHIRObject class, given its prototype. */

@@ -188,8 +188,8 @@ export function eventKey(bundle: Bundle): string {
 }
 
 /**
- * Each event reached the receiver, and as many times as it was sent after no failed attempt or
- * after failed ones only (never two successful sends), and no event was sent that is not on file.
+ * `expected` distinct events reached the receiver; exactly one send of each succeeded; and one that
+ * arrived more than once had a failed attempt first (a send that timed out may still have arrived).
  */
 export function expectDeliveredOnce(receiver: Receiver, attempts: Map<string, boolean[]>, expected: number): void {
   const seen = new Map<string, number>();

@@ -11,8 +11,16 @@
  *
  * Measured on the approvable CP.PHAR.244 request, in-process (1,000 evaluations after 200):
  * CPU per evaluation 6.4–6.9 → 5.7–5.9 ms.
+ *
+ * A query over one source (204 per typical evaluation, none with a second source) ran through the
+ * machinery of multi-source queries: the sources awaited together, their cartesian product built
+ * as arrays of one row, an empty relationship list checked per row. `installLeanQueries` runs such
+ * a query's steps directly, in the library's order and with its rules (null source → null, a
+ * single value in → a single value out, rows bound in a child context, `where` taken as true only
+ * when true, then distinct, then sort); other queries keep the library's. callgrind (`node
+ * --predictable`, 400 evaluations): 5.8% fewer instructions.
  */
-import { Expression } from 'cql-execution';
+import { Expression, Library } from 'cql-execution';
 
 interface Node {
   localId?: string | null;
@@ -31,4 +39,68 @@ export function installLeanExecute(): void {
     return this.localId == null ? this.exec(ctx) : execute.call(this, ctx);
   };
   Object.defineProperty(prototype, INSTALLED, { value: true, enumerable: false });
+}
+
+interface Context {
+  childContext(): Context;
+  set(name: string, value: unknown): void;
+  get(name: string): unknown;
+}
+interface QueryNode {
+  sources: { expression: Node }[];
+  aliases: string[];
+  letClauses: { identifier: string; expression: Node }[];
+  relationship: unknown[];
+  where: Node | null;
+  returnClause: { expression: Node } | null;
+  aggregateClause: unknown;
+  sortClause: { sort(ctx: Context, values: unknown[]): Promise<unknown[]> } | null;
+  isDistinct(): boolean;
+  exec(ctx: Context): Promise<unknown>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { toDistinctList } = require('cql-execution/lib/elm/list') as { toDistinctList(values: unknown[]): unknown[] };
+
+/** cql-execution's Query class is not exported: its prototype, from a one-definition library. */
+function queryPrototype(): QueryNode {
+  const probe = new Library({
+    library: {
+      identifier: { id: 'QueryProbe', version: '0' },
+      schemaIdentifier: { id: 'urn:hl7-org:elm', version: 'r1' },
+      statements: { def: [{ name: 'q', context: 'Patient', expression: { type: 'Query', source: [{ alias: 'X', expression: { type: 'List' } }] } }] },
+    },
+  } as never);
+  return Object.getPrototypeOf((probe.expressions['q'] as unknown as { expression: object }).expression) as QueryNode;
+}
+
+// Its own mark: the Query prototype inherits Expression's.
+const QUERIES_INSTALLED = Symbol.for('pa.leanQueries');
+
+export function installLeanQueries(): void {
+  const prototype = queryPrototype() as QueryNode & Record<symbol, unknown>;
+  if (Object.prototype.hasOwnProperty.call(prototype, QUERIES_INSTALLED)) return;
+  const exec = prototype.exec;
+  prototype.exec = async function (this: QueryNode, ctx: Context): Promise<unknown> {
+    if (this.sources.length !== 1 || this.relationship.length > 0 || this.aggregateClause != null) return exec.call(this, ctx);
+    const source = await this.sources[0]!.expression.execute(ctx);
+    if (source == null) return null;
+    const isList = Array.isArray(source);
+    const rows: unknown[] = isList ? source : [source];
+    const alias = this.aliases[0]!;
+    let values: unknown[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      // The library walks the rows with forEach, which skips the holes of a sparse list.
+      if (!(i in rows)) continue;
+      const rctx = ctx.childContext();
+      rctx.set(alias, rows[i]);
+      for (const clause of this.letClauses) rctx.set(clause.identifier, await clause.expression.execute(rctx));
+      if (this.where && !(await this.where.execute(rctx))) continue;
+      values.push(this.returnClause ? await this.returnClause.expression.execute(rctx) : rctx.get(alias));
+    }
+    if (this.isDistinct()) values = toDistinctList(values);
+    if (this.sortClause) values = await this.sortClause.sort(ctx, values);
+    return isList ? values : values[0];
+  };
+  Object.defineProperty(prototype, QUERIES_INSTALLED, { value: true, enumerable: false });
 }

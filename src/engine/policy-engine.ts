@@ -25,7 +25,7 @@ import { resourcesOfType } from '../fhir/bundle-index';
 import type { CodeService } from 'cql-execution';
 import { DEFAULT_PAYER_TIME_ZONE, payerToday } from '../core/dates';
 import { installCqlDates } from './cql-dates';
-import { installLeanExecute } from './cql-execute';
+import { installLeanExecute, installLeanQueries } from './cql-execute';
 
 export interface PolicyEngine {
   readonly catalog: PolicyCatalog;
@@ -63,10 +63,11 @@ export interface EngineOptions {
 
 export function policyEngine(sources: EngineSources, options: EngineOptions = {}): PolicyEngine {
   const { knowledge, valueSets } = sources;
-  // cql-execution's date operations by calendar arithmetic, and its nodes without a per-node
-  // wrapper, for every evaluation in this thread (./cql-dates, ./cql-execute).
+  // cql-execution's date operations by calendar arithmetic, its nodes without a per-node wrapper
+  // and its one-source queries run directly, for every evaluation in this thread (./cql-dates, ./cql-execute).
   installCqlDates();
   installLeanExecute();
+  installLeanQueries();
   const catalog = createCatalog(sources.policies, valueSets);
   const libraries = librariesOf(knowledge.elm, knowledge.elmFolder, knowledge.fhirModel);
   for (const policy of catalog.policies) {

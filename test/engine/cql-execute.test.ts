@@ -98,8 +98,10 @@ describe('one-source queries run directly', () => {
   );
   type Exec = (ctx: unknown) => Promise<unknown>;
   const node = (name: string) => (queryLibrary.expressions[name] as unknown as { expression: { exec: Exec } }).expression;
-  // The library's own exec, taken before installLeanQueries replaced it.
-  const libraryExec = Object.getPrototypeOf(node('an empty list')).exec as Exec;
+  // The library's own exec: cql-execution is loaded once per jest worker (test/host), so an earlier
+  // suite's engine may have installed the lean one already; it keeps the library's.
+  const current = Object.getPrototypeOf(node('an empty list')).exec as Exec & { libraryExec?: Exec };
+  const libraryExec = current.libraryExec ?? current;
 
   beforeAll(() => installLeanQueries());
 

@@ -29,10 +29,13 @@ type Readable = { get(field: string): unknown };
 const wrapper = FHIRWrapper.FHIRv401();
 // Read before the memos are installed: what cql-exec-fhir and cql-execution give on their own.
 const plain = wrapper.wrap(dispense) as unknown as Readable;
-const plainHandedOver = (plain.get('whenHandedOver') as Readable).get('value') as DateTime;
-const plainCoding = JSON.stringify((plain.get('medication') as Readable).get('coding'));
-// The library's own element read, before the memos wrap it.
-const plainGet = (Object.getPrototypeOf(plain) as { get(this: unknown, field: string): unknown }).get;
+// The library's own element read: cql-exec-fhir is loaded once per jest worker (test/host), so an
+// earlier suite's engine may have installed the memo already; it keeps the library's.
+type Get = ((this: unknown, field: string) => unknown) & { libraryGet?: (this: unknown, field: string) => unknown };
+const installedGet = (Object.getPrototypeOf(plain) as { get: Get }).get;
+const plainGet = installedGet.libraryGet ?? installedGet;
+const plainHandedOver = plainGet.call(plainGet.call(plain, 'whenHandedOver'), 'value') as DateTime;
+const plainCoding = JSON.stringify(plainGet.call(plainGet.call(plain, 'medication'), 'coding'));
 const samples = [
   new DateTime(2025, 2, 10, 14, 30, 0, 0, -5),
   new DateTime(2024, 3, 4, null, null, null, null, 0),
@@ -40,7 +43,10 @@ const samples = [
   new DateTime(2026, 11, 20, 10, 0, null, null, -4),
 ];
 const offsets = [0, -5, 5.5, undefined];
-const plainConversions = samples.map((d) => offsets.map((o) => d.convertToTimezoneOffset(o).toString()));
+type Convert = ((this: DateTime, offset?: number) => DateTime) & { libraryConvert?: (this: DateTime, offset?: number) => DateTime };
+const installedConvert = DateTime.prototype.convertToTimezoneOffset as Convert;
+const libraryConvert = installedConvert.libraryConvert ?? installedConvert;
+const plainConversions = samples.map((d) => offsets.map((o) => libraryConvert.call(d, o).toString()));
 
 beforeAll(() => memoizeCqlReads(wrapper.wrap(dispense)));
 

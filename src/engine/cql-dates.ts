@@ -19,11 +19,10 @@
  *   calendar units move the wall clock and its time units the instant, both plain arithmetic.
  */
 import { Date as CqlDate, DateTime } from 'cql-execution';
+import { replaceOnce } from './replace-once';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { Uncertainty } = require('cql-execution/lib/datatypes/uncertainty') as { Uncertainty: new (low: number, high: number) => unknown };
 
-// A registered symbol: a second copy of this module (a test runner's registry) does not wrap the wrappers.
-const INSTALLED = Symbol.for('pa.cqlDatesInstalled');
 
 interface FullDate {
   year: number;
@@ -147,29 +146,24 @@ type Parse = (this: unknown, text: unknown) => unknown;
 
 /** Installs the calendar paths on cql-execution's Date and DateTime. Idempotent. */
 export function installCqlDates(): void {
-  const dates = CqlDate.prototype as unknown as { durationBetween: DurationBetween } & Record<symbol, unknown>;
-  if (dates[INSTALLED]) return;
-  Object.defineProperty(dates, INSTALLED, { value: true, enumerable: false });
-
-  const durationBetween = dates.durationBetween;
-  dates.durationBetween = function (this: CqlDate, other: unknown, unit?: string): unknown {
-    if (other instanceof CqlDate && isFull(this) && isFull(other)) {
-      const whole = wholeBetween(this, other, unit);
-      if (whole !== undefined) return new Uncertainty(whole, whole);
-    }
-    return durationBetween.call(this, other, unit);
-  };
-
-  const dateTimes = DateTime as unknown as { parse: Parse };
-  const parse = dateTimes.parse;
-  dateTimes.parse = function (this: unknown, text: unknown): unknown {
-    return (typeof text === 'string' ? parsePlain(text) : undefined) ?? parse.call(this, text);
-  };
-
+  replaceOnce(CqlDate.prototype, 'durationBetween', (durationBetween: DurationBetween) =>
+    function (this: CqlDate, other: unknown, unit?: string): unknown {
+      if (other instanceof CqlDate && isFull(this) && isFull(other)) {
+        const whole = wholeBetween(this, other, unit);
+        if (whole !== undefined) return new Uncertainty(whole, whole);
+      }
+      return durationBetween.call(this, other, unit);
+    },
+  );
+  replaceOnce(DateTime, 'parse', (parse: Parse) =>
+    function (this: unknown, text: unknown): unknown {
+      return (typeof text === 'string' ? parsePlain(text) : undefined) ?? parse.call(this, text);
+    },
+  );
   // Date and DateTime share one add, on their common base class.
-  const base = Object.getPrototypeOf(DateTime.prototype) as { add: Add };
-  const add = base.add;
-  base.add = function (this: Fields, amount: unknown, unit: string): unknown {
-    return addPlain(this, amount, unit) ?? add.call(this, amount, unit);
-  };
+  replaceOnce(Object.getPrototypeOf(DateTime.prototype) as object, 'add', (add: Add) =>
+    function (this: Fields, amount: unknown, unit: string): unknown {
+      return addPlain(this, amount, unit) ?? add.call(this, amount, unit);
+    },
+  );
 }

@@ -21,6 +21,7 @@
  * --predictable`, 400 evaluations): 5.8% fewer instructions.
  */
 import { Expression, Library } from 'cql-execution';
+import { replaceOnce } from './replace-once';
 
 interface Node {
   localId?: string | null;
@@ -28,17 +29,12 @@ interface Node {
   execute(ctx: unknown): Promise<unknown>;
 }
 
-// A registered symbol: a second copy of this module (a test runner's module registry) finds it installed.
-const INSTALLED = Symbol.for('pa.leanExecute');
-
 export function installLeanExecute(): void {
-  const prototype = Expression.prototype as unknown as Node & Record<symbol, unknown>;
-  if (prototype[INSTALLED]) return;
-  const execute = prototype.execute;
-  prototype.execute = function (this: Node, ctx: unknown): Promise<unknown> {
-    return this.localId == null ? this.exec(ctx) : execute.call(this, ctx);
-  };
-  Object.defineProperty(prototype, INSTALLED, { value: true, enumerable: false });
+  replaceOnce(Expression.prototype, 'execute', (execute: Node['execute']) =>
+    function (this: Node, ctx: unknown): Promise<unknown> {
+      return this.localId == null ? this.exec(ctx) : execute.call(this, ctx);
+    },
+  );
 }
 
 interface Context {
@@ -74,36 +70,28 @@ function queryPrototype(): QueryNode {
   return Object.getPrototypeOf((probe.expressions['q'] as unknown as { expression: object }).expression) as QueryNode;
 }
 
-// Its own mark: the Query prototype inherits Expression's.
-const QUERIES_INSTALLED = Symbol.for('pa.leanQueries');
-
 export function installLeanQueries(): void {
-  const prototype = queryPrototype() as QueryNode & Record<symbol, unknown>;
-  if (Object.prototype.hasOwnProperty.call(prototype, QUERIES_INSTALLED)) return;
-  const exec = prototype.exec;
-  const lean = async function (this: QueryNode, ctx: Context): Promise<unknown> {
-    if (this.sources.length !== 1 || this.relationship.length > 0 || this.aggregateClause != null) return exec.call(this, ctx);
-    const source = await this.sources[0]!.expression.execute(ctx);
-    if (source == null) return null;
-    const isList = Array.isArray(source);
-    const rows: unknown[] = isList ? source : [source];
-    const alias = this.aliases[0]!;
-    let values: unknown[] = [];
-    for (let i = 0; i < rows.length; i++) {
-      // The library walks the rows with forEach, which skips the holes of a sparse list.
-      if (!(i in rows)) continue;
-      const rctx = ctx.childContext();
-      rctx.set(alias, rows[i]);
-      for (const clause of this.letClauses) rctx.set(clause.identifier, await clause.expression.execute(rctx));
-      if (this.where && !(await this.where.execute(rctx))) continue;
-      values.push(this.returnClause ? await this.returnClause.expression.execute(rctx) : rctx.get(alias));
-    }
-    if (this.isDistinct()) values = toDistinctList(values);
-    if (this.sortClause) values = await this.sortClause.sort(ctx, values);
-    return isList ? values : values[0];
-  };
-  // The library's own, kept where a test finds it even when another copy of this module installed it.
-  Object.defineProperty(lean, 'libraryExec', { value: exec });
-  prototype.exec = lean;
-  Object.defineProperty(prototype, QUERIES_INSTALLED, { value: true, enumerable: false });
+  replaceOnce(queryPrototype(), 'exec', (exec: QueryNode['exec']) =>
+    async function (this: QueryNode, ctx: Context): Promise<unknown> {
+      if (this.sources.length !== 1 || this.relationship.length > 0 || this.aggregateClause != null) return exec.call(this, ctx);
+      const source = await this.sources[0]!.expression.execute(ctx);
+      if (source == null) return null;
+      const isList = Array.isArray(source);
+      const rows: unknown[] = isList ? source : [source];
+      const alias = this.aliases[0]!;
+      let values: unknown[] = [];
+      for (let i = 0; i < rows.length; i++) {
+        // The library walks the rows with forEach, which skips the holes of a sparse list.
+        if (!(i in rows)) continue;
+        const rctx = ctx.childContext();
+        rctx.set(alias, rows[i]);
+        for (const clause of this.letClauses) rctx.set(clause.identifier, await clause.expression.execute(rctx));
+        if (this.where && !(await this.where.execute(rctx))) continue;
+        values.push(this.returnClause ? await this.returnClause.expression.execute(rctx) : rctx.get(alias));
+      }
+      if (this.isDistinct()) values = toDistinctList(values);
+      if (this.sortClause) values = await this.sortClause.sort(ctx, values);
+      return isList ? values : values[0];
+    },
+  );
 }

@@ -41,6 +41,7 @@
  */
 import { DateTime } from 'cql-execution';
 import type { FHIRWrapper } from 'cql-exec-fhir';
+import { replaceOnce } from './replace-once';
 
 type Wrapped = ReturnType<FHIRWrapper['wrap']>;
 
@@ -48,12 +49,7 @@ type Wrapped = ReturnType<FHIRWrapper['wrap']>;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const immutableUtil = require('cql-execution/lib/util/immutableUtil') as { toNormalizedKey: Normalize };
 
-// A registered symbol: a second copy of this module (a test runner's module registry) finds the
-// memos already in place on the libraries' shared classes instead of wrapping them again.
-const INSTALLED = Symbol.for('pa.memoInstalled');
-
-type Memoized = Record<symbol, unknown>;
-type Normalize = ((value: unknown) => unknown) & Memoized;
+type Normalize = (value: unknown) => unknown;
 
 /**
  * The caches live on each object, under one non-enumerable string key. cql-execution's equality
@@ -132,18 +128,16 @@ export function memoizeCqlReads(wrapped: object): void {
 
 /** Memoizes `findClass` on cql-exec-fhir's ModelInfo class, given its prototype: one lookup per name and model. */
 function memoizeClassLookups(prototype: ModelInfo): void {
-  const holder = prototype as unknown as Memoized;
-  if (holder[INSTALLED]) return;
-  const find = prototype.findClass;
-  prototype.findClass = function (this: ModelInfo, name: string): ClassInfo | undefined {
-    const slot = slotOf(this);
-    const cache = slot ? (slot.classes ??= new Map<string, ClassInfo | undefined>()) : undefined;
-    if (cache?.has(name)) return cache.get(name);
-    const found = find.call(this, name);
-    cache?.set(name, found);
-    return found;
-  };
-  Object.defineProperty(holder, INSTALLED, { value: true, enumerable: false });
+  replaceOnce(prototype, 'findClass', (find: ModelInfo['findClass']) =>
+    function (this: ModelInfo, name: string): ClassInfo | undefined {
+      const slot = slotOf(this);
+      const cache = slot ? (slot.classes ??= new Map<string, ClassInfo | undefined>()) : undefined;
+      if (cache?.has(name)) return cache.get(name);
+      const found = find.call(this, name);
+      cache?.set(name, found);
+      return found;
+    },
+  );
 }
 
 /** One getter per element of `type` and its bases, in cql-exec-fhir's order; each reads through `get`. */
@@ -304,57 +298,46 @@ function withExtensions(json: Record<string, unknown>, property: string, list: b
 
 /** Memoizes `get` on cql-exec-fhir's FHIRObject class, given its prototype. */
 function memoizeElementReads(prototype: ElementReader): void {
-  const holder = prototype as unknown as Memoized;
-  if (holder[INSTALLED]) return;
-  const read = prototype.get;
-  prototype.get = function (this: ElementReader, field: string): unknown {
-    const slot = slotOf(this);
-    const cache = slot ? (slot.reads ??= new Map<string, unknown>()) : undefined;
-    if (cache?.has(field)) return cache.get(field);
-    let value = readElement(this as unknown as FhirObjectParts, field);
-    if (value === LIBRARY) value = read.call(this, field);
-    cache?.set(field, value);
-    return value;
-  };
-  // The library's own read, kept where a test finds it even when another copy of this module installed the memo.
-  Object.defineProperty(prototype.get, 'libraryGet', { value: read });
-  Object.defineProperty(holder, INSTALLED, { value: true, enumerable: false });
+  replaceOnce(prototype, 'get', (read: ElementReader['get']) =>
+    function (this: ElementReader, field: string): unknown {
+      const slot = slotOf(this);
+      const cache = slot ? (slot.reads ??= new Map<string, unknown>()) : undefined;
+      if (cache?.has(field)) return cache.get(field);
+      let value = readElement(this as unknown as FhirObjectParts, field);
+      if (value === LIBRARY) value = read.call(this, field);
+      cache?.set(field, value);
+      return value;
+    },
+  );
 }
 
 type Convert = (this: DateTime, offset?: number | null) => DateTime;
 
 /** Memoizes cql-execution's `DateTime.convertToTimezoneOffset`, keyed by the source's offset too (some callers set it). */
 function memoizeOffsetConversions(): void {
-  const prototype = DateTime.prototype as unknown as { convertToTimezoneOffset: Convert } & Memoized;
-  if (prototype[INSTALLED]) return;
-  const convert = prototype.convertToTimezoneOffset;
-  prototype.convertToTimezoneOffset = function (this: DateTime, offset?: number | null): DateTime {
-    const slot = slotOf(this);
-    const cache = slot ? (slot.conversions ??= new Map<string, DateTime>()) : undefined;
-    const key = `${String(this.timezoneOffset)}>${offset === undefined ? 0 : String(offset)}`;
-    let converted = cache?.get(key);
-    if (!converted) {
-      converted = convert.call(this, offset);
-      cache?.set(key, converted);
-    }
-    return converted.copy();
-  };
-  Object.defineProperty(prototype.convertToTimezoneOffset, 'libraryConvert', { value: convert });
-  Object.defineProperty(prototype, INSTALLED, { value: true, enumerable: false });
+  replaceOnce(DateTime.prototype, 'convertToTimezoneOffset', (convert: Convert) =>
+    function (this: DateTime, offset?: number | null): DateTime {
+      const slot = slotOf(this);
+      const cache = slot ? (slot.conversions ??= new Map<string, DateTime>()) : undefined;
+      const key = `${String(this.timezoneOffset)}>${offset === undefined ? 0 : String(offset)}`;
+      let converted = cache?.get(key);
+      if (!converted) {
+        converted = convert.call(this, offset);
+        cache?.set(key, converted);
+      }
+      return converted.copy();
+    },
+  );
 }
 
 /** Memoizes cql-execution's toNormalizedKey for KEYED objects. Its callers read it from the module's exports at each call. */
 function memoizeKeys(): void {
-  if (immutableUtil.toNormalizedKey[INSTALLED]) return;
-  const normalize = immutableUtil.toNormalizedKey;
-  const memo = (value: unknown): unknown => {
+  replaceOnce(immutableUtil, 'toNormalizedKey', (normalize: Normalize) => (value: unknown): unknown => {
     if (value === null || typeof value !== 'object' || !(KEYED in value)) return normalize(value);
     const slot = slotOf(value);
     if (slot?.key) return slot.key.value;
     const key = normalize(value);
     if (slot) slot.key = { value: key };
     return key;
-  };
-  Object.defineProperty(memo, INSTALLED, { value: true, enumerable: false });
-  immutableUtil.toNormalizedKey = memo as Normalize;
+  });
 }

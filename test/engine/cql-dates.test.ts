@@ -6,14 +6,15 @@
 import fc from 'fast-check';
 import { Date as CqlDate, DateTime } from 'cql-execution';
 import { installCqlDates } from '../../src/engine/cql-dates';
+import { libraryOf } from '../../src/engine/replace-once';
 
 type Between = (this: CqlDate, other: unknown, unit?: string) => { low: unknown; high: unknown } | null;
 type Add = (this: unknown, amount: unknown, unit: string) => unknown;
 const prototype = CqlDate.prototype as unknown as { durationBetween: Between };
-// Taken before the calendar paths are installed: cql-execution's own answers.
-const luxonPath = prototype.durationBetween;
-const luxonParse = DateTime.parse.bind(DateTime) as (text: unknown) => DateTime | null;
-const luxonAdd = (Object.getPrototypeOf(DateTime.prototype) as { add: Add }).add;
+// cql-execution's own answers (jest shares the library across suites: another may have installed ours).
+const luxonPath = libraryOf(prototype.durationBetween);
+const luxonParse = libraryOf(DateTime.parse).bind(DateTime) as (text: unknown) => DateTime | null;
+const luxonAdd = libraryOf((Object.getPrototypeOf(DateTime.prototype) as { add: Add }).add);
 beforeAll(() => installCqlDates());
 
 /** Every own field, in order, with its exact value (-0 and null kept apart from 0 and undefined). */

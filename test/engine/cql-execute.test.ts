@@ -5,6 +5,7 @@
  */
 import { Expression, Library, PatientContext, Repository } from 'cql-execution';
 import { installLeanExecute, installLeanQueries } from '../../src/engine/cql-execute';
+import { libraryOf } from '../../src/engine/replace-once';
 
 const INTEGER = '{urn:hl7-org:elm-types:r1}Integer';
 const literal = (value: number, localId?: string) => ({ type: 'Literal', valueType: INTEGER, value: String(value), ...(localId ? { localId } : {}) });
@@ -100,8 +101,7 @@ describe('one-source queries run directly', () => {
   const node = (name: string) => (queryLibrary.expressions[name] as unknown as { expression: { exec: Exec } }).expression;
   // The library's own exec: cql-execution is loaded once per jest worker (test/host), so an earlier
   // suite's engine may have installed the lean one already; it keeps the library's.
-  const current = Object.getPrototypeOf(node('an empty list')).exec as Exec & { libraryExec?: Exec };
-  const libraryExec = current.libraryExec ?? current;
+  const libraryExec = libraryOf(Object.getPrototypeOf(node('an empty list')).exec as Exec);
 
   beforeAll(() => installLeanQueries());
 

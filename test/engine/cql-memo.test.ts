@@ -10,6 +10,7 @@ import { DateTime } from 'cql-execution';
 import { FHIRWrapper } from 'cql-exec-fhir';
 import type { MedicationDispense } from 'fhir/r4';
 import { memoizeCqlReads, wrapRecord } from '../../src/engine/cql-memo';
+import { libraryOf } from '../../src/engine/replace-once';
 import approvable from '../../fixtures/pas/kineret-request-approvable.json';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { toDistinctList } = require('cql-execution/lib/elm/list') as { toDistinctList: <T>(list: T[]) => T[] };
@@ -31,9 +32,7 @@ const wrapper = FHIRWrapper.FHIRv401();
 const plain = wrapper.wrap(dispense) as unknown as Readable;
 // The library's own element read: cql-exec-fhir is loaded once per jest worker (test/host), so an
 // earlier suite's engine may have installed the memo already; it keeps the library's.
-type Get = ((this: unknown, field: string) => unknown) & { libraryGet?: (this: unknown, field: string) => unknown };
-const installedGet = (Object.getPrototypeOf(plain) as { get: Get }).get;
-const plainGet = installedGet.libraryGet ?? installedGet;
+const plainGet = libraryOf((Object.getPrototypeOf(plain) as { get(this: unknown, field: string): unknown }).get);
 const plainHandedOver = plainGet.call(plainGet.call(plain, 'whenHandedOver'), 'value') as DateTime;
 const plainCoding = JSON.stringify(plainGet.call(plainGet.call(plain, 'medication'), 'coding'));
 const samples = [
@@ -43,9 +42,7 @@ const samples = [
   new DateTime(2026, 11, 20, 10, 0, null, null, -4),
 ];
 const offsets = [0, -5, 5.5, undefined];
-type Convert = ((this: DateTime, offset?: number) => DateTime) & { libraryConvert?: (this: DateTime, offset?: number) => DateTime };
-const installedConvert = DateTime.prototype.convertToTimezoneOffset as Convert;
-const libraryConvert = installedConvert.libraryConvert ?? installedConvert;
+const libraryConvert = libraryOf(DateTime.prototype.convertToTimezoneOffset);
 const plainConversions = samples.map((d) => offsets.map((o) => libraryConvert.call(d, o).toString()));
 
 beforeAll(() => memoizeCqlReads(wrapper.wrap(dispense)));
